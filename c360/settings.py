@@ -1,0 +1,57 @@
+"""Every setting the pipeline reads from the environment, with the defaults the demo runs on.
+
+One place for names and defaults, so that the simulator, the connectors' Dagster resources and the
+CLI agree without repeating them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEMO_SOURCES_HOST = "127.0.0.1"
+DEMO_SOURCES_PORT = 8765
+SYSTEMS = ("shop", "erp", "helpdesk", "accounting")
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True)
+class SourceCredentials:
+    """API credentials of the four systems. repr() never shows a secret."""
+
+    shop_token: str
+    erp_api_key: str
+    helpdesk_email: str
+    helpdesk_token: str
+    accounting_api_key: str
+
+    @classmethod
+    def from_env(cls) -> "SourceCredentials":
+        return cls(
+            shop_token=_env("SHOP_API_TOKEN", "demo-shop-token"),
+            erp_api_key=_env("ERP_API_KEY", "demo-erp-key"),
+            helpdesk_email=_env("HELPDESK_EMAIL", "agent@example.com"),
+            helpdesk_token=_env("HELPDESK_API_TOKEN", "demo-helpdesk-token"),
+            accounting_api_key=_env("ACCOUNTING_API_KEY", "demo-accounting-key"),
+        )
+
+    def __repr__(self) -> str:
+        return "SourceCredentials(<redacted>)"
+
+
+def demo_source_url(system: str, host: str = DEMO_SOURCES_HOST, port: int = DEMO_SOURCES_PORT) -> str:
+    return f"http://{host}:{port}/{system}"
+
+
+def source_url(system: str) -> str:
+    """Base URL of one system: `<SYSTEM>_API_URL`, by default the demo sources on localhost."""
+    return _env(f"{system.upper()}_API_URL", demo_source_url(system))
+
+
+def warehouse_path() -> Path:
+    return Path(_env("C360_WAREHOUSE", "warehouse/c360.duckdb"))
