@@ -55,3 +55,15 @@ def source_url(system: str) -> str:
 
 def warehouse_path() -> Path:
     return Path(_env("C360_WAREHOUSE", "warehouse/c360.duckdb"))
+
+
+def http_timeout_seconds() -> float:
+    return float(_env("C360_HTTP_TIMEOUT", "30"))
+
+
+def http_max_retries() -> int:
+    return int(_env("C360_HTTP_MAX_RETRIES", "8"))
+
+
+def landing_batch_records() -> int:
+    return int(_env("C360_LANDING_BATCH", "20000"))

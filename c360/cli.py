@@ -1,0 +1,234 @@
+"""The `c360` command line: demo sources, materialization and the demo.
+
+    c360 sources generate --persons N --seed S --out DIR
+    c360 sources serve (--data-dir DIR | --persons N --seed S) [--port P] [--faults none|flaky|hostile]
+    c360 sources advance [--days N]
+    c360 materialize [--select SELECTION]
+    c360 demo [--persons N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import requests
+
+from c360 import settings
+
+log = logging.getLogger("c360")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _add_world_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--persons", type=int, help="number of real people in the generated world")
+    parser.add_argument("--seed", type=int, default=42, help="random seed (same seed, same world)")
+    parser.add_argument("--today", type=date.fromisoformat, help="last day of the history (default: today)")
+    parser.add_argument(
+        "--dirt-scale", type=float, default=1.0, help="multiply every dirt rate (2 = twice the dirt)"
+    )
+
+
+def _generated_world(args: argparse.Namespace):
+    from simulator.world import DirtRates, generate_world
+
+    return generate_world(args.persons, args.seed, today=args.today, dirt=DirtRates().scaled(args.dirt_scale))
+
+
+def cmd_sources_generate(args: argparse.Namespace) -> int:
+    from simulator.replay import write_replay
+
+    started = time.perf_counter()
+    world = _generated_world(args)
+    counts = write_replay(world, Path(args.out))
+    log.info("wrote %s records to %s in %.1f s", sum(counts.values()), args.out, time.perf_counter() - started)
+    print(json.dumps({"out": str(args.out), "records": counts}, indent=2))
+    return 0
+
+
+def cmd_sources_serve(args: argparse.Namespace) -> int:
+    from simulator.replay import load_replay
+    from simulator.server import SourceServer
+
+    if args.data_dir:
+        world = load_replay(Path(args.data_dir))
+    elif args.persons:
+        world = _generated_world(args)
+    else:
+        print("c360 sources serve: give --data-dir DIR or --persons N", file=sys.stderr)
+        return 2
+    server = SourceServer(
+        world,
+        host=args.host,
+        port=args.port,
+        faults=args.faults,
+        credentials=settings.SourceCredentials.from_env(),
+        fault_seed=args.seed,
+    )
+    print(f"Demo sources serving on {server.base_url} (faults: {args.faults}, clock: {world.now.isoformat()})")
+    for system in settings.SYSTEMS:
+        print(f"  {system.upper()}_API_URL={server.url(system)}")
+    sys.stdout.flush()
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+    return 0
+
+
+def _sources_admin_url(args: argparse.Namespace) -> str:
+    return args.url or f"http://{settings.DEMO_SOURCES_HOST}:{settings.DEMO_SOURCES_PORT}"
+
+
+def cmd_sources_advance(args: argparse.Namespace) -> int:
+    url = f"{_sources_admin_url(args)}/_admin/advance"
+    response = requests.post(url, params={"days": args.days}, timeout=600)
+    response.raise_for_status()
+    print(json.dumps(response.json(), indent=2))
+    return 0
+
+
+def materialize(selection: str | None = None) -> bool:
+    """Run the selected assets in this process against the sources named by the env vars."""
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    job = defs.resolve_implicit_global_asset_job_def()
+    asset_selection = None
+    if selection:
+        asset_selection = list(dg.AssetSelection.from_string(selection).resolve(defs.resolve_asset_graph()))
+        if not asset_selection:
+            raise SystemExit(f"c360 materialize: the selection {selection!r} matches no asset")
+    result = job.execute_in_process(instance=instance, asset_selection=asset_selection, raise_on_error=False)
+    if not result.success:
+        failed = [event.step_key for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
+        log.error("run %s failed; failed steps: %s", result.run_id, ", ".join(sorted(set(failed))) or "?")
+    else:
+        log.info("run %s succeeded", result.run_id)
+    return result.success
+
+
+def cmd_materialize(args: argparse.Namespace) -> int:
+    return 0 if materialize(args.select) else 1
+
+
+def _wait_for(url: str, process: subprocess.Popen, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the demo sources exited early (code {process.returncode}); see the output above")
+        try:
+            requests.get(url, timeout=1).raise_for_status()
+            return
+        except requests.RequestException:
+            time.sleep(0.3)
+    raise SystemExit(f"the demo sources did not answer at {url} within {seconds:.0f} s")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    # Default signal handling, in case the caller started us with SIGINT/SIGTERM ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.chdir(PROJECT_ROOT)
+    dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")))
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    dagster_yaml = dagster_home / "dagster.yaml"
+    if not dagster_yaml.exists():
+        dagster_yaml.write_text((PROJECT_ROOT / "orchestration" / "dagster.yaml").read_text())
+    port = settings.DEMO_SOURCES_PORT
+    sources = subprocess.Popen(
+        [sys.executable, "-m", "c360.cli", "sources", "serve", "--persons", str(args.persons),
+         "--seed", str(args.seed), "--port", str(port), "--host", settings.DEMO_SOURCES_HOST],
+    )
+    try:
+        _wait_for(f"http://{settings.DEMO_SOURCES_HOST}:{port}/_admin/state", sources, seconds=600)
+        print(f"\nDemo sources are up: a world of {args.persons} people on http://{settings.DEMO_SOURCES_HOST}:{port}")
+        print(f"Materializing every asset into {settings.warehouse_path()} ...", flush=True)
+        if not materialize(None):
+            print("The demo run failed: see the log above. The sources and the UI stay up so you can look.")
+        else:
+            print("Every asset is materialized.")
+        print(
+            f"\nThe Dagster UI starts on http://{args.ui_host}:{args.ui_port} (DAGSTER_HOME={dagster_home}).\n"
+            f"The demo sources keep running on http://{settings.DEMO_SOURCES_HOST}:{port}; "
+            "`c360 sources advance` moves their clock one day.\nPress Ctrl+C to stop both.\n",
+            flush=True,
+        )
+        ui = subprocess.Popen(
+            ["dagster", "dev", "-w", "workspace.yaml", "-h", args.ui_host, "-p", str(args.ui_port)],
+        )
+        try:
+            return ui.wait()
+        except KeyboardInterrupt:
+            ui.send_signal(signal.SIGINT)
+            ui.wait(timeout=30)
+            return 0
+    finally:
+        sources.terminate()
+        sources.wait(timeout=30)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="c360", description="Customer 360 pipeline")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sources = commands.add_parser("sources", help="the demo source systems (simulator)")
+    source_commands = sources.add_subparsers(dest="sources_command", required=True)
+
+    generate = source_commands.add_parser("generate", help="write a generated world in the replay format")
+    _add_world_arguments(generate)
+    generate.add_argument("--out", required=True, help="directory to write the JSON Lines files into")
+    generate.set_defaults(func=cmd_sources_generate)
+
+    serve = source_commands.add_parser("serve", help="serve a world over HTTP, all four systems on one port")
+    serve.add_argument("--data-dir", help="serve this replay directory instead of generating a world")
+    _add_world_arguments(serve)
+    serve.add_argument("--host", default=settings.DEMO_SOURCES_HOST)
+    serve.add_argument("--port", type=int, default=settings.DEMO_SOURCES_PORT)
+    serve.add_argument("--faults", choices=["none", "flaky", "hostile"], default="none")
+    serve.set_defaults(func=cmd_sources_serve)
+
+    advance = source_commands.add_parser("advance", help="move the running demo sources' clock forward")
+    advance.add_argument("--days", type=int, default=1)
+    advance.add_argument("--url", help="base URL of the demo sources (default: the demo port)")
+    advance.set_defaults(func=cmd_sources_advance)
+
+    run = commands.add_parser("materialize", help="run assets in this process; non-zero exit on failure")
+    run.add_argument("--select", help="asset selection, e.g. 'group:shop' or 'key:raw/shop_orders'")
+    run.set_defaults(func=cmd_materialize)
+
+    demo = commands.add_parser("demo", help="start demo sources, materialize everything, serve the UI")
+    demo.add_argument("--persons", type=int, default=5000)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--ui-host", default="127.0.0.1")
+    demo.add_argument("--ui-port", type=int, default=3000)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
