@@ -1,0 +1,176 @@
+"""What every connector shares: resource descriptions, pages, counters, change-marker parsing.
+
+Change markers per resource (docs/source_protocol.md):
+
+| system                        | field        | format                                         |
+|-------------------------------|--------------|------------------------------------------------|
+| shop                          | `updated_at` | ISO 8601 with Europe/Berlin offset             |
+| erp                           | `write_date` | naive UTC `YYYY-MM-DD HH:MM:SS`                |
+| helpdesk                      | `updated_at` | ISO 8601 UTC with `Z`                          |
+| accounting contacts           | `version`    | integer                                        |
+| accounting vouchers, payments | `updatedDate`| ISO 8601, milliseconds, Europe/Berlin offset   |
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator, Protocol
+
+UTC = timezone.utc
+
+_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_ERP_DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+
+
+class MalformedRecord(ValueError):
+    """A record whose id or change marker is missing or cannot be read; the reason names the field."""
+
+
+# --- change markers ---------------------------------------------------------------------------------
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is False:
+        return "false"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def parse_iso_offset(value: Any, field: str) -> datetime:
+    """ISO 8601 with a UTC offset or `Z` (shop, helpdesk, accounting) -> tz-aware UTC datetime."""
+    if not isinstance(value, str):
+        raise MalformedRecord(f"{field} is {_describe(value)}, expected an ISO 8601 timestamp with offset")
+    if len(value) < 19 or value[10] not in "Tt ":
+        raise MalformedRecord(f"{field} {_describe(value)} is not an ISO 8601 date-time")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise MalformedRecord(f"{field} {_describe(value)} is not an ISO 8601 date-time") from None
+    if parsed.tzinfo is None:
+        raise MalformedRecord(f"{field} {_describe(value)} has no UTC offset")
+    return parsed.astimezone(UTC)
+
+
+def parse_erp_datetime(value: Any, field: str) -> datetime:
+    """Odoo's naive UTC `YYYY-MM-DD HH:MM:SS` -> tz-aware UTC datetime (`false` means empty)."""
+    if value is False or value is None:
+        raise MalformedRecord(f"{field} is empty ({_describe(value)})")
+    if not isinstance(value, str):
+        raise MalformedRecord(f"{field} is {_describe(value)}, expected 'YYYY-MM-DD HH:MM:SS' (naive UTC)")
+    if not _ERP_DATETIME_RE.match(value):
+        raise MalformedRecord(f"{field} {_describe(value)} is not 'YYYY-MM-DD HH:MM:SS' (naive UTC)")
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError:
+        raise MalformedRecord(f"{field} {_describe(value)} is not a valid date-time") from None
+
+
+def parse_version(value: Any, field: str) -> int:
+    """Integer version counter (accounting contacts)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedRecord(f"{field} is {_describe(value)}, expected an integer")
+    if value < 0:
+        raise MalformedRecord(f"{field} is {value}, expected a non-negative integer")
+    return value
+
+
+def _int_id(value: Any, field: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedRecord(f"{field} is {_describe(value)}, expected an integer")
+    return str(value)
+
+
+def _uuid_id(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not _UUID_RE.match(value):
+        raise MalformedRecord(f"{field} is {_describe(value)}, expected a UUID string")
+    return value
+
+
+_ID_PARSERS: dict[str, Callable[[Any, str], str]] = {
+    "shop": _int_id,
+    "erp": _int_id,
+    "helpdesk": _int_id,
+    "accounting": _uuid_id,
+}
+
+
+def _version_parser(system: str, version_field: str) -> Callable[[Any, str], datetime | int]:
+    if version_field == "version":
+        return parse_version
+    if system == "erp":
+        return parse_erp_datetime
+    return parse_iso_offset
+
+
+# --- resources, pages, counters ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    system: str  # "shop"
+    name: str  # API resource name: "customers", "res.partner", "survey_responses", ...
+    key: str  # resource key of docs/source_protocol.md: "shop/customers"
+    table: str  # raw landing table: "shop_customers"
+    id_field: str  # "id"
+    version_field: str  # updated_at / write_date / version / updatedDate
+
+    def record_id(self, record: Any) -> str:
+        """The record's id as a string; MalformedRecord if it is missing or of the wrong kind."""
+        if not isinstance(record, dict):
+            raise MalformedRecord(f"record is {_describe(record)}, expected a JSON object")
+        if self.id_field not in record:
+            raise MalformedRecord(f"{self.id_field} is missing")
+        return _ID_PARSERS[self.system](record[self.id_field], self.id_field)
+
+    def record_version(self, record: Any) -> datetime | int:
+        """The change marker: tz-aware UTC datetime, or int for version counters."""
+        if not isinstance(record, dict):
+            raise MalformedRecord(f"record is {_describe(record)}, expected a JSON object")
+        if self.version_field not in record:
+            raise MalformedRecord(f"{self.version_field} is missing")
+        return _version_parser(self.system, self.version_field)(record[self.version_field], self.version_field)
+
+
+@dataclass
+class Page:
+    records: list[dict]  # records exactly as the API returned them (malformed ones included)
+    watermark: str | None  # resume point, valid once this page and all before it are stored; None = unchanged
+
+
+@dataclass
+class RequestStats:
+    requests: int = 0  # HTTP attempts sent
+    retries: int = 0  # attempts repeated after a failure or a 429
+    throttled: int = 0  # 429 answers
+    pages: int = 0  # successful (decoded) responses
+
+
+class SourceClient(Protocol):
+    system: str
+    resources: dict[str, ResourceSpec]
+    stats: RequestStats
+
+    def fetch(self, resource: str, watermark: str | None) -> Iterator[Page]: ...
+
+    def close(self) -> None: ...
+
+
+def last_valid(records: list, spec: ResourceSpec):
+    """(record, marker) of the last record of a page whose change marker parses, else (None, None).
+
+    Pages are sorted by their marker, so this is the page's greatest marker; usually the very
+    last record, so the loop body runs once.
+    """
+    for i in range(len(records) - 1, -1, -1):
+        try:
+            return records[i], spec.record_version(records[i])
+        except MalformedRecord:
+            continue
+    return None, None
+
+
+def resource(system: str, name: str, table: str, version_field: str) -> ResourceSpec:
+    return ResourceSpec(system=system, name=name, key=f"{system}/{name}", table=table, id_field="id",
+                        version_field=version_field)
