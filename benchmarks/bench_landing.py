@@ -1,0 +1,101 @@
+"""Landing throughput per connector beside a bare `requests` loop over the same pages.
+
+    python benchmarks/bench_landing.py --persons 100000
+
+Starts the demo sources in a separate process (throttling and faults off), then for each of the 13
+resources: (1) a bare loop that fetches every page with `requests` and only decodes the JSON,
+(2) the real connector landing into a fresh DuckDB file (upsert, watermark, quarantine checks).
+Prints records/s of both and the ratio landing / bare loop (1.0 = the landing costs nothing extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench_serve import bare_fetch  # noqa: E402
+
+from c360.settings import SYSTEMS, SourceCredentials  # noqa: E402
+from connectors import ALL_RESOURCES, build_client  # noqa: E402
+from orchestration.landing import land_resource  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_sources(persons: int, seed: int, port: int) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "c360.cli", "sources", "serve", "--persons", str(persons),
+         "--seed", str(seed), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 1800
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/_admin/state", timeout=1).raise_for_status()
+            return process
+        except requests.RequestException:
+            if process.poll() is not None:
+                raise SystemExit("the demo sources exited before answering")
+            time.sleep(0.5)
+    raise SystemExit("the demo sources did not start in time")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persons", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=2024)
+    args = parser.parse_args()
+
+    port = free_port()
+    credentials = SourceCredentials.from_env()
+    started = time.perf_counter()
+    sources = start_sources(args.persons, args.seed, port)
+    print(f"world of {args.persons} persons generated and served in {time.perf_counter() - started:.1f} s")
+    base_url = f"http://127.0.0.1:{port}"
+    totals = {"bare": [0, 0.0], "landing": [0, 0.0]}
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            con = duckdb.connect(str(Path(scratch) / "bench.duckdb"))
+            clients = {s: build_client(s, f"{base_url}/{s}", credentials) for s in SYSTEMS}
+            print(f"{'resource':30} {'records':>9} {'bare rec/s':>11} {'landing rec/s':>14} {'ratio':>6}")
+            for spec in ALL_RESOURCES:
+                bare_records, bare_seconds = bare_fetch(base_url, spec.key, credentials)
+                stats = land_resource(con, clients[spec.system], spec.name)
+                bare_rate = bare_records / bare_seconds
+                landing_rate = stats.fetched / stats.seconds
+                totals["bare"][0] += bare_records
+                totals["bare"][1] += bare_seconds
+                totals["landing"][0] += stats.fetched
+                totals["landing"][1] += stats.seconds
+                print(
+                    f"{spec.key:30} {stats.fetched:9d} {bare_rate:11.0f} {landing_rate:14.0f} "
+                    f"{landing_rate / bare_rate:6.2f}"
+                )
+            bare_rate = totals["bare"][0] / totals["bare"][1]
+            landing_rate = totals["landing"][0] / totals["landing"][1]
+            print(
+                f"{'all':30} {totals['landing'][0]:9d} {bare_rate:11.0f} {landing_rate:14.0f} "
+                f"{landing_rate / bare_rate:6.2f}"
+            )
+    finally:
+        sources.terminate()
+        sources.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    main()
