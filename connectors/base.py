@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Protocol
 
+from .errors import SourceError
+
 UTC = timezone.utc
 
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -174,3 +176,14 @@ def last_valid(records: list, spec: ResourceSpec):
 def resource(system: str, name: str, table: str, version_field: str) -> ResourceSpec:
     return ResourceSpec(system=system, name=name, key=f"{system}/{name}", table=table, id_field="id",
                         version_field=version_field)
+
+
+def expect_records(body: Any, key: str | None, system: str, endpoint: str) -> list:
+    """The record list of a decoded response (`body[key]`, or the body itself when key is None)."""
+    value = body if key is None else (body.get(key) if isinstance(body, dict) else None)
+    if isinstance(value, list):
+        return value
+    where = "the response body" if key is None else f"'{key}'"
+    raise SourceError(f"{system}: unexpected response at {endpoint}: {where} is not a JSON array "
+                      f"(got {type(value).__name__}); is the base URL pointing at the {system} API?",
+                      system=system, endpoint=endpoint, status=200)

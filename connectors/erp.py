@@ -12,7 +12,8 @@ from typing import Iterator
 
 from c360.settings import SourceCredentials
 
-from .base import MalformedRecord, Page, RequestStats, ResourceSpec, last_valid, parse_erp_datetime, resource
+from .base import (MalformedRecord, Page, RequestStats, ResourceSpec, expect_records, last_valid,
+                   parse_erp_datetime, resource)
 from .http import HttpClient
 
 PAGE_SIZE = 1000
@@ -24,18 +25,6 @@ RESOURCES: dict[str, ResourceSpec] = {
     "sale.order.line": resource("erp", "sale.order.line", "erp_sale_order_lines", "write_date"),
     "product.product": resource("erp", "product.product", "erp_products", "write_date"),
 }
-
-# The fields of the contract (shared/SOURCE_APIS.md), asked for explicitly as Odoo clients do.
-FIELDS: dict[str, list[str]] = {
-    "res.partner": ["id", "name", "is_company", "ref", "email", "phone", "mobile", "street", "street2", "zip",
-                    "city", "country_id", "vat", "x_birthdate", "active", "create_date", "write_date"],
-    "sale.order": ["id", "name", "partner_id", "client_order_ref", "team_id", "date_order", "state",
-                   "amount_untaxed", "amount_tax", "amount_total", "write_date"],
-    "sale.order.line": ["id", "order_id", "product_id", "product_uom_qty", "qty_delivered", "x_qty_returned",
-                        "price_unit", "price_subtotal", "write_date"],
-    "product.product": ["id", "default_code", "name", "categ_id", "list_price", "standard_price", "write_date"],
-}
-
 
 def keyset_domain(start: str | None, last_write_date: str | None, last_id: int | None) -> list:
     """Domain (prefix notation) of one page: the run's start filter AND the keyset after (write_date, id)."""
@@ -75,11 +64,11 @@ class ErpClient:
         key_id: int | None = None
         offset = 0
         while True:
-            body = {"domain": keyset_domain(start, key_wd, key_id), "fields": FIELDS[resource], "offset": offset,
-                    "limit": self.page_size, "order": ORDER, "context": {"active_test": False}}
-            records, _ = self.http.post(path, body)
-            if not isinstance(records, list):
-                records = []
+            # No "fields": every stored field, as the raw landing wants the record as the ERP has it.
+            body = {"domain": keyset_domain(start, key_wd, key_id), "offset": offset, "limit": self.page_size,
+                    "order": ORDER, "context": {"active_test": False}}
+            decoded, _ = self.http.post(path, body)
+            records = expect_records(decoded, None, "erp", f"POST {path}")
             new_wm = None
             rec, marker = last_valid(records, spec)
             if rec is not None and (best is None or marker > best):

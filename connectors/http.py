@@ -10,6 +10,7 @@ are not logged, and the URL is logged without its query string).
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -99,7 +100,9 @@ class HttpClient:
         self.timeout = (min(timeout, 10.0), timeout)
         self.max_retries = max_retries
         # A 429 is the server asking for patience, not a failure: allow more of them, still bounded.
-        self.max_throttle_retries = max_throttle_retries if max_throttle_retries is not None else max(20, 4 * max_retries)
+        if max_throttle_retries is None:
+            max_throttle_retries = max(20, 4 * max_retries)
+        self.max_throttle_retries = max_throttle_retries
         self.policy = policy or POLICIES.get(system) or ThrottlePolicy(system, None)
         self.stats = stats if stats is not None else RequestStats()
         self.sleep = sleep
@@ -108,6 +111,13 @@ class HttpClient:
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=4, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+        # Read proxy and CA-bundle settings from the environment once, not on every request (with
+        # trust_env requests re-scans os.environ per call, a measurable share of a page's cost).
+        self.session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+        ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if ca_bundle:
+            self.session.verify = ca_bundle
+        self.session.trust_env = False
         self.session.headers.update({"Accept": "application/json", "User-Agent": "c360-connectors/0.1"})
         if headers:
             self.session.headers.update(headers)

@@ -14,7 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from c360.settings import SourceCredentials
 
-from .base import MalformedRecord, Page, RequestStats, ResourceSpec, last_valid, parse_iso_offset, resource
+from .base import (MalformedRecord, Page, RequestStats, ResourceSpec, expect_records, last_valid, parse_iso_offset,
+                   resource)
 from .http import HttpClient
 
 API = "/admin/api/2024-10"
@@ -66,7 +67,7 @@ class ShopClient:
             params["updated_at_min"] = watermark
         while True:
             body, headers = self.http.get(path, params)
-            records = body[resource] if isinstance(body, dict) else []
+            records = expect_records(body, resource, "shop", f"GET {path}")
             new_wm = None
             rec, marker = last_valid(records, spec)
             if rec is not None and (best is None or marker > best):

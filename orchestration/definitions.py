@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.assets.dbt_models import c360_dbt_models, dbt_resource
+from orchestration.assets.identity import identity_assets
 from orchestration.assets.raw_landing import raw_landing_assets
 from orchestration.resources import source_resources, warehouse_resource
 
@@ -14,7 +16,7 @@ all_assets_job = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[*raw_landing_assets],
+    assets=[*raw_landing_assets, c360_dbt_models, *identity_assets],
     jobs=[all_assets_job],
-    resources={**source_resources(), "warehouse": warehouse_resource()},
+    resources={**source_resources(), "warehouse": warehouse_resource(), "dbt": dbt_resource()},
 )

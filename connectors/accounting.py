@@ -1,0 +1,238 @@
+"""Accounting connector (Lexware Office / lexoffice style).
+
+Contacts: a full scan (no change filter exists; the watermark stays None, changes show in `version`).
+Vouchers (`voucherType=salesinvoice,salescreditnote&voucherStatus=any`) and payments: sorted by
+(`updatedDate`, `id`) and filtered by whole Europe/Berlin days (`updatedDateFrom`/`updatedDateTo`,
+inclusive). A page reaching past 10,000 results gives 400, so a pull is cut into date windows of at
+most 10,000 results: an open-ended window that is too large is closed just before the day of its
+10,000th record (one 1-record probe), a closed window that is too large is halved. A window whose
+`totalElements` changes while it is paged is read again. A single day with more than 10,000 vouchers
+is read once per voucher status and type (the list's other filters); a single day with more than
+10,000 payments cannot be read completely and raises SourceRequestError. Watermark = the Berlin day
+of the greatest `updatedDate` landed, re-read inclusively next run.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Callable, Iterator
+from zoneinfo import ZoneInfo
+
+from c360.settings import SourceCredentials
+
+from .base import (MalformedRecord, Page, RequestStats, ResourceSpec, expect_records, last_valid, parse_iso_offset,
+                   resource)
+from .errors import SourceRequestError, SourceUnavailableError
+from .http import HttpClient
+
+BERLIN = ZoneInfo("Europe/Berlin")
+PAGE_SIZE = 250
+MAX_RESULTS = 10_000
+MAX_WINDOW_REREADS = 5
+
+RESOURCES: dict[str, ResourceSpec] = {
+    "contacts": resource("accounting", "contacts", "accounting_contacts", "version"),
+    "vouchers": resource("accounting", "vouchers", "accounting_vouchers", "updatedDate"),
+    "payments": resource("accounting", "payments", "accounting_payments", "updatedDate"),
+}
+
+_PATHS = {"contacts": "/v1/contacts", "vouchers": "/v1/voucherlist", "payments": "/v1/payments"}
+_FILTERS = {"vouchers": {"voucherType": "salesinvoice,salescreditnote", "voucherStatus": "any"}}
+
+Window = tuple[date | None, date | None]  # inclusive days; None = open
+Part = tuple[tuple[str, str], ...]  # extra filter parameters of a sub-query, () = none
+# The sub-queries of one overfull day of vouchers: one per status and type (all the contract knows).
+VOUCHER_PARTS: tuple[Part, ...] = tuple(
+    (("voucherType", vtype), ("voucherStatus", status))
+    for vtype in ("salesinvoice", "salescreditnote")
+    for status in ("open", "overdue", "paid", "paidoff", "voided")
+)
+_PARTS = {"vouchers": VOUCHER_PARTS, "payments": ()}
+
+
+def berlin_day(updated: str) -> date:
+    """The Europe/Berlin calendar day of an `updatedDate` (raises MalformedRecord)."""
+    return parse_iso_offset(updated, "updatedDate").astimezone(BERLIN).date()
+
+
+def halve(window: tuple[date, date]) -> tuple[tuple[date, date], tuple[date, date]]:
+    """Split a closed window of at least two days into two adjacent halves."""
+    lo, hi = window
+    if hi <= lo:
+        raise ValueError(f"cannot halve the one-day window {lo}")
+    mid = lo + timedelta(days=(hi - lo).days // 2)
+    return (lo, mid), (mid + timedelta(days=1), hi)
+
+
+def close_open_window(lo: date, day_of_last_allowed: date) -> tuple[tuple[date, date], Window]:
+    """Cut [lo, open) before the day of the last record a window may reach (the 10,000th).
+
+    Every record of a day before that day precedes it in the sort order, so the closed part holds
+    fewer than 10,000 results.
+    """
+    if day_of_last_allowed <= lo:
+        raise ValueError(f"more than the page limit of results on the single day {lo}")
+    return (lo, day_of_last_allowed - timedelta(days=1)), (day_of_last_allowed, None)
+
+
+class AccountingClient:
+    system = "accounting"
+    resources = RESOURCES
+
+    def __init__(self, base_url: str, credentials: SourceCredentials, *, timeout: float = 30.0,
+                 max_retries: int = 8, page_size: int = PAGE_SIZE, max_results: int = MAX_RESULTS):
+        self.stats = RequestStats()
+        self.page_size = page_size
+        self.max_results = max_results
+        self.http = HttpClient("accounting", base_url,
+                               headers={"Authorization": f"Bearer {credentials.accounting_api_key}"},
+                               timeout=timeout, max_retries=max_retries, stats=self.stats)
+
+    def fetch(self, resource: str, watermark: str | None) -> Iterator[Page]:
+        spec = self.resources[resource]
+        if resource == "contacts":
+            return self._scan(_PATHS[resource])
+        return fetch_windowed(self._getter(resource), spec, watermark, self.page_size, self.max_results,
+                              _PARTS[resource])
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _scan(self, path: str) -> Iterator[Page]:
+        page = 0
+        while True:
+            body, _ = self.http.get(path, {"page": page, "size": self.page_size})
+            records = expect_records(body, "content", "accounting", f"GET {path}")
+            yield Page(records, None)
+            if body.get("last", True) or not records:
+                return
+            page += 1
+
+    def _getter(self, resource: str) -> Callable[[Window, int, int, Part], dict]:
+        path = _PATHS[resource]
+        base = _FILTERS.get(resource, {})
+
+        def get(window: Window, page: int, size: int, part: Part = ()) -> dict:
+            params: dict[str, object] = dict(base)
+            params.update(part)
+            lo, hi = window
+            if lo is not None:
+                params["updatedDateFrom"] = lo.isoformat()
+            if hi is not None:
+                params["updatedDateTo"] = hi.isoformat()
+            params["page"] = page
+            params["size"] = size
+            body, _ = self.http.get(path, params)
+            expect_records(body, "content", "accounting", f"GET {path}")
+            return body
+
+        return get
+
+
+def fetch_windowed(get: Callable[..., dict], spec: ResourceSpec, watermark: str | None, page_size: int,
+                   max_results: int, parts: tuple[Part, ...] = ()) -> Iterator[Page]:
+    """Incremental pull of a date-filtered list in windows of at most `max_results` results.
+
+    `get(window, page, size, part)` returns the API's page envelope; `parts` are the sub-queries
+    that together cover one day that alone holds too many results. Kept free of HTTP so that the
+    window logic can be tested against an in-memory list.
+    """
+    best: date | None = None
+    if watermark:
+        try:
+            best = date.fromisoformat(watermark)
+        except ValueError:
+            raise ValueError(f"{spec.key}: stored watermark {watermark!r} is not a yyyy-MM-dd day") from None
+    pending: list[tuple[Window, Part]] = [((best, None), ())]
+    while pending:
+        window, part = pending.pop(0)
+        rereads = 0
+        while True:  # one pass over the window; repeated when its totalElements changes
+            first = get(window, 0, page_size, part)
+            total = first.get("totalElements", 0)
+            if total > max_results:
+                pending[0:0] = _split(get, window, part, first.get("content") or [], spec, max_results, parts)
+                break
+            changed = False
+            page_no = 0
+            body = first
+            while True:
+                records = body.get("content") or []
+                new_wm = None
+                rec, _ = last_valid(records, spec)
+                if rec is not None:
+                    day = berlin_day(rec["updatedDate"])
+                    if best is None or day > best:
+                        best = day
+                        new_wm = day.isoformat()
+                yield Page(records, new_wm)
+                if body.get("last", True) or not records:
+                    break
+                page_no += 1
+                body = get(window, page_no, page_size, part)
+                if body.get("totalElements", 0) != total:
+                    changed = True
+                    break
+            if not changed:
+                break
+            rereads += 1
+            if rereads > MAX_WINDOW_REREADS:
+                raise SourceUnavailableError(
+                    f"{spec.system}: {spec.key} window {window} kept changing while it was read "
+                    f"({rereads} passes); run the sync again later",
+                    system=spec.system, endpoint=spec.key, attempts=rereads, last_cause="totalElements changed")
+
+
+def _split(get: Callable[..., dict], window: Window, part: Part, content: list, spec: ResourceSpec,
+           max_results: int, parts: tuple[Part, ...]) -> list[tuple[Window, Part]]:
+    """Replace a window holding more than `max_results` results by smaller adjacent windows."""
+    lo, hi = window
+    if lo is None:  # first run: the list is sorted, so the first record has the earliest day
+        lo = _first_day(content)
+    if hi is None:
+        probe = get((lo, None), max_results - 1, 1, part).get("content") or []
+        cut = _day(probe[0]) if probe else None
+        if cut is None:  # no readable probe: cut after the last day seen on the first page
+            hi = max(lo, _last_day(content, lo))
+            return [((lo, hi), part), ((hi + timedelta(days=1), None), part)]
+        if cut > lo:
+            return [(w, part) for w in close_open_window(lo, cut)]
+        # the first day alone holds too many: read it in parts, then go on after it
+        return _overfull_day(lo, part, spec, max_results, parts) + [((lo + timedelta(days=1), None), part)]
+    if hi > lo:
+        return [(w, part) for w in halve((lo, hi))]
+    return _overfull_day(lo, part, spec, max_results, parts)
+
+
+def _overfull_day(day: date, part: Part, spec: ResourceSpec, max_results: int,
+                  parts: tuple[Part, ...]) -> list[tuple[Window, Part]]:
+    if not part and parts:
+        return [((day, day), p) for p in parts]
+    raise SourceRequestError(
+        f"{spec.system}: {spec.key} has more than {max_results} results updated on the single day {day}"
+        f"{' for ' + ', '.join(f'{k}={v}' for k, v in part) if part else ''}; the list API cannot page past "
+        f"{max_results}, so this day cannot be read completely",
+        system=spec.system, endpoint=spec.key, status=400)
+
+
+def _day(rec: object) -> date | None:
+    try:
+        return berlin_day(rec.get("updatedDate"))  # type: ignore[union-attr]
+    except (MalformedRecord, AttributeError):
+        return None
+
+
+def _first_day(content: list) -> date:
+    for rec in content:
+        day = _day(rec)
+        if day is not None:
+            return day
+    return date(1970, 1, 1)
+
+
+def _last_day(content: list, default: date) -> date:
+    for rec in reversed(content):
+        day = _day(rec)
+        if day is not None:
+            return day
+    return default

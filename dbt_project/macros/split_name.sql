@@ -1,0 +1,47 @@
+{#- Names given as one string, in the three forms the sources use:
+      `Anna Müller`    -> first_name `Anna`, last_name `Müller`, first_initial `a`
+      `Mueller, Anna`  -> first_name `Anna`, last_name `Mueller`, first_initial `a`
+      `A. Müller`      -> first_name null,   last_name `Müller`, first_initial `a`
+    Also: a salutation or title in front (`Frau`, `Herr`, `Dr.`, `Prof.`) is dropped; several first
+    names stay together (`Anna Maria Müller`); name particles belong to the last name
+    (`Karl von der Heide` -> `von der Heide`); one word is a last name. -#}
+
+{%- macro _name_clean(expr) -%}
+    trim(regexp_replace(
+        regexp_replace(nfc_normalize({{ expr }}), '[\s\x{00A0}]+', ' ', 'g'),
+        '(?i)^\s*(?:(?:herr|frau|dr\.?|prof\.?)\s+)+', ''
+    ))
+{%- endmacro -%}
+
+{#- A first name that is only an initial (`A.`, `A`) is no first name. -#}
+{%- macro clean_first_name(expr) -%}
+    case
+        when not regexp_full_match(trim({{ expr }}), '(?i)[a-zäöüß]\.?') then nullif(trim({{ expr }}), '')
+    end
+{%- endmacro -%}
+
+{%- macro first_initial(expr) -%}
+    left({{ fold_name(expr) }}, 1)
+{%- endmacro -%}
+
+{%- macro split_name(expr, prefix='') -%}
+    {%- set clean = _name_clean(expr) -%}
+    {%- set last_part -%}
+        case
+            when strpos({{ clean }}, ',') > 0 then nullif(trim(split_part({{ clean }}, ',', 1)), '')
+            else nullif(regexp_extract(
+                {{ clean }},
+                '(?i)(?:^|\s)((?:(?:von|van|de|der|den|zu|zum|zur|vom|ter|da|di|del|la|le)\s+)*\S+)$', 1
+            ), '')
+        end
+    {%- endset -%}
+    {%- set first_part -%}
+        case
+            when strpos({{ clean }}, ',') > 0 then nullif(trim(split_part({{ clean }}, ',', 2)), '')
+            else nullif(trim(left({{ clean }}, length({{ clean }}) - length(coalesce({{ last_part }}, '')))), '')
+        end
+    {%- endset -%}
+    {{ clean_first_name(first_part) }} as {{ prefix }}first_name,
+    {{ last_part }} as {{ prefix }}last_name,
+    {{ first_initial(first_part) }} as {{ prefix }}first_initial
+{%- endmacro -%}

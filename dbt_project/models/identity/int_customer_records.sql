@@ -1,0 +1,229 @@
+{#- Every customer-type record of the four systems in one schema: the input of identity resolution.
+    One row per source record (shop customer, ERP partner, helpdesk user, accounting contact),
+    soft-deleted ones included (they are mapped too). Matching keys are the staging models'
+    normalised columns; phones are split into mobile (personal) and landline (often shared by a
+    household) by the German mobile prefixes +4915x/+4916x/+4917x. For companies the company name
+    is the matching name (`last_name_folded`) and there is no first name. -#}
+
+with
+
+shop as (
+
+    select
+        source_system,
+        source_record_id,
+        customer_id as shop_customer_id,
+        null::bigint as erp_partner_id,
+        erp_customer_ref,
+        null::bigint as helpdesk_user_id,
+        null::varchar as accounting_contact_id,
+        company_name is not null as is_company,
+        company_name,
+        first_name,
+        last_name,
+        first_initial,
+        first_name_folded,
+        last_name_folded,
+        email,
+        email_normalized,
+        phone_e164 as phone_1_e164,
+        null::varchar as phone_2_e164,
+        street_normalized,
+        postcode,
+        city,
+        birthday,
+        is_deleted,
+        is_guest,
+        false as is_collective_contact,
+        email_marketing_consent_state,
+        email_marketing_opt_in_level,
+        email_marketing_consent_updated_at,
+        created_at,
+        updated_at,
+        loaded_at
+    from {{ ref('stg_shop__customers') }}
+
+),
+
+erp as (
+
+    select
+        source_system,
+        source_record_id,
+        null::bigint,
+        partner_id,
+        erp_customer_ref,
+        null::bigint,
+        null::varchar,
+        is_company,
+        company_name,
+        first_name,
+        last_name,
+        first_initial,
+        first_name_folded,
+        last_name_folded,
+        email,
+        email_normalized,
+        mobile_e164,
+        phone_e164,
+        street_normalized,
+        postcode,
+        city,
+        birthday,
+        is_deleted,
+        false,
+        false,
+        null::varchar,
+        null::varchar,
+        null::timestamptz,
+        created_at,
+        updated_at,
+        loaded_at
+    from {{ ref('stg_erp__partners') }}
+
+),
+
+helpdesk as (
+
+    select
+        source_system,
+        source_record_id,
+        shop_customer_id,
+        null::bigint,
+        null::varchar,
+        user_id,
+        null::varchar,
+        -- the helpdesk has no company flag: a name ending in a legal form is a company
+        regexp_matches(name, '(?i)\b(gmbh|kg|ohg|e\.\s?k\.|ug|ag)\b|\(haftungsbeschr') as is_company,
+        case when regexp_matches(name, '(?i)\b(gmbh|kg|ohg|e\.\s?k\.|ug|ag)\b|\(haftungsbeschr') then name end,
+        first_name,
+        last_name,
+        first_initial,
+        first_name_folded,
+        last_name_folded,
+        email,
+        email_normalized,
+        phone_e164,
+        null::varchar,
+        null::varchar,
+        null::varchar,
+        null::varchar,
+        null::date,
+        is_deleted,
+        false,
+        false,
+        null::varchar,
+        null::varchar,
+        null::timestamptz,
+        created_at,
+        updated_at,
+        loaded_at
+    from {{ ref('stg_helpdesk__users') }}
+
+),
+
+accounting as (
+
+    select
+        source_system,
+        source_record_id,
+        null::bigint,
+        null::bigint,
+        erp_customer_ref,
+        null::bigint,
+        contact_id,
+        contact_type = 'company' or is_collective_contact,
+        company_name,
+        first_name,
+        last_name,
+        first_initial,
+        first_name_folded,
+        last_name_folded,
+        email,
+        email_normalized,
+        phone_e164,
+        null::varchar,
+        street_normalized,
+        postcode,
+        city,
+        null::date,
+        is_deleted,
+        false,
+        is_collective_contact,
+        null::varchar,
+        null::varchar,
+        null::timestamptz,
+        -- contacts carry no timestamps, only a version: landing time stands in for "last changed"
+        null::timestamptz,
+        loaded_at,
+        loaded_at
+    from {{ ref('stg_accounting__contacts') }}
+
+),
+
+unioned as (
+
+    select * from shop
+    union all select * from erp
+    union all select * from helpdesk
+    union all select * from accounting
+
+),
+
+keyed as (
+
+    select
+        source_system || ':' || source_record_id as record_key,
+        *,
+        {{ fold_name('company_name') }} as company_name_folded,
+        case when phone_1_e164 similar to '\+491[5-7][0-9]+' then phone_1_e164
+             when phone_2_e164 similar to '\+491[5-7][0-9]+' then phone_2_e164 end as mobile_e164,
+        case when phone_1_e164 is not null and not phone_1_e164 similar to '\+491[5-7][0-9]+' then phone_1_e164
+             when phone_2_e164 is not null and not phone_2_e164 similar to '\+491[5-7][0-9]+' then phone_2_e164
+        end as landline_e164
+    from unioned
+
+)
+
+select
+    record_key,
+    source_system,
+    source_record_id,
+    shop_customer_id,
+    erp_partner_id,
+    erp_customer_ref,
+    helpdesk_user_id,
+    accounting_contact_id,
+    coalesce(is_company, false) as is_company,
+    is_collective_contact,
+    company_name,
+    first_name,
+    last_name,
+    email,
+    coalesce(phone_1_e164, phone_2_e164) as phone_e164,
+    city,
+    ---------- matching keys (companies: the company name is the name, no first name)
+    case when not coalesce(is_company, false) then nullif(rtrim(first_name_folded, '.'), '') end as first_name_folded,
+    case when not coalesce(is_company, false) then first_initial end as first_initial,
+    case when coalesce(is_company, false) then coalesce(company_name_folded, last_name_folded)
+         else last_name_folded end as last_name_folded,
+    email_normalized,
+    nullif(split_part(email_normalized, '@', 1), '') as email_local,
+    mobile_e164,
+    landline_e164,
+    street_normalized,
+    postcode,
+    case when street_normalized is not null and postcode is not null
+         then lower(street_normalized) || '|' || postcode end as address_key,
+    birthday,
+    year(birthday) as birth_year,
+    ---------- status, consent, time
+    coalesce(is_deleted, false) as is_deleted,
+    coalesce(is_guest, false) as is_guest,
+    email_marketing_consent_state,
+    email_marketing_opt_in_level,
+    email_marketing_consent_updated_at,
+    created_at,
+    coalesce(updated_at, loaded_at) as updated_at,
+    loaded_at
+from keyed

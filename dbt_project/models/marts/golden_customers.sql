@@ -1,0 +1,91 @@
+{#- One row per real person or company: the golden customer.
+
+    Records are grouped by the crosswalk (`golden_customer_sources`, written by the identity
+    resolution assets). Each golden field is chosen by the survivorship rule below: the first
+    system in the field's trust order that has a value, and within a system the most recently
+    updated record (a soft-deleted record only when no live one has a value). `<field>_source`
+    says which system the value came from. -#}
+
+{%- set trust = {
+    'name': ['erp', 'accounting', 'shop', 'helpdesk'],
+    'email': ['shop', 'helpdesk', 'erp', 'accounting'],
+    'phone': ['erp', 'shop', 'helpdesk', 'accounting'],
+    'address': ['erp', 'accounting', 'shop'],
+    'birthday': ['shop', 'erp'],
+    'company': ['erp', 'accounting', 'shop', 'helpdesk'],
+} -%}
+
+{%- macro pick(field_group, value_expr, present_expr) -%}
+    first({{ value_expr }} order by
+        is_deleted,
+        case source_system
+            {%- for system in trust[field_group] %} when '{{ system }}' then {{ loop.index }}{% endfor %}
+            else 99 end,
+        updated_at desc nulls last,
+        record_key
+    ) filter (where ({{ present_expr }}) and source_system in ('{{ trust[field_group] | join("', '") }}'))
+{%- endmacro -%}
+
+with
+
+records as (
+
+    select r.*, x.golden_customer_id
+    from {{ ref('int_customer_records') }} r
+    join {{ source('identity_resolution', 'golden_customer_sources') }} x on x.record_key = r.record_key
+
+),
+
+golden as (
+
+    select
+        golden_customer_id,
+
+        {{ pick('name', 'first_name', 'first_name is not null and last_name is not null and not is_company') }} as first_name,
+        {{ pick('name', 'last_name', 'first_name is not null and last_name is not null and not is_company') }} as last_name,
+        {{ pick('name', 'source_system', 'first_name is not null and last_name is not null and not is_company') }} as name_source,
+
+        bool_or(is_company) as is_company,
+        {{ pick('company', 'company_name', 'company_name is not null') }} as company_name,
+        {{ pick('company', 'source_system', 'company_name is not null') }} as company_name_source,
+
+        {{ pick('email', 'email_normalized', 'email_normalized is not null') }} as email,
+        {{ pick('email', 'source_system', 'email_normalized is not null') }} as email_source,
+
+        {{ pick('phone', 'phone_e164', 'phone_e164 is not null') }} as phone,
+        {{ pick('phone', 'source_system', 'phone_e164 is not null') }} as phone_source,
+
+        {{ pick('address', 'street_normalized', 'street_normalized is not null and postcode is not null') }} as street,
+        {{ pick('address', 'postcode', 'street_normalized is not null and postcode is not null') }} as postcode,
+        {{ pick('address', 'city', 'street_normalized is not null and postcode is not null') }} as city,
+        {{ pick('address', 'source_system', 'street_normalized is not null and postcode is not null') }} as address_source,
+
+        {{ pick('birthday', 'birthday', 'birthday is not null') }} as birthday,
+        {{ pick('birthday', 'source_system', 'birthday is not null') }} as birthday_source,
+
+        -- consent: e-mail marketing is the only channel a source records (shop); the latest decision wins
+        first(email_marketing_consent_state order by email_marketing_consent_updated_at desc nulls last, updated_at desc)
+            filter (where email_marketing_consent_state is not null) as email_marketing_consent_state,
+        coalesce(first(email_marketing_consent_state = 'subscribed'
+                       order by email_marketing_consent_updated_at desc nulls last, updated_at desc)
+            filter (where email_marketing_consent_state is not null), false) as has_email_marketing_consent,
+        first(email_marketing_opt_in_level order by email_marketing_consent_updated_at desc nulls last, updated_at desc)
+            filter (where email_marketing_consent_state is not null) as email_marketing_opt_in_level,
+        max(email_marketing_consent_updated_at) as email_marketing_consent_updated_at,
+
+        min(coalesce(created_at, updated_at)) as first_seen_at,
+        max(updated_at) as last_seen_at,
+        bool_and(is_deleted) as is_deleted,
+
+        count(*) as source_records,
+        count(*) filter (where source_system = 'shop') as shop_records,
+        count(*) filter (where source_system = 'erp') as erp_records,
+        count(*) filter (where source_system = 'helpdesk') as helpdesk_records,
+        count(*) filter (where source_system = 'accounting') as accounting_records
+
+    from records
+    group by golden_customer_id
+
+)
+
+select * from golden

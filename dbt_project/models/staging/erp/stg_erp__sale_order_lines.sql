@@ -1,0 +1,42 @@
+with
+
+source as (
+
+    select * from {{ source('erp', 'erp_sale_order_lines') }}
+
+),
+
+renamed as (
+
+    select
+        id as source_record_id,
+        'erp' as source_system,
+        {{ to_id("record->>'$.id'") }} as sale_order_line_id,
+        {{ erp_many2one_id('order_id') }} as sale_order_id,
+        {{ erp_many2one_name('order_id') }} as order_name,
+        {{ erp_many2one_id('product_id') }} as product_id,
+        {{ erp_many2one_name('product_id') }} as product_display_name,
+        try_cast({{ erp_text('product_uom_qty') }} as decimal(18, 3)) as quantity_ordered,
+        try_cast({{ erp_text('qty_delivered') }} as decimal(18, 3)) as quantity_delivered,
+        coalesce(try_cast({{ erp_text('x_qty_returned') }} as decimal(18, 3)), 0) as quantity_returned,
+        {{ to_money(erp_text('price_unit')) }} as price_unit,
+        {{ to_money(erp_text('price_subtotal')) }} as price_subtotal_net,
+        {{ erp_utc_timestamp(erp_text('write_date')) }} as updated_at,
+        _loaded_at as loaded_at
+
+    from source
+
+),
+
+final as (
+
+    select
+        *,
+        -- "[SKU-123] Sneaker" -> "SKU-123"
+        nullif(regexp_extract(product_display_name, '^\[([^\]]+)\]', 1), '') as sku
+
+    from renamed
+
+)
+
+select * from final

@@ -1,0 +1,54 @@
+with
+
+source as (
+
+    select * from {{ source('helpdesk', 'helpdesk_tickets') }}
+
+),
+
+renamed as (
+
+    select
+        id as source_record_id,
+        'helpdesk' as source_system,
+        {{ to_id("record->>'$.id'") }} as ticket_id,
+        {{ to_id("record->>'$.requester_id'") }} as requester_id,
+        {{ json_text('subject') }} as subject,
+        {{ json_text('via.channel') }} as channel,
+        {{ json_text('status') }} as status,
+        {{ json_text('satisfaction_rating.score') }} as satisfaction_score,
+        cast(json_extract_string(record, '$.tags[*]') as varchar[]) as tags,
+        -- the order field (360001) is free text typed by an agent; other custom fields as a fallback
+        coalesce(
+            nullif(trim(list_filter(
+                cast(record->'$.custom_fields' as json[]),
+                lambda field: (field->>'$.id') = '360001'
+            )[1]->>'$.value'), ''),
+            nullif(trim(array_to_string(
+                list_filter(json_extract_string(record, '$.custom_fields[*].value'), lambda v: v is not null),
+                ' | '
+            )), '')
+        ) as order_reference_text,
+        {{ to_utc_timestamp("record->>'$.created_at'") }} as created_at,
+        {{ to_utc_timestamp("record->>'$.updated_at'") }} as updated_at,
+        {{ to_utc_timestamp("record->>'$.solved_at'") }} as solved_at,
+        _loaded_at as loaded_at
+
+    from source
+
+),
+
+final as (
+
+    select
+        *,
+        {{ shop_order_number_from_text('order_reference_text') }} as order_number,
+        {{ erp_order_name_from_text('order_reference_text') }} as erp_order_name,
+        coalesce(list_contains(tags, 'retoure'), false) as is_return_related,
+        status = 'deleted' as is_deleted
+
+    from renamed
+
+)
+
+select * from final

@@ -1,0 +1,69 @@
+with
+
+source as (
+
+    select * from {{ source('helpdesk', 'helpdesk_users') }}
+
+),
+
+renamed as (
+
+    select
+        id as source_record_id,
+        'helpdesk' as source_system,
+        {{ to_id("record->>'$.id'") }} as user_id,
+        {{ json_text('name') }} as name,
+        record->>'$.email' as email,
+        record->>'$.phone' as phone,
+        {{ json_text('external_id') }} as external_id,
+        {{ json_text('role') }} as role,
+        coalesce({{ json_bool('active') }}, true) as is_active,
+        {{ to_utc_timestamp("record->>'$.created_at'") }} as created_at,
+        {{ to_utc_timestamp("record->>'$.updated_at'") }} as updated_at,
+        _loaded_at as loaded_at
+
+    from source
+
+),
+
+names as (
+
+    select
+        *,
+        {{ split_name('name') }}
+
+    from renamed
+
+),
+
+final as (
+
+    select
+        source_record_id,
+        source_system,
+        user_id,
+        name,
+        first_name,
+        last_name,
+        first_initial,
+        {{ fold_name('first_name') }} as first_name_folded,
+        {{ fold_name('last_name') }} as last_name_folded,
+        email,
+        {{ normalize_email('email') }} as email_normalized,
+        phone,
+        {{ normalize_phone_de('phone') }} as phone_e164,
+        external_id,
+        -- external_id holds the shop customer id when an agent linked the user to the shop
+        {{ to_id('external_id') }} as shop_customer_id,
+        role,
+        is_active,
+        not is_active as is_deleted,
+        created_at,
+        updated_at,
+        loaded_at
+
+    from names
+
+)
+
+select * from final

@@ -1,0 +1,49 @@
+with
+
+orders as (
+
+    select * from {{ source('shop', 'shop_orders') }}
+
+),
+
+line_items as (
+
+    select
+        orders.id as order_source_record_id,
+        unnest(cast(orders.record->'$.line_items' as json[])) as line_item,
+        generate_subscripts(cast(orders.record->'$.line_items' as json[]), 1) as line_position
+    from orders
+    where json_type(orders.record, '$.line_items') = 'ARRAY'
+
+),
+
+renamed as (
+
+    select
+        order_source_record_id || '-' || line_position as order_line_key,
+        'shop' as source_system,
+        {{ to_id("order_source_record_id") }} as order_id,
+        line_position,
+        {{ to_id("line_item->>'$.id'") }} as line_item_id,
+        {{ json_text('sku', 'line_item') }} as sku,
+        {{ json_text('title', 'line_item') }} as title,
+        {{ to_id("line_item->>'$.product_id'") }} as product_id,
+        try_cast(line_item->>'$.quantity' as integer) as quantity,
+        {{ to_money("line_item->>'$.price'") }} as price
+
+    from line_items
+
+),
+
+final as (
+
+    select
+        *,
+        order_line_key as source_record_id,
+        cast(quantity * price as decimal(18, 2)) as line_total
+
+    from renamed
+
+)
+
+select * from final

@@ -1,0 +1,61 @@
+with
+
+orders as (
+
+    select * from {{ source('shop', 'shop_orders') }}
+
+),
+
+refunds as (
+
+    select
+        orders.id as order_source_record_id,
+        unnest(cast(orders.record->'$.refunds' as json[])) as refund,
+        generate_subscripts(cast(orders.record->'$.refunds' as json[]), 1) as refund_position
+    from orders
+    where json_type(orders.record, '$.refunds') = 'ARRAY'
+
+),
+
+refund_lines as (
+
+    select
+        order_source_record_id,
+        refund_position,
+        refund,
+        unnest(cast(refund->'$.refund_line_items' as json[])) as refund_line,
+        generate_subscripts(cast(refund->'$.refund_line_items' as json[]), 1) as refund_line_position
+    from refunds
+    where json_type(refund, '$.refund_line_items') = 'ARRAY'
+
+),
+
+renamed as (
+
+    select
+        order_source_record_id || '-' || refund_position || '-' || refund_line_position as refund_line_key,
+        order_source_record_id || '-' || refund_position as refund_key,
+        'shop' as source_system,
+        {{ to_id("order_source_record_id") }} as order_id,
+        {{ to_id("refund->>'$.id'") }} as refund_id,
+        refund_line_position,
+        {{ to_id("refund_line->>'$.line_item_id'") }} as line_item_id,
+        try_cast(refund_line->>'$.quantity' as integer) as quantity,
+        {{ to_money("refund_line->>'$.subtotal'") }} as subtotal,
+        {{ to_utc_timestamp("refund->>'$.created_at'") }} as refunded_at
+
+    from refund_lines
+
+),
+
+final as (
+
+    select
+        *,
+        refund_line_key as source_record_id
+
+    from renamed
+
+)
+
+select * from final

@@ -1,0 +1,58 @@
+with
+
+orders as (
+
+    select * from {{ source('shop', 'shop_orders') }}
+
+),
+
+refunds as (
+
+    select
+        orders.id as order_source_record_id,
+        unnest(cast(orders.record->'$.refunds' as json[])) as refund,
+        generate_subscripts(cast(orders.record->'$.refunds' as json[]), 1) as refund_position
+    from orders
+    where json_type(orders.record, '$.refunds') = 'ARRAY'
+
+),
+
+renamed as (
+
+    select
+        order_source_record_id || '-' || refund_position as refund_key,
+        'shop' as source_system,
+        {{ to_id("order_source_record_id") }} as order_id,
+        refund_position,
+        {{ to_id("refund->>'$.id'") }} as refund_id,
+        {{ to_utc_timestamp("refund->>'$.created_at'") }} as created_at,
+        cast(coalesce(json_array_length(refund, '$.refund_line_items'), 0) as integer) as refund_lines_count,
+        (
+            select cast(coalesce(sum(try_cast(item->>'$.quantity' as integer)), 0) as bigint)
+            from (select unnest(cast(refund->'$.refund_line_items' as json[])) as item)
+        ) as refunded_quantity,
+        (
+            select cast(coalesce(sum(try_cast(item->>'$.subtotal' as decimal(18, 2))), 0) as decimal(18, 2))
+            from (select unnest(cast(refund->'$.refund_line_items' as json[])) as item)
+        ) as refunded_lines_subtotal,
+        (
+            select cast(coalesce(sum(try_cast(tx->>'$.amount' as decimal(18, 2))), 0) as decimal(18, 2))
+            from (select unnest(cast(refund->'$.transactions' as json[])) as tx)
+            where tx->>'$.kind' = 'refund' and tx->>'$.status' = 'success'
+        ) as refunded_amount
+
+    from refunds
+
+),
+
+final as (
+
+    select
+        *,
+        refund_key as source_record_id
+
+    from renamed
+
+)
+
+select * from final

@@ -1,0 +1,168 @@
+"""Clustering source records into people: connected components with a conflict check and a size cap.
+
+1. Connected components (scipy.sparse.csgraph) over every link that survived the guards: certain
+   links and probable links. Most components are one person and are taken as they are.
+2. A component is *suspicious* when it is bigger than the size cap, or when it holds two first names
+   or two birthdays that conflict (a chain of individually plausible links that joins people no
+   single link joined: Anna -phone- A. -e-mail- Andreas).
+3. A suspicious component is rebuilt greedily: its links are taken strongest first (certain links,
+   then by match probability) and two groups are merged only if none of their first names and
+   birthdays conflict and the merged group stays within the size cap. The weakest links are the
+   ones dropped, and the component splits where the evidence is thinnest.
+
+Inputs and outputs are numpy arrays over record indices 0..n-1, so this runs on millions of records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from identity.guards import _clean, first_names_compatible, groups_compatible
+
+CERTAIN_WEIGHT = 2.0  # certain links sort before every probable link (match probability <= 1)
+
+
+@dataclass
+class ClusterResult:
+    labels: np.ndarray  # cluster number per record, 0..k-1
+    components: int = 0
+    suspicious_components: int = 0
+    split_components: int = 0
+    dropped_edges: int = 0
+    stats: dict = field(default_factory=dict)
+
+
+def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n)).tocsr()
+    _, labels = connected_components(graph, directed=False)
+    return labels
+
+
+def _suspicious(labels: np.ndarray, first_names: np.ndarray, birthdays: np.ndarray, cap: int) -> np.ndarray:
+    """Component labels that need the greedy rebuild."""
+    sizes = np.bincount(labels)
+    bad = set(np.flatnonzero(sizes > cap).tolist())
+    multi = np.flatnonzero(sizes > 1)
+    in_multi = np.isin(labels, multi)
+    df = pd.DataFrame({"c": labels[in_multi], "fn": first_names[in_multi], "bd": birthdays[in_multi]})
+    bd = df.dropna(subset=["bd"]).groupby("c")["bd"].nunique()
+    bad.update(bd.index[bd > 1].tolist())
+    names = df.dropna(subset=["fn"]).drop_duplicates(["c", "fn"])
+    counts = names.groupby("c").size()
+    for c, group in names[names["c"].isin(counts.index[counts > 1])].groupby("c")["fn"]:
+        if c in bad:
+            continue
+        values = group.tolist()
+        if any(
+            not first_names_compatible(values[i], values[j])
+            for i in range(len(values))
+            for j in range(i + 1, len(values))
+        ):
+            bad.add(c)
+    return np.array(sorted(bad), dtype=np.int64)
+
+
+def _greedy(
+    nodes: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    weight: np.ndarray,
+    first_names: np.ndarray,
+    birthdays: np.ndarray,
+    cap: int,
+) -> tuple[dict[int, int], int]:
+    """Union-find over one set of nodes, strongest links first, refusing conflicting merges."""
+    parent = {int(v): int(v) for v in nodes}
+    names = {int(v): ({_clean(first_names[v])} - {""}) if first_names[v] is not None else set() for v in nodes}
+    bdays = {int(v): ({birthdays[v]} if birthdays[v] is not None else set()) for v in nodes}
+    size = {int(v): 1 for v in nodes}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    dropped = 0
+    for i in np.argsort(-weight, kind="stable"):
+        a, b = find(int(left[i])), find(int(right[i]))
+        if a == b:
+            continue
+        if size[a] + size[b] > cap or not groups_compatible(names[a], names[b], bdays[a], bdays[b]):
+            dropped += 1
+            continue
+        if size[a] < size[b]:
+            a, b = b, a
+        parent[b] = a
+        size[a] += size[b]
+        names[a] |= names.pop(b)
+        bdays[a] |= bdays.pop(b)
+    return {v: find(v) for v in parent}, dropped
+
+
+def cluster(
+    n: int,
+    left: np.ndarray,
+    right: np.ndarray,
+    weight: np.ndarray,
+    first_names: np.ndarray,
+    birthdays: np.ndarray,
+    max_cluster_size: int = 40,
+) -> ClusterResult:
+    """Cluster n records given links (left[i], right[i], weight[i]).
+
+    `first_names` and `birthdays` are object arrays (None where missing) used for conflict checks.
+    Returns a label per record; labels are dense 0..k-1.
+    """
+    left = np.asarray(left, dtype=np.int64)
+    right = np.asarray(right, dtype=np.int64)
+    weight = np.asarray(weight, dtype=np.float64)
+    first_names = np.asarray(first_names, dtype=object)
+    birthdays = np.asarray(birthdays, dtype=object)
+    labels = _components(n, left, right)
+    components = int(labels.max()) + 1 if n else 0
+    bad = _suspicious(labels, first_names, birthdays, max_cluster_size)
+    result = ClusterResult(labels=labels, components=components, suspicious_components=len(bad))
+    if len(bad):
+        bad_node = np.isin(labels, bad)
+        edge_mask = bad_node[left]  # both ends share the component
+        e_left, e_right, e_weight = left[edge_mask], right[edge_mask], weight[edge_mask]
+        e_comp = labels[e_left]
+        order = np.argsort(e_comp, kind="stable")
+        e_left, e_right, e_weight, e_comp = e_left[order], e_right[order], e_weight[order], e_comp[order]
+        bounds = np.searchsorted(e_comp, bad, side="left"), np.searchsorted(e_comp, bad, side="right")
+        node_order = np.argsort(labels, kind="stable")
+        sorted_labels = labels[node_order]
+        next_label = components
+        for k, comp in enumerate(bad):
+            lo, hi = bounds[0][k], bounds[1][k]
+            nodes = node_order[np.searchsorted(sorted_labels, comp, "left"):np.searchsorted(sorted_labels, comp, "right")]
+            roots, dropped = _greedy(
+                nodes, e_left[lo:hi], e_right[lo:hi], e_weight[lo:hi], first_names, birthdays, max_cluster_size
+            )
+            result.dropped_edges += dropped
+            distinct = sorted(set(roots.values()))
+            if len(distinct) > 1:
+                result.split_components += 1
+            # the part holding the component's first record keeps the label, the others get new ones
+            relabel = {}
+            for root in distinct:
+                relabel[root] = next_label
+                next_label += 1
+            for v, root in roots.items():
+                labels[v] = relabel[root]
+    # dense labels
+    _, result.labels = np.unique(labels, return_inverse=True)
+    result.stats = {
+        "components": result.components,
+        "suspicious_components": result.suspicious_components,
+        "split_components": result.split_components,
+        "dropped_edges": result.dropped_edges,
+        "clusters": int(result.labels.max()) + 1 if n else 0,
+    }
+    return result

@@ -1,0 +1,204 @@
+"""Guards against over-merging: households share a phone, an address, even an e-mail, but not a person.
+
+Three kinds of guard, applied to every candidate link (certain or probable) before clustering:
+
+- **vetoes** on a pair: conflicting first names (both given, neither an initial of the other, not a
+  typo of each other) or conflicting birthdays (both given and different) forbid the link;
+- **identifier caps**: when one e-mail, phone or address is used by more than `cap` different first
+  names, it is a household (or a placeholder) identifier; a link through it then needs the same
+  first name on both sides, so that `A. Müller` or a record without a first name cannot bridge the
+  people who share it;
+- **cluster conflicts** (used by `identity.clustering`): two groups of records may only be merged
+  if no first name or birthday of one conflicts with the other, which stops transitive chains
+  (Anna -phone- A. -email- Andreas) from joining people whom no single link joined.
+
+The same rule exists twice: as SQL for DuckDB (millions of pairs) and in Python (cluster checks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import duckdb
+
+# two first names are the same person's when their Jaro-Winkler similarity reaches this, or they are
+# one edit apart (swap, drop, double, replace: the typos people make)
+NAME_JW_THRESHOLD = 0.9
+NAME_MAX_EDITS = 1
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    email_cap: int = 2  # distinct first names one e-mail may join before it counts as shared
+    phone_cap: int = 2
+    address_cap: int = 2
+    max_cluster_size: int = 40  # records per golden customer; bigger components are split
+
+
+# --- Python (cluster checks and unit tests) -----------------------------------------------------
+
+
+def jaro_winkler(a: str, b: str, prefix_scale: float = 0.1) -> float:
+    if a == b:
+        return 1.0
+    la, lb = len(a), len(b)
+    if not la or not lb:
+        return 0.0
+    window = max(max(la, lb) // 2 - 1, 0)
+    a_match = [False] * la
+    b_match = [False] * lb
+    matches = 0
+    for i, ch in enumerate(a):
+        for j in range(max(0, i - window), min(lb, i + window + 1)):
+            if not b_match[j] and b[j] == ch:
+                a_match[i] = b_match[j] = True
+                matches += 1
+                break
+    if not matches:
+        return 0.0
+    a_chars = [c for c, m in zip(a, a_match) if m]
+    b_chars = [c for c, m in zip(b, b_match) if m]
+    transpositions = sum(x != y for x, y in zip(a_chars, b_chars)) / 2
+    jaro = (matches / la + matches / lb + (matches - transpositions) / matches) / 3
+    prefix = 0
+    for x, y in zip(a[:4], b[:4]):
+        if x != y:
+            break
+        prefix += 1
+    return jaro + prefix * prefix_scale * (1 - jaro)
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance (Damerau-Levenshtein with adjacent swaps)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[len(b)]
+
+
+def _clean(name: str | None) -> str:
+    return (name or "").strip().rstrip(".").lower()
+
+
+def first_names_compatible(a: str | None, b: str | None) -> bool:
+    """May these two first names belong to one person? Missing names are compatible with anything."""
+    a, b = _clean(a), _clean(b)
+    if not a or not b or a == b:
+        return True
+    if len(a) == 1 or len(b) == 1:
+        return a[0] == b[0]
+    return edit_distance(a, b) <= NAME_MAX_EDITS or jaro_winkler(a, b) >= NAME_JW_THRESHOLD
+
+
+def birthdays_compatible(a, b) -> bool:
+    return a is None or b is None or a == b
+
+
+def groups_compatible(names_a: Iterable[str], names_b: Iterable[str], bdays_a: Iterable, bdays_b: Iterable) -> bool:
+    """May two groups of records (each one person so far) be merged?"""
+    bdays_a, bdays_b = set(bdays_a), set(bdays_b)
+    if bdays_a and bdays_b and not (bdays_a & bdays_b):
+        return False
+    names_b = list(names_b)
+    return all(first_names_compatible(x, y) for x in names_a for y in names_b)
+
+
+# --- SQL (millions of pairs) ---------------------------------------------------------------------
+
+
+def first_name_conflict_sql(left: str, right: str) -> str:
+    """SQL boolean: the two first-name expressions conflict (the Python rule, in DuckDB)."""
+    a = f"nullif(rtrim(lower(trim({left})), '.'), '')"
+    b = f"nullif(rtrim(lower(trim({right})), '.'), '')"
+    return f"""(
+        {a} is not null and {b} is not null and {a} <> {b}
+        and case
+            when length({a}) = 1 or length({b}) = 1 then left({a}, 1) <> left({b}, 1)
+            else damerau_levenshtein({a}, {b}) > {NAME_MAX_EDITS}
+                 and jaro_winkler_similarity({a}, {b}) < {NAME_JW_THRESHOLD}
+        end)"""
+
+
+def birthday_conflict_sql(left: str, right: str) -> str:
+    return f"({left} is not null and {right} is not null and {left} <> {right})"
+
+
+def identifier_fanout(con: duckdb.DuckDBPyConnection, records_table: str, target: str) -> None:
+    """Table `target`: per identifier (kind, value) the number of distinct full first names using it."""
+    con.execute(
+        f"""
+        create or replace temp table {target} as
+        with ids as (
+            select 'email' as kind, email_normalized as value, first_name_folded as fn from {records_table}
+            where email_normalized is not null
+            union all
+            select 'phone', phone_e164, first_name_folded from {records_table} where phone_e164 is not null
+            union all
+            select 'address', street_normalized || '|' || postcode, first_name_folded from {records_table}
+            where street_normalized is not null and postcode is not null
+        )
+        select kind, value, count(distinct case when length(rtrim(fn, '.')) > 1 then fn end) as first_names
+        from ids group by all
+        """
+    )
+
+
+def apply_guards(
+    con: duckdb.DuckDBPyConnection,
+    edges_table: str,
+    records_table: str,
+    target: str,
+    config: GuardConfig = GuardConfig(),
+) -> dict[str, int]:
+    """Copy `edges_table` (record_key_l, record_key_r, rule, ...) to `target` without vetoed edges.
+
+    `rule` is `splink` for a probable link, else the name of the certain rule; vetoes apply to all
+    links, identifier caps only to probable ones.
+
+    Returns how many edges each guard removed (an edge is counted under the first guard that hits).
+    """
+    fanout = "__identity_fanout"
+    identifier_fanout(con, records_table, fanout)
+    con.execute(
+        f"""
+        create or replace temp table __identity_guarded as
+        select e.*,
+            case
+                when {first_name_conflict_sql('l.first_name_folded', 'r.first_name_folded')} then 'first_name_conflict'
+                when {birthday_conflict_sql('l.birthday', 'r.birthday')} then 'birthday_conflict'
+                -- caps guard only probable links, and only when nothing personal agrees
+                when e.rule <> 'splink' then null
+                when l.birthday = r.birthday then null
+                when coalesce(l.first_name_folded, '') = coalesce(r.first_name_folded, '')
+                     and length(rtrim(coalesce(l.first_name_folded, ''), '.')) > 1 then null
+                when l.email_normalized = r.email_normalized and fe.first_names > {config.email_cap}
+                     then 'shared_email_cap'
+                when l.phone_e164 = r.phone_e164 and fp.first_names > {config.phone_cap}
+                     then 'shared_phone_cap'
+                when l.street_normalized = r.street_normalized and l.postcode = r.postcode
+                     and fa.first_names > {config.address_cap} then 'shared_address_cap'
+            end as veto
+        from {edges_table} e
+        join {records_table} l on l.record_key = e.record_key_l
+        join {records_table} r on r.record_key = e.record_key_r
+        left join {fanout} fe on fe.kind = 'email' and fe.value = l.email_normalized
+        left join {fanout} fp on fp.kind = 'phone' and fp.value = l.phone_e164
+        left join {fanout} fa on fa.kind = 'address' and fa.value = l.street_normalized || '|' || l.postcode
+        """
+    )
+    counts = dict(
+        con.execute(
+            "select veto, count(*) from __identity_guarded where veto is not null group by veto"
+        ).fetchall()
+    )
+    con.execute(f"create or replace table {target} as select * exclude (veto) from __identity_guarded where veto is null")
+    con.execute(f"drop table __identity_guarded; drop table {fanout}")
+    return {k: int(v) for k, v in counts.items()}

@@ -1,0 +1,228 @@
+"""Probabilistic matching with Splink 5 on DuckDB: the pairs that exact keys miss.
+
+Typos, transliterations, initials, moves, changed last names and missing e-mails break exact keys;
+a Fellegi-Sunter model weighs the agreement of every field instead. The model is trained without
+labels on the data itself:
+
+- u probabilities (how often fields agree by chance) by random sampling of record pairs;
+- m probabilities (how often fields agree for the same person) by expectation maximisation over
+  a few blocking rules, each leaving the fields it blocks on to the other rules;
+- the prior (probability that two random records match) from deterministic rules.
+
+Prediction uses blocking rules on folded names, e-mail, phones, postcode/street and birthday, and
+keeps pairs above `threshold`. Comparisons use Jaro-Winkler on names, exact matches on e-mail,
+phones, birthday and address, with term-frequency adjustments where a value's frequency matters
+(a shared landline or a common last name says less than a rare one).
+
+Input: a table with the columns of `int_customer_records` (see `MATCH_COLUMNS`). Splink runs in
+its own in-memory DuckDB so that none of its work tables land in the warehouse.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+
+MATCH_COLUMNS = [
+    "record_key",
+    "source_system",
+    "first_name_folded",
+    "first_initial",
+    "last_name_folded",
+    "email_normalized",
+    "email_local",
+    "mobile_e164",
+    "landline_e164",
+    "birthday",
+    "street_normalized",
+    "postcode",
+    "address_key",
+    "birth_year",
+]
+
+DEFAULT_THRESHOLD = 0.9
+
+
+def _null(col: str) -> dict:
+    return {"sql_condition": f'"{col}_l" is null or "{col}_r" is null', "label_for_charts": "null",
+            "is_null_level": True}
+
+
+def _level(sql: str, label: str, tf_col: str | None = None) -> dict:
+    level = {"sql_condition": sql, "label_for_charts": label}
+    if tf_col:
+        level |= {"tf_adjustment_column": tf_col, "tf_adjustment_weight": 1.0}
+    return level
+
+
+ELSE = {"sql_condition": "else", "label_for_charts": "else"}
+
+
+def comparisons() -> list[dict]:
+    return [
+        {
+            "output_column_name": "first_name",
+            "comparison_levels": [
+                {"sql_condition": "first_initial_l is null or first_initial_r is null", "label_for_charts": "null",
+                 "is_null_level": True},
+                _level("first_name_folded_l = first_name_folded_r", "exact", "first_name_folded"),
+                _level("jaro_winkler_similarity(first_name_folded_l, first_name_folded_r) >= 0.9", "jw >= 0.9"),
+                _level("(first_name_folded_l is null or first_name_folded_r is null) "
+                       "and first_initial_l = first_initial_r", "initial agrees"),
+                _level("jaro_winkler_similarity(first_name_folded_l, first_name_folded_r) >= 0.8", "jw >= 0.8"),
+                ELSE,
+            ],
+        },
+        {
+            "output_column_name": "last_name",
+            "comparison_levels": [
+                _null("last_name_folded"),
+                _level("last_name_folded_l = last_name_folded_r", "exact", "last_name_folded"),
+                _level("jaro_winkler_similarity(last_name_folded_l, last_name_folded_r) >= 0.9", "jw >= 0.9"),
+                _level("jaro_winkler_similarity(last_name_folded_l, last_name_folded_r) >= 0.8", "jw >= 0.8"),
+                ELSE,
+            ],
+        },
+        {
+            "output_column_name": "email",
+            "comparison_levels": [
+                _null("email_normalized"),
+                _level("email_normalized_l = email_normalized_r", "exact", "email_normalized"),
+                ELSE,
+            ],
+        },
+        {
+            "output_column_name": "mobile",
+            "comparison_levels": [_null("mobile_e164"), _level("mobile_e164_l = mobile_e164_r", "exact", "mobile_e164"),
+                                  ELSE],
+        },
+        {
+            "output_column_name": "landline",
+            "comparison_levels": [_null("landline_e164"),
+                                  _level("landline_e164_l = landline_e164_r", "exact", "landline_e164"), ELSE],
+        },
+        {
+            "output_column_name": "birthday",
+            "comparison_levels": [_null("birthday"), _level("birthday_l = birthday_r", "exact"),
+                                  _level("birth_year_l = birth_year_r", "same year"), ELSE],
+        },
+        {
+            "output_column_name": "address",
+            "comparison_levels": [
+                _null("postcode"),
+                _level("address_key_l = address_key_r", "exact", "address_key"),
+                _level("postcode_l = postcode_r and jaro_winkler_similarity(street_normalized_l, street_normalized_r) >= 0.9",
+                       "same postcode, similar street"),
+                _level("postcode_l = postcode_r", "same postcode"),
+                ELSE,
+            ],
+        },
+    ]
+
+
+# Candidate pairs for prediction: each rule catches what the others miss.
+PREDICTION_BLOCKING_RULES = [
+    ["email_normalized"],
+    ["mobile_e164"],
+    ["email_local", "first_initial"],  # other mailbox of the same person
+    ["first_name_folded", "last_name_folded", "postcode"],
+    ["first_name_folded", "last_name_folded", "birthday"],
+    ["first_name_folded", "address_key"],  # changed last name
+    ["last_name_folded", "address_key"],  # typo'd or initial first name
+    ["first_name_folded", "birthday"],  # moved and renamed
+    ["landline_e164", "first_initial"],
+]
+# EM: each rule estimates the fields it does not block on; together they cover every field.
+TRAINING_BLOCKING_RULES = [
+    ["email_normalized"],
+    ["first_name_folded", "last_name_folded", "birthday"],
+    ["mobile_e164"],
+]
+DETERMINISTIC_RULES = [
+    "l.email_normalized = r.email_normalized and l.first_name_folded = r.first_name_folded",
+    "l.mobile_e164 = r.mobile_e164 and l.first_name_folded = r.first_name_folded",
+    "l.first_name_folded = r.first_name_folded and l.last_name_folded = r.last_name_folded "
+    "and l.birthday = r.birthday",
+]
+
+
+def settings() -> dict:
+    from splink import block_on
+
+    return {
+        "link_type": "dedupe_only",
+        "unique_id_column_name": "record_key",
+        "comparisons": comparisons(),
+        "blocking_rules_to_generate_predictions": [block_on(*cols) for cols in PREDICTION_BLOCKING_RULES],
+        "retain_matching_columns": False,
+        "retain_intermediate_calculation_columns": False,
+        "additional_columns_to_retain": [],
+    }
+
+
+@dataclass
+class MatchResult:
+    pairs: pa.Table  # record_key_l, record_key_r, match_probability, match_weight
+    stats: dict = field(default_factory=dict)
+    model: dict | None = None
+
+
+def predict_pairs(
+    records: pa.Table | str,
+    source_con: duckdb.DuckDBPyConnection | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    u_max_pairs: float = 2e6,
+    em_max_pairs: float = 2e6,
+    seed: int = 42,
+    threads: int | None = None,
+) -> MatchResult:
+    """Train a model on `records` without labels and return the pairs above `threshold`.
+
+    `records`: an Arrow table with MATCH_COLUMNS, or a table name readable on `source_con`.
+    """
+    from splink import DuckDBAPI, Linker, block_on
+
+    started = time.perf_counter()
+    if isinstance(records, str):
+        records = source_con.execute(f"select {', '.join(MATCH_COLUMNS)} from {records}").to_arrow_table()
+    con = duckdb.connect()
+    if threads:
+        con.execute(f"set threads = {int(threads)}")
+    con.register("__records_arrow", records)
+    con.execute("create table match_input as select * from __records_arrow")
+    con.unregister("__records_arrow")
+    n = con.execute("select count(*) from match_input").fetchall()[0][0]
+    stats: dict = {"records": int(n)}
+    if n < 2:
+        empty = pa.table({"record_key_l": pa.array([], pa.string()), "record_key_r": pa.array([], pa.string()),
+                          "match_probability": pa.array([], pa.float64()), "match_weight": pa.array([], pa.float64())})
+        return MatchResult(empty, stats)
+
+    db_api = DuckDBAPI(con)
+    df = db_api.register("match_input")
+    linker = Linker(df, settings(), log_level=logging.WARNING)
+    linker.training.estimate_probability_two_random_records_match(DETERMINISTIC_RULES, recall=0.8)
+    linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
+    for cols in TRAINING_BLOCKING_RULES:
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on(*cols), estimate_without_term_frequencies=True, max_pairs=em_max_pairs
+        )
+    stats["train_seconds"] = round(time.perf_counter() - started, 2)
+    predicted = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+    pairs = con.execute(
+        f"""
+        select least(record_key_l, record_key_r) as record_key_l,
+               greatest(record_key_l, record_key_r) as record_key_r,
+               match_probability, match_weight
+        from {predicted.physical_name}
+        """
+    ).to_arrow_table()
+    stats["pairs"] = pairs.num_rows
+    stats["seconds"] = round(time.perf_counter() - started, 2)
+    model = linker.misc.save_model_to_json() if hasattr(linker.misc, "save_model_to_json") else None
+    con.close()
+    return MatchResult(pairs, stats, model)

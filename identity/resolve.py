@@ -1,0 +1,210 @@
+"""The identity-resolution steps after matching, on the warehouse: guards, clustering, stable ids.
+
+`resolve()` reads the records (`int_customer_records`), the certain links
+(`int_identity_certain_links`) and the probable pairs (`identity_match_pairs`, from
+`identity.matching`), applies the guards, clusters, assigns stable ids against the previous
+crosswalk, and writes `marts.golden_customer_sources` (one row per source record) and appends this
+run's merges and splits to `marts.golden_customer_id_history`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from identity.clustering import CERTAIN_WEIGHT, cluster
+from identity.guards import GuardConfig, apply_guards
+from identity.schema import CERTAIN_LINKS_TABLE, CROSSWALK_TABLE, HISTORY_TABLE, MATCH_PAIRS_TABLE, RECORDS_TABLE
+from identity.stable_ids import HISTORY_COLUMNS, assign_stable_ids, id_number
+
+# how a record came into its cluster, strongest first (the crosswalk's `link_rule`)
+SINGLETON = "singleton"
+
+
+@dataclass
+class ResolveResult:
+    stats: dict
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, name = qualified.split(".")
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchall()[0][0]
+    )
+
+
+def write_match_pairs(con: duckdb.DuckDBPyConnection, pairs, table: str = MATCH_PAIRS_TABLE) -> int:
+    """Replace the probable-pairs table with an Arrow table of pairs."""
+    con.execute(f"create schema if not exists {table.split('.')[0]}")
+    con.register("__pairs_arrow", pairs)
+    con.execute(
+        f"""create or replace table {table} as
+            select record_key_l::varchar as record_key_l, record_key_r::varchar as record_key_r,
+                   match_probability::double as match_probability, match_weight::double as match_weight
+            from __pairs_arrow"""
+    )
+    con.unregister("__pairs_arrow")
+    return con.execute(f"select count(*) from {table}").fetchall()[0][0]
+
+
+def candidate_edges(con: duckdb.DuckDBPyConnection, target: str, match_pairs: str | None,
+                    certain_links: str | None) -> None:
+    """One table of links: certain ones (rule name, no probability) and probable ones (`splink`)."""
+    parts = []
+    if certain_links:
+        parts.append(f"select record_key_l, record_key_r, link_rule as rule, null::double as match_probability "
+                     f"from {certain_links}")
+    if match_pairs:
+        parts.append(f"select record_key_l, record_key_r, 'splink' as rule, match_probability from {match_pairs}")
+    if not parts:
+        parts.append("select null::varchar as record_key_l, null::varchar as record_key_r, null::varchar as rule, "
+                     "null::double as match_probability where false")
+    con.execute(
+        f"""
+        create or replace temp table {target} as
+        select least(record_key_l, record_key_r) as record_key_l, greatest(record_key_l, record_key_r) as record_key_r,
+               rule, match_probability
+        from ({' union all '.join(parts)})
+        where record_key_l <> record_key_r
+        """
+    )
+
+
+def resolve(
+    con: duckdb.DuckDBPyConnection,
+    run_date: date | None = None,
+    *,
+    records_table: str = RECORDS_TABLE,
+    certain_links_table: str | None = CERTAIN_LINKS_TABLE,
+    match_pairs_table: str | None = MATCH_PAIRS_TABLE,
+    crosswalk_table: str = CROSSWALK_TABLE,
+    history_table: str = HISTORY_TABLE,
+    guard_config: GuardConfig = GuardConfig(),
+    use_guards: bool = True,
+) -> ResolveResult:
+    started = time.perf_counter()
+    run_date = run_date or date.today()
+    stats: dict = {}
+
+    candidate_edges(con, "__identity_edges", match_pairs_table, certain_links_table)
+    stats["certain_links"] = con.execute("select count(*) from __identity_edges where rule <> 'splink'").fetchall()[0][0]
+    stats["probable_links"] = con.execute("select count(*) from __identity_edges where rule = 'splink'").fetchall()[0][0]
+    if use_guards:
+        vetoes = apply_guards(con, "__identity_edges", records_table, "__identity_kept", guard_config)
+    else:
+        con.execute("create or replace temp table __identity_kept as select * from __identity_edges")
+        vetoes = {}
+    stats["vetoed_links"] = vetoes
+
+    con.execute(
+        f"""create or replace temp table __identity_nodes as
+            select row_number() over (order by record_key) - 1 as idx, record_key, source_system, source_record_id,
+                   nullif(rtrim(first_name_folded, '.'), '') as first_name_folded, birthday
+            from {records_table}"""
+    )
+    nodes = con.execute("select record_key, first_name_folded, birthday from __identity_nodes order by idx").df()
+    edges = con.execute(
+        f"""select l.idx as l, r.idx as r,
+                   case when e.rule = 'splink' then e.match_probability else {CERTAIN_WEIGHT} end as w
+            from __identity_kept e
+            join __identity_nodes l on l.record_key = e.record_key_l
+            join __identity_nodes r on r.record_key = e.record_key_r"""
+    ).fetchnumpy()
+    n = len(nodes)
+    first_names = nodes["first_name_folded"].astype(object).where(nodes["first_name_folded"].notna(), None).to_numpy()
+    birthdays = nodes["birthday"].astype(object).where(nodes["birthday"].notna(), None).to_numpy()
+    clustered = cluster(n, edges["l"], edges["r"], edges["w"], first_names, birthdays,
+                        guard_config.max_cluster_size)
+    stats.update(clustered.stats)
+
+    # how each record was linked: its strongest link inside its final cluster
+    labels = clustered.labels
+    l_idx, r_idx, w = np.asarray(edges["l"]), np.asarray(edges["r"]), np.asarray(edges["w"], dtype=float)
+    inside = labels[l_idx] == labels[r_idx] if len(l_idx) else np.zeros(0, bool)
+    best = np.full(n, -1.0)
+    np.maximum.at(best, l_idx[inside], w[inside])
+    np.maximum.at(best, r_idx[inside], w[inside])
+
+    previous = None
+    last_id_number = 0
+    if _table_exists(con, crosswalk_table):
+        previous = con.execute(f"select record_key, golden_customer_id from {crosswalk_table}").df()
+        if len(previous):
+            last_id_number = int(previous["golden_customer_id"].map(id_number).max())
+    if _table_exists(con, history_table):
+        ids = con.execute(
+            f"select golden_customer_id from {history_table} union all select related_golden_customer_id from {history_table}"
+        ).df()["golden_customer_id"].dropna()
+        if len(ids):
+            last_id_number = max(last_id_number, int(ids.map(id_number).max()))
+    assigned = assign_stable_ids(
+        pd.DataFrame({"record_key": nodes["record_key"], "cluster": labels}), previous, run_date, last_id_number
+    )
+    stats.update({f"ids_{k}" if not k.startswith("ids_") else k: v for k, v in assigned.stats.items()})
+
+    crosswalk = assigned.crosswalk
+    crosswalk["idx"] = np.arange(n)  # assign_stable_ids keeps the order of its input
+    crosswalk["best"] = best
+    con.register("__crosswalk_df", crosswalk)
+    con.execute(f"create schema if not exists {crosswalk_table.split('.')[0]}")
+    con.execute(
+        f"""
+        create or replace temp table __identity_rule as
+        select e.record_key, arg_max(e.rule, e.strength) as link_rule, max(e.match_probability) as match_probability
+        from (
+            select k.record_key_l as record_key, k.rule, k.match_probability,
+                   case when k.rule = 'splink' then k.match_probability else {CERTAIN_WEIGHT} end as strength
+            from __identity_kept k
+            union all
+            select k.record_key_r, k.rule, k.match_probability,
+                   case when k.rule = 'splink' then k.match_probability else {CERTAIN_WEIGHT} end
+            from __identity_kept k
+        ) e
+        join __crosswalk_df c on c.record_key = e.record_key
+        where e.strength = c.best
+        group by e.record_key
+        """
+    )
+    resolved_at = datetime.now(timezone.utc)
+    con.execute(
+        f"""
+        create or replace table {crosswalk_table} as
+        select n.source_system, n.source_record_id, n.record_key, c.golden_customer_id,
+               case when c.best < 0 then '{SINGLETON}' else coalesce(r.link_rule, '{SINGLETON}') end as link_rule,
+               case when c.best < 0 then null
+                    when r.link_rule = 'splink' then round(c.best, 6)
+                    else 1.0 end as match_probability,
+               ?::date as resolved_on, ?::timestamptz as resolved_at
+        from __identity_nodes n
+        join __crosswalk_df c on c.idx = n.idx
+        left join __identity_rule r on r.record_key = n.record_key
+        order by c.golden_customer_id, n.record_key
+        """,
+        [run_date, resolved_at],
+    )
+    con.unregister("__crosswalk_df")
+
+    con.execute(
+        f"""create table if not exists {history_table} (
+            event_date date not null, event_type varchar not null, golden_customer_id varchar not null,
+            related_golden_customer_id varchar not null, records bigint not null, recorded_at timestamptz not null)"""
+    )
+    history = assigned.history
+    if len(history):
+        history = history[HISTORY_COLUMNS].assign(recorded_at=resolved_at)
+        con.register("__history_df", history)
+        con.execute(f"insert into {history_table} select * from __history_df")
+        con.unregister("__history_df")
+    con.execute("drop table if exists __identity_edges; drop table if exists __identity_kept; "
+                "drop table if exists __identity_nodes; drop table if exists __identity_rule")
+    stats["records"] = n
+    stats["resolve_seconds"] = round(time.perf_counter() - started, 2)
+    return ResolveResult(stats)

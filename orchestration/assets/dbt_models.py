@@ -1,0 +1,69 @@
+"""The dbt project (`dbt_project/`) as Dagster assets: staging and, on top of it, identity, marts and segments.
+
+One `dbt build` materializes the selected models in DAG order; every dbt test becomes an asset check
+(error-severity tests are blocking, so a failing check stops the assets downstream of it in the run).
+dbt sources link to the raw landing assets through `meta.dagster.asset_key` (`["raw", "<table>"]`).
+
+The manifest is read when this module is imported, so it must exist beforehand: `dagster dev` prepares it
+(`prepare_if_dev`); anywhere else run `make prepare-dbt` (see `PREPARE_COMMAND`). The project is never
+parsed here at import time.
+"""
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+# The concurrency pool of every warehouse writer (the same name as in raw_landing.py).
+WAREHOUSE_POOL = "warehouse"
+PREPARE_COMMAND = "dagster-dbt project prepare-and-package --file orchestration/assets/dbt_models.py"
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+dbt_project.prepare_if_dev()
+
+# First folder under models/ -> Dagster group.
+GROUP_BY_FOLDER = {
+    "staging": "staging",
+    "intermediate": "identity",
+    "identity": "identity",
+    "marts": "marts",
+    "segments": "segments",
+}
+
+
+class C360DbtTranslator(DagsterDbtTranslator):
+    """Models are keyed `[<schema>, <model>]` (like `["raw", <table>]` for landing) and grouped by folder."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
+            return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn", [])
+        # fqn = [project, <folder>, ..., <name>]; a model directly under models/ has no folder
+        folder = fqn[1] if len(fqn) > 2 else None
+        return GROUP_BY_FOLDER.get(folder, super().get_group_name(dbt_resource_props))
+
+
+dbt_translator = C360DbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=dbt_translator,
+    name="c360_dbt_models",
+    # dbt writes the DuckDB warehouse: one writer at a time with the landing assets
+    pool=WAREHOUSE_POOL,
+)
+def c360_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator:
+    """`dbt build` of the selected models: unit tests, models and data tests in DAG order."""
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project)

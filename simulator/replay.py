@@ -1,0 +1,112 @@
+"""Replay format: one JSON Lines file per resource plus truth/identity.csv (see SOURCE_APIS.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Iterator
+
+import orjson
+import pandas as pd
+
+from .world import RESOURCE_KEYS, TRUTH_COLUMNS
+
+_MARKERS = {"shop": "updated_at", "erp": "write_date", "helpdesk": "updated_at", "accounting": "updatedDate"}
+
+
+def write_replay(world, out_dir: Path) -> dict[str, int]:
+    """Write every resource of ``world`` as <system>/<resource>.jsonl and truth/identity.csv; return counts."""
+    out_dir = Path(out_dir)
+    counts: dict[str, int] = {}
+    for key in RESOURCE_KEYS:
+        path = out_dir / f"{key}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        n = 0
+        with open(path, "wb") as fh:
+            for batch in world.iter_record_batches(key):
+                fh.write(b"".join(orjson.dumps(rec) + b"\n" for rec in batch))
+                n += len(batch)
+        counts[key] = n
+    truth = world.truth()
+    if truth is not None and len(truth):
+        tp = out_dir / "truth" / "identity.csv"
+        tp.parent.mkdir(parents=True, exist_ok=True)
+        truth[TRUTH_COLUMNS].to_csv(tp, index=False, lineterminator="\n")
+        counts["truth"] = len(truth)
+    return counts
+
+
+def _parse_marker(system: str, value) -> dt.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        if system == "erp":
+            return dt.datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC)
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
+    except ValueError:
+        return None
+
+
+class ReplayWorld:
+    """A world read from a replay directory: the read interface of GeneratedWorld, without a clock."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
+        if not self.data_dir.is_dir():
+            raise FileNotFoundError(f"replay directory not found: {self.data_dir}")
+        self.seed = None
+        self._records: dict[str, list[dict]] = {}
+        latest: dt.datetime | None = None
+        for key in RESOURCE_KEYS:
+            path = self.data_dir / f"{key}.jsonl"
+            recs: list[dict] = []
+            if path.exists():
+                system = key.split("/")[0]
+                marker = _MARKERS[system]
+                with open(path, "rb") as fh:
+                    for lineno, line in enumerate(fh, 1):
+                        if not line.strip():
+                            continue
+                        try:
+                            rec = orjson.loads(line)
+                        except orjson.JSONDecodeError as exc:
+                            raise ValueError(f"{path}: line {lineno} is not valid JSON ({exc})") from None
+                        # valid JSON that does not conform (not an object, missing fields) is kept as it is
+                        recs.append(rec)
+                        if isinstance(rec, dict):
+                            m = _parse_marker(system, rec.get(marker))
+                            if m is not None and (latest is None or m > latest):
+                                latest = m
+            self._records[key] = recs
+        wall = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        self.now = max(wall, latest + dt.timedelta(seconds=61)) if latest else wall
+        tp = self.data_dir / "truth" / "identity.csv"
+        if tp.exists():
+            self._truth = pd.read_csv(tp, dtype=str, keep_default_na=False)
+        else:
+            self._truth = pd.DataFrame({c: pd.Series(dtype=str) for c in TRUTH_COLUMNS})
+
+    def count(self, key: str) -> int:
+        if key not in RESOURCE_KEYS:
+            raise KeyError(key)
+        return len(self._records[key])
+
+    def iter_records(self, key: str) -> Iterator[dict]:
+        if key not in RESOURCE_KEYS:
+            raise KeyError(key)
+        return iter(self._records[key])
+
+    def iter_record_batches(self, key: str, batch_size: int = 50_000) -> Iterator[list[dict]]:
+        recs = self._records[key]
+        for a in range(0, len(recs), batch_size):
+            yield recs[a:a + batch_size]
+
+    def truth(self) -> pd.DataFrame:
+        return self._truth.copy()
+
+    def advance_day(self) -> dict[str, list[dict]]:
+        raise NotImplementedError("a replayed world has no clock; only a generated world can advance")
+
+
+def load_replay(data_dir: Path) -> ReplayWorld:
+    return ReplayWorld(data_dir)

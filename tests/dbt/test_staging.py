@@ -1,0 +1,360 @@
+"""dbt staging on a small warehouse: every raw record reaches its staging model, typed and normalised.
+
+One warehouse is built per module: a generated world (300 persons) plus a few hand-written records in
+the contract's shapes that carry every phone format and soft delete, landed in the raw layout of
+`orchestration/landing.py`; then a single `dbt build` of the staging models (unit tests, views, data
+tests). The assertions compare the staging views with independent computations from the same records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import unicodedata
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from connectors import ALL_RESOURCES
+from connectors.base import MalformedRecord
+from orchestration.landing import epoch_micros
+from tests.conftest import make_world, serving
+
+SPECS = {spec.key: spec for spec in ALL_RESOURCES}
+
+# staging model per raw table (one row per record)
+RECORD_MODELS = {
+    "shop_customers": "stg_shop__customers",
+    "shop_orders": "stg_shop__orders",
+    "shop_checkouts": "stg_shop__checkouts",
+    "erp_partners": "stg_erp__partners",
+    "erp_sale_orders": "stg_erp__sale_orders",
+    "erp_sale_order_lines": "stg_erp__sale_order_lines",
+    "erp_products": "stg_erp__products",
+    "helpdesk_users": "stg_helpdesk__users",
+    "helpdesk_tickets": "stg_helpdesk__tickets",
+    "helpdesk_survey_responses": "stg_helpdesk__survey_responses",
+    "accounting_contacts": "stg_accounting__contacts",
+    "accounting_vouchers": "stg_accounting__vouchers",
+    "accounting_payments": "stg_accounting__payments",
+}
+
+# every notation of the contract and the simulator, with the E.164 a person would write down
+PHONE_FORMATS = {
+    "030 1234567": "+49301234567",
+    "+49301234567": "+49301234567",
+    "+49 30 1234567": "+49301234567",
+    "0049 30 1234567": "+49301234567",
+    "0049301234567": "+49301234567",
+    "030/1234567": "+49301234567",
+    "030-1234567": "+49301234567",
+    "0301234567": "+49301234567",
+    "(030) 1234567": "+49301234567",
+    "+49 (30) 123-4567": "+49301234567",
+    "+49 (0)30 1234567": "+49301234567",
+    "030 123 4567": "+49301234567",
+    "0151 23456789": "+4915123456789",
+    "0151/23456789": "+4915123456789",
+    "+49 151 23456789": "+4915123456789",
+    "+4915123456789": "+4915123456789",
+    "unbekannt": None,
+    "15123456789": None,
+}
+
+
+# ------------------------------------------------------------------ independent reference implementations
+
+def phone_e164(raw) -> str | None:
+    """German phone number -> E.164, written from DOMAIN.md independently of the dbt macro."""
+    if not isinstance(raw, str):
+        return None
+    compact = re.sub(r"[\s\u00a0/\-().]", "", unicodedata.normalize("NFC", raw))
+    if not re.fullmatch(r"\+?\d+", compact):
+        return None
+    for prefix in ("+49", "0049"):
+        if compact.startswith(prefix):
+            national = compact[len(prefix):]
+            national = national[1:] if national.startswith("0") else national
+            break
+    else:
+        if compact.startswith("+") or compact.startswith("00"):
+            international = compact[1:] if compact.startswith("+") else compact[2:]
+            ok = re.fullmatch(r"[1-9]\d{7,14}", international) and not international.startswith("49")
+            return "+" + international if ok else None
+        if not compact.startswith("0"):
+            return None
+        national = compact[1:]
+    return "+49" + national if re.fullmatch(r"[1-9]\d{5,12}", national) else None
+
+
+def erp_value(value):
+    return None if value is False else value
+
+
+def first(mapping: dict, *keys):
+    for key in keys:
+        values = (mapping or {}).get(key) or []
+        if values:
+            return values[0]
+    return None
+
+
+# record -> (raw phone values by staging column, is_deleted)
+CUSTOMER_MODELS = {
+    "shop_customers": lambda r: ({"phone_e164": r.get("phone")}, r.get("state") == "disabled"),
+    "erp_partners": lambda r: (
+        {"phone_e164": erp_value(r.get("phone")), "mobile_e164": erp_value(r.get("mobile"))},
+        r.get("active") is False,
+    ),
+    "helpdesk_users": lambda r: ({"phone_e164": r.get("phone")}, r.get("active") is False),
+    "accounting_contacts": lambda r: (
+        {"phone_e164": first(r.get("phoneNumbers"), "mobile", "private", "business", "office", "other")},
+        r.get("archived") is True,
+    ),
+}
+DELETED = {
+    "helpdesk_tickets": lambda r: r.get("status") == "deleted",
+    "erp_products": lambda r: r.get("active") is False,
+}
+
+
+# ------------------------------------------------------------------ hand-written records (ids far from the world's)
+
+def hand_written_records() -> dict[str, list[dict]]:
+    shop_ts, erp_ts, hd_ts, acc_ts = (
+        "2026-11-01T10:00:00+01:00", "2026-11-01 09:00:00", "2026-11-01T09:00:00Z", "2026-11-01T10:00:00.000+01:00")
+    customers, partners, users, contacts = [], [], [], []
+    for k, phone in enumerate(PHONE_FORMATS):
+        customers.append({
+            "id": 990_000_000 + k, "email": f" Person{k}@Example.de ", "first_name": "Anna", "last_name": "Müller",
+            "phone": phone, "state": ("enabled", "disabled", "invited")[k % 3], "guest": k % 2 == 0,
+            "verified_email": True, "tags": f"erp:K-9{k:05d}, newsletter", "birthday": "1985-02-30" if k == 1 else None,
+            "email_marketing_consent": {"state": "subscribed", "opt_in_level": "single_opt_in", "consent_updated_at": None},
+            "created_at": shop_ts, "updated_at": shop_ts,
+            "default_address": {"address1": "Hauptstr. 5", "address2": None, "zip": "1067", "city": "Dresden",
+                                "country_code": "DE", "company": None},
+        })
+        partners.append({
+            "id": 990_000 + k, "name": ("Anna Müller", "Mueller, Anna", "A. Müller")[k % 3], "is_company": False,
+            "ref": f"K-9{k:05d}", "email": False, "phone": phone, "mobile": False if k % 2 else phone,
+            "street": "Hauptstrasse 5", "street2": False, "zip": "10115", "city": "Berlin", "country_id": [57, "Deutschland"],
+            "vat": False, "x_birthdate": False, "active": k % 4 != 0, "create_date": erp_ts, "write_date": erp_ts,
+        })
+        users.append({
+            "id": 990_000_000 + k, "name": ("Anna Müller", "Mueller, Anna", "A. Müller")[k % 3], "email": None,
+            "phone": phone, "external_id": str(990_000_000 + k) if k % 2 else None, "role": "end-user",
+            "active": k % 5 != 0, "created_at": hd_ts, "updated_at": hd_ts,
+        })
+        contacts.append({
+            "id": f"99999999-0000-4000-8000-{k:012d}", "version": 1, "roles": {"customer": {"number": 99000 + k}},
+            "person": {"salutation": "Frau", "firstName": "Anna", "lastName": "Müller"},
+            "addresses": {"billing": [{"street": "Hauptstraße 5", "zip": "10115", "city": "Berlin", "countryCode": "DE"}]},
+            "emailAddresses": {"private": ["anna@example.de"]}, "phoneNumbers": {"mobile": [phone]},
+            "note": f"ERP K-9{k:05d}", "archived": k % 6 == 0,
+        })
+    order = {
+        "id": 990_000_001, "name": "#99001", "order_number": 99001, "email": "anna@example.de",
+        "customer": {"id": 990_000_000}, "created_at": shop_ts, "updated_at": shop_ts, "cancelled_at": None, "test": False,
+        "financial_status": "partially_refunded", "currency": "EUR", "total_price": "89.85", "subtotal_price": "84.90",
+        "total_tax": "14.35", "total_discounts": "0.00", "shipping_price": "4.95", "payment_gateway_names": ["invoice"],
+        "line_items": [{"id": 1, "sku": "SKU-1", "title": "A", "quantity": 2, "price": "29.95", "product_id": 1},
+                       {"id": 2, "sku": "SKU-2", "title": "B", "quantity": 1, "price": "25.00", "product_id": 2}],
+        "refunds": [{"id": 1, "created_at": shop_ts,
+                     "refund_line_items": [{"line_item_id": 1, "quantity": 1, "subtotal": "29.95"}],
+                     "transactions": [{"amount": "29.95", "kind": "refund", "status": "success"}]}],
+        "billing_address": None, "shipping_address": None,
+    }
+    sale_orders = [
+        {"id": 990_000 + k, "name": f"S99{k:03d}", "partner_id": [990_000, "Anna Müller"], "client_order_ref": ref,
+         "team_id": [1, "Webshop"], "date_order": erp_ts, "state": "sale", "amount_untaxed": 75.5, "amount_tax": 14.35,
+         "amount_total": 89.85, "write_date": erp_ts}
+        for k, ref in enumerate(["#99001", "99001", "Shop 99001", False])
+    ]
+    lines = [{"id": 990_000 + k, "order_id": [990_000 + k, f"S99{k:03d}"], "product_id": [1, "[SKU-1] A"],
+              "product_uom_qty": 1.0, "qty_delivered": 1.0, "x_qty_returned": 0.0, "price_unit": 29.95,
+              "price_subtotal": 25.17, "write_date": erp_ts} for k in range(4)]
+    tickets = [{"id": 990_000_000 + k, "requester_id": 990_000_000, "subject": "Frage", "via": {"channel": "voice"},
+                "status": status, "created_at": hd_ts, "updated_at": hd_ts, "solved_at": None,
+                "custom_fields": [{"id": 360001, "value": "Bestellung 99001, Lieferung fehlt"}],
+                "satisfaction_rating": {"score": "unoffered"}, "tags": []}
+               for k, status in enumerate(["open", "deleted", "solved"])]
+    vouchers = [{"id": "99999999-1111-4000-8000-000000000001", "voucherType": "salesinvoice", "voucherStatus": "open",
+                 "voucherNumber": "RE-2026-099001", "voucherDate": acc_ts, "dueDate": acc_ts, "createdDate": acc_ts,
+                 "updatedDate": acc_ts, "contactId": None, "contactName": "Sammelkunde", "totalAmount": 89.85,
+                 "openAmount": 89.85, "currency": "EUR", "remark": "Bestellung #99001", "dunningLevel": 0}]
+    return {
+        "shop/customers": customers, "shop/orders": [order], "erp/res.partner": partners, "erp/sale.order": sale_orders,
+        "erp/sale.order.line": lines, "helpdesk/users": users, "helpdesk/tickets": tickets,
+        "accounting/contacts": contacts, "accounting/vouchers": vouchers,
+    }
+
+
+# ------------------------------------------------------------------ the warehouse, built once
+
+def land_records(con: duckdb.DuckDBPyConnection, records: dict[str, list[dict]]) -> dict[str, dict[str, dict]]:
+    """Write records in the raw landing layout (one row per id, latest version); returns them by table and id."""
+    con.execute("create schema if not exists raw")
+    loaded_at = datetime.now(UTC)
+    landed: dict[str, dict[str, dict]] = {}
+    for key, spec in SPECS.items():
+        con.execute(
+            f"create table raw.{spec.table} (id varchar not null, record json not null, _version bigint not null, "
+            "_source_updated_at timestamptz, _sync_id varchar not null, _loaded_at timestamptz not null)"
+        )
+        by_id: dict[str, tuple[int, dict, datetime | None]] = {}
+        for record in records.get(key, []):
+            try:
+                record_id, version = spec.record_id(record), spec.record_version(record)
+            except MalformedRecord:
+                continue  # landing quarantines it
+            micros = epoch_micros(version)
+            if record_id not in by_id or micros >= by_id[record_id][0]:
+                by_id[record_id] = (micros, record, version if isinstance(version, datetime) else None)
+        rows = [(rid, json.dumps(rec), v, ts, "test-sync", loaded_at) for rid, (v, rec, ts) in by_id.items()]
+        if rows:
+            con.executemany(f"insert into raw.{spec.table} values (?, ?, ?, ?, ?, ?)", rows)
+        landed[spec.table] = {rid: rec for rid, (_, rec, _) in by_id.items()}
+    return landed
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory):
+    """(connection to the built warehouse, raw records by table and id, dbt run results)."""
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.assets.dbt_models import dbt_project
+
+    world = make_world(persons=300, seed=21)
+    with serving(world) as server:
+        records = {key: list(server.served(key)) for key in SPECS}
+    extra = hand_written_records()
+    for key, more in extra.items():
+        ids = {str(r.get("id")) for r in records[key]}
+        assert not ids & {str(r["id"]) for r in more}, f"{key}: a hand-written id collides with the world"
+        records[key] = records[key] + more
+
+    path = tmp_path_factory.mktemp("dbt") / "warehouse.duckdb"
+    con = duckdb.connect(str(path))
+    landed = land_records(con, records)
+    con.close()
+
+    previous = os.environ.get("C360_WAREHOUSE")
+    os.environ["C360_WAREHOUSE"] = str(path)
+    try:
+        dbt = DbtCliResource(project_dir=dbt_project)
+        invocation = dbt.cli(["build", "--select", "path:models/staging"], raise_on_error=False).wait()
+        run_results = invocation.get_artifact("run_results.json")
+    finally:
+        if previous is None:
+            os.environ.pop("C360_WAREHOUSE", None)
+        else:
+            os.environ["C360_WAREHOUSE"] = previous
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        yield con, landed, run_results
+    finally:
+        con.close()
+
+
+def frame(con, model: str):
+    return con.execute(f"select * from staging.{model}").df()
+
+
+def value(x):
+    """A pandas cell as a plain value: NaN / None / NA -> None."""
+    return None if pd.isna(x) else x
+
+
+# ------------------------------------------------------------------ tests
+
+def test_dbt_build_of_staging_passes_every_unit_test_model_and_data_test(staged):
+    _, _, run_results = staged
+    results = run_results["results"]
+    failed = [(r["unique_id"], r["status"], r.get("message")) for r in results if r["status"] in ("error", "fail")]
+    assert not failed, failed
+    kinds = {r["unique_id"].split(".")[0] for r in results}
+    assert {"model", "test", "unit_test"} <= kinds
+    built = {r["unique_id"].split(".")[-1] for r in results if r["unique_id"].startswith("model.")}
+    assert set(RECORD_MODELS.values()) | {"stg_shop__order_lines", "stg_shop__refunds", "stg_shop__refund_lines"} <= built
+
+
+@pytest.mark.parametrize("table", sorted(RECORD_MODELS))
+def test_every_raw_record_is_one_staging_row(staged, table):
+    con, landed, _ = staged
+    df = frame(con, RECORD_MODELS[table])
+    assert landed[table], f"raw.{table} is empty: the test would prove nothing"
+    assert len(df) == len(landed[table])
+    assert sorted(df["source_record_id"]) == sorted(landed[table])
+    assert df["source_system"].eq(table.split("_")[0]).all()
+
+
+def test_nested_shop_records_are_unnested_completely(staged):
+    con, landed, _ = staged
+    orders = landed["shop_orders"].values()
+    lines = frame(con, "stg_shop__order_lines")
+    refunds = frame(con, "stg_shop__refunds")
+    refund_lines = frame(con, "stg_shop__refund_lines")
+    assert len(lines) == sum(len(o.get("line_items") or []) for o in orders) > 0
+    assert len(refunds) == sum(len(o.get("refunds") or []) for o in orders) > 0
+    assert len(refund_lines) == sum(
+        len(r.get("refund_line_items") or []) for o in orders for r in (o.get("refunds") or [])) > 0
+    expected_units = sum(int(li["quantity"]) for o in orders for li in o.get("line_items") or [])
+    assert int(lines["quantity"].sum()) == expected_units
+
+
+def test_every_contract_phone_format_is_the_e164_of_the_reference(staged):
+    """The reference implementation first agrees with the formats table, then with dbt on every record."""
+    for raw, expected in PHONE_FORMATS.items():
+        assert phone_e164(raw) == expected, raw
+    con, landed, _ = staged
+    compared = 0
+    for table, extract in CUSTOMER_MODELS.items():
+        df = frame(con, RECORD_MODELS[table]).set_index("source_record_id")
+        for record_id, record in landed[table].items():
+            raw_phones, _ = extract(record)
+            for column, raw in raw_phones.items():
+                got = value(df.at[record_id, column])
+                assert got == phone_e164(raw), (table, record_id, raw, got)
+                compared += raw is not None
+    assert compared >= 4 * len(PHONE_FORMATS)
+
+
+def test_hand_written_phone_formats_reach_staging_as_expected(staged):
+    con, _, _ = staged
+    rows = con.execute(
+        "select phone, phone_e164 from staging.stg_shop__customers where customer_id between 990000000 and 990000999"
+    ).fetchall()
+    assert {phone: e164 for phone, e164 in rows} == PHONE_FORMATS
+
+
+@pytest.mark.parametrize("table", sorted({**CUSTOMER_MODELS, **DELETED}))
+def test_soft_deletes_are_flagged_and_kept(staged, table):
+    con, landed, _ = staged
+    df = frame(con, RECORD_MODELS[table]).set_index("source_record_id")
+    flag = (lambda r: CUSTOMER_MODELS[table](r)[1]) if table in CUSTOMER_MODELS else DELETED[table]
+    expected = {rid: flag(record) for rid, record in landed[table].items()}
+    assert df["is_deleted"].to_dict() == expected
+    if table != "erp_products":  # the contract gives products no archive flag; the others have soft deletes
+        assert any(expected.values()), f"no soft-deleted {table} record: the test would prove nothing"
+
+
+def test_link_keys_are_extracted(staged):
+    con, landed, _ = staged
+    customers = frame(con, "stg_shop__customers").set_index("source_record_id")
+    for rid, record in landed["shop_customers"].items():
+        match = re.search(r"erp:\s*(K-?\d+)", record.get("tags") or "", re.IGNORECASE)
+        assert value(customers.at[rid, "erp_customer_ref"]) == (match.group(1).upper() if match else None)
+    sale_orders = frame(con, "stg_erp__sale_orders").set_index("source_record_id")
+    for rid, record in landed["erp_sale_orders"].items():
+        ref = erp_value(record.get("client_order_ref"))
+        match = re.fullmatch(r"\s*(?:shop\s*)?#?\s*(\d+)\s*", ref or "", re.IGNORECASE)
+        got = value(sale_orders.at[rid, "shop_order_number"])
+        assert (None if got is None else int(got)) == (int(match.group(1)) if match else None), ref
+    emails = frame(con, "stg_shop__customers").set_index("source_record_id")["email_normalized"].to_dict()
+    for rid, record in landed["shop_customers"].items():
+        expected = (record.get("email") or "").strip().lower() or None
+        assert value(emails[rid]) == expected
