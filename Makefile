@@ -7,7 +7,9 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup demo test bench clean
+.PHONY: setup prepare-dbt demo test bench clean
+
+prepare-dbt: $(MANIFEST)
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -17,7 +19,15 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen --compile-bytecode
 	touch $@
 
-setup: $(VENV)/.synced
+# dagster-dbt reads the dbt manifest when the definitions load: build it whenever the dbt project changes.
+DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros -type f 2>/dev/null) dbt_project/dbt_project.yml
+MANIFEST := dbt_project/target/manifest.json
+
+$(MANIFEST): $(VENV)/.synced $(DBT_SOURCES)
+	cd dbt_project && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" dbt parse --quiet --profiles-dir .
+	touch $@
+
+setup: $(VENV)/.synced $(MANIFEST)
 
 demo: setup
 	$(VENV)/bin/c360 demo

@@ -4,9 +4,9 @@ Assets are grouped per source system. All of them write the warehouse, so they s
 concurrency pool (DuckDB allows one writer per file).
 """
 
-from __future__ import annotations
 
 import dagster as dg
+
 from dagster_duckdb import DuckDBResource
 
 from c360 import settings
@@ -49,7 +49,6 @@ def build_raw_landing_asset(spec: ResourceSpec) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=dg.AssetKey(["raw", spec.table]),
-        name=spec.table,
         group_name=spec.system,
         kinds={"python", "duckdb"},
         description=(
