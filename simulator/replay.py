@@ -9,7 +9,7 @@ from typing import Iterator
 import orjson
 import pandas as pd
 
-from .world import RESOURCE_KEYS, TRUTH_COLUMNS
+from .world import RESOURCE_KEYS, TRUTH_COLUMNS, _no_gc
 
 _MARKERS = {"shop": "updated_at", "erp": "write_date", "helpdesk": "updated_at", "accounting": "updatedDate"}
 
@@ -24,7 +24,7 @@ def write_replay(world, out_dir: Path) -> dict[str, int]:
         n = 0
         with open(path, "wb") as fh:
             for batch in world.iter_record_batches(key):
-                fh.write(b"".join(orjson.dumps(rec) + b"\n" for rec in batch))
+                fh.write(b"".join([orjson.dumps(rec) + b"\n" for rec in batch]))
                 n += len(batch)
         counts[key] = n
     truth = world.truth()
@@ -55,11 +55,23 @@ class ReplayWorld:
         if not self.data_dir.is_dir():
             raise FileNotFoundError(f"replay directory not found: {self.data_dir}")
         self.seed = None
-        self._records: dict[str, list[dict]] = {}
+        # records are kept as their compact JSON lines (far smaller than dicts) and parsed when iterated
+        self._records: dict[str, list[bytes]] = {}
         latest: dt.datetime | None = None
+        with _no_gc():
+            latest = self._load(latest)
+        wall = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        self.now = max(wall, latest + dt.timedelta(seconds=61)) if latest else wall
+        tp = self.data_dir / "truth" / "identity.csv"
+        if tp.exists():
+            self._truth = pd.read_csv(tp, dtype=str, keep_default_na=False)
+        else:
+            self._truth = pd.DataFrame({c: pd.Series(dtype=str) for c in TRUTH_COLUMNS})
+
+    def _load(self, latest: dt.datetime | None) -> dt.datetime | None:
         for key in RESOURCE_KEYS:
             path = self.data_dir / f"{key}.jsonl"
-            recs: list[dict] = []
+            recs: list[bytes] = []
             if path.exists():
                 system = key.split("/")[0]
                 marker = _MARKERS[system]
@@ -72,19 +84,13 @@ class ReplayWorld:
                         except orjson.JSONDecodeError as exc:
                             raise ValueError(f"{path}: line {lineno} is not valid JSON ({exc})") from None
                         # valid JSON that does not conform (not an object, missing fields) is kept as it is
-                        recs.append(rec)
+                        recs.append(orjson.dumps(rec))
                         if isinstance(rec, dict):
                             m = _parse_marker(system, rec.get(marker))
                             if m is not None and (latest is None or m > latest):
                                 latest = m
             self._records[key] = recs
-        wall = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        self.now = max(wall, latest + dt.timedelta(seconds=61)) if latest else wall
-        tp = self.data_dir / "truth" / "identity.csv"
-        if tp.exists():
-            self._truth = pd.read_csv(tp, dtype=str, keep_default_na=False)
-        else:
-            self._truth = pd.DataFrame({c: pd.Series(dtype=str) for c in TRUTH_COLUMNS})
+        return latest
 
     def count(self, key: str) -> int:
         if key not in RESOURCE_KEYS:
@@ -94,12 +100,17 @@ class ReplayWorld:
     def iter_records(self, key: str) -> Iterator[dict]:
         if key not in RESOURCE_KEYS:
             raise KeyError(key)
-        return iter(self._records[key])
+        for batch in self.iter_record_batches(key, 5_000):
+            yield from batch
 
     def iter_record_batches(self, key: str, batch_size: int = 50_000) -> Iterator[list[dict]]:
+        if key not in RESOURCE_KEYS:
+            raise KeyError(key)
         recs = self._records[key]
         for a in range(0, len(recs), batch_size):
-            yield recs[a:a + batch_size]
+            with _no_gc():
+                batch = [orjson.loads(line) for line in recs[a:a + batch_size]]
+            yield batch
 
     def truth(self) -> pd.DataFrame:
         return self._truth.copy()

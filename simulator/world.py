@@ -11,7 +11,9 @@ All times inside are int64 seconds since the Unix epoch (UTC); accounting times 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Iterator
 
@@ -228,7 +230,8 @@ class GeneratedWorld:
         self._extra: dict[str, dict] = {k: {} for k in RESOURCE_KEYS}
         self._extra_truth: list[tuple[str, str, str]] = []
         self._ids: dict[str, int] = {}
-        self._build()
+        with _no_gc():
+            self._build()
 
     # ------------------------------------------------------------------ persons and identities
     def _make_persons(self, rng, n: int, first_index: int, t_lo: int, t_hi: int) -> dict:
@@ -1212,7 +1215,8 @@ class GeneratedWorld:
         over = self._over[key]
         for a in range(0, n, batch_size):
             b = min(n, a + batch_size)
-            recs = self._render(key, a, b)
+            with _no_gc():
+                recs = self._render(key, a, b)
             if over:
                 for row, rec in over.items():
                     if a <= row < b:
@@ -1269,6 +1273,10 @@ class GeneratedWorld:
 
     def advance_day(self) -> dict[str, list[dict]]:
         """Simulate one more day: returns per resource key the new records and new versions of changed records."""
+        with _no_gc():
+            return self._advance_day()
+
+    def _advance_day(self) -> dict[str, list[dict]]:
         self.day_index += 1
         rng = _rng(self.seed, "day", self.day_index)
         r = self.dirt
@@ -1656,6 +1664,19 @@ class GeneratedWorld:
         rec["write_date"] = erp_ts(np.array([when()]))[0]
         put("erp/product.product", prow, rec)
         return {k: list(v.values()) for k, v in ch.items()}
+
+
+@contextmanager
+def _no_gc():
+    """Pause the cyclic garbage collector: rendering makes only acyclic dicts, and a collection would
+    traverse the millions of object references held by the world's columns again and again."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _person_ids(p: np.ndarray) -> np.ndarray:
