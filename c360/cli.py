@@ -4,6 +4,7 @@
     c360 sources serve (--data-dir DIR | --persons N --seed S) [--port P] [--faults none|flaky|hostile]
     c360 sources advance [--days N]
     c360 materialize [--select SELECTION]
+    c360 evaluate --truth FILE
     c360 demo [--persons N]
 """
 
@@ -182,6 +183,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         sources.wait(timeout=30)
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from identity.evaluate import main_cli
+
+    return main_cli(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="c360", description="Customer 360 pipeline")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -211,6 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("materialize", help="run assets in this process; non-zero exit on failure")
     run.add_argument("--select", help="asset selection, e.g. 'group:shop' or 'key:raw/shop_orders'")
     run.set_defaults(func=cmd_materialize)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="compare the golden-customer crosswalk with a truth file (JSON metrics)"
+    )
+    evaluate.add_argument("--truth", required=True, help="CSV: source_system,source_record_id,person_id")
+    evaluate.add_argument("--warehouse", help="DuckDB file (default: $C360_WAREHOUSE)")
+    evaluate.set_defaults(func=cmd_evaluate)
 
     demo = commands.add_parser("demo", help="start demo sources, materialize everything, serve the UI")
     demo.add_argument("--persons", type=int, default=5000)

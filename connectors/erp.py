@@ -26,6 +26,7 @@ RESOURCES: dict[str, ResourceSpec] = {
     "product.product": resource("erp", "product.product", "erp_products", "write_date"),
 }
 
+
 def keyset_domain(start: str | None, last_write_date: str | None, last_id: int | None) -> list:
     """Domain (prefix notation) of one page: the run's start filter AND the keyset after (write_date, id)."""
     domain: list = []

@@ -10,7 +10,6 @@ report what happened. dbt declares the two marts tables as sources with
 `meta.dagster.asset_key`, so `golden_customers` runs after them in one graph.
 """
 
-from __future__ import annotations
 
 import os
 import time
@@ -42,7 +41,7 @@ class ResolutionConfig(dg.Config):
     phone_cap: int = GuardConfig.phone_cap
     address_cap: int = GuardConfig.address_cap
     max_cluster_size: int = GuardConfig.max_cluster_size
-    as_of: str | None = None  # date of this run's merges and splits (default: $C360_AS_OF, else today, UTC)
+    as_of: str = ""  # date of this run's merges and splits (default: $C360_AS_OF, else today, UTC)
 
 
 @dg.asset(

@@ -50,6 +50,12 @@ def _rebuild_identity_models(con: duckdb.DuckDBPyConnection, target_path: Path) 
         con.execute(f"create or replace table intermediate.{model} as ({sql})")
 
 
+def _copy_warehouse(source: Path, directory: Path) -> Path:
+    """A copy under the same file name: dbt's views name the catalog after the file."""
+    directory.mkdir()
+    return Path(shutil.copy(source, directory / source.name))
+
+
 def _run_identity(con: duckdb.DuckDBPyConnection, run_date: date) -> dict:
     pairs = predict_pairs(f"(select * from {RECORDS_TABLE} where not is_collective_contact)", con)
     write_match_pairs(con, pairs.pairs)
@@ -131,8 +137,7 @@ def test_golden_customers_and_dbt_tests(built):
 
 
 def test_stable_ids_across_a_day(built, tmp_path):
-    warehouse = tmp_path / "day2.duckdb"
-    shutil.copy(built["warehouse"], warehouse)
+    warehouse = _copy_warehouse(built["warehouse"], tmp_path / "day2")
     world = built["world"]
     con = duckdb.connect(str(warehouse))
     before_raw = {
@@ -188,8 +193,8 @@ def test_customers_only_world_still_resolves(built, tmp_path):
     from simulator.world import generate_world
 
     world = generate_world(1500, SEED + 1, today=TEST_TODAY)
-    warehouse = tmp_path / "customers_only.duckdb"
-    shutil.copy(built["warehouse"], warehouse)  # staging views and schemas, then fresh raw data
+    # staging views and schemas, then fresh raw data
+    warehouse = _copy_warehouse(built["warehouse"], tmp_path / "customers_only")
     con = duckdb.connect(str(warehouse))
     for table in con.execute("select table_name from information_schema.tables where table_schema = 'raw' "
                              "and table_name not like '\\_%' escape '\\'").fetchall():

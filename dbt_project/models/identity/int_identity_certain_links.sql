@@ -14,7 +14,7 @@
 
 with
 
-records as (
+records as materialized (
 
     select record_key, source_system, source_record_id, shop_customer_id, erp_partner_id,
            erp_customer_ref, helpdesk_user_id, accounting_contact_id, is_collective_contact
@@ -28,7 +28,7 @@ helpdesk_users as (select * from records where source_system = 'helpdesk'),
 accounting_contacts as (select * from records where source_system = 'accounting' and not is_collective_contact),
 
 -- order number -> the customer record that placed it
-shop_order_owner as (
+shop_order_owner as materialized (
 
     select o.order_number, c.record_key
     from {{ ref('stg_shop__orders') }} o
@@ -37,11 +37,30 @@ shop_order_owner as (
 
 ),
 
-erp_order_owner as (
+erp_order_owner as materialized (
 
     select o.order_name, o.shop_order_number, p.record_key
     from {{ ref('stg_erp__sale_orders') }} o
     join erp_partners p on p.erp_partner_id = o.partner_id
+
+),
+
+-- order references typed into invoices and tickets, with the record they are booked on
+voucher_refs as materialized (
+
+    select a.record_key, v.shop_order_number, v.erp_order_name
+    from {{ ref('stg_accounting__vouchers') }} v
+    join accounting_contacts a on a.accounting_contact_id = v.contact_id
+    where v.shop_order_number is not null or v.erp_order_name is not null
+
+),
+
+ticket_refs as materialized (
+
+    select h.record_key, t.order_number, t.erp_order_name
+    from {{ ref('stg_helpdesk__tickets') }} t
+    join helpdesk_users h on h.helpdesk_user_id = t.requester_id
+    where t.order_number is not null or t.erp_order_name is not null
 
 ),
 
@@ -61,29 +80,26 @@ pairs as (
     union all
     select so.record_key, eo.record_key, 'shop_order_in_erp_order', '#' || so.order_number
     from erp_order_owner eo join shop_order_owner so on so.order_number = eo.shop_order_number
+    where eo.shop_order_number is not null
 
     union all
-    select a.record_key, so.record_key, 'order_in_voucher_remark', '#' || so.order_number
-    from {{ ref('stg_accounting__vouchers') }} v
-    join accounting_contacts a on a.accounting_contact_id = v.contact_id
+    select v.record_key, so.record_key, 'order_in_voucher_remark', '#' || so.order_number
+    from voucher_refs v
     join shop_order_owner so on so.order_number = v.shop_order_number
 
     union all
-    select a.record_key, eo.record_key, 'order_in_voucher_remark', eo.order_name
-    from {{ ref('stg_accounting__vouchers') }} v
-    join accounting_contacts a on a.accounting_contact_id = v.contact_id
+    select v.record_key, eo.record_key, 'order_in_voucher_remark', eo.order_name
+    from voucher_refs v
     join erp_order_owner eo on eo.order_name = v.erp_order_name
 
     union all
-    select h.record_key, so.record_key, 'order_in_ticket', '#' || so.order_number
-    from {{ ref('stg_helpdesk__tickets') }} t
-    join helpdesk_users h on h.helpdesk_user_id = t.requester_id
+    select t.record_key, so.record_key, 'order_in_ticket', '#' || so.order_number
+    from ticket_refs t
     join shop_order_owner so on so.order_number = t.order_number
 
     union all
-    select h.record_key, eo.record_key, 'order_in_ticket', eo.order_name
-    from {{ ref('stg_helpdesk__tickets') }} t
-    join helpdesk_users h on h.helpdesk_user_id = t.requester_id
+    select t.record_key, eo.record_key, 'order_in_ticket', eo.order_name
+    from ticket_refs t
     join erp_order_owner eo on eo.order_name = t.erp_order_name
 
 )

@@ -15,16 +15,7 @@
     'company': ['erp', 'accounting', 'shop', 'helpdesk'],
 } -%}
 
-{%- macro pick(field_group, value_expr, present_expr) -%}
-    first({{ value_expr }} order by
-        is_deleted,
-        case source_system
-            {%- for system in trust[field_group] %} when '{{ system }}' then {{ loop.index }}{% endfor %}
-            else 99 end,
-        updated_at desc nulls last,
-        record_key
-    ) filter (where ({{ present_expr }}) and source_system in ('{{ trust[field_group] | join("', '") }}'))
-{%- endmacro -%}
+
 
 with
 
@@ -41,27 +32,27 @@ golden as (
     select
         golden_customer_id,
 
-        {{ pick('name', 'first_name', 'first_name is not null and last_name is not null and not is_company') }} as first_name,
-        {{ pick('name', 'last_name', 'first_name is not null and last_name is not null and not is_company') }} as last_name,
-        {{ pick('name', 'source_system', 'first_name is not null and last_name is not null and not is_company') }} as name_source,
+        {{ survive('first_name', 'first_name is not null and last_name is not null and not is_company', trust['name']) }} as first_name,
+        {{ survive('last_name', 'first_name is not null and last_name is not null and not is_company', trust['name']) }} as last_name,
+        {{ survive('source_system', 'first_name is not null and last_name is not null and not is_company', trust['name']) }} as name_source,
 
         bool_or(is_company) as is_company,
-        {{ pick('company', 'company_name', 'company_name is not null') }} as company_name,
-        {{ pick('company', 'source_system', 'company_name is not null') }} as company_name_source,
+        {{ survive('company_name', 'company_name is not null', trust['company']) }} as company_name,
+        {{ survive('source_system', 'company_name is not null', trust['company']) }} as company_name_source,
 
-        {{ pick('email', 'email_normalized', 'email_normalized is not null') }} as email,
-        {{ pick('email', 'source_system', 'email_normalized is not null') }} as email_source,
+        {{ survive('email_normalized', 'email_normalized is not null', trust['email']) }} as email,
+        {{ survive('source_system', 'email_normalized is not null', trust['email']) }} as email_source,
 
-        {{ pick('phone', 'phone_e164', 'phone_e164 is not null') }} as phone,
-        {{ pick('phone', 'source_system', 'phone_e164 is not null') }} as phone_source,
+        {{ survive('phone_e164', 'phone_e164 is not null', trust['phone']) }} as phone,
+        {{ survive('source_system', 'phone_e164 is not null', trust['phone']) }} as phone_source,
 
-        {{ pick('address', 'street_normalized', 'street_normalized is not null and postcode is not null') }} as street,
-        {{ pick('address', 'postcode', 'street_normalized is not null and postcode is not null') }} as postcode,
-        {{ pick('address', 'city', 'street_normalized is not null and postcode is not null') }} as city,
-        {{ pick('address', 'source_system', 'street_normalized is not null and postcode is not null') }} as address_source,
+        {{ survive('street_normalized', 'street_normalized is not null and postcode is not null', trust['address']) }} as street,
+        {{ survive('postcode', 'street_normalized is not null and postcode is not null', trust['address']) }} as postcode,
+        {{ survive('city', 'street_normalized is not null and postcode is not null', trust['address']) }} as city,
+        {{ survive('source_system', 'street_normalized is not null and postcode is not null', trust['address']) }} as address_source,
 
-        {{ pick('birthday', 'birthday', 'birthday is not null') }} as birthday,
-        {{ pick('birthday', 'source_system', 'birthday is not null') }} as birthday_source,
+        {{ survive('birthday', 'birthday is not null', trust['birthday']) }} as birthday,
+        {{ survive('source_system', 'birthday is not null', trust['birthday']) }} as birthday_source,
 
         -- consent: e-mail marketing is the only channel a source records (shop); the latest decision wins
         first(email_marketing_consent_state order by email_marketing_consent_updated_at desc nulls last, updated_at desc)
