@@ -9,6 +9,8 @@ The manifest is read when this module is imported, so it must exist beforehand: 
 parsed here at import time.
 """
 
+import os
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,9 +18,9 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from orchestration.assets.raw_landing import WAREHOUSE_POOL
+
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
-# The concurrency pool of every warehouse writer (the same name as in raw_landing.py).
-WAREHOUSE_POOL = "warehouse"
 PREPARE_COMMAND = "dagster-dbt project prepare-and-package --file orchestration/assets/dbt_models.py"
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -62,8 +64,14 @@ dbt_translator = C360DbtTranslator(settings=DagsterDbtTranslatorSettings(enable_
 )
 def c360_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator:
     """`dbt build` of the selected models: unit tests, models and data tests in DAG order."""
+    # The Python identity steps split the dbt graph into several steps of one run. A singular test
+    # reading models of two steps (the crosswalk check) must wait for the later one: "buildable"
+    # runs a test only once all its parents are built or upstream of what is being built.
+    os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
     yield from dbt.cli(["build"], context=context).stream()
 
 
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project)
+    # The dbt of this environment, so that runs work without the venv's bin/ on PATH.
+    bundled = Path(sys.executable).parent / "dbt"
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=str(bundled) if bundled.exists() else "dbt")
