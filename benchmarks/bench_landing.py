@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_serve import bare_fetch  # noqa: E402
 
-from c360.settings import SYSTEMS, SourceCredentials  # noqa: E402
+from c360.settings import SYSTEMS, SourceCredentials, landing_batch_records  # noqa: E402
 from connectors import ALL_RESOURCES, build_client  # noqa: E402
 from orchestration.landing import land_resource  # noqa: E402
 
@@ -75,7 +75,7 @@ def main() -> None:
             print(f"{'resource':30} {'records':>9} {'bare rec/s':>11} {'landing rec/s':>14} {'ratio':>6}")
             for spec in ALL_RESOURCES:
                 bare_records, bare_seconds = bare_fetch(base_url, spec.key, credentials)
-                stats = land_resource(con, clients[spec.system], spec.name)
+                stats = land_resource(con, clients[spec.system], spec.name, batch_records=landing_batch_records())
                 bare_rate = bare_records / bare_seconds
                 landing_rate = stats.fetched / stats.seconds
                 totals["bare"][0] += bare_records
