@@ -15,8 +15,15 @@ all_assets_job = dg.define_asset_job(
     description="The whole pipeline: land the four sources, then everything downstream of them.",
 )
 
-defs = dg.Definitions(
-    assets=[*raw_landing_assets, c360_dbt_models, *identity_assets],
-    jobs=[all_assets_job],
-    resources={**source_resources(), "warehouse": warehouse_resource(), "dbt": dbt_resource()},
-)
+
+
+def build_definitions() -> dg.Definitions:
+    """The definitions with resources configured from the environment as it is now."""
+    return dg.Definitions(
+        assets=[*raw_landing_assets, c360_dbt_models, *identity_assets],
+        jobs=[all_assets_job],
+        resources={**source_resources(), "warehouse": warehouse_resource(), "dbt": dbt_resource()},
+    )
+
+
+defs = build_definitions()

@@ -62,3 +62,52 @@ def warehouse(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
     finally:
         con.close()
+
+
+def run_pipeline_downstream_of_raw(defs) -> None:
+    """Materialize every asset after raw landing (dbt, identity, marts, segments) in this process."""
+    import dagster as dg
+
+    from c360.settings import SYSTEMS
+
+    graph = defs.resolve_asset_graph()
+    selection = dg.AssetSelection.all() - dg.AssetSelection.groups(*SYSTEMS)
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(),
+        asset_selection=list(selection.resolve(graph)),
+        raise_on_error=False,
+    )
+    failures = [e.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert result.success, f"pipeline run failed: {failures}"
+
+
+@pytest.fixture(scope="session")
+def pipeline_warehouse(tmp_path_factory):
+    """One warehouse built once per test session by the whole pipeline from a generated world.
+
+    The world's records are put straight into the raw tables (the landing itself is tested over HTTP
+    in tests/landing); everything downstream runs through Dagster as in production. Yields
+    (warehouse path, world). Tests must only read it.
+    """
+    import os
+
+    from connectors import ALL_RESOURCES
+    from tests.identity.world_loader import load_world
+
+    path = tmp_path_factory.mktemp("pipeline") / "c360.duckdb"
+    world = make_world(persons=1500, seed=31)
+    with duckdb.connect(str(path)) as con:
+        load_world(con, world, resources=[spec.key for spec in ALL_RESOURCES])
+    previous = os.environ.get("C360_WAREHOUSE")
+    os.environ["C360_WAREHOUSE"] = str(path)
+    try:
+        from orchestration.definitions import build_definitions
+
+        run_pipeline_downstream_of_raw(build_definitions())
+    finally:
+        if previous is None:
+            os.environ.pop("C360_WAREHOUSE", None)
+        else:
+            os.environ["C360_WAREHOUSE"] = previous
+    yield path, world
