@@ -169,8 +169,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "`c360 sources advance` moves their clock one day.\nPress Ctrl+C to stop both.\n",
             flush=True,
         )
+        venv_bin = Path(sys.executable).parent
         ui = subprocess.Popen(
-            ["dagster", "dev", "-w", "workspace.yaml", "-h", args.ui_host, "-p", str(args.ui_port)],
+            [str(venv_bin / "dagster"), "dev", "-w", "workspace.yaml", "-h", args.ui_host, "-p", str(args.ui_port)],
+            env={**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"},
         )
         try:
             return ui.wait()
