@@ -224,9 +224,7 @@ def land_records(con: duckdb.DuckDBPyConnection, records: dict[str, list[dict]])
 @pytest.fixture(scope="module")
 def staged(tmp_path_factory):
     """(connection to the built warehouse, raw records by table and id, dbt run results)."""
-    from dagster_dbt import DbtCliResource
-
-    from orchestration.assets.dbt_models import dbt_project
+    from orchestration.assets.dbt_models import dbt_resource
 
     world = make_world(persons=300, seed=21)
     with serving(world) as server:
@@ -245,7 +243,7 @@ def staged(tmp_path_factory):
     previous = os.environ.get("C360_WAREHOUSE")
     os.environ["C360_WAREHOUSE"] = str(path)
     try:
-        dbt = DbtCliResource(project_dir=dbt_project)
+        dbt = dbt_resource()
         invocation = dbt.cli(["build", "--select", "path:models/staging"], raise_on_error=False).wait()
         run_results = invocation.get_artifact("run_results.json")
     finally:

@@ -1,0 +1,166 @@
+"""Validate a pandas DataFrame against a suite with great_expectations 1.x.
+
+`validate(df, suite)` builds an ephemeral GX context, a pandas whole-DataFrame batch and the suite's
+expectations, runs them and returns a `SuiteResult`: pass/fail, the failing expectations with their
+counts and example rows (whole rows of `df`, found by the suite's `id_columns`), and the GX result
+as JSON. GX is imported here, on first use (it takes seconds), not when the package is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from quality.suites import Expectation, Suite
+
+EXAMPLES_PER_EXPECTATION = 5
+PARTIAL_UNEXPECTED = 20
+
+
+@dataclass
+class FailedExpectation:
+    type: str
+    label: str
+    why: str
+    kwargs: dict[str, Any]
+    unexpected_count: int | None = None
+    unexpected_percent: float | None = None
+    observed_value: Any = None
+    examples: list[dict] = field(default_factory=list)  # failing rows (id columns + checked column)
+    exception: str | None = None
+
+    def summary(self) -> str:
+        parts = [self.label]
+        if self.unexpected_count is not None:
+            parts.append(f"{self.unexpected_count} unexpected ({self.unexpected_percent or 0:.2f} %)")
+        if self.observed_value is not None:
+            parts.append(f"observed {self.observed_value}")
+        if self.exception:
+            parts.append(f"error: {self.exception}")
+        return ", ".join(parts)
+
+
+@dataclass
+class SuiteResult:
+    suite: str
+    success: bool
+    rows: int
+    evaluated: int
+    failures: list[FailedExpectation]
+    gx_result: dict  # the ExpectationSuiteValidationResult as JSON
+    seconds: float
+
+    @property
+    def failed_expectations(self) -> list[str]:
+        return [f.type for f in self.failures]
+
+    def failure(self, expectation_type: str, column: str | None = None) -> FailedExpectation | None:
+        for f in self.failures:
+            if f.type == expectation_type and (column is None or f.kwargs.get("column") == column):
+                return f
+        return None
+
+    def examples(self) -> dict[str, list[dict]]:
+        return {f.label: f.examples for f in self.failures}
+
+
+def _json_rows(frame: pd.DataFrame) -> list[dict]:
+    return json.loads(frame.to_json(orient="records", date_format="iso", default_handler=str))
+
+
+def _gx_expectation(gx, expectation: Expectation):
+    class_name = "".join(part.capitalize() for part in expectation.type.split("_"))
+    cls = getattr(gx.expectations, class_name, None)
+    if cls is None:
+        raise ValueError(f"unknown great_expectations expectation type {expectation.type!r}")
+    return cls(**expectation.kwargs, meta={"why": expectation.why} if expectation.why else None)
+
+
+def _examples(df: pd.DataFrame, suite: Suite, expectation: Expectation, result: dict, limit: int) -> list[dict]:
+    column = expectation.kwargs.get("column")
+    columns = list(dict.fromkeys([*suite.id_columns, *(expectation.kwargs.get("column_list") or []),
+                                  *([column] if column else [])]))
+    columns = [c for c in columns if c in df.columns] or list(df.columns)
+    index_list = result.get("partial_unexpected_index_list") or []
+    if index_list and isinstance(index_list[0], dict) and suite.id_columns:
+        keys = pd.DataFrame(index_list)[list(suite.id_columns)].drop_duplicates().head(limit)
+        rows = df.merge(keys, on=list(suite.id_columns), how="inner")
+        return _json_rows(rows[columns].head(limit))
+    if index_list and not isinstance(index_list[0], dict):
+        return _json_rows(df.loc[[i for i in index_list[:limit] if i in df.index], columns])
+    values = result.get("partial_unexpected_list") or []
+    if values and column:
+        return _json_rows(df[df[column].isin(values)][columns].head(limit))
+    if "observed_value" in result:
+        return [{"observed_value": result["observed_value"]}]
+    return []
+
+
+def validate(df: pd.DataFrame, suite: Suite, examples: int = EXAMPLES_PER_EXPECTATION) -> SuiteResult:
+    """Run `suite` on `df` with great_expectations; failures carry up to `examples` failing rows."""
+    started = time.perf_counter()
+    import great_expectations as gx
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    df = df.reset_index(drop=True)
+    context = gx.get_context(mode="ephemeral")
+    try:
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    except Exception:  # noqa: BLE001 - cosmetic only
+        pass
+    tag = uuid.uuid4().hex[:8]
+    batch_definition = (
+        context.data_sources.add_pandas(f"{suite.name}_{tag}")
+        .add_dataframe_asset(suite.name)
+        .add_batch_definition_whole_dataframe("whole")
+    )
+    gx_suite = context.suites.add(gx.ExpectationSuite(name=f"{suite.name}_{tag}"))
+    by_id = {}
+    for expectation in suite.expectations:
+        added = gx_suite.add_expectation(_gx_expectation(gx, expectation))
+        by_id[added.id] = expectation
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"{suite.name}_{tag}", data=batch_definition, suite=gx_suite)
+    )
+    result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": PARTIAL_UNEXPECTED}
+    if suite.id_columns:
+        result_format["unexpected_index_column_names"] = list(suite.id_columns)
+    outcome = definition.run(batch_parameters={"dataframe": df}, result_format=result_format)
+    gx_result = outcome.to_json_dict()
+    gx_result["suite_name"] = suite.name
+
+    failures = []
+    for res in outcome.results:
+        if res.success:
+            continue
+        expectation = by_id[res.expectation_config.id]
+        detail = res.result or {}
+        exception = (res.exception_info or {}).get("exception_message") if isinstance(res.exception_info, dict) else None
+        failures.append(FailedExpectation(
+            type=expectation.type,
+            label=expectation.label,
+            why=expectation.why,
+            kwargs=dict(expectation.kwargs),
+            unexpected_count=detail.get("unexpected_count"),
+            unexpected_percent=detail.get("unexpected_percent"),
+            observed_value=detail.get("observed_value"),
+            examples=_examples(df, suite, expectation, detail, examples),
+            exception=exception,
+        ))
+    return SuiteResult(
+        suite=suite.name,
+        success=bool(outcome.success),
+        rows=len(df),
+        evaluated=len(suite.expectations),
+        failures=failures,
+        gx_result=gx_result,
+        seconds=round(time.perf_counter() - started, 3),
+    )
