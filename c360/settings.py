@@ -67,3 +67,12 @@ def http_max_retries() -> int:
 
 def landing_batch_records() -> int:
     return int(_env("C360_LANDING_BATCH", "20000"))
+
+
+def bi_warehouse_path() -> Path:
+    """The read-only copy of the marts and segments that BI tools read (never the live warehouse)."""
+    return Path(_env("C360_BI_WAREHOUSE", str(warehouse_path().parent / "bi.duckdb")))
+
+
+def bi_parquet_dir() -> Path:
+    return Path(_env("C360_BI_PARQUET_DIR", str(bi_warehouse_path().parent / "bi")))

@@ -148,12 +148,12 @@ def gamma_gamma_expected_spend(params: GammaGammaParams, x, m) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- CLV
 
 def predicted_clv(bgnbd: BgNbdParams, gg: GammaGammaParams, x, t_x, T, m, *, horizon_months: int = 12,
-                  monthly_discount_rate: float = 0.01, days_per_unit: float = 7.0) -> np.ndarray:
+                  monthly_discount_rate: float = 0.01, days_per_unit: float = 7.0, spend=None) -> np.ndarray:
     """Discounted expected revenue over `horizon_months`: sum over months i of
     (E[Y(t_i)] - E[Y(t_{i-1})]) * E[M] / (1 + d)^i, with t in the BG/NBD time unit (`days_per_unit`
-    days, e.g. 7 for weeks)."""
+    days, e.g. 7 for weeks). `spend` overrides the Gamma-Gamma expected spend per customer."""
     x, t_x, T, m = _as_arrays(x, t_x, T, m)
-    spend = gamma_gamma_expected_spend(gg, x, m)
+    spend = gamma_gamma_expected_spend(gg, x, m) if spend is None else np.asarray(spend, dtype=float)
     units_per_month = 365.25 / 12 / days_per_unit
     total = np.zeros_like(x)
     previous = np.zeros_like(x)
@@ -162,3 +162,63 @@ def predicted_clv(bgnbd: BgNbdParams, gg: GammaGammaParams, x, t_x, T, m, *, hor
         total += (cumulative - previous) * spend / (1 + monthly_discount_rate) ** month
         previous = cumulative
     return total
+
+
+# ------------------------------------------------------------------------------------ from transactions
+
+def rfm_summary(transactions, customer_col: str, date_col: str, value_col: str, as_of, days_per_unit: float = 7.0):
+    """Per customer the BG/NBD / Gamma-Gamma inputs from a transaction list (one row per order):
+    purchases on the same day are one transaction; `frequency` = transaction days - 1, `recency` =
+    last - first day, `T` = as_of - first day (in units of `days_per_unit` days), `monetary_value`
+    = mean value of the repeat transaction days (0 without repeats)."""
+    import pandas as pd
+
+    df = transactions[[customer_col, date_col, value_col]].copy()
+    df[date_col] = pd.to_datetime(df[date_col])
+    daily = df.groupby([customer_col, date_col], as_index=False)[value_col].sum().sort_values([customer_col, date_col])
+    daily["_rank"] = daily.groupby(customer_col).cumcount()
+    grouped = daily.groupby(customer_col)
+    first, last = grouped[date_col].min(), grouped[date_col].max()
+    repeat = daily[daily["_rank"] > 0].groupby(customer_col)[value_col].mean()
+    as_of = pd.Timestamp(as_of)
+    out = pd.DataFrame({
+        "frequency": grouped.size() - 1,
+        "recency": (last - first).dt.days / days_per_unit,
+        "T": (as_of - first).dt.days / days_per_unit,
+        "monetary_value": repeat.reindex(first.index).fillna(0.0).astype(float),
+        "first_purchase_date": first.dt.date,
+        "last_purchase_date": last.dt.date,
+    })
+    out.index.name = customer_col
+    return out
+
+
+@dataclass(frozen=True)
+class ClvFit:
+    bgnbd: BgNbdParams | None
+    gamma_gamma: GammaGammaParams | None
+
+
+def fit_and_predict(summary, *, horizon_months: int = 12, monthly_discount_rate: float = 0.01,
+                    days_per_unit: float = 7.0, penalizer: float = 0.0):
+    """Fit both models on an `rfm_summary` and add p_alive, expected purchases and predicted CLV
+    over the horizon. Without enough data for a model its outputs are null."""
+    out = summary.copy()
+    x, t_x, T, m = (out[c].to_numpy(float) for c in ("frequency", "recency", "T", "monetary_value"))
+    bg = gg = None
+    if len(out) >= 10 and (x > 0).sum() >= 3:
+        bg = fit_bgnbd(x, t_x, T, penalizer=penalizer)
+    if ((x > 0) & (m > 0)).sum() >= 3:
+        gg = fit_gamma_gamma(x, m, penalizer=penalizer)
+    horizon_units = horizon_months * 365.25 / 12 / days_per_unit
+    out["p_alive"] = bgnbd_p_alive(bg, x, t_x, T) if bg else np.nan
+    out["expected_purchases"] = bgnbd_expected_purchases(bg, horizon_units, x, t_x, T) if bg else np.nan
+    m_used = np.where(m > 0, m, 0.0)
+    x_used = np.where(m > 0, x, 0.0)
+    spend = gamma_gamma_expected_spend(gg, x_used, m_used) if gg else np.full(len(out), np.nan)
+    out["expected_order_value"] = spend
+    out["predicted_clv"] = (predicted_clv(bg, gg, x, t_x, T, m, horizon_months=horizon_months,
+                                          monthly_discount_rate=monthly_discount_rate, days_per_unit=days_per_unit,
+                                          spend=spend)
+                            if bg and gg else np.nan)
+    return out, ClvFit(bg, gg)

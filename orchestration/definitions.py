@@ -1,27 +1,34 @@
-"""The code location: every asset, job, schedule and resource of the pipeline, assembled here."""
+"""The code location: every asset, check, job, schedule, sensor and resource of the pipeline, assembled here."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.assets.dbt_models import c360_dbt_models, dbt_resource
+from orchestration.assets.bi_snapshot import build_bi_snapshot_asset
+from orchestration.assets.dbt_models import c360_dbt_models, c360_dbt_segments, dbt_resource
 from orchestration.assets.identity import identity_assets
+from orchestration.assets.kpis import kpi_assets
 from orchestration.assets.raw_landing import raw_landing_assets
+from orchestration.checks import build_quality_checks
+from orchestration.jobs import customer_360_job
+from orchestration.publish import BI_SCHEMAS
 from orchestration.resources import source_resources, warehouse_resource
+from orchestration.schedules import daily_customer_360
+from orchestration.sensors import alert_on_run_failure
 
-all_assets_job = dg.define_asset_job(
-    name="customer_360",
-    selection=dg.AssetSelection.all(),
-    description="The whole pipeline: land the four sources, then everything downstream of them.",
-)
-
+PIPELINE_ASSETS = [*raw_landing_assets, c360_dbt_models, *identity_assets, *kpi_assets, c360_dbt_segments]
+BI_FACING_KEYS = [key for assets in PIPELINE_ASSETS for key in assets.keys if key.path[0] in BI_SCHEMAS]
 
 
 def build_definitions() -> dg.Definitions:
     """The definitions with resources configured from the environment as it is now."""
     return dg.Definitions(
-        assets=[*raw_landing_assets, c360_dbt_models, *identity_assets],
-        jobs=[all_assets_job],
+        assets=[*PIPELINE_ASSETS, build_bi_snapshot_asset(BI_FACING_KEYS)],
+        # blocking great_expectations gates on raw, golden and KPI tables (quality/suites/*.yml)
+        asset_checks=build_quality_checks(PIPELINE_ASSETS),
+        jobs=[customer_360_job],
+        schedules=[daily_customer_360],
+        sensors=[alert_on_run_failure],
         resources={**source_resources(), "warehouse": warehouse_resource(), "dbt": dbt_resource()},
     )
 

@@ -54,11 +54,18 @@ class C360DbtTranslator(DagsterDbtTranslator):
 dbt_translator = C360DbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
+# The segments are a dbt step of their own: the blocking quality gates on the golden customer and
+# KPI marts (orchestration/checks/quality_gates.py) sit between this step and the one before it, so
+# a failed gate leaves the segment tables as they were (Dagster skips the segments step).
+SEGMENTS_SELECT = "path:models/segments"
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     dagster_dbt_translator=dbt_translator,
     name="c360_dbt_models",
+    exclude=SEGMENTS_SELECT,
     # dbt writes the DuckDB warehouse: one writer at a time with the landing assets
     pool=WAREHOUSE_POOL,
 )
@@ -67,6 +74,20 @@ def c360_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> I
     # The Python identity steps split the dbt graph into several steps of one run. A singular test
     # reading models of two steps (the crosswalk check) must wait for the later one: "buildable"
     # runs a test only once all its parents are built or upstream of what is being built.
+    os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=dbt_translator,
+    name="c360_dbt_segments",
+    select=SEGMENTS_SELECT,
+    pool=WAREHOUSE_POOL,
+)
+def c360_dbt_segments(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator:
+    """`dbt build` of the segment models, run only after the quality gates upstream of them passed."""
     os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
     yield from dbt.cli(["build"], context=context).stream()
 

@@ -12,6 +12,7 @@ from dagster_duckdb import DuckDBResource
 from c360 import settings
 from connectors import ALL_RESOURCES
 from connectors.base import ResourceSpec
+from connectors.errors import SourceAuthError, SourceRequestError
 from orchestration.landing import LandingStats, land_resource
 
 WAREHOUSE_POOL = "warehouse"
@@ -71,13 +72,17 @@ def build_raw_landing_asset(spec: ResourceSpec) -> dg.AssetsDefinition:
                 f"watermark {stats.watermark_after}"
             )
 
-        with source.client() as client, warehouse.get_connection() as con:
-            stats = land_resource(
-                con, client, spec.name,
-                batch_records=settings.landing_batch_records(),
-                on_progress=progress,
-            )
-            table_rows = con.execute(f"select count(*) from raw.{spec.table}").fetchone()[0]
+        try:
+            with source.client() as client, warehouse.get_connection() as con:
+                stats = land_resource(
+                    con, client, spec.name,
+                    batch_records=settings.landing_batch_records(),
+                    on_progress=progress,
+                )
+                table_rows = con.execute(f"select count(*) from raw.{spec.table}").fetchone()[0]
+        except (SourceAuthError, SourceRequestError) as exc:
+            # Wrong credentials or a request the source refuses will not heal by retrying the step.
+            raise dg.Failure(description=str(exc), allow_retries=False) from exc
         progress(stats)
         if stats.quarantined:
             context.log.warning(

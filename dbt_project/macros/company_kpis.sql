@@ -1,0 +1,314 @@
+{#- The company KPIs of DOMAIN.md per period (`grain`: 'day' or 'month'), shared by kpi_daily and
+    kpi_monthly. Business dates (Europe/Berlin), periods from the first order up to kpi_as_of().
+
+    - NPS: latest NPS response per customer (golden customer, else helpdesk user) in the period;
+      % promoters (9-10) - % detractors (0-6); `nps_n`; `is_small_sample` when n < 30.
+    - CSAT: responses 4-5 / all CSAT responses x 100; helpdesk rating: good / (good + bad) x 100,
+      by the date the ticket was rated (solved).
+    - retention (Bindungsrate) = (E - N) / S x 100: S customers active at the end of the day before
+      the period, E active at its last day, N customers whose first order falls in it; active = a
+      counted order in the trailing 12 months. churn = 100 - retention.
+    - repeat purchase rate: customers with >= 2 counted orders / with >= 1, up to the period's end.
+    - cart abandonment = abandoned checkouts / (abandoned checkouts + non-test shop orders) x 100.
+    - AOV, net revenue, return rate, invoice share: counted orders placed in the period (refunds
+      attributed to their order); median days to pay: invoices paid in the period. -#}
+
+{% macro company_kpis(grain) %}
+
+{%- set as_of = kpi_as_of() %}
+
+with
+
+orders as (
+
+    select * from {{ ref('fct_orders') }}
+    where order_date <= {{ as_of }}
+
+),
+
+counted_orders as (
+
+    select o.*, o.amount_net - coalesce(r.refunded_net, 0) as net_after_refunds
+    from orders o
+    left join (
+        select order_key, sum(amount_net) as refunded_net
+        from {{ ref('fct_refunds') }}
+        where is_counted and order_key is not null
+        group by order_key
+    ) r on r.order_key = o.order_key
+    where o.is_counted
+
+),
+
+bounds as (
+
+    select min(order_date) as first_date, {{ as_of }} as last_date
+    from counted_orders
+
+),
+
+calendar as (
+
+    select cast(range as date) as day
+    from bounds, range(bounds.first_date - interval 1 day, bounds.last_date + interval 1 day, interval 1 day)
+
+),
+
+periods as (
+
+    select distinct
+        cast(date_trunc('{{ grain }}', day) as date) as period_start,
+        cast(date_trunc('{{ grain }}', day) + interval 1 {{ grain }} - interval 1 day as date) as period_end
+    from calendar, bounds
+    where day >= bounds.first_date
+
+),
+
+----------  orders, revenue, payment
+order_kpis as (
+
+    select
+        cast(date_trunc('{{ grain }}', order_date) as date) as period_start,
+        count(*) as orders_count,
+        sum(amount_net) as orders_net,
+        sum(net_after_refunds) as net_revenue,
+        count(*) filter (where payment_method = 'invoice') as invoice_orders
+    from counted_orders
+    group by 1
+
+),
+
+line_kpis as (
+
+    select
+        cast(date_trunc('{{ grain }}', l.order_date) as date) as period_start,
+        sum(l.quantity_delivered) as units_delivered,
+        sum(l.quantity_returned) as units_returned,
+        sum(l.delivered_net) as delivered_net,
+        sum(l.returned_net) as returned_net
+    from {{ ref('fct_order_lines') }} l
+    join counted_orders o on o.order_key = l.order_key
+    where not l.is_shipping
+    group by 1
+
+),
+
+payment_kpis as (
+
+    select
+        cast(date_trunc('{{ grain }}', paid_date) as date) as period_start,
+        count(*) as invoices_paid,
+        median(days_to_pay) as median_days_to_pay,
+        count(*) filter (where is_late) as invoices_paid_late
+    from {{ ref('fct_invoices') }}
+    where days_to_pay is not null and not is_voided and paid_date <= {{ as_of }}
+    group by 1
+
+),
+
+----------  cart abandonment
+checkout_kpis as (
+
+    select
+        period_start,
+        sum(abandoned_checkouts) as abandoned_checkouts,
+        sum(shop_orders) as shop_orders
+    from (
+        select cast(date_trunc('{{ grain }}', checkout_date) as date) as period_start,
+               count(*) as abandoned_checkouts, 0 as shop_orders
+        from {{ ref('fct_checkouts') }}
+        where is_abandoned and checkout_date <= {{ as_of }}
+        group by 1
+        union all
+        select cast(date_trunc('{{ grain }}', order_date) as date), 0, count(*)
+        from orders
+        where shop_order_id is not null and not is_test
+        group by 1
+    )
+    group by period_start
+
+),
+
+----------  surveys and ratings
+nps_latest as (
+
+    select
+        cast(date_trunc('{{ grain }}', response_date) as date) as period_start,
+        coalesce(golden_customer_id, 'helpdesk:' || helpdesk_user_id) as respondent,
+        arg_max(score, struct_pack(at := responded_at, id := survey_response_id)) as score
+    from {{ ref('fct_survey_responses') }}
+    where survey_type = 'nps' and is_score_in_range and response_date <= {{ as_of }}
+    group by 1, 2
+
+),
+
+nps_kpis as (
+
+    select
+        period_start,
+        count(*) as nps_n,
+        count(*) filter (where score >= 9) as nps_promoters,
+        count(*) filter (where score <= 6) as nps_detractors
+    from nps_latest
+    group by period_start
+
+),
+
+csat_kpis as (
+
+    select
+        cast(date_trunc('{{ grain }}', response_date) as date) as period_start,
+        count(*) as csat_n,
+        count(*) filter (where score >= 4) as csat_satisfied
+    from {{ ref('fct_survey_responses') }}
+    where survey_type = 'csat' and is_score_in_range and response_date <= {{ as_of }}
+    group by 1
+
+),
+
+rating_kpis as (
+
+    select
+        cast(date_trunc('{{ grain }}', rated_date) as date) as period_start,
+        count(*) filter (where satisfaction_rating = 'good') as ratings_good,
+        count(*) filter (where satisfaction_rating = 'bad') as ratings_bad
+    from {{ ref('fct_tickets') }}
+    where not is_deleted and satisfaction_rating in ('good', 'bad') and rated_date <= {{ as_of }}
+    group by 1
+
+),
+
+----------  retention: activity spells [first order, last order + 12 months) per customer
+customer_orders as (
+
+    select distinct golden_customer_id, order_date
+    from counted_orders
+    where golden_customer_id is not null
+
+),
+
+spell_marks as (
+
+    select
+        golden_customer_id,
+        order_date,
+        cast(order_date + interval 12 month as date) as active_until,
+        case
+            when lag(cast(order_date + interval 12 month as date)) over w >= order_date then 0 else 1
+        end as starts_spell
+    from customer_orders
+    window w as (partition by golden_customer_id order by order_date)
+
+),
+
+spells as (
+
+    select golden_customer_id, spell, min(order_date) as spell_start, max(active_until) as spell_end
+    from (
+        select *, sum(starts_spell) over (partition by golden_customer_id order by order_date) as spell
+        from spell_marks
+    )
+    group by golden_customer_id, spell
+
+),
+
+firsts as (
+
+    select
+        golden_customer_id,
+        min(order_date) as first_order_date,
+        -- the second counted order (a second order on the same day counts too)
+        (list(order_date order by order_date, order_key))[2] as second_order_date
+    from counted_orders
+    where golden_customer_id is not null
+    group by golden_customer_id
+
+),
+
+daily_status as (
+
+    select
+        c.day,
+        (select count(*) from spells s where s.spell_start <= c.day and s.spell_end > c.day) as active_customers
+    from calendar c
+
+),
+
+cumulative as (
+
+    select
+        c.day,
+        count(f.golden_customer_id) filter (where f.first_order_date <= c.day) as buyers,
+        count(f.golden_customer_id) filter (where f.second_order_date <= c.day) as repeat_buyers
+    from calendar c
+    left join firsts f on f.first_order_date <= c.day
+    group by c.day
+
+),
+
+new_customers as (
+
+    select cast(date_trunc('{{ grain }}', first_order_date) as date) as period_start, count(*) as new_customers
+    from firsts
+    group by 1
+
+),
+
+final as (
+
+    select
+        p.period_start,
+        p.period_end,
+        coalesce(o.orders_count, 0) as orders_count,
+        cast(coalesce(o.net_revenue, 0) as decimal(18, 2)) as net_revenue,
+        cast(round(o.net_revenue / nullif(o.orders_count, 0), 2) as decimal(18, 2)) as aov,
+        round({{ safe_ratio('o.invoice_orders', 'o.orders_count') }} * 100, 4) as invoice_share_pct,
+        coalesce(l.units_delivered, 0) as units_delivered,
+        coalesce(l.units_returned, 0) as units_returned,
+        round({{ safe_ratio('l.units_returned', 'l.units_delivered') }} * 100, 4) as return_rate_pct,
+        round({{ safe_ratio('l.returned_net', 'l.delivered_net') }} * 100, 4) as return_rate_value_pct,
+        coalesce(pay.invoices_paid, 0) as invoices_paid,
+        pay.median_days_to_pay,
+        round({{ safe_ratio('pay.invoices_paid_late', 'pay.invoices_paid') }} * 100, 4) as late_payment_pct,
+        coalesce(ck.abandoned_checkouts, 0) as abandoned_checkouts,
+        coalesce(ck.shop_orders, 0) as shop_orders,
+        round({{ safe_ratio('ck.abandoned_checkouts', 'ck.abandoned_checkouts + ck.shop_orders') }} * 100, 4)
+            as cart_abandonment_rate_pct,
+        coalesce(n.nps_n, 0) as nps_n,
+        round(({{ safe_ratio('n.nps_promoters', 'n.nps_n') }} - {{ safe_ratio('n.nps_detractors', 'n.nps_n') }}) * 100, 4)
+            as nps,
+        coalesce(n.nps_n, 0) < 30 as is_small_sample,
+        coalesce(cs.csat_n, 0) as csat_n,
+        round({{ safe_ratio('cs.csat_satisfied', 'cs.csat_n') }} * 100, 4) as csat,
+        coalesce(r.ratings_good, 0) as ratings_good,
+        coalesce(r.ratings_bad, 0) as ratings_bad,
+        round({{ safe_ratio('r.ratings_good', 'r.ratings_good + r.ratings_bad') }} * 100, 4) as helpdesk_good_rating_pct,
+        s_start.active_customers as active_customers_start,
+        s_end.active_customers as active_customers_end,
+        coalesce(nc.new_customers, 0) as new_customers,
+        round({{ safe_ratio('s_end.active_customers - coalesce(nc.new_customers, 0)', 's_start.active_customers') }} * 100, 4)
+            as retention_rate_pct,
+        round(100 - {{ safe_ratio('s_end.active_customers - coalesce(nc.new_customers, 0)', 's_start.active_customers') }} * 100, 4)
+            as churn_rate_pct,
+        cu.buyers,
+        cu.repeat_buyers,
+        round({{ safe_ratio('cu.repeat_buyers', 'cu.buyers') }} * 100, 4) as repeat_purchase_rate_pct
+
+    from periods p
+    left join order_kpis o using (period_start)
+    left join line_kpis l using (period_start)
+    left join payment_kpis pay using (period_start)
+    left join checkout_kpis ck using (period_start)
+    left join nps_kpis n using (period_start)
+    left join csat_kpis cs using (period_start)
+    left join rating_kpis r using (period_start)
+    left join new_customers nc using (period_start)
+    left join daily_status s_start on s_start.day = p.period_start - 1
+    left join daily_status s_end on s_end.day = least(p.period_end, {{ as_of }})
+    left join cumulative cu on cu.day = least(p.period_end, {{ as_of }})
+
+)
+
+select * from final
+
+{% endmacro %}

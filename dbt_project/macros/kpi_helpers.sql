@@ -1,0 +1,25 @@
+{#- Helpers of the KPI marts (models/marts/facts, models/marts/kpis). -#}
+
+{#- The business date of an instant: the calendar day in Germany (Europe/Berlin), where the shop,
+    the ERP and the accounting book their days. -#}
+{% macro local_date(ts) -%}
+    cast(timezone('Europe/Berlin', {{ ts }}) as date)
+{%- endmacro %}
+
+{#- The date the KPIs are computed as of: dbt var `kpi_as_of` (YYYY-MM-DD), else the env var
+    C360_AS_OF (as the identity resolution uses), else today. -#}
+{% macro kpi_as_of() -%}
+    {%- set value = var('kpi_as_of', none) or env_var('C360_AS_OF', '') -%}
+    {%- if value | trim -%} date '{{ value | trim }}' {%- else -%} current_date {%- endif -%}
+{%- endmacro %}
+
+{#- A share a / b that is null (not an error) when b is 0. -#}
+{% macro safe_ratio(numerator, denominator) -%}
+    (cast({{ numerator }} as double) / nullif(cast({{ denominator }} as double), 0))
+{%- endmacro %}
+
+{#- The golden customer of a source record, looked up in the crosswalk CTE `crosswalk`. -#}
+{% macro golden_of(alias, system, id_expr) -%}
+    left join crosswalk {{ alias }}
+        on {{ alias }}.source_system = '{{ system }}' and {{ alias }}.source_record_id = cast({{ id_expr }} as varchar)
+{%- endmacro %}

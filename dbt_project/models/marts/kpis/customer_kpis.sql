@@ -1,0 +1,282 @@
+{#- One row per golden customer: every customer KPI of DOMAIN.md as of `kpi_as_of()`.
+
+    Counted orders only (no test, cancelled/voided or quotation orders; a shop order mirrored in
+    the ERP is one order). Money is net of VAT unless named `_gross`; refunds and credit notes are
+    subtracted once per return (fct_refunds.is_counted). Margin CLV subtracts the cost of goods kept
+    (ERP standard_price), `cost_per_return` per counted return and `cost_per_ticket` per ticket. -#}
+
+{%- set as_of = kpi_as_of() %}
+{%- set cost_per_return = var('cost_per_return', 5.00) %}
+{%- set cost_per_ticket = var('cost_per_ticket', 4.00) %}
+{%- set channels = ['voice', 'email', 'chat', 'web'] %}
+
+with
+
+customers as (
+
+    select golden_customer_id, birthday, has_email_marketing_consent, email_marketing_consent_state
+    from {{ ref('golden_customers') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('fct_orders') }}
+    where is_counted and golden_customer_id is not null and order_date <= {{ as_of }}
+
+),
+
+order_refunds as (
+
+    select order_key, sum(amount_net) as refunded_net, sum(amount_gross) as refunded_gross
+    from {{ ref('fct_refunds') }}
+    where is_counted and order_key is not null
+    group by order_key
+
+),
+
+orders_net as (
+
+    select
+        o.*,
+        coalesce(r.refunded_net, 0) as refunded_net,
+        coalesce(r.refunded_gross, 0) as refunded_gross,
+        o.amount_net - coalesce(r.refunded_net, 0) as net_after_refunds,
+        o.order_date > {{ as_of }} - interval 24 month as is_last_24_months
+    from orders o
+    left join order_refunds r on r.order_key = o.order_key
+
+),
+
+order_facts as (
+
+    select
+        golden_customer_id,
+        count(*) as orders_count,
+        sum(amount_net) as orders_net,
+        sum(amount_gross) as orders_gross,
+        sum(refunded_net) as refunds_on_orders_net,
+        sum(refunded_gross) as refunds_on_orders_gross,
+        min(order_date) as first_order_date,
+        max(order_date) as last_order_date,
+        count(*) filter (where is_last_24_months) as orders_count_24m,
+        coalesce(sum(net_after_refunds) filter (where is_last_24_months), 0) as net_revenue_24m,
+        {%- for method in var('payment_methods') %}
+        {{ safe_ratio("count(*) filter (where payment_method = '" ~ method ~ "')", 'count(*)') }} as payment_share_{{ method }},
+        {%- endfor %}
+        {{ safe_ratio("count(*) filter (where payment_method not in ('" ~ var('payment_methods') | join("', '") ~ "'))", 'count(*)') }}
+            as payment_share_other
+    from orders_net
+    group by golden_customer_id
+
+),
+
+-- credit notes without an order: money back that no order explains
+loose_refunds as (
+
+    select golden_customer_id, sum(amount_net) as refunded_net, sum(amount_gross) as refunded_gross
+    from {{ ref('fct_refunds') }}
+    where is_counted and order_key is null and golden_customer_id is not null and refund_date <= {{ as_of }}
+    group by golden_customer_id
+
+),
+
+returns as (
+
+    select r.golden_customer_id, count(*) as returns_count
+    from {{ ref('fct_refunds') }} r
+    join orders o on o.order_key = r.order_key
+    where r.is_counted
+    group by r.golden_customer_id
+
+),
+
+line_facts as (
+
+    select
+        l.golden_customer_id,
+        sum(l.cost_of_goods) as cost_of_goods,
+        sum(l.quantity_delivered) filter (where not l.is_shipping) as units_delivered,
+        sum(l.quantity_returned) filter (where not l.is_shipping) as units_returned,
+        sum(l.delivered_net) filter (where not l.is_shipping) as delivered_net,
+        sum(l.returned_net) filter (where not l.is_shipping) as returned_net
+    from {{ ref('fct_order_lines') }} l
+    join orders o on o.order_key = l.order_key
+    group by l.golden_customer_id
+
+),
+
+invoice_facts as (
+
+    select
+        golden_customer_id,
+        count(*) as invoices_count,
+        median(days_to_pay) as median_days_to_pay,
+        {{ safe_ratio('count(*) filter (where is_late)', 'count(*) filter (where is_late is not null)') }} as late_payment_share,
+        coalesce(max(dunning_level) filter (where voucher_status in ('open', 'overdue')), 0) as current_dunning_level,
+        coalesce(sum(open_amount) filter (where voucher_status in ('open', 'overdue')), 0) as open_receivables,
+        count(*) filter (where is_overdue) as overdue_invoices_count
+    from {{ ref('fct_invoices') }}
+    where golden_customer_id is not null and not is_voided and invoice_date <= {{ as_of }}
+    group by golden_customer_id
+
+),
+
+tickets as (
+
+    select * from {{ ref('fct_tickets') }}
+    where golden_customer_id is not null and not is_deleted and created_date <= {{ as_of }}
+
+),
+
+ticket_facts as (
+
+    select
+        golden_customer_id,
+        count(*) as tickets_count,
+        {%- for channel in channels %}
+        count(*) filter (where channel = '{{ channel }}') as tickets_{{ channel }},
+        {%- endfor %}
+        max(created_date) as last_ticket_date
+    from tickets
+    group by golden_customer_id
+
+),
+
+-- the most used channel of the last 12 months (all time when none); ties: the most recently used
+preferred_channels as (
+
+    select
+        golden_customer_id,
+        arg_max(channel, struct_pack(recent := recent_tickets, total := tickets, last := last_used)) as preferred_channel
+    from (
+        select
+            golden_customer_id,
+            channel,
+            count(*) filter (where created_date > {{ as_of }} - interval 12 month) as recent_tickets,
+            count(*) as tickets,
+            max(created_at) as last_used
+        from tickets
+        where channel is not null
+        group by golden_customer_id, channel
+    )
+    group by golden_customer_id
+
+),
+
+survey_facts as (
+
+    select
+        golden_customer_id,
+        arg_max(score, struct_pack(at := responded_at, id := survey_response_id)) filter (where survey_type = 'csat') as last_csat_score,
+        max(response_date) filter (where survey_type = 'csat') as last_csat_date,
+        arg_max(score, struct_pack(at := responded_at, id := survey_response_id)) filter (where survey_type = 'nps') as last_nps_score,
+        max(response_date) filter (where survey_type = 'nps') as last_nps_date
+    from {{ ref('fct_survey_responses') }}
+    where golden_customer_id is not null and is_score_in_range and response_date <= {{ as_of }}
+    group by golden_customer_id
+
+),
+
+predictions as (
+
+    select golden_customer_id, p_alive, expected_purchases, expected_order_value, predicted_clv, horizon_months
+    from {{ source('kpi_models', 'customer_clv_predictions') }}
+
+),
+
+joined as (
+
+    select
+        c.golden_customer_id,
+        {{ as_of }} as as_of_date,
+
+        ----------  orders and revenue
+        coalesce(o.orders_count, 0) as orders_count,
+        cast(coalesce(o.orders_net, 0) - coalesce(o.refunds_on_orders_net, 0) - coalesce(lr.refunded_net, 0)
+             as decimal(18, 2)) as net_revenue,
+        cast(coalesce(o.orders_gross, 0) - coalesce(o.refunds_on_orders_gross, 0) - coalesce(lr.refunded_gross, 0)
+             as decimal(18, 2)) as gross_revenue,
+        cast(coalesce(o.orders_net, 0) as decimal(18, 2)) as orders_net,
+        cast(coalesce(o.refunds_on_orders_net, 0) + coalesce(lr.refunded_net, 0) as decimal(18, 2)) as refunds_net,
+        coalesce(rt.returns_count, 0) as returns_count,
+        cast(coalesce(l.cost_of_goods, 0) as decimal(18, 2)) as cost_of_goods,
+        coalesce(t.tickets_count, 0) as tickets_count,
+
+        ----------  returns
+        coalesce(l.units_delivered, 0) as units_delivered,
+        coalesce(l.units_returned, 0) as units_returned,
+        {{ safe_ratio('l.units_returned', 'l.units_delivered') }} as return_rate,
+        {{ safe_ratio('l.returned_net', 'l.delivered_net') }} as return_rate_value,
+
+        ----------  payment
+        {%- for method in var('payment_methods') %}
+        o.payment_share_{{ method }},
+        {%- endfor %}
+        o.payment_share_other,
+        o.payment_share_invoice as invoice_share,
+        coalesce(i.invoices_count, 0) as invoices_count,
+        i.median_days_to_pay,
+        i.late_payment_share,
+        coalesce(i.current_dunning_level, 0) as current_dunning_level,
+        cast(coalesce(i.open_receivables, 0) as decimal(18, 2)) as open_receivables,
+        coalesce(i.overdue_invoices_count, 0) as overdue_invoices_count,
+
+        ----------  service
+        {%- for channel in channels %}
+        coalesce(t.tickets_{{ channel }}, 0) as tickets_{{ channel }},
+        {%- endfor %}
+        pc.preferred_channel,
+        t.last_ticket_date,
+        s.last_csat_score,
+        s.last_csat_date,
+        s.last_nps_score,
+        s.last_nps_date,
+
+        ----------  recency / frequency / monetary (last 24 months) and lifetime
+        o.first_order_date,
+        o.last_order_date,
+        {{ as_of }} - o.last_order_date as days_since_last_order,
+        coalesce(o.orders_count_24m, 0) as orders_count_24m,
+        cast(coalesce(o.net_revenue_24m, 0) as decimal(18, 2)) as net_revenue_24m,
+        {{ as_of }} - o.first_order_date as tenure_days,
+        c.birthday,
+        c.has_email_marketing_consent as email_marketing_consent,
+        c.email_marketing_consent_state,
+
+        ----------  predictions
+        p.p_alive,
+        p.expected_purchases as expected_purchases_horizon,
+        p.expected_order_value,
+        p.predicted_clv,
+        p.horizon_months as prediction_horizon_months
+
+    from customers c
+    left join order_facts o on o.golden_customer_id = c.golden_customer_id
+    left join loose_refunds lr on lr.golden_customer_id = c.golden_customer_id
+    left join returns rt on rt.golden_customer_id = c.golden_customer_id
+    left join line_facts l on l.golden_customer_id = c.golden_customer_id
+    left join invoice_facts i on i.golden_customer_id = c.golden_customer_id
+    left join ticket_facts t on t.golden_customer_id = c.golden_customer_id
+    left join preferred_channels pc on pc.golden_customer_id = c.golden_customer_id
+    left join survey_facts s on s.golden_customer_id = c.golden_customer_id
+    left join predictions p on p.golden_customer_id = c.golden_customer_id
+
+),
+
+final as (
+
+    select
+        *,
+        net_revenue as historic_clv,
+        cast(net_revenue - cost_of_goods - {{ cost_per_return }} * returns_count - {{ cost_per_ticket }} * tickets_count
+             as decimal(18, 2)) as margin_clv,
+        net_revenue - cost_of_goods - {{ cost_per_return }} * returns_count - {{ cost_per_ticket }} * tickets_count > 0
+            as is_profitable,
+        cast(round(net_revenue / nullif(orders_count, 0), 2) as decimal(18, 2)) as aov
+
+    from joined
+
+)
+
+select * from final

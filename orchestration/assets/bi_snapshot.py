@@ -1,0 +1,44 @@
+"""`bi_snapshot`: after the marts and segments are built, publish them for BI tools."""
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from c360 import settings
+from orchestration.assets.raw_landing import WAREHOUSE_POOL
+from orchestration.publish import BI_SCHEMAS, publish_snapshot
+
+
+def build_bi_snapshot_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=dg.AssetKey(["serving", "bi_snapshot"]),
+        deps=upstream,
+        group_name="serving",
+        kinds={"duckdb", "parquet"},
+        owners=["team:data-engineering"],
+        pool=WAREHOUSE_POOL,
+        description=(
+            "Read-only copy of every table in the schemas "
+            f"{', '.join(BI_SCHEMAS)} for BI tools: a new DuckDB file renamed into place "
+            "(C360_BI_WAREHOUSE, default warehouse/bi.duckdb) and one Parquet file per table "
+            "(C360_BI_PARQUET_DIR, default warehouse/bi/)."
+        ),
+    )
+    def bi_snapshot(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+        bi_path, parquet_dir = settings.bi_warehouse_path(), settings.bi_parquet_dir()
+        with warehouse.get_connection() as con:
+            published = publish_snapshot(con, bi_path, parquet_dir)
+        for table in published:
+            context.log.info(f"published {table.schema}.{table.name}: {table.rows} rows")
+        return dg.MaterializeResult(
+            metadata={
+                "bi_warehouse": dg.MetadataValue.path(str(bi_path)),
+                "parquet_dir": dg.MetadataValue.path(str(parquet_dir)),
+                "tables": dg.MetadataValue.md(
+                    "| table | rows |\n|---|---|\n"
+                    + "\n".join(f"| {t.schema}.{t.name} | {t.rows} |" for t in published)
+                ),
+                "table_count": dg.MetadataValue.int(len(published)),
+            }
+        )
+
+    return bi_snapshot

@@ -1,0 +1,111 @@
+"""The quality gates: each suite of `quality/suites/*.yml` as a BLOCKING Dagster asset check.
+
+A check reads its suite's query from the warehouse into a DataFrame, validates it with
+great_expectations (`quality.validate`), keeps the result (`quality.docs`: GX JSON + HTML under
+`$C360_QUALITY_DIR/<run_id>/`) and reports an `AssetCheckResult` with ERROR severity. Because the
+checks are blocking, a failed one stops every asset directly downstream of the checked asset in
+the same run (Dagster skips those steps and fails the run naming the check):
+
+    raw/<table>  --gate-->  dbt staging ... (nothing downstream is rebuilt)
+    marts/golden_customer_sources  --gate-->  marts/golden_customers, marts/* KPI marts
+    marts/golden_customers, marts/customer_kpis  --gate-->  segments/* (a separate dbt step)
+
+So when a gate fails the segment tables are not rebuilt and keep their previous contents. The
+metadata of the check says which expectations failed, with example failing rows, and links the
+Data Docs page of the validation.
+"""
+
+
+
+from collections.abc import Iterable
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from orchestration.assets.raw_landing import WAREHOUSE_POOL
+from quality.suites import Suite, load_suites
+
+MAX_EXAMPLE_ROWS_IN_TABLE = 10
+
+
+def _markdown_examples(result) -> str:
+    lines = []
+    for failure in result.failures:
+        lines.append(f"**{failure.label}**: {failure.summary()}" + (f" ({failure.why})" if failure.why else ""))
+        rows = failure.examples[:MAX_EXAMPLE_ROWS_IN_TABLE]
+        if rows:
+            columns = list(dict.fromkeys(k for row in rows for k in row))
+            lines.append("")
+            lines.append("| " + " | ".join(columns) + " |")
+            lines.append("|" + "---|" * len(columns))
+            for row in rows:
+                lines.append("| " + " | ".join(str(row.get(c, "")).replace("|", "\\|") for c in columns) + " |")
+        lines.append("")
+    return "\n".join(lines) or "all expectations met"
+
+
+def _check_metadata(result, json_path, html_path) -> dict:
+    return {
+        "suite": result.suite,
+        "rows_validated": dg.MetadataValue.int(result.rows),
+        "expectations_evaluated": dg.MetadataValue.int(result.evaluated),
+        "expectations_failed": dg.MetadataValue.int(len(result.failures)),
+        "failed_expectations": dg.MetadataValue.text(", ".join(f.label for f in result.failures) or "none"),
+        "failing_rows": dg.MetadataValue.md(_markdown_examples(result)),
+        "failing_row_examples": dg.MetadataValue.json({f.label: f.examples for f in result.failures}),
+        "data_docs": dg.MetadataValue.url(html_path.resolve().as_uri()),
+        "data_docs_path": dg.MetadataValue.path(str(html_path.resolve())),
+        "gx_result_json": dg.MetadataValue.path(str(json_path.resolve())),
+        "validation_seconds": dg.MetadataValue.float(result.seconds),
+    }
+
+
+def build_quality_check(suite: Suite, known_keys: set[dg.AssetKey] | None = None) -> dg.AssetChecksDefinition:
+    deps = [dg.AssetKey(list(dep)) for dep in suite.additional_deps]
+    if known_keys is not None:
+        deps = [dep for dep in deps if dep in known_keys]
+
+    @dg.asset_check(
+        asset=dg.AssetKey(list(suite.asset)),
+        name=f"gx_{suite.name}",
+        description=(suite.description or f"great_expectations suite `{suite.name}`")
+        + f" (quality/suites/{suite.layer}.yml; blocking)",
+        blocking=True,
+        additional_deps=deps or None,
+        pool=WAREHOUSE_POOL,
+        metadata={"suite_file": f"quality/suites/{suite.layer}.yml", "layer": suite.layer},
+    )
+    def _gate(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource) -> dg.AssetCheckResult:
+        from quality.docs import write_validation
+        from quality.runner import validate
+
+        with warehouse.get_connection() as con:
+            df = con.execute(suite.query).df()
+        result = validate(df, suite)
+        json_path, html_path = write_validation(result, suite, context.op_execution_context.run_id)
+        if result.success:
+            context.log.info(f"{suite.name}: {result.rows} rows, {result.evaluated} expectations met")
+        else:
+            context.log.error(
+                f"quality gate {suite.name} failed on {'/'.join(suite.asset)}: "
+                + "; ".join(f.summary() for f in result.failures) + f" (Data Docs: {html_path})"
+            )
+        return dg.AssetCheckResult(
+            passed=result.success,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata=_check_metadata(result, json_path, html_path),
+        )
+
+    return _gate
+
+
+def build_quality_checks(assets: Iterable[dg.AssetsDefinition | dg.AssetSpec] | None = None,
+                         suites: Iterable[Suite] | None = None) -> list[dg.AssetChecksDefinition]:
+    """One blocking check per suite whose asset is among `assets` (all suites when `assets` is None)."""
+    suites = list(suites if suites is not None else load_suites())
+    if assets is None:
+        return [build_quality_check(suite) for suite in suites]
+    known: set[dg.AssetKey] = set()
+    for item in assets:
+        known |= set(item.keys) if isinstance(item, dg.AssetsDefinition) else {item.key}
+    return [build_quality_check(suite, known) for suite in suites if dg.AssetKey(list(suite.asset)) in known]
