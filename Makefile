@@ -32,7 +32,13 @@ setup: $(VENV)/.synced $(MANIFEST)
 demo: setup
 	$(VENV)/bin/c360 demo
 
-test: setup
+# The UI tests drive Debian's Chromium (never a browser downloaded by a test tool).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null
+
+test: setup $(CHROMIUM)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: setup

@@ -82,6 +82,10 @@ def _gx_expectation(gx, expectation: Expectation):
     return cls(**expectation.kwargs, meta={"why": expectation.why} if expectation.why else None)
 
 
+def _key(values) -> tuple:
+    return tuple("<null>" if v is None or v is pd.NA or (isinstance(v, float) and v != v) else str(v) for v in values)
+
+
 def _examples(df: pd.DataFrame, suite: Suite, expectation: Expectation, result: dict, limit: int) -> list[dict]:
     column = expectation.kwargs.get("column")
     columns = list(dict.fromkeys([*suite.id_columns, *(expectation.kwargs.get("column_list") or []),
@@ -89,9 +93,10 @@ def _examples(df: pd.DataFrame, suite: Suite, expectation: Expectation, result: 
     columns = [c for c in columns if c in df.columns] or list(df.columns)
     index_list = result.get("partial_unexpected_index_list") or []
     if index_list and isinstance(index_list[0], dict) and suite.id_columns:
-        keys = pd.DataFrame(index_list)[list(suite.id_columns)].drop_duplicates().head(limit)
-        rows = df.merge(keys, on=list(suite.id_columns), how="inner")
-        return _json_rows(rows[columns].head(limit))
+        ids = list(suite.id_columns)
+        wanted = {_key(entry.get(c) for c in ids) for entry in index_list}
+        mask = [_key(values) in wanted for values in df[ids].itertuples(index=False, name=None)]
+        return _json_rows(df.loc[mask, columns].head(limit))
     if index_list and not isinstance(index_list[0], dict):
         return _json_rows(df.loc[[i for i in index_list[:limit] if i in df.index], columns])
     values = result.get("partial_unexpected_list") or []

@@ -225,12 +225,22 @@ firsts as (
 
 ),
 
+-- active on day d: a spell with start <= d < end (running sum of spell starts and ends)
+spell_events as (
+
+    select spell_start as day, 1 as delta from spells
+    union all
+    select spell_end as day, -1 as delta from spells
+
+),
+
 daily_status as (
 
     select
         c.day,
-        (select count(*) from spells s where s.spell_start <= c.day and s.spell_end > c.day) as active_customers
+        sum(coalesce(e.delta, 0)) over (order by c.day) as active_customers
     from calendar c
+    left join (select day, sum(delta) as delta from spell_events group by day) e on e.day = c.day
 
 ),
 
@@ -238,11 +248,11 @@ cumulative as (
 
     select
         c.day,
-        count(f.golden_customer_id) filter (where f.first_order_date <= c.day) as buyers,
-        count(f.golden_customer_id) filter (where f.second_order_date <= c.day) as repeat_buyers
+        sum(coalesce(f.buyers, 0)) over (order by c.day) as buyers,
+        sum(coalesce(sc.repeat_buyers, 0)) over (order by c.day) as repeat_buyers
     from calendar c
-    left join firsts f on f.first_order_date <= c.day
-    group by c.day
+    left join (select first_order_date as day, count(*) as buyers from firsts group by 1) f on f.day = c.day
+    left join (select second_order_date as day, count(*) as repeat_buyers from firsts group by 1) sc on sc.day = c.day
 
 ),
 
@@ -261,7 +271,7 @@ final as (
         p.period_end,
         coalesce(o.orders_count, 0) as orders_count,
         cast(coalesce(o.net_revenue, 0) as decimal(18, 2)) as net_revenue,
-        cast(round(o.net_revenue / nullif(o.orders_count, 0), 2) as decimal(18, 2)) as aov,
+        {{ prorate_money('o.net_revenue', 1, 'o.orders_count') }} as aov,
         round({{ safe_ratio('o.invoice_orders', 'o.orders_count') }} * 100, 4) as invoice_share_pct,
         coalesce(l.units_delivered, 0) as units_delivered,
         coalesce(l.units_returned, 0) as units_returned,

@@ -23,3 +23,18 @@
     left join crosswalk {{ alias }}
         on {{ alias }}.source_system = '{{ system }}' and {{ alias }}.source_record_id = cast({{ id_expr }} as varchar)
 {%- endmacro %}
+
+{#- amount x part / whole as exact money (decimal(18,2)), rounded half away from zero. DuckDB turns a
+    decimal division into a double, whose rounding misses cents (5.025 -> 5.02); this stays in
+    integers: cents x part / whole with part and whole scaled to thousandths. -#}
+{% macro prorate_money(amount, part, whole) -%}
+    cast(
+        cast(
+            sign(round(({{ amount }}) * 100) * ({{ part }}))
+            * ((2 * abs(cast(round(({{ amount }}) * 100) as hugeint) * cast(round(({{ part }}) * 1000) as hugeint))
+                + abs(cast(round(({{ whole }}) * 1000) as hugeint)))
+               // nullif(2 * abs(cast(round(({{ whole }}) * 1000) as hugeint)), 0))
+            as decimal(18, 2)
+        ) * 0.01 as decimal(18, 2)
+    )
+{%- endmacro %}

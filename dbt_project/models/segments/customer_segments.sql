@@ -6,7 +6,9 @@
     F = counted orders, M = net revenue. R and M are quintiles by NTILE(5) over all golden customers,
     ties broken by golden_customer_id; R is reversed (recent = 5) and a customer without an order in
     the window ranks lowest. F uses fixed bands 1 / 2 / 3 / 4-5 / 6+ orders (most customers have one).
-    A customer who never placed a counted order has the RFM segment 'No Orders'.
+    The quintiles rank the golden customers who ever placed a counted order; a customer who never
+    did scores R = F = M = 1 and has the RFM segment 'No Orders' (in no RFM-based segment).
+    Unprofitable: margin CLV <= 0, except contacts without any order whose margin CLV is exactly 0.
 
     ABC by 12-month net revenue: customers sorted by it (descending, ties by id); A while the
     cumulative share including the customer is at most 80 %, B up to 95 %, C the rest (and every
@@ -92,7 +94,8 @@ base as (
         coalesce(r.net_revenue_12m, 0) as net_revenue_12m,
         b.last_bad_rating_date,
         -- R input inside the 24-month window only (an older last order counts as none)
-        case when k.days_since_last_order <= 730 then k.days_since_last_order end as recency_days_24m
+        case when k.days_since_last_order <= 730 then k.days_since_last_order end as recency_days_24m,
+        coalesce(k.orders_lifetime, 0) > 0 as has_ordered
     from golden g
     left join kpis k using (golden_customer_id)
     left join revenue_12m r using (golden_customer_id)
@@ -104,7 +107,10 @@ scored as (
 
     select
         *,
-        ntile(5) over (order by recency_days_24m desc nulls first, golden_customer_id) as r_score,
+        -- R and M: quintiles among the customers who ever placed a counted order; the others score 1
+        case when has_ordered then
+            ntile(5) over (partition by has_ordered order by recency_days_24m desc nulls first, golden_customer_id)
+        else 1 end as r_score,
         case
             when coalesce(orders_24m, 0) <= 1 then 1
             when orders_24m = 2 then 2
@@ -112,7 +118,9 @@ scored as (
             when orders_24m <= 5 then 4
             else 5
         end as f_score,
-        ntile(5) over (order by coalesce(net_revenue_24m, 0), golden_customer_id) as m_score,
+        case when has_ordered then
+            ntile(5) over (partition by has_ordered order by coalesce(net_revenue_24m, 0), golden_customer_id)
+        else 1 end as m_score,
         sum(greatest(coalesce(net_revenue_12m, 0), 0)) over () as abc_total_revenue_12m,
         sum(greatest(coalesce(net_revenue_12m, 0), 0)) over (
             order by coalesce(net_revenue_12m, 0) desc, golden_customer_id
@@ -128,7 +136,7 @@ classified as (
         *,
         r_score::varchar || f_score::varchar || m_score::varchar as rfm_score,
         case
-            when coalesce(orders_lifetime, 0) = 0 then 'No Orders'
+            when not has_ordered then 'No Orders'
             when r_score = 1 and f_score <= 2 and m_score <= 2 then 'Lost'
             when r_score = 5 and f_score = 1 then 'New Customers'
             when r_score = 5 and f_score <= 3 then 'Potential Loyalists'
@@ -168,7 +176,8 @@ segmented as (
         coalesce(rfm_segment in ('At Risk', 'Can''t Lose Them', 'About to Sleep')
                  or p_alive < {{ p_alive_min }}, false) as is_abwanderungsgefaehrdet,
         coalesce(is_loyal_by_rf and m_score <= {{ low_m }}, false) as is_loyal_low_revenue,
-        coalesce(margin_clv <= 0, false) as is_unprofitabel,
+        -- a contact who never ordered and cost nothing is not worth a list
+        coalesce(margin_clv < 0 or (margin_clv = 0 and has_ordered), false) as is_unprofitabel,
         coalesce(had_bad_csat, false) or coalesce(had_bad_nps, false) or coalesce(had_bad_rating, false)
             as is_nach_schlechter_erfahrung
     from classified
@@ -192,6 +201,7 @@ select
     orders_24m,
     net_revenue_24m,
     orders_lifetime,
+    has_ordered,
     r_score,
     f_score,
     m_score,
@@ -231,7 +241,7 @@ select
         case when is_loyal_low_revenue then 'loyal low revenue' end,
         case when is_unprofitabel then 'unprofitabel' end,
         case when is_nach_schlechter_erfahrung then 'nach schlechter Erfahrung' end
-    ], x -> x is not null) as business_segments,
+    ], lambda x: x is not null) as business_segments,
 
     -- why, in words (null when the customer is not in the segment)
     case when is_besonders_profitabel then

@@ -63,7 +63,7 @@ shop_lines as (
         cast(coalesce(r.quantity_refunded, 0) as decimal(18, 3)) as quantity_returned,
         l.price as unit_price_gross,
         l.line_total as line_gross,
-        cast(round(l.line_total * o.amount_net / nullif(o.amount_gross, 0), 2) as decimal(18, 2)) as line_net,
+        {{ prorate_money('l.line_total', 'o.amount_net', 'o.amount_gross') }} as line_net,
         p.unit_cost_net
     from {{ ref('stg_shop__order_lines') }} l
     join orders o on o.shop_order_id = l.order_id and o.erp_sale_order_id is null
@@ -101,8 +101,8 @@ final as (
         l.line_gross,
         l.line_net,
         cast(round(l.quantity_returned * l.unit_price_gross, 2) as decimal(18, 2)) as returned_gross,
-        cast(round(l.quantity_returned * l.line_net / nullif(l.quantity_ordered, 0), 2) as decimal(18, 2)) as returned_net,
-        cast(round(l.quantity_delivered * l.line_net / nullif(l.quantity_ordered, 0), 2) as decimal(18, 2)) as delivered_net,
+        {{ prorate_money('l.line_net', 'l.quantity_returned', 'l.quantity_ordered') }} as returned_net,
+        {{ prorate_money('l.line_net', 'l.quantity_delivered', 'l.quantity_ordered') }} as delivered_net,
         l.unit_cost_net,
         -- goods that stay with the customer cost their unit cost; returned units go back to stock
         cast(round((l.quantity_ordered - l.quantity_returned) * l.unit_cost_net, 2) as decimal(18, 2)) as cost_of_goods

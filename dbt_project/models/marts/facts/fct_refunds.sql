@@ -34,7 +34,7 @@ shop_refunds as (
         r.created_at as refunded_at,
         cast(r.refunded_quantity as decimal(18, 3)) as quantity,
         r.refunded_amount as amount_gross,
-        cast(round(r.refunded_amount * o.amount_net / nullif(o.amount_gross, 0), 2) as decimal(18, 2)) as amount_net,
+        {{ prorate_money('r.refunded_amount', 'o.amount_net', 'o.amount_gross') }} as amount_net,
         null::varchar as contact_id,
         false as is_voided,
         2 as priority
@@ -75,9 +75,9 @@ credit_notes as (
         v.voucher_date as refunded_at,
         null::decimal(18, 3) as quantity,
         v.total_amount as amount_gross,
-        cast(round(v.total_amount * coalesce(
-            coalesce(oe.amount_net, os.amount_net) / nullif(coalesce(oe.amount_gross, os.amount_gross), 0),
-            1 / 1.19), 2) as decimal(18, 2)) as amount_net,
+        -- without an order: 19 % VAT
+        {{ prorate_money('v.total_amount', 'coalesce(oe.amount_net, os.amount_net, 100)',
+                         'coalesce(oe.amount_gross, os.amount_gross, 119)') }} as amount_net,
         case when not v.is_collective_contact then v.contact_id end as contact_id,
         v.is_voided,
         3 as priority

@@ -273,7 +273,7 @@ final as (
              as decimal(18, 2)) as margin_clv,
         net_revenue - cost_of_goods - {{ cost_per_return }} * returns_count - {{ cost_per_ticket }} * tickets_count > 0
             as is_profitable,
-        cast(round(net_revenue / nullif(orders_count, 0), 2) as decimal(18, 2)) as aov
+        {{ prorate_money('net_revenue', 1, 'orders_count') }} as aov
 
     from joined
 

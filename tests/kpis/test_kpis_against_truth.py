@@ -1,0 +1,208 @@
+"""customer_kpis and kpi_monthly against an independent computation from the simulator's records.
+
+The expected figures are computed here with pandas from the generated world (its API records, its
+identity truth and its order-mirror truth), following DOMAIN.md, for the people whose identity was
+resolved exactly (their golden cluster holds exactly their records). Money must match to the cent.
+"""
+
+import re
+from collections import defaultdict
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+import duckdb
+import pandas as pd
+import pytest
+
+CENT = Decimal("0.01")
+
+
+def money(value) -> Decimal:
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@pytest.fixture(scope="module")
+def built(pipeline_warehouse):
+    path, world = pipeline_warehouse
+    with duckdb.connect(str(path), read_only=True) as con:
+        crosswalk = con.execute("select source_system, source_record_id, golden_customer_id "
+                                "from marts.golden_customer_sources").df()
+        kpis = con.execute("select * from marts.customer_kpis").df().set_index("golden_customer_id")
+        monthly = con.execute("select * from marts.kpi_monthly").df()
+        unresolved = con.execute("select * from marts.unresolved_facts").df()
+    return world, crosswalk, kpis, monthly, unresolved
+
+
+@pytest.fixture(scope="module")
+def truth(built):
+    """Independent per-person figures from the world's records."""
+    world, crosswalk, kpis, _, _ = built
+    identity = world.truth()
+    person_of = {(s, r): p for s, r, p in identity[["source_system", "source_record_id", "person_id"]].itertuples(index=False)}
+    as_of = pd.Timestamp(kpis["as_of_date"].iloc[0]).date()
+
+    # orders: a webshop order and its ERP mirror are one order (the generator's mirror table)
+    sale_orders = {r["id"]: r for r in world.iter_records("erp/sale.order")}
+    shop_orders = {r["id"]: r for r in world.iter_records("shop/orders")}
+    mirror_table = world.T["erp/sale.order"]
+    shop_ids = world.T["shop/orders"]["id"]
+    mirror_of_shop = {int(shop_ids[srow]): int(eid) for eid, srow in zip(mirror_table["id"], mirror_table["shop_row"]) if srow >= 0}
+    mirrored_erp = set(mirror_of_shop.values())
+
+    lines_by_order = defaultdict(list)
+    for line in world.iter_records("erp/sale.order.line"):
+        lines_by_order[line["order_id"][0]].append(line)
+
+    orders = []  # one dict per real order
+    for sid, o in shop_orders.items():
+        eid = mirror_of_shop.get(sid)
+        person = person_of.get(("shop", str(o["customer"]["id"]))) if o["customer"] else None
+        if person is None and eid is not None:
+            person = person_of.get(("erp", str(sale_orders[eid]["partner_id"][0])))
+        orders.append({
+            "person": person, "erp_id": eid, "number": o["order_number"], "erp_name": sale_orders[eid]["name"] if eid else None,
+            "day": date.fromisoformat(o["created_at"][:10]),
+            "counted": not o["test"] and o["cancelled_at"] is None and o["financial_status"] != "voided",
+            "net": money(o["total_price"]) - money(o["total_tax"]), "method": o["payment_gateway_names"][0],
+        })
+    for eid, e in sale_orders.items():
+        if eid in mirrored_erp:
+            continue
+        orders.append({
+            "person": person_of.get(("erp", str(e["partner_id"][0]))), "erp_id": eid, "number": None, "erp_name": e["name"],
+            "day": date.fromisoformat(e["date_order"][:10]),  # naive UTC; the KPI uses the Berlin date
+            "counted": e["state"] in ("sale", "done"), "net": money(e["amount_untaxed"]), "method": None,
+        })
+    for o in orders:
+        refund, delivered, returned = Decimal(0), 0.0, 0.0
+        for line in lines_by_order.get(o["erp_id"], []):
+            if "[VERSAND]" in line["product_id"][1]:
+                continue
+            qty, ret = line["product_uom_qty"], line["x_qty_returned"]
+            refund += money(Decimal(str(ret)) * Decimal(str(line["price_subtotal"])) / Decimal(str(qty)))
+            delivered += line["qty_delivered"]
+            returned += ret
+        o.update(refund=refund, delivered=delivered, returned=returned)
+    orders = pd.DataFrame(orders)
+
+    # invoices: the contact's person, or (collective contact) the person of the order in the remark
+    person_of_number = dict(zip(orders["number"], orders["person"]))
+    person_of_erp_name = dict(zip(orders["erp_name"], orders["person"]))
+    paid_on = defaultdict(list)
+    for p in world.iter_records("accounting/payments"):
+        paid_on[p["voucherId"]].append(p["paidDate"][:10])
+    invoices = []
+    for v in world.iter_records("accounting/vouchers"):
+        if v["voucherType"] != "salesinvoice" or v["voucherStatus"] not in ("paid", "paidoff") or not paid_on[v["id"]]:
+            continue
+        if v["contactId"]:
+            person = person_of.get(("accounting", v["contactId"]))
+        elif m := re.search(r"\bS\d{5}\b", v["remark"]):
+            person = person_of_erp_name.get(m.group(0))
+        else:
+            person = person_of_number.get(int(re.search(r"(\d+)\s*$", v["remark"]).group(1)))
+        days = (date.fromisoformat(max(paid_on[v["id"]])) - date.fromisoformat(v["voucherDate"][:10])).days
+        invoices.append({"person": person, "days_to_pay": days})
+    invoices = pd.DataFrame(invoices)
+
+    # surveys: the last CSAT and NPS score per person
+    users = {str(u["id"]) for u in world.iter_records("helpdesk/users")}
+    surveys = pd.DataFrame([{"person": person_of.get(("helpdesk", str(s["user_id"]))), "type": s["type"], "score": s["score"],
+                             "at": pd.Timestamp(s["created_at"]), "id": s["id"]}
+                            for s in world.iter_records("helpdesk/survey_responses") if str(s["user_id"]) in users])
+
+    # people resolved exactly: their golden cluster holds exactly their records
+    merged = identity.merge(crosswalk, on=["source_system", "source_record_id"])
+    by_person = merged.groupby("person_id")["golden_customer_id"].agg(set)
+    cluster_people = merged.groupby("golden_customer_id")["person_id"].agg(set)
+    exact = {p: next(iter(g)) for p, g in by_person.items() if len(g) == 1 and cluster_people[next(iter(g))] == {p}}
+    return {"orders": orders, "invoices": invoices, "surveys": surveys, "exact": exact, "as_of": as_of}
+
+
+def test_most_people_are_resolved_exactly(truth):
+    assert len(truth["exact"]) > 1000
+
+
+def test_orders_revenue_aov_and_returns(built, truth):
+    _, _, kpis, _, _ = built
+    orders = truth["orders"]
+    counted = orders[orders["counted"] & orders["person"].notna()]
+    checked = 0
+    for person, gid in truth["exact"].items():
+        mine = counted[counted["person"] == person]
+        row = kpis.loc[gid]
+        assert row["orders_count"] == len(mine), gid
+        net_revenue = sum(mine["net"], Decimal(0)) - sum(mine["refund"], Decimal(0))
+        assert Decimal(str(row["net_revenue"])) == net_revenue, gid
+        if len(mine):
+            checked += 1
+            assert Decimal(str(row["aov"])) == (net_revenue / len(mine)).quantize(CENT, rounding=ROUND_HALF_UP), gid
+            delivered, returned = mine["delivered"].sum(), mine["returned"].sum()
+            if delivered:
+                assert row["return_rate"] == pytest.approx(returned / delivered), gid
+            shares = mine["method"].fillna("").eq("invoice").mean()
+            assert row["invoice_share"] == pytest.approx(shares), gid
+    assert checked > 700
+
+
+def test_days_to_pay(built, truth):
+    _, _, kpis, _, _ = built
+    invoices = truth["invoices"]
+    medians = invoices.dropna(subset=["person"]).groupby("person")["days_to_pay"].median()
+    checked = 0
+    for person, gid in truth["exact"].items():
+        expected = medians.get(person)
+        actual = kpis.loc[gid, "median_days_to_pay"]
+        if expected is None:
+            assert pd.isna(actual), gid
+        else:
+            checked += 1
+            assert actual == pytest.approx(expected), gid
+    assert checked > 300
+
+
+def test_last_csat_and_nps(built, truth):
+    _, _, kpis, _, _ = built
+    surveys = truth["surveys"].dropna(subset=["person"]).sort_values(["at", "id"])
+    last = surveys.groupby(["person", "type"])["score"].last()
+    checked = 0
+    for person, gid in truth["exact"].items():
+        for kind in ("csat", "nps"):
+            expected = last.get((person, kind))
+            actual = kpis.loc[gid, f"last_{kind}_score"]
+            if expected is None:
+                assert pd.isna(actual), (gid, kind)
+            else:
+                checked += 1
+                assert actual == expected, (gid, kind)
+    assert checked > 100
+
+
+def test_monthly_nps_and_csat(built, truth):
+    """Company NPS (latest response per customer per month) and CSAT per Berlin calendar month."""
+    world, crosswalk, _, monthly, _ = built
+    golden = {r: g for s, r, g in crosswalk.itertuples(index=False) if s == "helpdesk"}
+    rows = pd.DataFrame([{"customer": golden.get(str(s["user_id"]), f"user:{s['user_id']}"), "type": s["type"],
+                          "score": s["score"], "at": pd.Timestamp(s["created_at"]), "id": s["id"]}
+                         for s in world.iter_records("helpdesk/survey_responses")])
+    rows["month"] = rows["at"].dt.tz_convert("Europe/Berlin").dt.strftime("%Y-%m")
+    nps = rows[rows["type"] == "nps"].sort_values(["at", "id"]).groupby(["month", "customer"])["score"].last()
+    nps = nps.groupby("month").agg(n="size", value=lambda s: ((s >= 9).mean() - (s <= 6).mean()) * 100)
+    csat = rows[rows["type"] == "csat"].groupby("month")["score"].agg(n="size", value=lambda s: (s >= 4).mean() * 100)
+    monthly = monthly.assign(month=pd.to_datetime(monthly["period_start"]).dt.strftime("%Y-%m")).set_index("month")
+    for month, expected in nps.iterrows():
+        assert monthly.loc[month, "nps_n"] == expected["n"], month
+        assert monthly.loc[month, "nps"] == pytest.approx(expected["value"], abs=1e-3), month
+        assert bool(monthly.loc[month, "is_small_sample"]) == (expected["n"] < 30)
+    for month, expected in csat.iterrows():
+        assert monthly.loc[month, "csat_n"] == expected["n"], month
+        assert monthly.loc[month, "csat"] == pytest.approx(expected["value"], abs=1e-3), month
+
+
+def test_every_fact_is_counted_and_orders_are_not_doubled(built, truth):
+    _, _, kpis, _, unresolved = built
+    assert set(unresolved["fact_table"]) == {"fct_orders", "fct_order_lines", "fct_refunds", "fct_checkouts",
+                                             "fct_invoices", "fct_payments", "fct_tickets", "fct_survey_responses"}
+    orders = truth["orders"]
+    # every counted real order of a known person appears once in customer_kpis
+    assert kpis["orders_count"].sum() == orders[orders["counted"] & orders["person"].notna()].shape[0]

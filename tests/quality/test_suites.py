@@ -1,0 +1,216 @@
+"""The quality suites on small DataFrames: a good frame passes; each defect fails with the right
+expectation named and example rows. No warehouse, no Dagster: `quality.validate` only."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from quality import get_suite, load_suites, validate
+from quality.docs import write_validation
+from quality.sql import validate_sql
+from quality.suites import suite_from_dict
+
+
+def shop_customers(n: int = 40) -> pd.DataFrame:
+    return pd.DataFrame({
+        "id": [str(7000000000 + i) for i in range(n)],
+        "email": [f"person{i}@example.de" if i % 4 else None for i in range(n)],
+        "state": ["enabled"] * n,
+        "consent_state": ["subscribed", "not_subscribed"] * (n // 2),
+        "created_at": ["2025-01-01T10:00:00+01:00"] * n,
+        "updated_at": ["2025-02-01T10:00:00+01:00"] * n,
+    })
+
+
+def test_every_suite_loads_and_names_known_expectations():
+    suites = load_suites()
+    assert {s.layer for s in suites} == {"raw", "golden", "kpis"}
+    import great_expectations as gx
+
+    for suite in suites:
+        assert suite.expectations, suite.name
+        for e in suite.expectations:
+            assert hasattr(gx.expectations, "".join(p.capitalize() for p in e.type.split("_"))), e.type
+
+
+def test_good_shop_customers_pass():
+    result = validate(shop_customers(), get_suite("raw_shop_customers"))
+    assert result.success, [f.summary() for f in result.failures]
+    assert result.failures == [] and result.rows == 40
+
+
+def test_invalid_emails_fail_with_examples():
+    df = shop_customers(50)
+    bad = df.index[df.email.notna()][:10]  # 10 of 37 present addresses: 27 %
+    df.loc[bad, "email"] = "kein-at-zeichen.de"
+    result = validate(df, get_suite("raw_shop_customers"))
+    assert not result.success
+    assert result.failed_expectations == ["expect_column_values_to_match_regex"]
+    failure = result.failure("expect_column_values_to_match_regex", "email")
+    assert failure.unexpected_count == 10
+    assert failure.examples and all(row["email"] == "kein-at-zeichen.de" for row in failure.examples)
+    assert {"id", "email"} <= set(failure.examples[0])
+
+
+def test_a_few_dirty_emails_are_tolerated():
+    df = shop_customers(100)
+    df.loc[1, "email"] = "dirty@@example"  # 1 of 75: under the 5 % tolerance
+    df.loc[2, "email"] = "  Padded@Example.DE\t"  # surrounding blanks are tolerated
+    assert validate(df, get_suite("raw_shop_customers")).success
+
+
+@pytest.mark.parametrize("column, value, expectation", [
+    ("id", None, "expect_column_values_to_not_be_null"),
+    ("state", "zombie", "expect_column_values_to_be_in_set"),
+    ("consent_state", "maybe", "expect_column_values_to_be_in_set"),
+    ("created_at", None, "expect_column_values_to_not_be_null"),
+])
+def test_each_shop_customer_defect_is_named(column, value, expectation):
+    df = shop_customers()
+    df.loc[3, column] = value
+    result = validate(df, get_suite("raw_shop_customers"))
+    assert not result.success
+    failure = result.failure(expectation, column)
+    assert failure is not None, [f.label for f in result.failures]
+    assert failure.unexpected_count == 1
+    assert failure.examples, failure
+
+
+def test_duplicate_id_fails_uniqueness_with_both_rows():
+    df = shop_customers()
+    df.loc[5, "id"] = df.loc[4, "id"]
+    result = validate(df, get_suite("raw_shop_customers"))
+    failure = result.failure("expect_column_values_to_be_unique", "id")
+    assert failure is not None and failure.unexpected_count == 2
+    assert {row["id"] for row in failure.examples} == {df.loc[4, "id"]}
+
+
+def shop_orders() -> pd.DataFrame:
+    return pd.DataFrame({
+        "id": ["1", "2", "3"], "financial_status": ["paid", "refunded", "pending"], "currency": ["EUR"] * 3,
+        "total_price": [10.0, 20.0, 0.0], "created_at": ["2025-01-01"] * 3,
+    })
+
+
+def test_shop_financial_status_value_set():
+    assert validate(shop_orders(), get_suite("raw_shop_orders")).success
+    df = shop_orders()
+    df.loc[1, "financial_status"] = "stolen"
+    df.loc[2, "total_price"] = -5.0
+    result = validate(df, get_suite("raw_shop_orders"))
+    assert {f.label for f in result.failures} == {
+        "expect_column_values_to_be_in_set(financial_status)", "expect_column_values_to_be_between(total_price)"}
+    assert result.failure("expect_column_values_to_be_in_set").examples == [
+        {"id": "2", "financial_status": "stolen"}]
+
+
+def test_erp_state_and_helpdesk_channel_value_sets():
+    erp = pd.DataFrame({"id": ["1", "2"], "state": ["done", "shipped"], "partner_id": ["7", "8"],
+                        "amount_total": [1.0, 2.0], "amount_untaxed": [1.0, 2.0]})
+    result = validate(erp, get_suite("raw_erp_sale_orders"))
+    assert result.failed_expectations == ["expect_column_values_to_be_in_set"]
+    assert result.failures[0].examples[0]["state"] == "shipped"
+    tickets = pd.DataFrame({"id": ["1", "2"], "requester_id": ["5", "6"], "channel": ["email", "pigeon"],
+                            "status": ["open", "solved"], "rating": ["good", "bad"]})
+    result = validate(tickets, get_suite("raw_helpdesk_tickets"))
+    assert result.failure("expect_column_values_to_be_in_set", "channel").examples[0]["channel"] == "pigeon"
+
+
+def clusters() -> pd.DataFrame:
+    return pd.DataFrame({
+        "golden_customer_id": ["g1", "g2", "g3"], "records": [3, 1, 2], "distinct_birthdays": [1, 0, 1],
+        "birthdays": ["1980-01-01", None, "1975-05-05"], "source_records": ["shop:1, erp:2, helpdesk:3", "shop:4", "shop:5, erp:6"],
+    })
+
+
+def test_golden_clusters_two_birthdays_and_oversized_cluster():
+    suite = get_suite("golden_clusters")
+    assert validate(clusters(), suite).success
+    df = clusters()
+    df.loc[0, ["distinct_birthdays", "birthdays"]] = [2, "1980-01-01, 1991-09-09"]
+    df.loc[2, "records"] = 41
+    result = validate(df, suite)
+    birthdays = result.failure("expect_column_values_to_be_between", "distinct_birthdays")
+    assert birthdays.examples[0]["golden_customer_id"] == "g1"
+    sizes = result.failure("expect_column_values_to_be_between", "records")
+    assert sizes.examples[0]["golden_customer_id"] == "g3"
+
+
+def test_crosswalk_records_mapped_exactly_once():
+    suite = get_suite("golden_crosswalk_records")
+    good = pd.DataFrame({"record_key": ["shop:1", "erp:2"], "source_system": ["shop", "erp"], "golden_ids": [1, 1]})
+    assert validate(good, suite).success
+    bad = good.copy()
+    bad.loc[1, "golden_ids"] = 0  # an unmapped record
+    failure = validate(bad, suite).failure("expect_column_values_to_be_between", "golden_ids")
+    assert failure.examples == [{"record_key": "erp:2", "golden_ids": 0}]
+
+
+def test_linked_share_bounds():
+    suite = get_suite("golden_linked_share")
+    assert validate(pd.DataFrame({"linked_share": [0.7], "golden_per_record": [0.4]}), suite).success
+    result = validate(pd.DataFrame({"linked_share": [0.05], "golden_per_record": [0.97]}), suite)
+    assert result.failed_expectations == ["expect_column_values_to_be_between"]
+
+
+def test_kpi_ranges():
+    suite = get_suite("kpi_daily_ranges")
+    good = pd.DataFrame({"period_start": ["2026-01-01", "2026-01-02"], "nps": [35.0, -100.0], "nps_n": [40, 3],
+                         "csat": [80.0, None], "helpdesk_good_rating_pct": [70.0, 50.0],
+                         "retention_rate_pct": [95.0, 101.0], "churn_rate_pct": [5.0, -1.0],
+                         "repeat_purchase_rate_pct": [30.0, 30.0], "cart_abandonment_rate_pct": [10.0, 0.0],
+                         "return_rate_pct": [5.0, 0.0], "invoice_share_pct": [20.0, 21.0], "median_days_to_pay": [3, 4]})
+    assert validate(good, suite).success
+    bad = good.copy()
+    bad.loc[1, "nps"] = 140.0
+    bad.loc[0, "nps_n"] = -1
+    result = validate(bad, suite)
+    assert {f.label for f in result.failures} == {"expect_column_values_to_be_between(nps)",
+                                                  "expect_column_values_to_be_between(nps_n)"}
+    assert result.failure("expect_column_values_to_be_between", "nps").examples[0]["nps"] == 140.0
+
+
+def test_revenue_reconciliation():
+    suite = get_suite("kpi_customer_revenue_reconciles")
+    df = pd.DataFrame({"golden_customer_id": ["g1", "g2"], "orders_net_difference": [0.0, 0.0],
+                       "orders_count_difference": [0, 0], "net_revenue_above_orders_net": [-10.0, 0.0]})
+    assert validate(df, suite).success
+    df.loc[1, "orders_net_difference"] = 25.5
+    failure = validate(df, suite).failure("expect_column_values_to_be_between", "orders_net_difference")
+    assert failure.examples[0]["golden_customer_id"] == "g2"
+
+
+def test_results_are_kept_as_json_and_html(tmp_path):
+    suite = get_suite("raw_shop_customers")
+    df = shop_customers()
+    df.loc[0:9, "email"] = "broken"
+    result = validate(df, suite)
+    json_path, html_path = write_validation(result, suite, run_id="run-1", directory=tmp_path / "run-1")
+    payload = json.loads(json_path.read_text())
+    assert payload["success"] is False and payload["c360"]["failed"] == ["expect_column_values_to_match_regex(email)"]
+    assert payload["results"], "the GX result is kept"
+    page = html_path.read_text()
+    assert "FAILED" in page and "broken" in page and "expect_column_values_to_match_regex" in page
+    assert (tmp_path / "run-1" / "index.html").read_text().count("raw_shop_customers") >= 1
+
+
+def test_plain_sql_twin_agrees_with_gx():
+    """The plain-SQL version of a suite (benchmark) finds the same failing expectations."""
+    import duckdb
+
+    df = shop_customers(60)
+    df.loc[0:15, "email"] = "broken"
+    df.loc[20, "state"] = "zombie"
+    suite = suite_from_dict({
+        "name": "t", "asset": ["raw", "t"], "query": "select * from t", "id_columns": ["id"],
+        "expectations": [dict(type=e.type, **e.kwargs) for e in get_suite("raw_shop_customers").expectations],
+    })
+    con = duckdb.connect()
+    con.register("t", df)
+    sql_failed = {label for label, ok in validate_sql(con, suite).items() if not ok}
+    gx_failed = {f.label for f in validate(df, suite).failures}
+    assert sql_failed == gx_failed == {"expect_column_values_to_match_regex(email)",
+                                       "expect_column_values_to_be_in_set(state)"}
