@@ -1300,6 +1300,15 @@ class GeneratedWorld:
                 self._over[key][row] = rec
             ch[key][(row, rec["id"])] = rec
 
+        # Orders of the history whose payment arrives on this day turn paid: a change the shop reports
+        # with a new updated_at, never silently.
+        O0 = self.T["shop/orders"]
+        for row in np.flatnonzero((O0["pay_t"] > t_lo) & (O0["pay_t"] <= now)).tolist():
+            if row in self._over["shop/orders"]:
+                continue
+            O0["upd"][row] = max(int(O0["upd"][row]), int(O0["pay_t"][row]))
+            put("shop/orders", row, self._render("shop/orders", row, row + 1)[0])
+
         Pr = self.T["erp/product.product"]
         codes, names, pids, vats, prices = (Pr["code"].tolist(), Pr["name"].tolist(), Pr["id"].tolist(),
                                             Pr["vat"].tolist(), Pr["price"].tolist())

@@ -540,3 +540,19 @@ def test_replay_keeps_nonconforming_json_and_rejects_broken_lines(tmp_path: Path
     p.write_text('{"id": 1}\n{"id": 2,\n', encoding="utf-8")
     with pytest.raises(ValueError, match=r"customers\.jsonl.*line 2"):
         load_replay(tmp_path)
+
+
+def test_advance_day_never_changes_a_record_silently():
+    """Every record that differs after a day carries a new change marker and is reported as changed."""
+    from connectors import ALL_RESOURCES
+
+    world = generate_world(500, 7, today=dt.date(2026, 11, 20))
+    before = {spec.key: {str(r.get("id")): r for r in world.iter_records(spec.key)} for spec in ALL_RESOURCES}
+    changes = world.advance_day()
+    for spec in ALL_RESOURCES:
+        after = {str(r.get("id")): r for r in world.iter_records(spec.key)}
+        reported = {str(r.get("id")) for r in changes[spec.key]}
+        changed = {i for i, record in after.items() if before[spec.key].get(i) != record}
+        assert changed == reported, spec.key
+        for i in changed & set(before[spec.key]):
+            assert spec.record_version(after[i]) > spec.record_version(before[spec.key][i]), (spec.key, i)
