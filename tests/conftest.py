@@ -40,6 +40,19 @@ def serving(world, faults: str = "none", fault_seed: int = 1) -> Iterator:
         server.shutdown()
 
 
+def point_pipeline_at(monkeypatch, server, warehouse) -> None:
+    """Env vars that make the pipeline read these demo sources and write this warehouse."""
+    monkeypatch.setenv("C360_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("C360_BI_WAREHOUSE", str(Path(warehouse).with_name("bi.duckdb")))
+    monkeypatch.setenv("SHOP_API_TOKEN", CREDENTIALS.shop_token)
+    monkeypatch.setenv("ERP_API_KEY", CREDENTIALS.erp_api_key)
+    monkeypatch.setenv("HELPDESK_EMAIL", CREDENTIALS.helpdesk_email)
+    monkeypatch.setenv("HELPDESK_API_TOKEN", CREDENTIALS.helpdesk_token)
+    monkeypatch.setenv("ACCOUNTING_API_KEY", CREDENTIALS.accounting_api_key)
+    for system in SYSTEMS:
+        monkeypatch.setenv(f"{system.upper()}_API_URL", server.url(system))
+
+
 @contextmanager
 def clients(server, *, timeout: float = 10.0, max_retries: int = 8, credentials=CREDENTIALS):
     from connectors import build_client
@@ -66,12 +79,19 @@ def warehouse(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 def run_pipeline_downstream_of_raw(defs) -> None:
     """Materialize every asset after raw landing (dbt, identity, marts, segments) in this process."""
+    run_pipeline(defs, include_landing=False)
+
+
+def run_pipeline(defs, include_landing: bool = True) -> None:
+    """Materialize the whole graph (or all but the raw landing) in this process; fail the test if the run fails."""
     import dagster as dg
 
     from c360.settings import SYSTEMS
 
     graph = defs.resolve_asset_graph()
-    selection = dg.AssetSelection.all() - dg.AssetSelection.groups(*SYSTEMS)
+    selection = dg.AssetSelection.all()
+    if not include_landing:
+        selection = selection - dg.AssetSelection.groups(*SYSTEMS)
     job = defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(
         instance=dg.DagsterInstance.ephemeral(),

@@ -12,6 +12,7 @@ parsed here at import time.
 import os
 import sys
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,10 @@ GROUP_BY_FOLDER = {
 }
 
 
+BI_FACING_GROUPS = ("marts", "segments")
+MARTS_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=30), warn_window=timedelta(hours=25))
+
+
 class C360DbtTranslator(DagsterDbtTranslator):
     """Models are keyed `[<schema>, <model>]` (like `["raw", <table>]` for landing) and grouped by folder."""
 
@@ -49,6 +54,14 @@ class C360DbtTranslator(DagsterDbtTranslator):
         # fqn = [project, <folder>, ..., <name>]; a model directly under models/ has no folder
         folder = fqn[1] if len(fqn) > 2 else None
         return GROUP_BY_FOLDER.get(folder, super().get_group_name(dbt_resource_props))
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        spec = spec.replace_attributes(owners=["team:data-engineering"])
+        if spec.group_name in BI_FACING_GROUPS:
+            # The daily run is at 06:00; a mart older than a day and a bit means a run was missed.
+            spec = spec.replace_attributes(freshness_policy=MARTS_FRESHNESS)
+        return spec
 
 
 dbt_translator = C360DbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))

@@ -60,6 +60,7 @@ def build_raw_landing_asset(spec: ResourceSpec) -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
         retry_policy=LANDING_RETRY_POLICY,
         tags={"source_system": spec.system},
+        owners=["team:data-engineering"],
     )
     def _landing(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         source = getattr(context.resources, api_resource_key)

@@ -1,0 +1,102 @@
+"""KPI marts benchmark: time to build every fact and KPI mart (dbt + predictions) at --persons N.
+
+    python benchmarks/bench_marts.py --persons 100000 [--seed 2027] [--workdir /tmp/bench_marts]
+
+1. generates a world and loads all 13 resources into the raw tables (tests/identity/world_loader.py);
+2. builds staging + identity as production does (dbt, Splink, resolution) - reported apart;
+3. times the KPI marts alone: dbt facts (models/marts/facts), the BG/NBD + Gamma-Gamma predictions
+   asset code (orchestration/assets/kpis.py), then dbt customer_kpis, kpi_daily, kpi_monthly;
+4. prints one JSON document: seconds per step, row counts and the fitted parameters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TODAY = date(2026, 11, 20)
+AS_OF = "2026-11-21"
+
+
+def _dbt(args: list[str], warehouse: Path) -> float:
+    env = {**os.environ, "C360_WAREHOUSE": str(warehouse), "C360_AS_OF": AS_OF,
+           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    started = time.perf_counter()
+    subprocess.run([str(Path(sys.executable).parent / "dbt"), *args, "--quiet", "--profiles-dir", "."],
+                   cwd=ROOT / "dbt_project", env=env, check=True)
+    return round(time.perf_counter() - started, 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persons", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=2027)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench_marts"))
+    args = parser.parse_args()
+
+    import duckdb
+
+    from connectors import ALL_RESOURCES
+    from identity.resolve import resolve, write_match_pairs
+    from identity.matching import predict_pairs
+    from identity.schema import RECORDS_TABLE
+    from orchestration.assets.kpis import write_predictions
+    from simulator.world import generate_world
+    from tests.identity.world_loader import load_world
+
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    warehouse = args.workdir / f"marts_{args.persons}.duckdb"
+    warehouse.unlink(missing_ok=True)
+    figures: dict = {"persons": args.persons, "seed": args.seed}
+
+    started = time.perf_counter()
+    world = generate_world(args.persons, args.seed, today=TODAY)
+    with duckdb.connect(str(warehouse)) as con:
+        counts = load_world(con, world, resources=[spec.key for spec in ALL_RESOURCES])
+    figures["generate_and_load_seconds"] = round(time.perf_counter() - started, 2)
+    figures["raw_records"] = sum(counts.values())
+
+    # upstream of the marts, as in production (not part of the marts figures)
+    upstream = _dbt(["build", "--select", "path:models/staging", "path:models/identity",
+                     "--exclude", "resource_type:test"], warehouse)
+    started = time.perf_counter()
+    with duckdb.connect(str(warehouse)) as con:
+        result = predict_pairs(f"(select * from {RECORDS_TABLE} where not is_collective_contact)", con)
+        write_match_pairs(con, result.pairs)
+        resolve(con, date.fromisoformat(AS_OF))
+    upstream += round(time.perf_counter() - started, 2)
+    upstream += _dbt(["run", "--select", "golden_customers"], warehouse)
+    figures["upstream_seconds"] = round(upstream, 2)
+
+    steps = {}
+    steps["dbt_facts_run"] = _dbt(["run", "--select", "path:models/marts/facts"], warehouse)
+    started = time.perf_counter()
+    with duckdb.connect(str(warehouse)) as con:
+        stats = write_predictions(con, date.fromisoformat(AS_OF))
+    steps["predictions"] = round(time.perf_counter() - started, 2)
+    steps["dbt_kpis_run"] = _dbt(["run", "--select", "path:models/marts/kpis"], warehouse)
+    steps["dbt_marts_tests"] = _dbt(["test", "--select", "path:models/marts/facts", "path:models/marts/kpis"], warehouse)
+    figures["steps_seconds"] = steps
+    figures["marts_total_seconds"] = round(sum(steps.values()), 2)
+    figures["predictions"] = stats
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        figures["rows"] = {t: con.execute(f"select count(*) from marts.{t}").fetchone()[0]
+                           for t in ("fct_orders", "fct_order_lines", "fct_refunds", "fct_invoices", "fct_payments",
+                                     "fct_tickets", "fct_survey_responses", "fct_checkouts", "customer_kpis",
+                                     "kpi_daily", "kpi_monthly")}
+        figures["unresolved"] = {r[0]: r[1] for r in con.execute(
+            "select fact_table, unresolved_rows from marts.unresolved_facts").fetchall()}
+    print(json.dumps(figures, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
