@@ -44,6 +44,7 @@ test: setup $(CHROMIUM)
 bench: setup
 	$(VENV)/bin/python benchmarks/bench_generate.py --persons 100000
 	$(VENV)/bin/python benchmarks/bench_landing.py --persons 100000
+	$(VENV)/bin/python benchmarks/bench_quality.py --persons 100000
 
 clean:
 	rm -rf $(VENV) .tools warehouse .dagster_home
