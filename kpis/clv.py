@@ -60,12 +60,16 @@ def fit_bgnbd(x, t_x, T, initial=(1.0, 1.0, 1.0, 1.0), penalizer: float = 0.0) -
     if len(x) == 0:
         raise ValueError("BG/NBD needs at least one customer")
     scale = max(float(T.max()), 1e-9) / 10.0  # fit alpha on a scale near 1, then scale back
+    # customers with the same (x, t_x, T) share one likelihood term: fit on the distinct rows, weighted
+    rows, weights = np.unique(np.column_stack([x, t_x, T]), axis=0, return_counts=True)
+    ux, ut_x, uT = rows[:, 0], rows[:, 1] / scale, rows[:, 2] / scale
+    n = float(weights.sum())
 
     def neg_ll(log_params):
         r, alpha, a, b = np.exp(log_params)
         # rescaling time only shifts the log-likelihood by the constant -sum(x) * log(scale)
-        ll = bgnbd_log_likelihood((r, alpha, a, b), x, t_x / scale, T / scale).sum()
-        return -ll / len(x) + penalizer * float(np.sum(np.exp(log_params) ** 2))
+        ll = (weights * bgnbd_log_likelihood((r, alpha, a, b), ux, ut_x, uT)).sum()
+        return -ll / n + penalizer * float(np.sum(np.exp(log_params) ** 2))
 
     start = np.log(np.asarray(initial, dtype=float))
     res = minimize(neg_ll, start, method="Nelder-Mead", options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-12})

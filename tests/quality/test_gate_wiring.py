@@ -1,0 +1,31 @@
+"""The gates sit between steps: the segments are a dbt step of their own that waits for the blocking
+great_expectations checks on what it reads (cheap: no run, only the execution plan)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+
+def test_segments_step_waits_for_the_gates():
+    from dagster._core.execution.api import create_execution_plan  # the plan Dagster runs
+
+    from orchestration.assets.dbt_models import c360_dbt_models, c360_dbt_segments
+    from orchestration.definitions import build_definitions
+
+    assert all(key.path[0] == "segments" for key in c360_dbt_segments.keys)
+    assert not any(key.path[0] == "segments" for key in c360_dbt_models.keys)
+
+    defs = build_definitions()
+    checks = {k for k in defs.resolve_asset_graph().asset_check_keys if k.name.startswith("gx_")}
+    assert all(defs.resolve_asset_graph().get(k).blocking for k in checks)
+    plan = create_execution_plan(defs.resolve_implicit_global_asset_job_def())
+    step = plan.get_step_by_key("c360_dbt_segments")
+    upstream = {h.step_key for i in step.step_inputs for h in i.get_step_output_handle_dependencies()}
+    for gate in ("marts__golden_customers_gx_golden_customers", "marts__customer_kpis_gx_kpi_customer_ranges",
+                 "marts__customer_kpis_gx_kpi_customer_revenue_reconciles"):
+        assert gate in upstream, upstream
+    # a raw gate stops staging, the first dbt step
+    staging = plan.get_step_by_key("c360_dbt_models")
+    staging_upstream = {h.step_key for i in staging.step_inputs for h in i.get_step_output_handle_dependencies()}
+    assert "raw__shop_customers_gx_raw_shop_customers" in staging_upstream
+    assert {dg.AssetKey(["raw", "shop_customers"])} <= {k.asset_key for k in checks}
