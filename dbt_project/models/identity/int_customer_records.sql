@@ -153,9 +153,10 @@ accounting as (
         null::varchar,
         null::varchar,
         null::timestamptz,
-        -- contacts carry no timestamps, only a version: landing time stands in for "last changed"
+        -- contacts carry no timestamps, only a version that counts per contact: no "last changed".
+        -- Landing time is no stand-in: it says when we looked, and a full rebuild would differ.
         null::timestamptz,
-        loaded_at,
+        null::timestamptz,
         loaded_at
     from {{ ref('stg_accounting__contacts') }}
 
@@ -224,6 +225,6 @@ select
     email_marketing_opt_in_level,
     email_marketing_consent_updated_at,
     created_at,
-    coalesce(updated_at, loaded_at) as updated_at,
+    updated_at,
     loaded_at
 from keyed
