@@ -158,7 +158,10 @@ def resolve(
     con.execute(
         f"""
         create or replace temp table __identity_rule as
-        select e.record_key, arg_max(e.rule, e.strength) as link_rule, max(e.match_probability) as match_probability
+        select e.record_key,
+               -- a record tied by several certain rules names one of them, the same one on every run
+               first(e.rule order by e.strength desc, e.rule) as link_rule,
+               max(e.match_probability) as match_probability
         from (
             select k.record_key_l as record_key, k.rule, k.match_probability,
                    case when k.rule = 'splink' then k.match_probability else {CERTAIN_WEIGHT} end as strength

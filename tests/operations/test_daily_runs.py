@@ -10,7 +10,7 @@ from connectors import ALL_RESOURCES
 from tests.conftest import make_world, point_pipeline_at, run_pipeline, serving
 
 # Columns that say when something was computed or loaded, not what it is.
-RUN_TIME_COLUMNS = {"_loaded_at", "_sync_id", "resolved_on", "resolved_at", "recorded_at", "computed_at", "published_at"}
+RUN_TIME_COLUMNS = {"_loaded_at", "loaded_at", "_sync_id", "resolved_on", "resolved_at", "recorded_at", "computed_at", "published_at"}
 
 
 def canonical_table(con, schema: str, table: str) -> pd.DataFrame:

@@ -55,12 +55,12 @@ golden as (
         {{ survive('source_system', 'birthday is not null', trust['birthday']) }} as birthday_source,
 
         -- consent: e-mail marketing is the only channel a source records (shop); the latest decision wins
-        first(email_marketing_consent_state order by email_marketing_consent_updated_at desc nulls last, updated_at desc)
+        first(email_marketing_consent_state order by email_marketing_consent_updated_at desc nulls last, updated_at desc nulls last, record_key)
             filter (where email_marketing_consent_state is not null) as email_marketing_consent_state,
         coalesce(first(email_marketing_consent_state = 'subscribed'
-                       order by email_marketing_consent_updated_at desc nulls last, updated_at desc)
+                       order by email_marketing_consent_updated_at desc nulls last, updated_at desc nulls last, record_key)
             filter (where email_marketing_consent_state is not null), false) as has_email_marketing_consent,
-        first(email_marketing_opt_in_level order by email_marketing_consent_updated_at desc nulls last, updated_at desc)
+        first(email_marketing_opt_in_level order by email_marketing_consent_updated_at desc nulls last, updated_at desc nulls last, record_key)
             filter (where email_marketing_consent_state is not null) as email_marketing_opt_in_level,
         max(email_marketing_consent_updated_at) as email_marketing_consent_updated_at,
 

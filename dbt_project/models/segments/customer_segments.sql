@@ -212,20 +212,20 @@ select
     net_revenue_12m,
     abc_cumulative_share,
     abc_class,
-    {{ abc_a }} as abc_a_threshold,
-    {{ abc_b }} as abc_b_threshold,
+    cast({{ abc_a }} as decimal(5, 4)) as abc_a_threshold,
+    cast({{ abc_b }} as decimal(5, 4)) as abc_b_threshold,
 
     -- profitability, churn risk, experience
     margin_clv,
     is_profitable,
     p_alive,
-    {{ p_alive_min }} as p_alive_threshold,
+    cast({{ p_alive_min }} as decimal(5, 4)) as p_alive_threshold,
     last_csat_score,
     last_csat_date,
     last_nps_score,
     last_nps_date,
     last_bad_rating_date,
-    {{ bad_days }} as bad_experience_days,
+    cast({{ bad_days }} as integer) as bad_experience_days,
 
     -- business segments (German labels: see the segment_label of each activation table)
     is_besonders_profitabel,

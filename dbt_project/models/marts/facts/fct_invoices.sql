@@ -34,7 +34,7 @@ payments as (
         count(*) as payments_count,
         sum(amount) as amount_paid,
         max(paid_at) as last_paid_at,
-        arg_max(payment_method, paid_at) as payment_method
+        arg_max(payment_method, struct_pack(at := paid_at, id := payment_id)) as payment_method
     from {{ ref('stg_accounting__payments') }}
     group by voucher_id
 

@@ -1,13 +1,55 @@
 {#- Payments received, one row per payment, tied to the customer of the invoice they pay
-    (fct_invoices: its contact, or the order named in its remark). -#}
+    (fct_invoices: its contact, or the order named in its remark).
+
+    Incremental: a daily run parses only the payments landed since the last build (`loaded_at`) and
+    re-links the stored ones to today's invoices; only rows that differ from the stored ones are
+    written (delete+insert on payment_id). A full refresh gives the same table. -#}
+
+{{ config(
+    materialized='incremental',
+    unique_key='payment_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+) }}
+
+{%- set incremental = is_incremental_on('loaded_at') %}
 
 with
 
 payments as (
 
-    select * from {{ ref('stg_accounting__payments') }}
+    select payment_id, voucher_id, paid_at, amount, payment_method, loaded_at
+    from {{ ref('stg_accounting__payments') }}
+    {% if incremental %}
+    where loaded_at > (select coalesce(max(loaded_at), '-infinity'::timestamptz) from {{ this }})
+    {% endif %}
 
 ),
+
+{% if incremental %}
+-- the stored payments, as they came from staging, so that a changed invoice re-links them
+stored_payments as (
+
+    select payment_id, invoice_id as voucher_id, paid_at, amount, payment_method, loaded_at
+    from {{ this }}
+    where payment_id not in (select payment_id from payments)
+
+),
+
+payments_to_link as (
+
+    select * from payments
+    union all
+    select * from stored_payments
+
+),
+{% else %}
+payments_to_link as (
+
+    select * from payments
+
+),
+{% endif %}
 
 invoices as (
 
@@ -34,11 +76,16 @@ final as (
         p.amount,
         p.payment_method,
         {{ local_date('p.paid_at') }} - i.invoice_date as days_after_invoice,
-        {{ local_date('p.paid_at') }} > i.due_date as is_after_due_date
+        {{ local_date('p.paid_at') }} > i.due_date as is_after_due_date,
+        p.loaded_at
 
-    from payments p
+    from payments_to_link p
     left join invoices i on i.invoice_id = p.voucher_id
 
 )
 
 select * from final
+{% if incremental %}
+except
+select * from {{ this }}
+{% endif %}

@@ -148,7 +148,7 @@ preferred_channels as (
 
     select
         golden_customer_id,
-        arg_max(channel, struct_pack(recent := recent_tickets, total := tickets, last := last_used)) as preferred_channel
+        arg_max(channel, struct_pack(recent := recent_tickets, total := tickets, last := last_used, name := channel)) as preferred_channel
     from (
         select
             golden_customer_id,
