@@ -193,7 +193,9 @@ def predict_pairs(
     if threads:
         con.execute(f"set threads = {int(threads)}")
     con.register("__records_arrow", records)
-    con.execute("create table match_input as select * from __records_arrow")
+    # Same records, same model: the training samples rows by position, so fix the order (a daily
+    # warehouse holds its rows in another order than a fresh rebuild) ...
+    con.execute("create table match_input as select * from __records_arrow order by record_key")
     con.unregister("__records_arrow")
     n = con.execute("select count(*) from match_input").fetchall()[0][0]
     stats: dict = {"records": int(n)}
@@ -206,11 +208,14 @@ def predict_pairs(
     df = db_api.register("match_input")
     linker = Linker(df, settings(), log_level=logging.WARNING)
     linker.training.estimate_probability_two_random_records_match(DETERMINISTIC_RULES, recall=0.8)
+    # ... and sample on one thread: DuckDB's seeded sampling repeats itself only there.
+    con.execute("set threads = 1")
     linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
     for cols in TRAINING_BLOCKING_RULES:
         linker.training.estimate_parameters_using_expectation_maximisation(
             block_on(*cols), estimate_without_term_frequencies=True, max_pairs=em_max_pairs
         )
+    con.execute(f"set threads = {int(threads)}" if threads else "reset threads")
     stats["train_seconds"] = round(time.perf_counter() - started, 2)
     predicted = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
     pairs = con.execute(

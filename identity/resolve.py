@@ -116,7 +116,9 @@ def resolve(
                    case when e.rule = 'splink' then e.match_probability else {CERTAIN_WEIGHT} end as w
             from __identity_kept e
             join __identity_nodes l on l.record_key = e.record_key_l
-            join __identity_nodes r on r.record_key = e.record_key_r"""
+            join __identity_nodes r on r.record_key = e.record_key_r
+            -- links of equal strength are taken in this order: the same clusters on every run
+            order by l, r"""
     ).fetchnumpy()
     n = len(nodes)
     first_names = nodes["first_name_folded"].astype(object).where(nodes["first_name_folded"].notna(), None).to_numpy()

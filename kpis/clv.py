@@ -72,8 +72,13 @@ def fit_bgnbd(x, t_x, T, initial=(1.0, 1.0, 1.0, 1.0), penalizer: float = 0.0) -
         return -ll / n + penalizer * float(np.sum(np.exp(log_params) ** 2))
 
     start = np.log(np.asarray(initial, dtype=float))
-    res = minimize(neg_ll, start, method="Nelder-Mead", options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-12})
-    res = minimize(neg_ll, res.x, method="L-BFGS-B")
+    # When every customer drops out with nearly the same probability, the likelihood rises along a
+    # ridge a, b -> infinity (a / (a + b) fixed); bounding them ends the walk without changing what
+    # the model predicts.
+    bounds = [(np.log(1e-6), np.log(1e6))] * 2 + [(np.log(1e-6), np.log(1e4))] * 2
+    res = minimize(neg_ll, start, method="Nelder-Mead", bounds=bounds,
+                   options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-12})
+    res = minimize(neg_ll, res.x, method="L-BFGS-B", bounds=bounds)
     r, alpha, a, b = np.exp(res.x)
     return BgNbdParams(r=float(r), alpha=float(alpha * scale), a=float(a), b=float(b))
 
