@@ -5,7 +5,8 @@
 1. generates a world and loads all 13 resources into the raw tables (tests/identity/world_loader.py);
 2. builds staging + identity as production does (dbt, Splink, resolution) - reported apart;
 3. times the KPI marts alone: dbt facts (models/marts/facts), the BG/NBD + Gamma-Gamma predictions
-   asset code (orchestration/assets/kpis.py), then dbt customer_kpis, kpi_daily, kpi_monthly;
+   asset code (orchestration/assets/kpis.py), then dbt customer_kpis, kpi_daily, kpi_monthly, their
+   dbt tests, the great_expectations gates on the golden and KPI tables, and the segments (dbt build);
 4. prints one JSON document: seconds per step, row counts and the fitted parameters.
 """
 
@@ -33,6 +34,23 @@ def _dbt(args: list[str], warehouse: Path) -> float:
     started = time.perf_counter()
     subprocess.run([str(Path(sys.executable).parent / "dbt"), *args, "--quiet", "--profiles-dir", "."],
                    cwd=ROOT / "dbt_project", env=env, check=True)
+    return round(time.perf_counter() - started, 2)
+
+
+def _gates(warehouse: Path, layers: tuple[str, ...]) -> float:
+    """The great_expectations gates of these layers as the asset checks run them: read, validate."""
+    import duckdb
+
+    from quality import load_suites
+    from quality.runner import validate
+
+    started = time.perf_counter()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for suite in load_suites():
+            if suite.layer in layers:
+                result = validate(con.execute(suite.query).df(), suite)
+                if not result.success:
+                    raise SystemExit(f"quality gate {suite.name} failed: {[f.label for f in result.failures]}")
     return round(time.perf_counter() - started, 2)
 
 
@@ -85,6 +103,8 @@ def main() -> None:
     steps["predictions"] = round(time.perf_counter() - started, 2)
     steps["dbt_kpis_run"] = _dbt(["run", "--select", "path:models/marts/kpis"], warehouse)
     steps["dbt_marts_tests"] = _dbt(["test", "--select", "path:models/marts/facts", "path:models/marts/kpis"], warehouse)
+    steps["gx_gates_golden_and_kpis"] = _gates(warehouse, layers=("golden", "kpis"))
+    steps["dbt_segments_build"] = _dbt(["build", "--select", "path:models/segments"], warehouse)
     figures["steps_seconds"] = steps
     figures["marts_total_seconds"] = round(sum(steps.values()), 2)
     figures["predictions"] = stats
