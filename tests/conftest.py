@@ -77,13 +77,14 @@ def warehouse(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
-def run_pipeline_downstream_of_raw(defs) -> None:
+def run_pipeline_downstream_of_raw(defs):
     """Materialize every asset after raw landing (dbt, identity, marts, segments) in this process."""
-    run_pipeline(defs, include_landing=False)
+    return run_pipeline(defs, include_landing=False)
 
 
-def run_pipeline(defs, include_landing: bool = True) -> None:
-    """Materialize the whole graph (or all but the raw landing) in this process; fail the test if the run fails."""
+def run_pipeline(defs, include_landing: bool = True):
+    """Materialize the whole graph (or all but the raw landing) in this process; fail the test if the
+    run fails. Returns the run's result."""
     import dagster as dg
 
     from c360.settings import SYSTEMS
@@ -100,15 +101,32 @@ def run_pipeline(defs, include_landing: bool = True) -> None:
     )
     failures = [e.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert result.success, f"pipeline run failed: {failures}"
+    return result
 
 
 @pytest.fixture(scope="session")
-def pipeline_warehouse(tmp_path_factory):
+def pipeline_warehouse(pipeline_build):
+    """(warehouse path, world) of the session's pipeline build. Tests must only read it."""
+    path, world, _ = pipeline_build
+    return path, world
+
+
+@pytest.fixture(scope="session")
+def pipeline_materializations(pipeline_build) -> dict:
+    """Metadata of every asset materialized by the session's pipeline build, by asset key."""
+    _, _, result = pipeline_build
+    return {
+        event.asset_key: event.materialization.metadata for event in result.get_asset_materialization_events()
+    }
+
+
+@pytest.fixture(scope="session")
+def pipeline_build(tmp_path_factory):
     """One warehouse built once per test session by the whole pipeline from a generated world.
 
     The world's records are put straight into the raw tables (the landing itself is tested over HTTP
     in tests/landing); everything downstream runs through Dagster as in production. Yields
-    (warehouse path, world). Tests must only read it.
+    (warehouse path, world, run result).
     """
     import os
 
@@ -124,10 +142,10 @@ def pipeline_warehouse(tmp_path_factory):
     try:
         from orchestration.definitions import build_definitions
 
-        run_pipeline_downstream_of_raw(build_definitions())
+        result = run_pipeline_downstream_of_raw(build_definitions())
     finally:
         if previous is None:
             os.environ.pop("C360_WAREHOUSE", None)
         else:
             os.environ["C360_WAREHOUSE"] = previous
-    yield path, world
+    yield path, world, result

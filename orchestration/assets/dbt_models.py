@@ -18,6 +18,7 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from dagster_duckdb import DuckDBResource
 
 from orchestration.assets.raw_landing import WAREHOUSE_POOL
 
@@ -67,6 +68,45 @@ class C360DbtTranslator(DagsterDbtTranslator):
 dbt_translator = C360DbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
+PREVIEW_ROWS = 5
+
+
+def build_with_table_stats(context: dg.AssetExecutionContext, dbt: DbtCliResource,
+                           warehouse: DuckDBResource) -> Iterator:
+    """`dbt build` of the step's selection; every table it built gets its row count and a preview.
+
+    dbt holds the DuckDB warehouse until it exits, so the tables are read after the command and the
+    events are passed on then (dbt's log streams meanwhile). When dbt fails, what it did build is
+    still reported before the error.
+    """
+    events, failure = [], None
+    try:
+        events.extend(dbt.cli(["build"], context=context).stream())
+    except Exception as exc:  # re-raised below, after the events of what was built
+        failure = exc
+    with warehouse.get_connection() as con:
+        tables = {
+            (schema, name)
+            for schema, name in con.execute(
+                "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'"
+            ).fetchall()
+        }
+        for event in events:
+            key = context.asset_key_for_output(event.output_name) if isinstance(event, dg.Output) else None
+            if key is not None and tuple(key.path) in tables:
+                table = ".".join(key.path)
+                rows = con.execute(f"select count(*) from {table}").fetchone()[0]
+                preview = con.execute(f"select * from {table} limit {PREVIEW_ROWS}").df()
+                event = event.with_metadata({
+                    **event.metadata,
+                    "dagster/row_count": dg.MetadataValue.int(int(rows)),
+                    "preview": dg.MetadataValue.md(preview.to_markdown(index=False)),
+                })
+            yield event
+    if failure is not None:
+        raise failure
+
+
 # The segments are a dbt step of their own: the blocking quality gates on the golden customer and
 # KPI marts (orchestration/checks/quality_gates.py) sit between this step and the one before it, so
 # a failed gate leaves the segment tables as they were (Dagster skips the segments step).
@@ -82,13 +122,13 @@ SEGMENTS_SELECT = "path:models/segments"
     # dbt writes the DuckDB warehouse: one writer at a time with the landing assets
     pool=WAREHOUSE_POOL,
 )
-def c360_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator:
+def c360_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource) -> Iterator:
     """`dbt build` of the selected models: unit tests, models and data tests in DAG order."""
     # The Python identity steps split the dbt graph into several steps of one run. A singular test
     # reading models of two steps (the crosswalk check) must wait for the later one: "buildable"
     # runs a test only once all its parents are built or upstream of what is being built.
     os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
-    yield from dbt.cli(["build"], context=context).stream()
+    yield from build_with_table_stats(context, dbt, warehouse)
 
 
 @dbt_assets(
@@ -99,10 +139,11 @@ def c360_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> I
     select=SEGMENTS_SELECT,
     pool=WAREHOUSE_POOL,
 )
-def c360_dbt_segments(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator:
+def c360_dbt_segments(context: dg.AssetExecutionContext, dbt: DbtCliResource,
+                      warehouse: DuckDBResource) -> Iterator:
     """`dbt build` of the segment models, run only after the quality gates upstream of them passed."""
     os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
-    yield from dbt.cli(["build"], context=context).stream()
+    yield from build_with_table_stats(context, dbt, warehouse)
 
 
 def dbt_resource() -> DbtCliResource:
