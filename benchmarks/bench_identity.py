@@ -77,6 +77,7 @@ def step_dbt(args) -> dict:
 def step_match(args) -> dict:
     import duckdb
 
+    from c360.settings import identity_memory_limit
     from identity.matching import predict_pairs
     from identity.resolve import write_match_pairs
     from identity.schema import RECORDS_TABLE
@@ -84,7 +85,7 @@ def step_match(args) -> dict:
     started = time.perf_counter()
     con = duckdb.connect(str(args.warehouse))
     result = predict_pairs(f"(select * from {RECORDS_TABLE} where not is_collective_contact)", con,
-                           threshold=args.threshold, threads=2)
+                           threshold=args.threshold, threads=2, memory_limit=identity_memory_limit())
     write_match_pairs(con, result.pairs)
     con.close()
     return {"seconds": round(time.perf_counter() - started, 2), "peak_mb": _peak_mb(), **result.stats}

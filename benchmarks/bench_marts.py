@@ -63,6 +63,7 @@ def main() -> None:
 
     import duckdb
 
+    from c360.settings import identity_memory_limit
     from connectors import ALL_RESOURCES
     from identity.resolve import resolve, write_match_pairs
     from identity.matching import predict_pairs
@@ -88,7 +89,8 @@ def main() -> None:
                      "--exclude", "resource_type:test"], warehouse)
     started = time.perf_counter()
     with duckdb.connect(str(warehouse)) as con:
-        result = predict_pairs(f"(select * from {RECORDS_TABLE} where not is_collective_contact)", con)
+        result = predict_pairs(f"(select * from {RECORDS_TABLE} where not is_collective_contact)", con,
+                               memory_limit=identity_memory_limit())
         write_match_pairs(con, result.pairs)
         resolve(con, date.fromisoformat(AS_OF))
     upstream += round(time.perf_counter() - started, 2)

@@ -76,3 +76,9 @@ def bi_warehouse_path() -> Path:
 
 def bi_parquet_dir() -> Path:
     return Path(_env("C360_BI_PARQUET_DIR", str(bi_warehouse_path().parent / "bi")))
+
+
+def identity_memory_limit() -> str:
+    """Memory the probabilistic matching may hold (DuckDB syntax); beyond it the comparisons spill
+    to disk. 3GB keeps 1M persons (2.3M records) under 4 GB of RSS at about 15 % more time."""
+    return _env("C360_IDENTITY_MEMORY_LIMIT", "3GB")

@@ -179,6 +179,7 @@ def predict_pairs(
     em_max_pairs: float = 2e6,
     seed: int = 42,
     threads: int | None = None,
+    memory_limit: str | None = None,
 ) -> MatchResult:
     """Train a model on `records` without labels and return the pairs above `threshold`.
 
@@ -192,6 +193,9 @@ def predict_pairs(
     con = duckdb.connect()
     if threads:
         con.execute(f"set threads = {int(threads)}")
+    if memory_limit:
+        # beyond it DuckDB spills the comparisons to its temp directory instead of growing
+        con.execute(f"set memory_limit = '{memory_limit}'")
     con.register("__records_arrow", records)
     # Same records, same model: the training samples rows by position, so fix the order (a daily
     # warehouse holds its rows in another order than a fresh rebuild) ...

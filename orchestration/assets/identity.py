@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from c360.settings import identity_memory_limit
 from identity.guards import GuardConfig
 from identity.matching import DEFAULT_THRESHOLD, predict_pairs
 from identity.resolve import resolve, write_match_pairs
@@ -58,7 +59,8 @@ def identity_match_pairs(context: dg.AssetExecutionContext, config: MatchingConf
     started = time.perf_counter()
     with warehouse.get_connection() as con:
         result = predict_pairs(
-            f"(select * from {RECORDS_TABLE} where not is_collective_contact)", con, threshold=config.threshold
+            f"(select * from {RECORDS_TABLE} where not is_collective_contact)", con, threshold=config.threshold,
+            memory_limit=identity_memory_limit(),
         )
         pairs = write_match_pairs(con, result.pairs)
     context.log.info(f"Splink: {result.stats}")
