@@ -53,6 +53,11 @@ def point_pipeline_at(monkeypatch, server, warehouse) -> None:
         monkeypatch.setenv(f"{system.upper()}_API_URL", server.url(system))
 
 
+def served_by_id(server, spec) -> dict[str, dict]:
+    """Every record a complete sync of the resource receives now, by source id."""
+    return {str(record["id"]): record for record in server.served(spec.key) if "id" in record}
+
+
 @contextmanager
 def clients(server, *, timeout: float = 10.0, max_retries: int = 8, credentials=CREDENTIALS):
     from connectors import build_client

@@ -38,14 +38,3 @@
         ) * 0.01 as decimal(18, 2)
     )
 {%- endmacro %}
-
-{#- True when an incremental model can build on its stored table: dbt's is_incremental() and the
-    stored table already has the column the increment is measured by (a table built before the
-    model became incremental lacks it, and is then rebuilt in full once). -#}
-{% macro is_incremental_on(column) -%}
-    {%- if not is_incremental() -%}
-        {{ return(false) }}
-    {%- endif -%}
-    {%- set stored = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-    {{ return(column in stored) }}
-{%- endmacro %}

@@ -9,7 +9,7 @@ import requests
 from connectors import ALL_RESOURCES
 from connectors.errors import SourceAuthError
 from orchestration.landing import land_resource
-from tests.conftest import CREDENTIALS, clients, make_world, serving
+from tests.conftest import CREDENTIALS, clients, make_world, served_by_id, serving
 
 
 def land_everything(con, server, **client_options) -> dict:
@@ -26,13 +26,9 @@ def landed(con, spec) -> dict[str, dict]:
     return {row[0]: orjson.loads(row[1]) for row in rows}
 
 
-def served(server, spec) -> dict[str, dict]:
-    return {str(record["id"]): record for record in server.served(spec.key) if "id" in record}
-
-
 def assert_warehouse_equals_sources(con, server) -> None:
     for spec in ALL_RESOURCES:
-        expected = served(server, spec)
+        expected = served_by_id(server, spec)
         assert expected, f"the world serves no {spec.key}: the test would prove nothing"
         assert landed(con, spec) == expected, f"{spec.key}: landed records differ from the served ones"
 
@@ -52,14 +48,14 @@ def test_rerun_without_changes_lands_nothing_and_a_new_day_lands_exactly_the_cha
     world = make_world(persons=300, seed=12)
     with serving(world) as server:
         land_everything(warehouse, server)
-        before = {spec.key: served(server, spec) for spec in ALL_RESOURCES}
+        before = {spec.key: served_by_id(server, spec) for spec in ALL_RESOURCES}
 
         rerun = land_everything(warehouse, server)
         for key, stats in rerun.items():
             assert (stats.new, stats.updated) == (0, 0), f"{key}: a run without changes landed records"
 
         server.advance(days=1)
-        after = {spec.key: served(server, spec) for spec in ALL_RESOURCES}
+        after = {spec.key: served_by_id(server, spec) for spec in ALL_RESOURCES}
         daily = land_everything(warehouse, server)
         changed_somewhere = 0
         for spec in ALL_RESOURCES:
@@ -146,7 +142,7 @@ def test_malformed_records_are_quarantined_with_their_reason_and_the_rest_lands(
         assert orjson.loads(by_id["9000000001"][2]) == broken_marker
         assert "id" in by_id[None][1]
         shop_customers = next(spec for spec in ALL_RESOURCES if spec.key == "shop/customers")
-        well_formed = set(served(server, shop_customers)) - {"9000000001"}
+        well_formed = set(served_by_id(server, shop_customers)) - {"9000000001"}
         assert set(landed(warehouse, shop_customers)) == well_formed
 
         # Read again at the next run, a quarantined record is not quarantined twice.

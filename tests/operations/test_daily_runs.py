@@ -7,7 +7,7 @@ import duckdb
 import pandas as pd
 
 from connectors import ALL_RESOURCES
-from tests.conftest import make_world, point_pipeline_at, run_pipeline, serving
+from tests.conftest import make_world, point_pipeline_at, run_pipeline, served_by_id, serving
 
 # Columns that say when something was computed or loaded, not what it is.
 RUN_TIME_COLUMNS = {"_loaded_at", "loaded_at", "_sync_id", "resolved_on", "resolved_at", "recorded_at", "computed_at", "published_at"}
@@ -27,10 +27,6 @@ def canonical_table(con, schema: str, table: str) -> pd.DataFrame:
             frame[column] = frame[column].map(lambda value: keys.get(value, value))
     frame = frame.astype(str)
     return frame.sort_values(list(frame.columns)).reset_index(drop=True)
-
-
-def served_by_id(server, spec) -> dict[str, dict]:
-    return {str(record["id"]): record for record in server.served(spec.key) if "id" in record}
 
 
 def changed_records(before: dict[str, dict], after: dict[str, dict]) -> int:

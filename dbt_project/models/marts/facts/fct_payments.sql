@@ -21,7 +21,7 @@ payments as (
     select payment_id, voucher_id, paid_at, amount, payment_method, loaded_at
     from {{ ref('stg_accounting__payments') }}
     {% if incremental %}
-    where loaded_at > (select coalesce(max(loaded_at), '-infinity'::timestamptz) from {{ this }})
+    where {{ landed_since_last_build() }}
     {% endif %}
 
 ),
@@ -86,6 +86,5 @@ final as (
 
 select * from final
 {% if incremental %}
-except
-select * from {{ this }}
+{{ except_stored_rows() }}
 {% endif %}

@@ -41,7 +41,7 @@ tickets as (
         loaded_at
     from {{ ref('stg_helpdesk__tickets') }}
     {% if incremental %}
-    where loaded_at > (select coalesce(max(loaded_at), '-infinity'::timestamptz) from {{ this }})
+    where {{ landed_since_last_build() }}
     {% endif %}
 
 ),
@@ -118,6 +118,5 @@ final as (
 
 select * from final
 {% if incremental %}
-except
-select * from {{ this }}
+{{ except_stored_rows() }}
 {% endif %}
