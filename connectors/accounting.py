@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 from c360.settings import SourceCredentials
 
 from .base import (MalformedRecord, Page, RequestStats, ResourceSpec, expect_records, last_valid, parse_iso_offset,
-                   resource)
+                   records_path, resource)
 from .errors import SourceRequestError, SourceUnavailableError
-from .http import HttpClient
+from .http import HttpClient, Response
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PAGE_SIZE = 250
@@ -101,18 +101,18 @@ class AccountingClient:
     def _scan(self, path: str) -> Iterator[Page]:
         page = 0
         while True:
-            body, _ = self.http.get(path, {"page": page, "size": self.page_size})
-            records = expect_records(body, "content", "accounting", f"GET {path}")
-            yield Page(records, None)
-            if body.get("last", True) or not records:
+            response = self.http.get(path, {"page": page, "size": self.page_size})
+            records = expect_records(response.body, "content", "accounting", f"GET {path}")
+            yield Page(records, None, response.content, records_path("content"))
+            if response.body.get("last", True) or not records:
                 return
             page += 1
 
-    def _getter(self, resource: str) -> Callable[[Window, int, int, Part], dict]:
+    def _getter(self, resource: str) -> Callable[[Window, int, int, Part], Response]:
         path = _PATHS[resource]
         base = _FILTERS.get(resource, {})
 
-        def get(window: Window, page: int, size: int, part: Part = ()) -> dict:
+        def get(window: Window, page: int, size: int, part: Part = ()) -> Response:
             params: dict[str, object] = dict(base)
             params.update(part)
             lo, hi = window
@@ -122,18 +122,18 @@ class AccountingClient:
                 params["updatedDateTo"] = hi.isoformat()
             params["page"] = page
             params["size"] = size
-            body, _ = self.http.get(path, params)
-            expect_records(body, "content", "accounting", f"GET {path}")
-            return body
+            response = self.http.get(path, params)
+            expect_records(response.body, "content", "accounting", f"GET {path}")
+            return response
 
         return get
 
 
-def fetch_windowed(get: Callable[..., dict], spec: ResourceSpec, watermark: str | None, page_size: int,
+def fetch_windowed(get: Callable[..., Response], spec: ResourceSpec, watermark: str | None, page_size: int,
                    max_results: int, parts: tuple[Part, ...] = ()) -> Iterator[Page]:
     """Incremental pull of a date-filtered list in windows of at most `max_results` results.
 
-    `get(window, page, size, part)` returns the API's page envelope; `parts` are the sub-queries
+    `get(window, page, size, part)` returns the response with the API's page envelope; `parts` are the sub-queries
     that together cover one day that alone holds too many results. Kept free of HTTP so that the
     window logic can be tested against an in-memory list.
     """
@@ -149,14 +149,15 @@ def fetch_windowed(get: Callable[..., dict], spec: ResourceSpec, watermark: str 
         rereads = 0
         while True:  # one pass over the window; repeated when its totalElements changes
             first = get(window, 0, page_size, part)
-            total = first.get("totalElements", 0)
+            total = first.body.get("totalElements", 0)
             if total > max_results:
-                pending[0:0] = _split(get, window, part, first.get("content") or [], spec, max_results, parts)
+                pending[0:0] = _split(get, window, part, first.body.get("content") or [], spec, max_results, parts)
                 break
             changed = False
             page_no = 0
-            body = first
+            response = first
             while True:
+                body = response.body
                 records = body.get("content") or []
                 new_wm = None
                 rec, _ = last_valid(records, spec)
@@ -165,12 +166,12 @@ def fetch_windowed(get: Callable[..., dict], spec: ResourceSpec, watermark: str 
                     if best is None or day > best:
                         best = day
                         new_wm = day.isoformat()
-                yield Page(records, new_wm)
+                yield Page(records, new_wm, response.content, records_path("content"))
                 if body.get("last", True) or not records:
                     break
                 page_no += 1
-                body = get(window, page_no, page_size, part)
-                if body.get("totalElements", 0) != total:
+                response = get(window, page_no, page_size, part)
+                if response.body.get("totalElements", 0) != total:
                     changed = True
                     break
             if not changed:
@@ -183,14 +184,14 @@ def fetch_windowed(get: Callable[..., dict], spec: ResourceSpec, watermark: str 
                     system=spec.system, endpoint=spec.key, attempts=rereads, last_cause="totalElements changed")
 
 
-def _split(get: Callable[..., dict], window: Window, part: Part, content: list, spec: ResourceSpec,
+def _split(get: Callable[..., Response], window: Window, part: Part, content: list, spec: ResourceSpec,
            max_results: int, parts: tuple[Part, ...]) -> list[tuple[Window, Part]]:
     """Replace a window holding more than `max_results` results by smaller adjacent windows."""
     lo, hi = window
     if lo is None:  # first run: the list is sorted, so the first record has the earliest day
         lo = _first_day(content)
     if hi is None:
-        probe = get((lo, None), max_results - 1, 1, part).get("content") or []
+        probe = get((lo, None), max_results - 1, 1, part).body.get("content") or []
         cut = _day(probe[0]) if probe else None
         if cut is None:  # no readable probe: cut after the last day seen on the first page
             hi = max(lo, _last_day(content, lo))

@@ -107,6 +107,32 @@ def _version_parser(system: str, version_field: str) -> Callable[[Any, str], dat
     return parse_iso_offset
 
 
+# --- the same checks in SQL -------------------------------------------------------------------------
+# The landing reads ids and change markers in the warehouse (DuckDB), where the records are parsed out
+# of the response bytes. These expressions take a JSON value and give the id (varchar) or the marker
+# as a timestamptz / integer, and NULL for anything they do not accept. They are deliberately
+# stricter than the Python parsers above (ASCII digits, a `T` separator, hours below 24), which stay
+# the definition: a record rejected here is checked again by the parsers, which either name the
+# reason for the quarantine or accept it after all.
+
+_SQL_INT_ID = "case when json_type({v}) = 'UBIGINT' then {v}::varchar end"
+_SQL_UUID_ID = (
+    "case when json_type({v}) = 'VARCHAR' and regexp_full_match({v}->>'$', "
+    "'[0-9a-fA-F]{{8}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{12}}') then {v}->>'$' end"
+)
+_SQL_ID = {"shop": _SQL_INT_ID, "erp": _SQL_INT_ID, "helpdesk": _SQL_INT_ID, "accounting": _SQL_UUID_ID}
+_SQL_ERP_DATETIME = (
+    "case when json_type({v}) = 'VARCHAR' and regexp_full_match({v}->>'$', '\\d{{4}}-\\d{{2}}-\\d{{2}} "
+    "\\d{{2}}:\\d{{2}}:\\d{{2}}') then timezone('UTC', try_strptime({v}->>'$', '%Y-%m-%d %H:%M:%S')) end"
+)
+_SQL_ISO_OFFSET = (
+    "case when json_type({v}) = 'VARCHAR' and regexp_full_match({v}->>'$', '\\d{{4}}-\\d{{2}}-\\d{{2}}"
+    "T([01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(\\.\\d{{1,6}})?(Z|[+-]([01]\\d|2[0-3]):[0-5]\\d)') "
+    "then try_cast({v}->>'$' as timestamptz) end"
+)
+_SQL_VERSION = "case when json_type({v}) = 'UBIGINT' then try_cast({v}::varchar as bigint) end"
+
+
 # --- resources, pages, counters ---------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -134,11 +160,31 @@ class ResourceSpec:
             raise MalformedRecord(f"{self.version_field} is missing")
         return _version_parser(self.system, self.version_field)(record[self.version_field], self.version_field)
 
+    def sql_id(self, value: str) -> str:
+        """SQL giving the id (varchar) of the JSON value `value`, NULL where `record_id` may object."""
+        return _SQL_ID[self.system].format(v=value)
+
+    def sql_updated_at(self, value: str) -> str | None:
+        """SQL giving a timestamp marker as timestamptz (None for version counters), NULL where unsure."""
+        if self.version_field == "version":
+            return None
+        return (_SQL_ERP_DATETIME if self.system == "erp" else _SQL_ISO_OFFSET).format(v=value)
+
+    def sql_version(self, value: str) -> str:
+        """SQL giving the marker as one sortable integer (epoch microseconds or the counter), as `epoch_micros`."""
+        updated_at = self.sql_updated_at(value)
+        return _SQL_VERSION.format(v=value) if updated_at is None else f"epoch_us({updated_at})"
+
 
 @dataclass
 class Page:
     records: list[dict]  # records exactly as the API returned them (malformed ones included)
     watermark: str | None  # resume point, valid once this page and all before it are stored; None = unchanged
+    # The response body as received and the JSON path of the record list in it ("$" for a bare
+    # array): the landing parses the records out of these bytes in the warehouse, not in Python.
+    # Without a body, the landing serialises `records`.
+    content: bytes | None = None
+    records_path: str = "$"
 
 
 @dataclass
@@ -176,6 +222,11 @@ def last_valid(records: list, spec: ResourceSpec):
 def resource(system: str, name: str, table: str, version_field: str) -> ResourceSpec:
     return ResourceSpec(system=system, name=name, key=f"{system}/{name}", table=table, id_field="id",
                         version_field=version_field)
+
+
+def records_path(key: str | None) -> str:
+    """The JSON path of `body[key]` (of the body itself when key is None), as in `expect_records`."""
+    return "$" if key is None else f"$.{key}"
 
 
 def expect_records(body: Any, key: str | None, system: str, endpoint: str) -> list:

@@ -13,7 +13,7 @@ from typing import Iterator
 from c360.settings import SourceCredentials
 
 from .base import (MalformedRecord, Page, RequestStats, ResourceSpec, expect_records, last_valid,
-                   parse_erp_datetime, resource)
+                   parse_erp_datetime, records_path, resource)
 from .http import HttpClient
 
 PAGE_SIZE = 1000
@@ -68,14 +68,14 @@ class ErpClient:
             # No "fields": every stored field, as the raw landing wants the record as the ERP has it.
             body = {"domain": keyset_domain(start, key_wd, key_id), "offset": offset, "limit": self.page_size,
                     "order": ORDER, "context": {"active_test": False}}
-            decoded, _ = self.http.post(path, body)
-            records = expect_records(decoded, None, "erp", f"POST {path}")
+            response = self.http.post(path, body)
+            records = expect_records(response.body, None, "erp", f"POST {path}")
             new_wm = None
             rec, marker = last_valid(records, spec)
             if rec is not None and (best is None or marker > best):
                 best = marker
                 new_wm = rec["write_date"]
-            yield Page(records, new_wm)
+            yield Page(records, new_wm, response.content, records_path(None))
             if len(records) < self.page_size:
                 return
             # Keyset after the last record whose (write_date, id) is readable; a malformed tail after

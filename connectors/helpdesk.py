@@ -13,7 +13,7 @@ from typing import Iterator
 
 from c360.settings import SourceCredentials
 
-from .base import Page, RequestStats, ResourceSpec, expect_records, resource
+from .base import Page, RequestStats, ResourceSpec, expect_records, records_path, resource
 from .http import HttpClient
 
 RESOURCES: dict[str, ResourceSpec] = {
@@ -42,10 +42,11 @@ class HelpdeskClient:
         params: dict[str, object] = {"cursor": watermark} if watermark else {"start_time": 0}
         cursor = watermark
         while True:
-            body, _ = self.http.get(path, params)
+            response = self.http.get(path, params)
+            body = response.body
             records = expect_records(body, resource, "helpdesk", f"GET {path}")
             after = body.get("after_cursor") or None
-            yield Page(records, after if after != cursor else None)
+            yield Page(records, after if after != cursor else None, response.content, records_path(resource))
             if body.get("end_of_stream", True) or after is None or (after == cursor and not records):
                 return
             cursor = after

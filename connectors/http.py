@@ -14,7 +14,7 @@ import os
 import random
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 import orjson
 import requests
@@ -77,8 +77,14 @@ POLICIES: dict[str, ThrottlePolicy] = {
 }
 
 
+class Response(NamedTuple):
+    body: Any  # the decoded JSON
+    headers: Mapping[str, str]
+    content: bytes  # the body as received, which the landing hands to the warehouse undecoded
+
+
 class HttpClient:
-    """Session + retries for one system. `request()` returns (decoded JSON, response headers)."""
+    """Session + retries for one system. `request()` returns a Response (decoded JSON, headers, bytes)."""
 
     def __init__(
         self,
@@ -128,7 +134,7 @@ class HttpClient:
         self.session.close()
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                json_body: Any = None) -> tuple[Any, Mapping[str, str]]:
+                json_body: Any = None) -> Response:
         url = self.base_url + path
         endpoint = f"{method} {path}"
         data = None
@@ -156,7 +162,7 @@ class HttpClient:
                         cause = f"undecodable JSON body ({len(resp.content)} bytes)"
                     else:
                         stats.pages += 1
-                        return body, resp.headers
+                        return Response(body, resp.headers, resp.content)
                 elif status == 429:
                     throttles += 1
                     stats.throttled += 1
@@ -187,10 +193,10 @@ class HttpClient:
                       self.max_retries, wait)
             self.sleep(wait)
 
-    def get(self, path: str, params: Mapping[str, Any] | None = None) -> tuple[Any, Mapping[str, str]]:
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Response:
         return self.request("GET", path, params=params)
 
-    def post(self, path: str, json_body: Any) -> tuple[Any, Mapping[str, str]]:
+    def post(self, path: str, json_body: Any) -> Response:
         return self.request("POST", path, json_body=json_body)
 
 

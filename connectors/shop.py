@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 from c360.settings import SourceCredentials
 
 from .base import (MalformedRecord, Page, RequestStats, ResourceSpec, expect_records, last_valid, parse_iso_offset,
-                   resource)
+                   records_path, resource)
 from .http import HttpClient
 
 API = "/admin/api/2024-10"
@@ -66,15 +66,15 @@ class ShopClient:
                 raise ValueError(f"shop/{resource}: stored watermark is unusable: {exc}") from None
             params["updated_at_min"] = watermark
         while True:
-            body, headers = self.http.get(path, params)
-            records = expect_records(body, resource, "shop", f"GET {path}")
+            response = self.http.get(path, params)
+            records = expect_records(response.body, resource, "shop", f"GET {path}")
             new_wm = None
             rec, marker = last_valid(records, spec)
             if rec is not None and (best is None or marker > best):
                 best = marker
                 new_wm = rec[spec.version_field]
-            yield Page(records, new_wm)
-            page_info = next_page_info(headers.get("Link"))
+            yield Page(records, new_wm, response.content, records_path(resource))
+            page_info = next_page_info(response.headers.get("Link"))
             if not page_info or not records:
                 return
             params = {"limit": self.page_size, "page_info": page_info}

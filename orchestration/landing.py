@@ -126,9 +126,31 @@ def read_watermark(con: duckdb.DuckDBPyConnection, resource: str) -> str | None:
     return row[0] if row else None
 
 
-def _prefetched(pages: Iterator[Page], depth: int = 8) -> Iterator[Page]:
-    """Fetch the next pages in a thread while the current batch is written (DuckDB releases the GIL)."""
-    buffer: queue.Queue = queue.Queue(maxsize=depth)
+@dataclass(frozen=True)
+class _FetchedPage:
+    """What the landing keeps of a page: its body as received, not the decoded records."""
+
+    content: bytes
+    records_path: str
+    records: int
+    watermark: str | None
+
+    @classmethod
+    def of(cls, page: Page) -> _FetchedPage:
+        if page.content is None:
+            return cls(orjson.dumps(page.records), "$", len(page.records), page.watermark)
+        return cls(page.content, page.records_path, len(page.records), page.watermark)
+
+
+def _batches(pages: Iterator[Page], batch_records: int) -> Iterator[_Batch]:
+    """The pages in batches, fetched in a thread while the previous batch is written.
+
+    A batch is what arrived while the previous one was being written (at least one page, at most
+    about `batch_records` records), so writes keep pace with fetching and the last write of a run
+    is small. DuckDB releases the GIL while it writes, so the fetching really goes on meanwhile.
+    """
+    # Pages hold 250-1000 records: room for two batches' worth of the smaller ones.
+    buffer: queue.Queue = queue.Queue(maxsize=max(8, 2 * batch_records // 250))
     done = object()
     stop = threading.Event()
 
@@ -137,21 +159,35 @@ def _prefetched(pages: Iterator[Page], depth: int = 8) -> Iterator[Page]:
             for page in pages:
                 if stop.is_set():
                     return
-                buffer.put(page)
+                buffer.put(_FetchedPage.of(page))
             buffer.put(done)
         except BaseException as exc:  # handed to the consumer, which raises it
             buffer.put(exc)
 
+    def take(item: object, batch: _Batch) -> bool:
+        """Add a page to the batch; False at the end of the pages."""
+        if item is done:
+            return False
+        if isinstance(item, BaseException):
+            raise item
+        batch.add_page(item)  # type: ignore[arg-type]
+        return True
+
     worker = threading.Thread(target=produce, name="page-prefetch", daemon=True)
     worker.start()
     try:
-        while True:
-            item = buffer.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        more = True
+        while more:
+            batch = _Batch()
+            more = take(buffer.get(), batch)
+            while more and len(batch) < batch_records:
+                try:
+                    item = buffer.get_nowait()
+                except queue.Empty:
+                    break
+                more = take(item, batch)
+            if batch.pages:
+                yield batch
     finally:
         stop.set()
         while worker.is_alive():
@@ -162,41 +198,73 @@ def _prefetched(pages: Iterator[Page], depth: int = 8) -> Iterator[Page]:
 
 
 class _Batch:
+    """Pages waiting to be written: their bodies as received, parsed only in the warehouse."""
+
     def __init__(self) -> None:
-        self.ids: list[str] = []
-        self.records: list[str] = []
-        self.versions: list[int] = []
-        self.updated_micros: list[int | None] = []
-        self.quarantine: list[tuple[str | None, str, str]] = []
+        self.page_numbers: list[int] = []
+        self.bodies: list[bytes] = []
+        self.records_paths: list[str] = []
         self.watermark: str | None = None
         self.pages = 0
         self.fetched = 0
 
-    def add_page(self, spec: ResourceSpec, page: Page) -> None:
+    def add_page(self, page: _FetchedPage) -> None:
+        self.page_numbers.append(self.pages)
+        self.bodies.append(page.content)
+        self.records_paths.append(page.records_path + "[*]")
         self.pages += 1
-        self.fetched += len(page.records)
-        for record in page.records:
-            try:
-                if not isinstance(record, dict):
-                    raise MalformedRecord(f"record is a {type(record).__name__}, not a JSON object")
-                record_id = spec.record_id(record)
-                version = spec.record_version(record)
-            except MalformedRecord as exc:
-                source_id = record.get(spec.id_field) if isinstance(record, dict) else None
-                self.quarantine.append(
-                    (None if source_id is None else str(source_id), str(exc), orjson.dumps(record).decode())
-                )
-                continue
-            self.ids.append(record_id)
-            self.records.append(orjson.dumps(record).decode())
-            micros = epoch_micros(version)
-            self.versions.append(micros)
-            self.updated_micros.append(micros if isinstance(version, datetime) else None)
+        self.fetched += page.records
         if page.watermark is not None:
             self.watermark = page.watermark
 
     def __len__(self) -> int:
-        return len(self.ids) + len(self.quarantine)
+        return self.fetched
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _recheck_rejected(
+    con: duckdb.DuckDBPyConnection, spec: ResourceSpec
+) -> tuple[pa.Table, list[tuple[str | None, str, str]]]:
+    """The records the SQL checks did not accept, read by the Python parsers, which have the last word.
+
+    Returns the ones accepted after all (page, position, id, marker) and the quarantine entries
+    (source id, reason, payload).
+    """
+    accepted: dict[str, list] = {"page_no": [], "position": [], "id": [], "_version": [], "_source_updated_at": []}
+    quarantine: list[tuple[str | None, str, str]] = []
+    rejected = con.execute(
+        "select page_no, position, record::varchar from landing_records where id is null or _version is null"
+    ).fetchall()
+    for page_no, position, payload in rejected:
+        record = orjson.loads(payload)
+        try:
+            record_id = spec.record_id(record)
+            version = spec.record_version(record)
+        except MalformedRecord as exc:
+            source_id = record.get(spec.id_field) if isinstance(record, dict) else None
+            quarantine.append((None if source_id is None else str(source_id), str(exc), payload))
+            continue
+        micros = epoch_micros(version)
+        accepted["page_no"].append(page_no)
+        accepted["position"].append(position)
+        accepted["id"].append(record_id)
+        accepted["_version"].append(micros)
+        accepted["_source_updated_at"].append(micros if isinstance(version, datetime) else None)
+    rescued = pa.table(
+        {
+            "page_no": pa.array(accepted["page_no"], pa.int64()),
+            "position": pa.array(accepted["position"], pa.int64()),
+            "id": pa.array(accepted["id"], pa.string()),
+            "_version": pa.array(accepted["_version"], pa.int64()),
+            "_source_updated_at": pa.array(accepted["_source_updated_at"], pa.int64()).cast(
+                pa.timestamp("us", tz="UTC")
+            ),
+        }
+    )
+    return rescued, quarantine
 
 
 def _write_batch(
@@ -207,91 +275,142 @@ def _write_batch(
     loaded_at: datetime,
 ) -> None:
     table = f"{RAW_SCHEMA}.{spec.table}"
-    incoming = pa.table(
+    pages = pa.table(
         {
-            "id": pa.array(batch.ids, pa.string()),
-            "record": pa.array(batch.records, pa.string()),
-            "_version": pa.array(batch.versions, pa.int64()),
-            # Integers cast in Arrow: converting tz-aware datetime objects one by one costs more than the rest.
-            "_source_updated_at": pa.array(batch.updated_micros, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-            "_position": pa.array(range(len(batch.ids)), pa.int64()),
+            "page_no": pa.array(batch.page_numbers, pa.int64()),
+            "body": pa.array(batch.bodies, pa.string()),
+            "records_path": pa.array(batch.records_paths, pa.string()),
         }
     )
-    quarantined = pa.table(
-        {
-            "source_id": pa.array([q[0] for q in batch.quarantine], pa.string()),
-            "reason": pa.array([q[1] for q in batch.quarantine], pa.string()),
-            "payload": pa.array([q[2] for q in batch.quarantine], pa.string()),
-        }
+    # A wildcard path must be a constant for json_extract to give a list: one select per path.
+    page_records = "\n                union all\n                ".join(
+        f"select page_no, json_extract(body, {_sql_string(path)}) as records "
+        f"from incoming_pages where records_path = {_sql_string(path)}"
+        for path in sorted(set(batch.records_paths))
     )
-    con.register("incoming_batch", incoming)
-    con.register("quarantined_batch", quarantined)
-    con.execute("begin transaction")
+    con.register("incoming_pages", pages)
     try:
-        # Within one batch the same id may come twice (a record updated while paging): keep the
-        # latest version, and of equal versions the one read last.
+        # The records, their ids and change markers, parsed out of the page bodies by DuckDB (in its
+        # own threads, without the GIL, while the next pages are fetched).
         con.execute(
             f"""
-            create or replace temp table landing_changes as
-            with latest as (
-                select * from incoming_batch
-                qualify row_number() over (partition by id order by _version desc, _position desc) = 1
+            create or replace temp table landing_records as
+            with page_records as (
+                {page_records}
+            ),
+            elements as (
+                select page_no, generate_subscripts(records, 1) as position, unnest(records) as record
+                from page_records
+            ),
+            id_and_marker as (
+                select
+                    page_no,
+                    position,
+                    record,
+                    case when json_type(record) = 'OBJECT'
+                        then json_extract(record, ['$.{spec.id_field}', '$.{spec.version_field}'])
+                    end as id_and_marker
+                from elements
             )
-            select latest.*, current.id is null as is_new
-            from latest
-            left join {table} as current on current.id = latest.id
-            where current.id is null
-               or latest._version > current._version
-               or (latest._version = current._version and latest.record::varchar <> current.record::varchar)
+            select
+                page_no,
+                position,
+                record,
+                {spec.sql_id("id_and_marker[1]")} as id,
+                {spec.sql_version("id_and_marker[2]")} as _version,
+                {spec.sql_updated_at("id_and_marker[2]") or "null::timestamptz"} as _source_updated_at
+            from id_and_marker
             """
         )
-        new, updated = con.execute(
-            "select count(*) filter (where is_new), count(*) filter (where not is_new) from landing_changes"
-        ).fetchone()
-        if updated:
-            con.execute(
-                f"delete from {table} where id in (select id from landing_changes where not is_new)"
-            )
-        con.execute(
-            f"""
-            insert into {table} (id, record, _version, _source_updated_at, _sync_id, _loaded_at)
-            select id, record, _version, _source_updated_at, ?, ? from landing_changes
-            """,
-            [stats.sync_id, loaded_at],
+        rescued, quarantine = _recheck_rejected(con, spec)
+        con.register("rescued_records", rescued)
+        quarantined = pa.table(
+            {
+                "source_id": pa.array([q[0] for q in quarantine], pa.string()),
+                "reason": pa.array([q[1] for q in quarantine], pa.string()),
+                "payload": pa.array([q[2] for q in quarantine], pa.string()),
+            }
         )
-        if batch.quarantine:
-            # A malformed record read again at a boundary is the same quarantined record, not a new one.
+        con.register("quarantined_batch", quarantined)
+        con.execute("begin transaction")
+        try:
+            # Within one batch the same id may come twice (a record updated while paging): keep the
+            # latest version, and of equal versions the one read last.
             con.execute(
                 f"""
-                insert into {RAW_SCHEMA}._quarantine
-                select distinct ?, q.source_id, q.reason, q.payload, ?, ?
-                from quarantined_batch as q
-                where not exists (
-                    select 1 from {RAW_SCHEMA}._quarantine as seen
-                    where seen.resource = ? and seen.payload = q.payload
+                create or replace temp table landing_changes as
+                with accepted as (
+                    select page_no, position, id, record, _version, _source_updated_at
+                    from landing_records
+                    where id is not null and _version is not null
+                    union all
+                    select rescued.page_no, rescued.position, rescued.id, landing_records.record,
+                           rescued._version, rescued._source_updated_at
+                    from rescued_records as rescued
+                    join landing_records using (page_no, position)
+                ),
+                latest as (
+                    select * from accepted
+                    qualify row_number() over (partition by id order by _version desc, page_no desc, position desc) = 1
                 )
-                """,
-                [spec.key, stats.sync_id, loaded_at, spec.key],
+                select latest.*, current.id is null as is_new
+                from latest
+                left join {table} as current on current.id = latest.id
+                where current.id is null
+                   or latest._version > current._version
+                   or (latest._version = current._version and latest.record::varchar <> current.record::varchar)
+                """
             )
-        if batch.watermark is not None:
-            con.execute(f"delete from {RAW_SCHEMA}._sync_state where resource = ?", [spec.key])
+            new, updated = con.execute(
+                "select count(*) filter (where is_new), count(*) filter (where not is_new) from landing_changes"
+            ).fetchone()
+            if updated:
+                con.execute(
+                    f"delete from {table} where id in (select id from landing_changes where not is_new)"
+                )
             con.execute(
-                f"insert into {RAW_SCHEMA}._sync_state values (?, ?, ?, ?)",
-                [spec.key, batch.watermark, stats.sync_id, loaded_at],
+                f"""
+                insert into {table} (id, record, _version, _source_updated_at, _sync_id, _loaded_at)
+                select id, record, _version, _source_updated_at, ?, ? from landing_changes
+                """,
+                [stats.sync_id, loaded_at],
             )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+            if quarantine:
+                # A malformed record read again at a boundary is the same quarantined record, not a new one.
+                con.execute(
+                    f"""
+                    insert into {RAW_SCHEMA}._quarantine
+                    select distinct ?, q.source_id, q.reason, q.payload, ?, ?
+                    from quarantined_batch as q
+                    where not exists (
+                        select 1 from {RAW_SCHEMA}._quarantine as seen
+                        where seen.resource = ? and seen.payload = q.payload
+                    )
+                    """,
+                    [spec.key, stats.sync_id, loaded_at, spec.key],
+                )
+            if batch.watermark is not None:
+                con.execute(f"delete from {RAW_SCHEMA}._sync_state where resource = ?", [spec.key])
+                con.execute(
+                    f"insert into {RAW_SCHEMA}._sync_state values (?, ?, ?, ?)",
+                    [spec.key, batch.watermark, stats.sync_id, loaded_at],
+                )
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
     finally:
-        con.unregister("incoming_batch")
-        con.unregister("quarantined_batch")
+        for view in ("incoming_pages", "rescued_records", "quarantined_batch"):
+            try:
+                con.unregister(view)
+            except duckdb.Error:
+                pass
 
     stats.new += new
     stats.updated += updated
-    stats.unchanged += len(batch.ids) - new - updated
-    stats.quarantined += len(batch.quarantine)
-    for _, reason, _ in batch.quarantine:
+    stats.unchanged += batch.fetched - len(quarantine) - new - updated
+    stats.quarantined += len(quarantine)
+    for _, reason, _ in quarantine:
         stats.quarantine_reasons[reason] = stats.quarantine_reasons.get(reason, 0) + 1
     stats.fetched += batch.fetched
     stats.pages += batch.pages
@@ -323,16 +442,10 @@ def land_resource(
     clock = time.perf_counter()
     status, error = "failed", None
     try:
-        batch = _Batch()
-        for page in _prefetched(client.fetch(resource, stats.watermark_before)):
-            batch.add_page(spec, page)
-            if len(batch) >= batch_records:
-                _write_batch(con, spec, batch, stats, datetime.now(UTC))
-                batch = _Batch()
-                if on_progress:
-                    on_progress(stats)
-        if batch.pages:
+        for batch in _batches(client.fetch(resource, stats.watermark_before), batch_records):
             _write_batch(con, spec, batch, stats, datetime.now(UTC))
+            if on_progress:
+                on_progress(stats)
         status = "succeeded"
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"

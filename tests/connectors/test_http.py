@@ -146,7 +146,7 @@ def test_shop_429_honours_float_retry_after(stub):
     stub.steps = [{"status": 429, "headers": {"Retry-After": "2.0"}, "body": b'{"errors": "Exceeded 2 calls per second"}'},
                   {"status": 429, "headers": {"Retry-After": "0.5"}, "body": b'{"errors": "Exceeded"}'}, OK]
     c, waits = _client(stub, "shop")
-    body, _ = c.get("/admin/api/2024-10/customers.json", {"limit": 250})
+    body = c.get("/admin/api/2024-10/customers.json", {"limit": 250}).body
     assert body == {"customers": [{"id": 1}]}
     assert waits == [2.0, 0.5]
     assert (c.stats.requests, c.stats.retries, c.stats.throttled, c.stats.pages) == (3, 2, 2, 1)
@@ -164,7 +164,7 @@ def test_erp_429_plain_text_and_503_html_back_off(stub):
                   {"status": 503, "headers": {"Content-Type": "text/html"}, "body": b"<html>Service Unavailable</html>"},
                   {"status": 200, "body": b"[]"}]
     c, waits = _client(stub, "erp")
-    body, _ = c.post("/json/2/res.partner/search_read", {"domain": []})
+    body = c.post("/json/2/res.partner/search_read", {"domain": []}).body
     assert body == []
     assert 0.25 <= waits[0] <= 0.5  # throttle backoff, attempt 1
     assert 0.125 <= waits[1] <= 0.25  # failure backoff, attempt 1
@@ -196,7 +196,7 @@ def test_retries_5xx_truncated_invalid_json_reset_and_timeout(stub, caplog):
     ]
     c, waits = _client(stub, "shop", timeout=0.4)
     with caplog.at_level(logging.DEBUG, logger="connectors.http"):
-        body, _ = c.get("/admin/api/2024-10/customers.json", {"limit": 250})
+        body = c.get("/admin/api/2024-10/customers.json", {"limit": 250}).body
     assert body == {"customers": [{"id": 1}]}
     assert c.stats.retries == 6 and c.stats.requests == 7 and c.stats.pages == 1 and c.stats.throttled == 0
     # exponential: each ceiling doubles

@@ -5,15 +5,21 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
+import orjson
 import pytest
 
 from connectors import SourceRequestError
 from connectors.accounting import (RESOURCES as ACC, VOUCHER_PARTS, berlin_day, close_open_window, fetch_windowed,
                                    halve)
 from connectors.erp import keyset_domain
+from connectors.http import Response
 from connectors.shop import next_page_info
 
 D = date.fromisoformat
+
+
+def as_response(envelope: dict) -> Response:
+    return Response(envelope, {}, orjson.dumps(envelope))
 
 
 def test_halve():
@@ -57,8 +63,9 @@ class FakeList:
                 and all(r.get(k) == v for k, v in part)]
         content = rows[page * size:(page + 1) * size]
         pages = max(1, -(-len(rows) // size))
-        return {"content": content, "first": page == 0, "last": page >= pages - 1, "totalElements": len(rows),
-                "totalPages": pages, "numberOfElements": len(content), "size": size, "number": page}
+        return as_response({"content": content, "first": page == 0, "last": page >= pages - 1,
+                            "totalElements": len(rows), "totalPages": pages, "numberOfElements": len(content),
+                            "size": size, "number": page})
 
 
 def _ts(day: date, minute: int) -> str:
@@ -176,8 +183,8 @@ def test_watermark_ignores_malformed_markers():
     bad = {"id": str(uuid.UUID(int=778)), "updatedDate": "2099-12-31T00:00:00.000+01:00x"}
     no_marker = {"id": str(uuid.UUID(int=779))}
     rows += [bad, no_marker]
-    pages = list(fetch_windowed(lambda w, p, s, part: {"content": rows, "last": True, "totalElements": len(rows)},
-                                ACC["vouchers"], None, 100, 40))
+    envelope = {"content": rows, "last": True, "totalElements": len(rows)}
+    pages = list(fetch_windowed(lambda w, p, s, part: as_response(envelope), ACC["vouchers"], None, 100, 40))
     assert pages[0].records[-2:] == [bad, no_marker]  # passed through
     assert pages[0].watermark == "2026-01-02"  # from the last parsable record
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import orjson
 import pytest
 import requests
@@ -148,6 +150,24 @@ def test_malformed_records_are_quarantined_with_their_reason_and_the_rest_lands(
         # Read again at the next run, a quarantined record is not quarantined twice.
         land_everything(warehouse, server)
         assert warehouse.execute("select count(*) from raw._quarantine").fetchone()[0] == 2
+
+
+def test_a_record_only_the_python_parsers_read_lands_with_the_same_version(warehouse):
+    # A space instead of the `T`: valid ISO 8601 for Python, outside the warehouse's strict fast path.
+    world = make_world(persons=60, seed=17)
+    with serving(world) as server:
+        customer = dict(server.served("shop/customers")[0])
+        unusual = {**customer, "id": 9_000_000_002, "updated_at": "2026-11-19 10:00:00.250+01:00"}
+        response = requests.post(f"{server.base_url}/_admin/records/shop/customers", json=[unusual], timeout=10)
+        response.raise_for_status()
+        stats = land_everything(warehouse, server)
+
+    assert stats["shop/customers"].quarantined == 0
+    version, updated_at = warehouse.execute(
+        "select _version, epoch_us(_source_updated_at) from raw.shop_customers where id = '9000000002'"
+    ).fetchone()
+    expected = int(datetime(2026, 11, 19, 9, 0, 0, 250_000, tzinfo=UTC).timestamp() * 1_000_000)
+    assert version == updated_at == expected
 
 
 def test_replay_directory_served_and_landed_reproduces_every_record(warehouse, tmp_path):
