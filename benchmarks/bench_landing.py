@@ -5,13 +5,16 @@
 Starts the demo sources in a separate process (throttling and faults off), then for each of the 13
 resources: (1) a bare loop that fetches every page with `requests` and only decodes the JSON,
 (2) the real connector landing into a fresh DuckDB file (upsert, watermark, quarantine checks).
-Prints records/s of both and the ratio landing / bare loop (1.0 = the landing costs nothing extra).
+Prints records/s of both and the ratio landing / bare loop (1.0 = the landing costs nothing extra),
+as medians of `--repeat` alternating runs (each landing into a fresh warehouse).
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -59,6 +62,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="bare loop and landing alternate this often per resource; medians are printed")
     args = parser.parse_args()
 
     port = free_port()
@@ -67,31 +72,38 @@ def main() -> None:
     sources = start_sources(args.persons, args.seed, port)
     print(f"world of {args.persons} persons generated and served in {time.perf_counter() - started:.1f} s")
     base_url = f"http://127.0.0.1:{port}"
-    totals = {"bare": [0, 0.0], "landing": [0, 0.0]}
+    # Seconds per repetition, summed over the resources, for the overall figures.
+    totals = {"bare": [0.0] * args.repeat, "landing": [0.0] * args.repeat}
+    records = 0
     try:
         with tempfile.TemporaryDirectory() as scratch:
-            con = duckdb.connect(str(Path(scratch) / "bench.duckdb"))
+            # One warehouse per repetition, so that every landing is a first, complete load.
+            warehouses = [duckdb.connect(str(Path(scratch) / f"bench{i}.duckdb")) for i in range(args.repeat)]
             clients = {s: build_client(s, f"{base_url}/{s}", credentials) for s in SYSTEMS}
             print(f"{'resource':30} {'records':>9} {'bare rec/s':>11} {'landing rec/s':>14} {'ratio':>6}")
             for spec in ALL_RESOURCES:
-                bare_records, bare_seconds = bare_fetch(base_url, spec.key, credentials)
-                stats = land_resource(con, clients[spec.system], spec.name, batch_records=landing_batch_records())
-                bare_rate = bare_records / bare_seconds
-                landing_rate = stats.fetched / stats.seconds
-                totals["bare"][0] += bare_records
-                totals["bare"][1] += bare_seconds
-                totals["landing"][0] += stats.fetched
-                totals["landing"][1] += stats.seconds
+                bare_rates, landing_rates = [], []
+                for repetition, con in enumerate(warehouses):
+                    bare_records, bare_seconds = bare_fetch(base_url, spec.key, credentials)
+                    stats = land_resource(con, clients[spec.system], spec.name,
+                                          batch_records=landing_batch_records())
+                    assert stats.fetched == bare_records, f"{spec.key}: landing and bare loop read different pages"
+                    bare_rates.append(bare_records / bare_seconds)
+                    landing_rates.append(stats.fetched / stats.seconds)
+                    totals["bare"][repetition] += bare_seconds
+                    totals["landing"][repetition] += stats.seconds
+                records += bare_records
+                bare_rate, landing_rate = statistics.median(bare_rates), statistics.median(landing_rates)
                 print(
-                    f"{spec.key:30} {stats.fetched:9d} {bare_rate:11.0f} {landing_rate:14.0f} "
+                    f"{spec.key:30} {bare_records:9d} {bare_rate:11.0f} {landing_rate:14.0f} "
                     f"{landing_rate / bare_rate:6.2f}"
                 )
-            bare_rate = totals["bare"][0] / totals["bare"][1]
-            landing_rate = totals["landing"][0] / totals["landing"][1]
-            print(
-                f"{'all':30} {totals['landing'][0]:9d} {bare_rate:11.0f} {landing_rate:14.0f} "
-                f"{landing_rate / bare_rate:6.2f}"
-            )
+            bare_rate = records / statistics.median(totals["bare"])
+            landing_rate = records / statistics.median(totals["landing"])
+            print(f"{'all':30} {records:9d} {bare_rate:11.0f} {landing_rate:14.0f} {landing_rate / bare_rate:6.2f}")
+            print(f"(medians of {args.repeat} alternating runs)")
+            peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+            print(f"peak memory of the landing process: {peak_gb:.2f} GB (batches of up to {landing_batch_records()})")
     finally:
         sources.terminate()
         sources.wait(timeout=60)
