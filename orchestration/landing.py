@@ -9,6 +9,11 @@ the last committed batch, with no gap and no duplicate.
 
 Records that cannot be parsed (no id, an unreadable change marker, not an object) go to
 `raw._quarantine` with the reason and the raw payload, are counted, and never stop the run.
+
+Python never touches a record here: the response bodies go to DuckDB as received, DuckDB splits
+them into records and reads ids and markers (the SQL of `connectors.base`), and only the records it
+does not accept are read by the Python parsers. DuckDB releases the GIL while it works, so the next
+pages are fetched meanwhile.
 """
 
 from __future__ import annotations
