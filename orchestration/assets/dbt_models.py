@@ -10,6 +10,7 @@ parsed here at import time.
 """
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
@@ -80,10 +81,12 @@ def build_with_table_stats(context: dg.AssetExecutionContext, dbt: DbtCliResourc
     still reported before the error.
     """
     events, failure = [], None
+    invocation = dbt.cli(["build"], context=context)
     try:
-        events.extend(dbt.cli(["build"], context=context).stream())
+        events.extend(invocation.stream())
     except Exception as exc:  # re-raised below, after the events of what was built
         failure = exc
+    keep_partial_parse(Path(invocation.target_path))
     with warehouse.get_connection() as con:
         tables = {
             (schema, name)
@@ -105,6 +108,24 @@ def build_with_table_stats(context: dg.AssetExecutionContext, dbt: DbtCliResourc
             yield event
     if failure is not None:
         raise failure
+
+
+def keep_partial_parse(invocation_target: Path) -> None:
+    """Leave this invocation's parse state where the next dbt step of Dagster starts from.
+
+    dagster-dbt gives every invocation its own target folder, seeded with the project's
+    `target/partial_parse.msgpack`. That file is written by `make prepare-dbt`, for the default
+    warehouse path; dbt throws it away when the profile differs (another `C360_WAREHOUSE`) and parses
+    the whole project again, a few seconds per step. Keeping the latest one lets the next steps and
+    runs parse only what changed.
+    """
+    parsed = invocation_target / "partial_parse.msgpack"
+    if not parsed.exists():
+        return
+    kept = DBT_PROJECT_DIR / "target" / "partial_parse.msgpack"
+    staged = kept.with_name(f".{kept.name}.{os.getpid()}")
+    shutil.copyfile(parsed, staged)
+    os.replace(staged, kept)
 
 
 # The segments are a dbt step of their own: the blocking quality gates on the golden customer and
