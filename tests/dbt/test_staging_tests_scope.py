@@ -1,0 +1,80 @@
+"""Staging tests in a daily build look at what landed since the last passing build, and at all of it on request.
+
+A real warehouse and real `dbt build`s of the staging models: a first build tests every row and
+records that it passed; then an ERP order with an unknown state lands "before" that build and another
+one after it. The next build's `accepted_values` test finds the later one only, fails, and records
+nothing; `--vars {staging_tests: all}` finds both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+
+from tests.conftest import make_world, serving
+from tests.dbt.test_staging import SPECS, land_records
+
+STATE_TEST = "accepted_values_stg_erp__sale_orders_state__draft__sale__done__cancel"
+
+
+def build_staging(path, *extra_args) -> dict:
+    """`dbt build` of the staging models on `path`; the run result of the sale-order state test."""
+    from orchestration.assets.dbt_models import dbt_resource
+
+    previous = os.environ.get("C360_WAREHOUSE")
+    os.environ["C360_WAREHOUSE"] = str(path)
+    try:
+        invocation = dbt_resource().cli(["build", "--select", "path:models/staging", *extra_args],
+                                        raise_on_error=False).wait()
+    finally:
+        if previous is None:
+            os.environ.pop("C360_WAREHOUSE", None)
+        else:
+            os.environ["C360_WAREHOUSE"] = previous
+    results = invocation.get_artifact("run_results.json")["results"]
+    return next(r for r in results if r["unique_id"].split(".")[2] == STATE_TEST)
+
+
+def passed_builds(path) -> int:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute("select count(*) from staging._tests_passed").fetchone()[0]
+
+
+def land_sale_order(path, template: dict, order_id: int, state: str, loaded_at: datetime) -> None:
+    record = {**template, "id": order_id, "name": f"S{order_id}", "state": state}
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "insert into raw.erp_sale_orders values (?, ?, 1, null, 'test-sync', ?)",
+            [str(order_id), json.dumps(record), loaded_at],
+        )
+
+
+def test_a_daily_build_tests_the_rows_landed_since_the_last_passing_build(tmp_path):
+    world = make_world(persons=80, seed=23)
+    with serving(world) as server:
+        records = {key: list(server.served(key)) for key in SPECS}
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:
+        land_records(con, records)
+
+    first = build_staging(path)
+    assert first["status"] == "pass"
+    assert passed_builds(path) == 1
+    with duckdb.connect(str(path), read_only=True) as con:
+        tested_through = con.execute("select max(build_started_at) from staging._tests_passed").fetchone()[0]
+
+    template = records["erp/sale.order"][0]
+    land_sale_order(path, template, 990_000_001, "bogus_before", tested_through - timedelta(minutes=5))
+    land_sale_order(path, template, 990_000_002, "bogus_after", datetime.now(UTC))
+
+    daily = build_staging(path)
+    assert daily["status"] == "fail"
+    assert daily["failures"] == 1  # the row landed after the passing build, not the one before it
+    assert passed_builds(path) == 1  # a failed build does not move the bound
+
+    everything = build_staging(path, "--vars", "{staging_tests: all}")
+    assert everything["status"] == "fail"
+    assert everything["failures"] == 2
