@@ -10,6 +10,7 @@ line_items as (
 
     select
         orders.id as order_source_record_id,
+        orders._loaded_at as loaded_at,
         unnest(cast(orders.record->'$.line_items' as json[])) as line_item,
         generate_subscripts(cast(orders.record->'$.line_items' as json[]), 1) as line_position
     from orders
@@ -29,7 +30,8 @@ renamed as (
         {{ json_text('title', 'line_item') }} as title,
         {{ to_id("line_item->>'$.product_id'") }} as product_id,
         try_cast(line_item->>'$.quantity' as integer) as quantity,
-        {{ to_money("line_item->>'$.price'") }} as price
+        {{ to_money("line_item->>'$.price'") }} as price,
+        loaded_at
 
     from line_items
 

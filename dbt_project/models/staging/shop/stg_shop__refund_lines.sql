@@ -10,6 +10,7 @@ refunds as (
 
     select
         orders.id as order_source_record_id,
+        orders._loaded_at as loaded_at,
         unnest(cast(orders.record->'$.refunds' as json[])) as refund,
         generate_subscripts(cast(orders.record->'$.refunds' as json[]), 1) as refund_position
     from orders
@@ -21,6 +22,7 @@ refund_lines as (
 
     select
         order_source_record_id,
+        loaded_at,
         refund_position,
         refund,
         unnest(cast(refund->'$.refund_line_items' as json[])) as refund_line,
@@ -42,7 +44,8 @@ renamed as (
         {{ to_id("refund_line->>'$.line_item_id'") }} as line_item_id,
         try_cast(refund_line->>'$.quantity' as integer) as quantity,
         {{ to_money("refund_line->>'$.subtotal'") }} as subtotal,
-        {{ to_utc_timestamp("refund->>'$.created_at'") }} as refunded_at
+        {{ to_utc_timestamp("refund->>'$.created_at'") }} as refunded_at,
+        loaded_at
 
     from refund_lines
 

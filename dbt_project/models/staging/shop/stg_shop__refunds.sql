@@ -10,6 +10,7 @@ refunds as (
 
     select
         orders.id as order_source_record_id,
+        orders._loaded_at as loaded_at,
         unnest(cast(orders.record->'$.refunds' as json[])) as refund,
         generate_subscripts(cast(orders.record->'$.refunds' as json[]), 1) as refund_position
     from orders
@@ -39,7 +40,8 @@ renamed as (
             select cast(coalesce(sum(try_cast(tx->>'$.amount' as decimal(18, 2))), 0) as decimal(18, 2))
             from (select unnest(cast(refund->'$.transactions' as json[])) as tx)
             where tx->>'$.kind' = 'refund' and tx->>'$.status' = 'success'
-        ) as refunded_amount
+        ) as refunded_amount,
+        loaded_at
 
     from refunds
 
