@@ -3,7 +3,19 @@
     soft-deleted ones included (they are mapped too). Matching keys are the staging models'
     normalised columns; phones are split into mobile (personal) and landline (often shared by a
     household) by the German mobile prefixes +4915x/+4916x/+4917x. For companies the company name
-    is the matching name (`last_name_folded`) and there is no first name. -#}
+    is the matching name (`last_name_folded`) and there is no first name.
+
+    Incremental: a row depends on its own source record only, so a daily run reads only the records
+    landed since the last build and replaces their rows (delete+insert on record_key). -#}
+
+{{ config(
+    materialized='incremental',
+    unique_key='record_key',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+) }}
+
+{%- set incremental = is_incremental_on('loaded_at') %}
 
 with
 
@@ -42,6 +54,9 @@ shop as (
         updated_at,
         loaded_at
     from {{ ref('stg_shop__customers') }}
+    {% if incremental %}
+    where {{ landed_since_last_build() }}
+    {% endif %}
 
 ),
 
@@ -80,6 +95,9 @@ erp as (
         updated_at,
         loaded_at
     from {{ ref('stg_erp__partners') }}
+    {% if incremental %}
+    where {{ landed_since_last_build() }}
+    {% endif %}
 
 ),
 
@@ -119,6 +137,9 @@ helpdesk as (
         updated_at,
         loaded_at
     from {{ ref('stg_helpdesk__users') }}
+    {% if incremental %}
+    where {{ landed_since_last_build() }}
+    {% endif %}
 
 ),
 
@@ -159,6 +180,9 @@ accounting as (
         null::timestamptz,
         loaded_at
     from {{ ref('stg_accounting__contacts') }}
+    {% if incremental %}
+    where {{ landed_since_last_build() }}
+    {% endif %}
 
 ),
 
