@@ -21,6 +21,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from c360.settings import SourceCredentials  # noqa: E402
+from simulator.world import ACCOUNTING_WINDOW  # noqa: E402
 
 RESOURCE_KEYS = (
     "shop/customers", "shop/orders", "shop/checkouts",
@@ -29,7 +30,6 @@ RESOURCE_KEYS = (
     "accounting/contacts", "accounting/vouchers", "accounting/payments",
 )
 ERP_PAGE = 500
-ACCOUNTING_WINDOW = 10_000
 
 
 def _headers(system: str, c: SourceCredentials) -> dict[str, str]:

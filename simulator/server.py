@@ -42,6 +42,7 @@ import orjson
 from c360.settings import SourceCredentials
 from simulator.faults import Decision, FaultInjector, FaultProfile, resolve_profile
 from simulator.store import RESOURCE_KEYS, ResourceStore, parse_marker, to_epoch_us
+from simulator.world import ACCOUNTING_WINDOW
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,6 @@ SHOP_DEFAULT_LIMIT = 50
 HELPDESK_MAX_PAGE = 1000
 ACCOUNTING_MAX_SIZE = 250
 ACCOUNTING_DEFAULT_SIZE = 25
-ACCOUNTING_WINDOW = 10_000
 ACCESS_LOG_ENV = "C360_SOURCES_ACCESS_LOG"
 
 _SHOP_PATH = re.compile(r"admin/api/(\d{4}-\d{2})/(customers|orders|checkouts)\.json")

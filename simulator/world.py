@@ -167,14 +167,20 @@ def _uuid(hi: np.ndarray, lo: np.ndarray) -> list:
     return out
 
 
+# The accounting list API serves at most this many results per query (pages beyond give 400).
+ACCOUNTING_WINDOW = 10_000
+
+
 def _cluster(rng, created: np.ndarray, updated: np.ndarray, min_size: int, rate: float,
-             now_s: int) -> np.ndarray:
+             now_s: int, max_size: int | None = None) -> np.ndarray:
     """Give a bulk of records one shared change marker (a bulk import / mass update)."""
     n = len(created)
     none = np.zeros(n, bool)
     if rate <= 0 or n < 4:
         return updated, none
     size = int(min(n * 0.6, max(min_size, rate * n)))
+    if max_size is not None:
+        size = min(size, max_size)
     us = np.sort(updated)
     t_bulk = int(us[min(n - 1, int(size * 1.25))])
     t_bulk = min(max(t_bulk, int(us[n // 2])), now_s - 3 * DAY)
@@ -743,7 +749,11 @@ class GeneratedWorld:
         ev = np.minimum(ev, now - 120)
         again = rng.random(nv) < r.updated_again * 0.2
         ev = np.where(again, ev + (rng.random(nv) * (now - 120 - ev)).astype(np.int64), ev)
-        ev, bulk = _cluster(rng, V["t"], ev, 300, r.same_timestamp_clusters, now)
+        # A mass update the voucher list cannot page through (more results on one day than its
+        # window, whatever the status and type filters) could be read by no client of the API: the
+        # bulk stays within the window, however large the world.
+        ev, bulk = _cluster(rng, V["t"], ev, 300, r.same_timestamp_clusters, now,
+                            max_size=ACCOUNTING_WINDOW // 2)
         V["upd_ms"] = np.maximum(ev, V["t"]) * 1000 + np.where(bulk, 0, rng.integers(0, 1000, nv))
         V["created_ms"] = V["t"] * 1000 + rng.integers(0, 1000, nv)
         V["upd_ms"] = np.maximum(V["upd_ms"], V["created_ms"])
