@@ -162,14 +162,18 @@ def test_kpi_ranges():
                          "csat": [80.0, None], "helpdesk_good_rating_pct": [70.0, 50.0],
                          "retention_rate_pct": [95.0, 101.0], "churn_rate_pct": [5.0, -1.0],
                          "repeat_purchase_rate_pct": [30.0, 30.0], "cart_abandonment_rate_pct": [10.0, 0.0],
-                         "return_rate_pct": [5.0, 0.0], "invoice_share_pct": [20.0, 21.0], "median_days_to_pay": [3, 4]})
+                         "return_rate_pct": [5.0, 0.0], "invoice_share_pct": [20.0, 21.0],
+                         # paid at checkout before midnight, invoiced after it: legitimate, must not stop segments
+                         "median_days_to_pay": [3, -1]})
     assert validate(good, suite).success
     bad = good.copy()
     bad.loc[1, "nps"] = 140.0
     bad.loc[0, "nps_n"] = -1
+    bad.loc[0, "median_days_to_pay"] = -400  # a date mix-up, not a prepayment
     result = validate(bad, suite)
     assert {f.label for f in result.failures} == {"expect_column_values_to_be_between(nps)",
-                                                  "expect_column_values_to_be_between(nps_n)"}
+                                                  "expect_column_values_to_be_between(nps_n)",
+                                                  "expect_column_values_to_be_between(median_days_to_pay)"}
     assert result.failure("expect_column_values_to_be_between", "nps").examples[0]["nps"] == 140.0
 
 
