@@ -9,8 +9,6 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: setup prepare-dbt demo test bench clean
 
-prepare-dbt: $(MANIFEST)
-
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
@@ -26,6 +24,8 @@ MANIFEST := dbt_project/target/manifest.json
 $(MANIFEST): $(VENV)/.synced $(DBT_SOURCES)
 	cd dbt_project && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" dbt parse --quiet --profiles-dir .
 	touch $@
+
+prepare-dbt: $(MANIFEST)
 
 setup: $(VENV)/.synced $(MANIFEST)
 

@@ -86,6 +86,11 @@ def build_with_table_stats(context: dg.AssetExecutionContext, dbt: DbtCliResourc
         events.extend(invocation.stream())
     except Exception as exc:  # re-raised below, after the events of what was built
         failure = exc
+        if invocation.process.poll() is None:
+            # The events stopped but dbt did not: it would hold the warehouse (and hide this error
+            # behind a lock error below) until it finished the whole build.
+            invocation.process.terminate()
+            invocation.process.wait()
     keep_partial_parse(Path(invocation.target_path))
     with warehouse.get_connection() as con:
         tables = {
