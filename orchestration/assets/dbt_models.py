@@ -9,6 +9,7 @@ The manifest is read when this module is imported, so it must exist beforehand: 
 parsed here at import time.
 """
 
+import logging
 import os
 import shutil
 import sys
@@ -22,6 +23,8 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from dagster_duckdb import DuckDBResource
 
 from orchestration.assets.raw_landing import WAREHOUSE_POOL
+
+log = logging.getLogger(__name__)
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 PREPARE_COMMAND = "dagster-dbt project prepare-and-package --file orchestration/assets/dbt_models.py"
@@ -129,8 +132,11 @@ def keep_partial_parse(invocation_target: Path) -> None:
         return
     kept = DBT_PROJECT_DIR / "target" / "partial_parse.msgpack"
     staged = kept.with_name(f".{kept.name}.{os.getpid()}")
-    shutil.copyfile(parsed, staged)
-    os.replace(staged, kept)
+    try:
+        shutil.copyfile(parsed, staged)
+        os.replace(staged, kept)
+    except OSError as exc:  # a read-only deployment of the project: dbt parses in full, as before
+        log.debug("dbt parse state not kept in %s: %s", kept.parent, exc)
 
 
 # The segments are a dbt step of their own: the blocking quality gates on the golden customer and
