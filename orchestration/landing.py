@@ -227,10 +227,6 @@ class _Batch:
         return self.fetched
 
 
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _recheck_rejected(
     con: duckdb.DuckDBPyConnection, spec: ResourceSpec
 ) -> tuple[pa.Table, list[tuple[str | None, str, str]]]:
@@ -288,11 +284,12 @@ def _write_batch(
             "records_path": pa.array(batch.records_paths, pa.string()),
         }
     )
-    # A wildcard path must be a constant for json_extract to give a list: one select per path.
+    # A wildcard path must be a constant (or a parameter) for json_extract to give a list: one
+    # select per path.
+    paths = sorted(set(batch.records_paths))
     page_records = "\n                union all\n                ".join(
-        f"select page_no, json_extract(body, {_sql_string(path)}) as records "
-        f"from incoming_pages where records_path = {_sql_string(path)}"
-        for path in sorted(set(batch.records_paths))
+        "select page_no, json_extract(body, ?) as records from incoming_pages where records_path = ?"
+        for _ in paths
     )
     con.register("incoming_pages", pages)
     try:
@@ -325,7 +322,8 @@ def _write_batch(
                 {spec.sql_version("id_and_marker[2]")} as _version,
                 {spec.sql_updated_at("id_and_marker[2]") or "null::timestamptz"} as _source_updated_at
             from id_and_marker
-            """
+            """,
+            [value for path in paths for value in (path, path)],
         )
         rescued, quarantine = _recheck_rejected(con, spec)
         con.register("rescued_records", rescued)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -51,6 +52,20 @@ def point_pipeline_at(monkeypatch, server, warehouse) -> None:
     monkeypatch.setenv("ACCOUNTING_API_KEY", CREDENTIALS.accounting_api_key)
     for system in SYSTEMS:
         monkeypatch.setenv(f"{system.upper()}_API_URL", server.url(system))
+
+
+@contextmanager
+def using_warehouse(path: Path) -> Iterator[None]:
+    """`C360_WAREHOUSE` points at `path` meanwhile (for session-scoped fixtures, where monkeypatch is not)."""
+    previous = os.environ.get("C360_WAREHOUSE")
+    os.environ["C360_WAREHOUSE"] = str(path)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("C360_WAREHOUSE", None)
+        else:
+            os.environ["C360_WAREHOUSE"] = previous
 
 
 def served_by_id(server, spec) -> dict[str, dict]:
@@ -133,8 +148,6 @@ def pipeline_build(tmp_path_factory):
     in tests/landing); everything downstream runs through Dagster as in production. Yields
     (warehouse path, world, run result).
     """
-    import os
-
     from connectors import ALL_RESOURCES
     from tests.identity.world_loader import load_world
 
@@ -142,15 +155,8 @@ def pipeline_build(tmp_path_factory):
     world = make_world(persons=1500, seed=31)
     with duckdb.connect(str(path)) as con:
         load_world(con, world, resources=[spec.key for spec in ALL_RESOURCES])
-    previous = os.environ.get("C360_WAREHOUSE")
-    os.environ["C360_WAREHOUSE"] = str(path)
-    try:
+    with using_warehouse(path):
         from orchestration.definitions import build_definitions
 
         result = run_pipeline_downstream_of_raw(build_definitions())
-    finally:
-        if previous is None:
-            os.environ.pop("C360_WAREHOUSE", None)
-        else:
-            os.environ["C360_WAREHOUSE"] = previous
     yield path, world, result

@@ -9,7 +9,6 @@ tests). The assertions compare the staging views with independent computations f
 from __future__ import annotations
 
 import json
-import os
 import re
 import unicodedata
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ import pytest
 from connectors import ALL_RESOURCES
 from connectors.base import MalformedRecord
 from orchestration.landing import epoch_micros
-from tests.conftest import make_world, serving
+from tests.conftest import make_world, serving, using_warehouse
 
 SPECS = {spec.key: spec for spec in ALL_RESOURCES}
 
@@ -221,11 +220,19 @@ def land_records(con: duckdb.DuckDBPyConnection, records: dict[str, list[dict]])
     return landed
 
 
+def build_staging_models(path: Path, *extra_args: str) -> dict:
+    """`dbt build` of the staging models on the warehouse at `path`; dbt's run results."""
+    from orchestration.assets.dbt_models import dbt_resource
+
+    with using_warehouse(path):
+        invocation = dbt_resource().cli(["build", "--select", "path:models/staging", *extra_args],
+                                        raise_on_error=False).wait()
+    return invocation.get_artifact("run_results.json")
+
+
 @pytest.fixture(scope="module")
 def staged(tmp_path_factory):
     """(connection to the built warehouse, raw records by table and id, dbt run results)."""
-    from orchestration.assets.dbt_models import dbt_resource
-
     world = make_world(persons=300, seed=21)
     with serving(world) as server:
         records = {key: list(server.served(key)) for key in SPECS}
@@ -240,17 +247,7 @@ def staged(tmp_path_factory):
     landed = land_records(con, records)
     con.close()
 
-    previous = os.environ.get("C360_WAREHOUSE")
-    os.environ["C360_WAREHOUSE"] = str(path)
-    try:
-        dbt = dbt_resource()
-        invocation = dbt.cli(["build", "--select", "path:models/staging"], raise_on_error=False).wait()
-        run_results = invocation.get_artifact("run_results.json")
-    finally:
-        if previous is None:
-            os.environ.pop("C360_WAREHOUSE", None)
-        else:
-            os.environ["C360_WAREHOUSE"] = previous
+    run_results = build_staging_models(path)
     con = duckdb.connect(str(path), read_only=True)
     try:
         yield con, landed, run_results

@@ -9,32 +9,19 @@ nothing; `--vars {staging_tests: all}` finds both.
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
 
 import duckdb
 
 from tests.conftest import make_world, serving
-from tests.dbt.test_staging import SPECS, land_records
+from tests.dbt.test_staging import SPECS, build_staging_models, land_records
 
 STATE_TEST = "accepted_values_stg_erp__sale_orders_state__draft__sale__done__cancel"
 
 
 def build_staging(path, *extra_args) -> dict:
     """`dbt build` of the staging models on `path`; the run result of the sale-order state test."""
-    from orchestration.assets.dbt_models import dbt_resource
-
-    previous = os.environ.get("C360_WAREHOUSE")
-    os.environ["C360_WAREHOUSE"] = str(path)
-    try:
-        invocation = dbt_resource().cli(["build", "--select", "path:models/staging", *extra_args],
-                                        raise_on_error=False).wait()
-    finally:
-        if previous is None:
-            os.environ.pop("C360_WAREHOUSE", None)
-        else:
-            os.environ["C360_WAREHOUSE"] = previous
-    results = invocation.get_artifact("run_results.json")["results"]
+    results = build_staging_models(path, *extra_args)["results"]
     return next(r for r in results if r["unique_id"].split(".")[2] == STATE_TEST)
 
 

@@ -8,12 +8,7 @@
     Incremental: a row depends on its own source record only, so a daily run reads only the records
     landed since the last build and replaces their rows (delete+insert on record_key). -#}
 
-{{ config(
-    materialized='incremental',
-    unique_key='record_key',
-    incremental_strategy='delete+insert',
-    on_schema_change='append_new_columns',
-) }}
+{{ config(materialized='incremental', unique_key='record_key') }}
 
 {%- set incremental = is_incremental_on('loaded_at') %}
 

@@ -4,12 +4,7 @@
     re-links the stored ones to today's crosswalk; only rows that differ from the stored ones are
     written (delete+insert on ticket_id). A full refresh gives the same table. -#}
 
-{{ config(
-    materialized='incremental',
-    unique_key='ticket_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='append_new_columns',
-) }}
+{{ config(materialized='incremental', unique_key='ticket_id') }}
 
 {%- set incremental = is_incremental_on('loaded_at') %}
 
