@@ -18,6 +18,8 @@ pages are fetched meanwhile.
 
 from __future__ import annotations
 
+import array
+import itertools
 import logging
 import queue
 import threading
@@ -229,13 +231,13 @@ class _Batch:
 
 def _recheck_rejected(
     con: duckdb.DuckDBPyConnection, spec: ResourceSpec
-) -> tuple[pa.Table, list[tuple[str | None, str, str]]]:
+) -> tuple[list[list], list[tuple[str | None, str, str]]]:
     """The records the SQL checks did not accept, read by the Python parsers, which have the last word.
 
-    Returns the ones accepted after all (page, position, id, marker) and the quarantine entries
-    (source id, reason, payload).
+    Returns the columns (page, position, id, marker, timestamp marker) of the ones accepted after
+    all, and the quarantine entries (source id, reason, payload).
     """
-    accepted: dict[str, list] = {"page_no": [], "position": [], "id": [], "_version": [], "_source_updated_at": []}
+    rescued: list[list] = [[], [], [], [], []]
     quarantine: list[tuple[str | None, str, str]] = []
     rejected = con.execute(
         "select page_no, position, record::varchar from landing_records where id is null or _version is null"
@@ -249,24 +251,25 @@ def _recheck_rejected(
             source_id = record.get(spec.id_field) if isinstance(record, dict) else None
             quarantine.append((None if source_id is None else str(source_id), str(exc), payload))
             continue
-        micros = epoch_micros(version)
-        accepted["page_no"].append(page_no)
-        accepted["position"].append(position)
-        accepted["id"].append(record_id)
-        accepted["_version"].append(micros)
-        accepted["_source_updated_at"].append(micros if isinstance(version, datetime) else None)
-    rescued = pa.table(
-        {
-            "page_no": pa.array(accepted["page_no"], pa.int64()),
-            "position": pa.array(accepted["position"], pa.int64()),
-            "id": pa.array(accepted["id"], pa.string()),
-            "_version": pa.array(accepted["_version"], pa.int64()),
-            "_source_updated_at": pa.array(accepted["_source_updated_at"], pa.int64()).cast(
-                pa.timestamp("us", tz="UTC")
-            ),
-        }
-    )
+        for column, value in zip(
+            rescued, (page_no, position, record_id, epoch_micros(version), version if isinstance(version, datetime) else None)
+        ):
+            column.append(value)
     return rescued, quarantine
+
+
+def _arrow_strings(values: list[bytes]) -> pa.Array:
+    """UTF-8 byte strings as one Arrow string array, laid out in a single buffer.
+
+    `pa.array` converts element by element while holding the GIL (about 4 ms per MB of page bodies,
+    during which the fetching stops). The values must be valid UTF-8; page bodies are, since the
+    connector decoded each one as JSON.
+    """
+    offsets = array.array("q", [0])
+    offsets.extend(itertools.accumulate(map(len, values)))
+    return pa.Array.from_buffers(
+        pa.large_string(), len(values), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(values))]
+    )
 
 
 def _write_batch(
@@ -277,12 +280,13 @@ def _write_batch(
     loaded_at: datetime,
 ) -> None:
     table = f"{RAW_SCHEMA}.{spec.table}"
-    pages = pa.table(
-        {
-            "page_no": pa.array(batch.page_numbers, pa.int64()),
-            "body": pa.array(batch.bodies, pa.string()),
-            "records_path": pa.array(batch.records_paths, pa.string()),
-        }
+    pages = pa.Table.from_arrays(
+        [
+            pa.Array.from_buffers(pa.int64(), batch.pages, [None, pa.py_buffer(array.array("q", batch.page_numbers))]),
+            _arrow_strings(batch.bodies),
+            _arrow_strings([path.encode() for path in batch.records_paths]),
+        ],
+        names=["page_no", "body", "records_path"],
     )
     # A wildcard path must be a constant (or a parameter) for json_extract to give a list: one
     # select per path.
@@ -326,15 +330,22 @@ def _write_batch(
             [value for path in paths for value in (path, path)],
         )
         rescued, quarantine = _recheck_rejected(con, spec)
-        con.register("rescued_records", rescued)
-        quarantined = pa.table(
-            {
-                "source_id": pa.array([q[0] for q in quarantine], pa.string()),
-                "reason": pa.array([q[1] for q in quarantine], pa.string()),
-                "payload": pa.array([q[2] for q in quarantine], pa.string()),
-            }
+        con.execute(
+            """
+            create or replace temp table rescued_records as
+            select unnest($1::bigint[]) as page_no, unnest($2::bigint[]) as position, unnest($3::varchar[]) as id,
+                   unnest($4::bigint[]) as _version, unnest($5::timestamptz[]) as _source_updated_at
+            """,
+            rescued,
         )
-        con.register("quarantined_batch", quarantined)
+        con.execute(
+            """
+            create or replace temp table quarantined_batch as
+            select unnest($1::varchar[]) as source_id, unnest($2::varchar[]) as reason,
+                   unnest($3::varchar[]) as payload
+            """,
+            [list(column) for column in zip(*quarantine)] if quarantine else [[], [], []],
+        )
         con.execute("begin transaction")
         try:
             # Within one batch the same id may come twice (a record updated while paging): keep the
@@ -403,11 +414,7 @@ def _write_batch(
             con.execute("rollback")
             raise
     finally:
-        for view in ("incoming_pages", "rescued_records", "quarantined_batch"):
-            try:
-                con.unregister(view)
-            except duckdb.Error:
-                pass
+        con.unregister("incoming_pages")
 
     stats.new += new
     stats.updated += updated
