@@ -366,13 +366,24 @@ def _write_batch(
                 latest as (
                     select * from accepted
                     qualify row_number() over (partition by id order by _version desc, page_no desc, position desc) = 1
+                ),
+                -- The stored ids and versions only: the stored records are read (by row id) just for
+                -- equal versions, since reading all of them costs what the table holds, not the batch.
+                stored as (
+                    select latest.id, current._version, current.rowid as row_id
+                    from latest
+                    join {table} as current on current.id = latest.id
                 )
-                select latest.*, current.id is null as is_new
+                select latest.*, stored.id is null as is_new
                 from latest
-                left join {table} as current on current.id = latest.id
-                where current.id is null
-                   or latest._version > current._version
-                   or (latest._version = current._version and latest.record::varchar <> current.record::varchar)
+                left join stored on stored.id = latest.id
+                where stored.id is null or latest._version > stored._version
+                union all
+                select latest.*, false as is_new
+                from latest
+                join stored on stored.id = latest.id and stored._version = latest._version
+                join {table} as current on current.rowid = stored.row_id
+                where latest.record::varchar <> current.record::varchar
                 """
             )
             new, updated = con.execute(

@@ -170,6 +170,24 @@ def test_a_record_only_the_python_parsers_read_lands_with_the_same_version(wareh
     assert version == updated_at == expected
 
 
+def test_a_record_changed_without_a_new_marker_replaces_the_stored_one(warehouse):
+    # The inclusive watermark re-reads the records at the boundary: unchanged they land nothing,
+    # changed under the same marker (a source that forgot to bump it) the new content wins.
+    world = make_world(persons=60, seed=18)
+    with serving(world) as server:
+        land_everything(warehouse, server)
+        boundary = max(server.served("shop/customers"), key=lambda c: (c["updated_at"], c["id"]))
+        assert land_everything(warehouse, server)["shop/customers"].updated == 0
+
+        edited = {**boundary, "note": "edited without a new updated_at"}
+        response = requests.post(f"{server.base_url}/_admin/records/shop/customers", json=[edited], timeout=10)
+        response.raise_for_status()
+        stats = land_everything(warehouse, server)["shop/customers"]
+
+    assert (stats.new, stats.updated) == (0, 1)
+    assert landed(warehouse, next(s for s in ALL_RESOURCES if s.key == "shop/customers"))[str(boundary["id"])] == edited
+
+
 def test_replay_directory_served_and_landed_reproduces_every_record(warehouse, tmp_path):
     from simulator.replay import load_replay, write_replay
 
