@@ -28,19 +28,23 @@ renamed as (
         {{ to_id("refund->>'$.id'") }} as refund_id,
         {{ to_utc_timestamp("refund->>'$.created_at'") }} as created_at,
         cast(coalesce(json_array_length(refund, '$.refund_line_items'), 0) as integer) as refund_lines_count,
-        (
-            select cast(coalesce(sum(try_cast(item->>'$.quantity' as integer)), 0) as bigint)
-            from (select unnest(cast(refund->'$.refund_line_items' as json[])) as item)
-        ) as refunded_quantity,
-        (
-            select cast(coalesce(sum(try_cast(item->>'$.subtotal' as decimal(18, 2))), 0) as decimal(18, 2))
-            from (select unnest(cast(refund->'$.refund_line_items' as json[])) as item)
-        ) as refunded_lines_subtotal,
-        (
-            select cast(coalesce(sum(try_cast(tx->>'$.amount' as decimal(18, 2))), 0) as decimal(18, 2))
-            from (select unnest(cast(refund->'$.transactions' as json[])) as tx)
-            where tx->>'$.kind' = 'refund' and tx->>'$.status' = 'success'
-        ) as refunded_amount,
+        -- list functions, not subqueries over unnest(): those are decorrelated into a join over all
+        -- refunds, which a filter on loaded_at (the daily test scope) cannot pass
+        cast(coalesce(list_sum(list_transform(
+            cast(refund->'$.refund_line_items' as json[]),
+            lambda item: try_cast(item->>'$.quantity' as integer)
+        )), 0) as bigint) as refunded_quantity,
+        cast(coalesce(list_sum(list_transform(
+            cast(refund->'$.refund_line_items' as json[]),
+            lambda item: try_cast(item->>'$.subtotal' as decimal(18, 2))
+        )), 0) as decimal(18, 2)) as refunded_lines_subtotal,
+        cast(coalesce(list_sum(list_transform(
+            list_filter(
+                cast(refund->'$.transactions' as json[]),
+                lambda tx: tx->>'$.kind' = 'refund' and tx->>'$.status' = 'success'
+            ),
+            lambda tx: try_cast(tx->>'$.amount' as decimal(18, 2))
+        )), 0) as decimal(18, 2)) as refunded_amount,
         loaded_at
 
     from refunds
