@@ -6,16 +6,32 @@
     stored table already has the column the increment is measured by (a table built before the
     model became incremental lacks it, and is then rebuilt in full once). -#}
 {% macro is_incremental_on(column) -%}
-    {%- if not is_incremental() -%}
+    {#- a unit test has no stored table (`this` is none) and tests the full build -#}
+    {%- if this is none or not is_incremental() -%}
         {{ return(false) }}
     {%- endif -%}
     {%- set stored = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
     {{ return(column in stored) }}
 {%- endmacro %}
 
-{#- A filter on staging rows: landed after everything the stored table holds. -#}
-{% macro landed_since_last_build(column='loaded_at') -%}
-    {{ column }} > (select coalesce(max({{ column }}), '-infinity'::timestamptz) from {{ this }})
+{#- A filter on the model's input: landed after everything the stored table holds. `column` is the
+    input's landing time (`_loaded_at` on raw tables), `stored_column` the stored table's. -#}
+{% macro landed_since_last_build(column='loaded_at', stored_column='loaded_at') -%}
+    {{ column }} > (select coalesce(max({{ stored_column }}), '-infinity'::timestamptz) from {{ this }})
+{%- endmacro %}
+
+{#- Pre-hook of an incremental model whose rows are unnested from raw records (the lines and refunds
+    of a shop order), kept by delete+insert on the record's key: removes the stored rows of every
+    record landed since the last build, so that a record which lost all its rows keeps none (it
+    brings no key to delete by). The model's own filter then reads those records again. -#}
+{% macro delete_rows_of_relanded_records(key, raw_table) -%}
+    {%- if is_incremental_on('loaded_at') -%}
+    delete from {{ this }}
+    where {{ key }} in (
+        select {{ to_id('id') }} from {{ raw_table }}
+        where {{ landed_since_last_build('_loaded_at') }}
+    )
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Appended to the model's final select: drops the rows that are stored already, as they are. -#}

@@ -1,8 +1,8 @@
 """Staging tests in a daily build look at what landed since the last passing build, and at all of it on request.
 
 A real warehouse and real `dbt build`s of the staging models: a first build tests every row and
-records that it passed; then an ERP order with an unknown state lands "before" that build and another
-one after it. The next build's `accepted_values` test finds the later one only, fails, and records
+records that it passed; then a survey response of an unknown type lands "before" that build (which
+real landing cannot do: a view's test is the only place to see it) and another one after it. The next build's `accepted_values` test finds the later one only, fails, and records
 nothing; `--vars {staging_tests: all}` finds both.
 """
 
@@ -16,13 +16,13 @@ import duckdb
 from tests.conftest import make_world, serving
 from tests.dbt.test_staging import SPECS, build_staging_models, land_records
 
-STATE_TEST = "accepted_values_stg_erp__sale_orders_state__draft__sale__done__cancel"
+TYPE_TEST = "accepted_values_stg_helpdesk__survey_responses_survey_type__csat__nps"
 
 
 def build_staging(path, *extra_args) -> dict:
-    """`dbt build` of the staging models on `path`; the run result of the sale-order state test."""
+    """`dbt build` of the staging models on `path`; the run result of the survey type test."""
     results = build_staging_models(path, *extra_args)["results"]
-    return next(r for r in results if r["unique_id"].split(".")[2] == STATE_TEST)
+    return next(r for r in results if r["unique_id"].split(".")[2] == TYPE_TEST)
 
 
 def passed_builds(path) -> int:
@@ -30,12 +30,12 @@ def passed_builds(path) -> int:
         return con.execute("select count(*) from staging._tests_passed").fetchone()[0]
 
 
-def land_sale_order(path, template: dict, order_id: int, state: str, loaded_at: datetime) -> None:
-    record = {**template, "id": order_id, "name": f"S{order_id}", "state": state}
+def land_survey_response(path, template: dict, response_id: int, survey_type: str, loaded_at: datetime) -> None:
+    record = {**template, "id": response_id, "type": survey_type}
     with duckdb.connect(str(path)) as con:
         con.execute(
-            "insert into raw.erp_sale_orders values (?, ?, 1, null, 'test-sync', ?)",
-            [str(order_id), json.dumps(record), loaded_at],
+            "insert into raw.helpdesk_survey_responses values (?, ?, 1, null, 'test-sync', ?)",
+            [str(response_id), json.dumps(record), loaded_at],
         )
 
 
@@ -53,9 +53,9 @@ def test_a_daily_build_tests_the_rows_landed_since_the_last_passing_build(tmp_pa
     with duckdb.connect(str(path), read_only=True) as con:
         tested_through = con.execute("select max(build_started_at) from staging._tests_passed").fetchone()[0]
 
-    template = records["erp/sale.order"][0]
-    land_sale_order(path, template, 990_000_001, "bogus_before", tested_through - timedelta(minutes=5))
-    land_sale_order(path, template, 990_000_002, "bogus_after", datetime.now(UTC))
+    template = records["helpdesk/survey_responses"][0]
+    land_survey_response(path, template, 990_000_001, "bogus_before", tested_through - timedelta(minutes=5))
+    land_survey_response(path, template, 990_000_002, "bogus_after", datetime.now(UTC))
 
     daily = build_staging(path)
     assert daily["status"] == "fail"

@@ -199,6 +199,10 @@ def test_customers_only_world_still_resolves(built, tmp_path):
     for table in con.execute("select table_name from information_schema.tables where table_schema = 'raw' "
                              "and table_name not like '\\_%' escape '\\'").fetchall():
         con.execute(f"delete from raw.{table[0]}")
+    # The incremental staging tables take up what lands, not what is deleted from raw: empty them too.
+    for (table,) in con.execute("select table_name from information_schema.tables where table_schema = 'staging' "
+                                "and table_type = 'BASE TABLE' and starts_with(table_name, 'stg_')").fetchall():
+        con.execute(f"delete from staging.{table}")
     con.execute(f"drop table if exists {CROSSWALK_TABLE}; drop table if exists {HISTORY_TABLE}")
     load_world(con, world, resources=CUSTOMER_RESOURCES)
     _rebuild_identity_models(con, built["target"])

@@ -1,8 +1,13 @@
+{{ config(materialized='incremental', unique_key='source_record_id') }}
+
 with
 
 source as (
 
     select * from {{ source('erp', 'erp_sale_orders') }}
+    {% if is_incremental_on('loaded_at') %}
+    where {{ landed_since_last_build('_loaded_at') }}
+    {% endif %}
 
 ),
 

@@ -1,8 +1,17 @@
+{{ config(
+    materialized='incremental',
+    unique_key='order_id',
+    pre_hook="{{ delete_rows_of_relanded_records('order_id', source('shop', 'shop_orders')) }}"
+) }}
+
 with
 
 orders as (
 
     select * from {{ source('shop', 'shop_orders') }}
+    {% if is_incremental_on('loaded_at') %}
+    where {{ landed_since_last_build('_loaded_at') }}
+    {% endif %}
 
 ),
 

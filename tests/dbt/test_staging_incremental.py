@@ -1,0 +1,87 @@
+"""Incremental staging tables equal a full build after a day of changes.
+
+The staging models over a long history (orders and what is unnested from them, ERP orders and lines,
+vouchers, payments, tickets) are incremental tables. A real warehouse is built, then raw records are
+re-landed the way the landing does it (the row replaced, a later `_loaded_at`): a shop order that
+lost all its line items and refunds, an order with a changed quantity, a changed payment, a new ERP
+order line. The incremental build must then hold exactly the rows of a full build of a second
+warehouse with the same raw tables.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import duckdb
+
+from tests.conftest import make_world, serving
+from tests.dbt.test_staging import SPECS, build_staging_models, land_records
+
+INCREMENTAL_MODELS = [
+    "stg_shop__orders", "stg_shop__order_lines", "stg_shop__refunds", "stg_shop__refund_lines",
+    "stg_erp__sale_orders", "stg_erp__sale_order_lines", "stg_accounting__vouchers",
+    "stg_accounting__payments", "stg_helpdesk__tickets",
+]
+
+
+def reland(con, table: str, record: dict) -> None:
+    """Replace a raw record as the landing does: one row per id, landed now."""
+    con.execute(f"delete from raw.{table} where id = ?", [str(record["id"])])
+    con.execute(
+        f"insert into raw.{table} values (?, ?, 1, null, 'test-sync', ?)",
+        [str(record["id"]), json.dumps(record), datetime.now(UTC)],
+    )
+
+
+def model_rows(path, model: str) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return sorted(con.execute(f"select * from staging.{model}").fetchall(), key=repr)
+
+
+def test_an_incremental_staging_build_equals_a_full_build_after_changes(tmp_path):
+    world = make_world(persons=80, seed=24)
+    with serving(world) as server:
+        records = {key: list(server.served(key)) for key in SPECS}
+    daily = tmp_path / "daily.duckdb"
+    with duckdb.connect(str(daily)) as con:
+        land_records(con, records)
+    assert all(r["status"] in ("pass", "success") for r in build_staging_models(daily)["results"])
+
+    orders = records["shop/orders"]
+    emptied = next(o for o in orders if o.get("line_items") and o.get("refunds"))
+    edited = next(o for o in orders if o.get("line_items") and o["id"] != emptied["id"])
+    payment = records["accounting/payments"][0]
+    new_line = {**records["erp/sale.order.line"][0], "id": 990_000_001}
+    with duckdb.connect(str(daily)) as con:
+        stored_lines = con.execute(
+            "select count(*) from staging.stg_shop__order_lines where order_id = ?", [emptied["id"]]
+        ).fetchone()[0]
+        assert stored_lines > 0
+        reland(con, "shop_orders", {**emptied, "line_items": [], "refunds": []})
+        reland(con, "shop_orders", {**edited, "line_items": [{**edited["line_items"][0], "quantity": 7}]})
+        reland(con, "accounting_payments", {**payment, "amount": 12.34})
+        reland(con, "erp_sale_order_lines", new_line)
+    build_staging_models(daily)
+
+    full = tmp_path / "full.duckdb"
+    with duckdb.connect(str(full)) as con:
+        con.execute(f"attach '{daily}' as daily (read_only)")
+        con.execute("create schema raw")
+        for spec in SPECS.values():
+            con.execute(f"create table raw.{spec.table} as select * from daily.raw.{spec.table}")
+    build_staging_models(full)
+
+    for model in INCREMENTAL_MODELS:
+        assert model_rows(daily, model) == model_rows(full, model), f"{model}: incremental differs from full"
+    with duckdb.connect(str(daily), read_only=True) as con:
+        assert con.execute(
+            "select count(*) from staging.stg_shop__order_lines where order_id = ?", [emptied["id"]]
+        ).fetchone()[0] == 0
+        assert con.execute(
+            "select quantity from staging.stg_shop__order_lines where order_id = ?", [edited["id"]]
+        ).fetchall() == [(7,)]
+        kinds = dict(con.execute(
+            "select table_name, table_type from information_schema.tables where table_schema = 'staging'"
+        ).fetchall())
+    assert all(kinds[model] == "BASE TABLE" for model in INCREMENTAL_MODELS)
