@@ -74,6 +74,14 @@ def landing_batch_records() -> int:
     return int(_env("C360_LANDING_BATCH", str(DEFAULT_LANDING_BATCH)))
 
 
+def quality_scope() -> str:
+    """`changed`: gates over landed data validate the rows arrived since they last passed; `all`: every row."""
+    scope = _env("C360_QUALITY_SCOPE", "changed")
+    if scope not in ("changed", "all"):
+        raise ValueError(f"C360_QUALITY_SCOPE is {scope!r}; use 'changed' (the default) or 'all'")
+    return scope
+
+
 def bi_warehouse_path() -> Path:
     """The read-only copy of the marts and segments that BI tools read (never the live warehouse)."""
     return Path(_env("C360_BI_WAREHOUSE", str(warehouse_path().parent / "bi.duckdb")))

@@ -251,9 +251,8 @@ def _recheck_rejected(
             source_id = record.get(spec.id_field) if isinstance(record, dict) else None
             quarantine.append((None if source_id is None else str(source_id), str(exc), payload))
             continue
-        for column, value in zip(
-            rescued, (page_no, position, record_id, epoch_micros(version), version if isinstance(version, datetime) else None)
-        ):
+        updated_at = version if isinstance(version, datetime) else None
+        for column, value in zip(rescued, (page_no, position, record_id, epoch_micros(version), updated_at)):
             column.append(value)
     return rescued, quarantine
 

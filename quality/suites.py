@@ -3,12 +3,15 @@
 A suite names the asset it gates (`asset: [schema, table]`), the SQL that reads the rows to validate
 from the warehouse (`query`), the columns that identify a failing row in the examples (`id_columns`),
 and its expectations: a great_expectations 1.x expectation type in snake case plus its arguments,
-and `why` (shown in the UI and the Data Docs page). Example:
+and `why` (shown in the UI and the Data Docs page). A suite over landed data names the column of its
+query that tells when a row arrived (`arrival_column`) and then validates the rows arrived since it
+last passed (quality/scope.py). Example:
 
     - name: raw_shop_customers
       asset: [raw, shop_customers]
-      query: select id, record->>'email' as email from raw.shop_customers
+      query: select id, _loaded_at, record->>'email' as email from raw.shop_customers
       id_columns: [id]
+      arrival_column: _loaded_at
       expectations:
         - type: expect_column_values_to_match_regex
           column: email
@@ -57,6 +60,9 @@ class Suite:
     additional_deps: tuple[tuple[str, ...], ...] = field(default=())
     layer: str = ""  # raw | golden | kpis (the file it comes from)
     requires: tuple[str, ...] = ()  # tables that must exist for the suite to apply (else it is skipped)
+    # A column of the query telling when a row arrived: the suite then validates the rows arrived
+    # since it last passed (quality/scope.py). None: the whole table each time.
+    arrival_column: str | None = None
 
 
 def _parse(entry: dict, layer: str) -> Suite:
@@ -76,6 +82,7 @@ def _parse(entry: dict, layer: str) -> Suite:
         additional_deps=tuple(tuple(dep) for dep in entry.get("additional_deps", ())),
         layer=layer,
         requires=tuple(entry.get("requires", ())),
+        arrival_column=entry.get("arrival_column"),
     )
 
 

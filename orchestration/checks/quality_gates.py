@@ -77,14 +77,14 @@ def build_quality_check(suite: Suite, known_keys: set[dg.AssetKey] | None = None
     )
     def _gate(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource) -> dg.AssetCheckResult:
         from quality.docs import write_validation
-        from quality.runner import validate
+        from quality.scope import validate_in_warehouse
 
         with warehouse.get_connection() as con:
-            df = con.execute(suite.query).df()
-        result = validate(df, suite)
+            result, scope = validate_in_warehouse(con, suite)
         json_path, html_path = write_validation(result, suite, context.op_execution_context.run_id)
         if result.success:
-            context.log.info(f"{suite.name}: {result.rows} rows, {result.evaluated} expectations met")
+            context.log.info(f"{suite.name}: {result.rows} rows ({scope.describe()}), "
+                             f"{result.evaluated} expectations met")
         else:
             context.log.error(
                 f"quality gate {suite.name} failed on {'/'.join(suite.asset)}: "
@@ -93,7 +93,7 @@ def build_quality_check(suite: Suite, known_keys: set[dg.AssetKey] | None = None
         return dg.AssetCheckResult(
             passed=result.success,
             severity=dg.AssetCheckSeverity.ERROR,
-            metadata=_check_metadata(result, json_path, html_path),
+            metadata={**_check_metadata(result, json_path, html_path), "validated": scope.describe()},
         )
 
     return _gate

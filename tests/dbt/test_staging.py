@@ -2,8 +2,9 @@
 
 One warehouse is built per module: a generated world (300 persons) plus a few hand-written records in
 the contract's shapes that carry every phone format and soft delete, landed in the raw layout of
-`orchestration/landing.py`; then a single `dbt build` of the staging models (unit tests, views, data
-tests). The assertions compare the staging views with independent computations from the same records.
+`orchestration/landing.py`; then a single `dbt build` of the staging models (unit tests, views and
+incremental tables, data tests). The assertions compare the staging models with independent
+computations from the same records.
 """
 
 from __future__ import annotations
@@ -218,6 +219,15 @@ def land_records(con: duckdb.DuckDBPyConnection, records: dict[str, list[dict]])
             con.executemany(f"insert into raw.{spec.table} values (?, ?, ?, ?, ?, ?)", rows)
         landed[spec.table] = {rid: rec for rid, (_, rec, _) in by_id.items()}
     return landed
+
+
+def land_world(path: Path, persons: int, seed: int) -> dict[str, list[dict]]:
+    """A generated world's records, as served, landed into a new warehouse at `path`; returns them by resource."""
+    with serving(make_world(persons=persons, seed=seed)) as server:
+        records = {key: list(server.served(key)) for key in SPECS}
+    with duckdb.connect(str(path)) as con:
+        land_records(con, records)
+    return records
 
 
 def build_staging_models(path: Path, *extra_args: str) -> dict:

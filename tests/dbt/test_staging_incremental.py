@@ -15,8 +15,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from tests.conftest import make_world, serving
-from tests.dbt.test_staging import SPECS, build_staging_models, land_records
+from tests.dbt.test_staging import SPECS, build_staging_models, land_world
 
 INCREMENTAL_MODELS = [
     "stg_shop__orders", "stg_shop__order_lines", "stg_shop__refunds", "stg_shop__refund_lines",
@@ -40,12 +39,8 @@ def model_rows(path, model: str) -> list[tuple]:
 
 
 def test_an_incremental_staging_build_equals_a_full_build_after_changes(tmp_path):
-    world = make_world(persons=80, seed=24)
-    with serving(world) as server:
-        records = {key: list(server.served(key)) for key in SPECS}
     daily = tmp_path / "daily.duckdb"
-    with duckdb.connect(str(daily)) as con:
-        land_records(con, records)
+    records = land_world(daily, persons=80, seed=24)
     assert all(r["status"] in ("pass", "success") for r in build_staging_models(daily)["results"])
 
     orders = records["shop/orders"]

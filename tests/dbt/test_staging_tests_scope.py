@@ -1,9 +1,10 @@
 """Staging tests in a daily build look at what landed since the last passing build, and at all of it on request.
 
 A real warehouse and real `dbt build`s of the staging models: a first build tests every row and
-records that it passed; then a survey response of an unknown type lands "before" that build (which
-real landing cannot do: a view's test is the only place to see it) and another one after it. The next build's `accepted_values` test finds the later one only, fails, and records
-nothing; `--vars {staging_tests: all}` finds both.
+records that it passed; then a survey response of an unknown type lands "before" that build and
+another one after it (survey responses are a view, which shows every raw row however it landed).
+The next build's `accepted_values` test finds the later one only, fails, and records nothing;
+`--vars {staging_tests: all}` finds both.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
-from tests.conftest import make_world, serving
-from tests.dbt.test_staging import SPECS, build_staging_models, land_records
+from tests.dbt.test_staging import build_staging_models, land_world
 
 TYPE_TEST = "accepted_values_stg_helpdesk__survey_responses_survey_type__csat__nps"
 
@@ -40,12 +40,8 @@ def land_survey_response(path, template: dict, response_id: int, survey_type: st
 
 
 def test_a_daily_build_tests_the_rows_landed_since_the_last_passing_build(tmp_path):
-    world = make_world(persons=80, seed=23)
-    with serving(world) as server:
-        records = {key: list(server.served(key)) for key in SPECS}
     path = tmp_path / "warehouse.duckdb"
-    with duckdb.connect(str(path)) as con:
-        land_records(con, records)
+    records = land_world(path, persons=80, seed=23)
 
     first = build_staging(path)
     assert first["status"] == "pass"
