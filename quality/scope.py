@@ -21,6 +21,7 @@ import pandas as pd
 
 from c360.settings import quality_scope
 from quality.runner import SuiteResult, validate
+from quality.sql import quote_identifier
 from quality.suites import Suite
 
 PASSED_TABLE = "_gates_passed"
@@ -54,7 +55,7 @@ def validation_scope(con: duckdb.DuckDBPyConnection, suite: Suite) -> Validation
         bound = con.execute(f"select max(arrived_through) from {table} where suite = ?", [suite.name]).fetchone()[0]
     if bound is None:
         return ValidationScope(suite.query, [], None)
-    column = '"' + suite.arrival_column.replace('"', '""') + '"'
+    column = quote_identifier(suite.arrival_column)
     return ValidationScope(f"select * from ({suite.query}) as suite_rows where {column} > ?", [bound], bound)
 
 

@@ -19,14 +19,14 @@ def _literal(value) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _quote(column: str) -> str:
+def quote_identifier(column: str) -> str:
     return '"' + column.replace('"', '""') + '"'
 
 
 def _aggregates(e: Expectation, i: int) -> list[str]:
     """SQL aggregates: `u<i>` unexpected rows and `n<i>` rows the share is taken over."""
     kw = e.kwargs
-    col = _quote(kw["column"]) if "column" in kw else None
+    col = quote_identifier(kw["column"]) if "column" in kw else None
     if e.type == "expect_column_values_to_not_be_null":
         return [f"count(*) filter (where {col} is null) as u{i}", f"count(*) as n{i}"]
     if e.type == "expect_column_values_to_be_unique":
