@@ -5,7 +5,7 @@
 1. generates a world and loads its customer, order, voucher and ticket records into the raw tables
    of a fresh warehouse (not timed as part of identity resolution; reported apart);
 2. runs the pipeline as it runs in production, each step in its own process so that its peak
-   memory is its own: dbt (staging views, `int_customer_records`, `int_identity_certain_links`),
+   memory is its own: dbt (staging, `int_customer_records`, `int_identity_certain_links`),
    then Splink matching, then guards + clustering + stable ids;
 3. runs the deterministic baseline (exact keys + connected components) on the same records;
 4. prints one JSON document: seconds and peak RSS per step, and precision/recall/F1, exact-person

@@ -193,7 +193,7 @@ def test_customers_only_world_still_resolves(built, tmp_path):
     from simulator.world import generate_world
 
     world = generate_world(1500, SEED + 1, today=TEST_TODAY)
-    # staging views and schemas, then fresh raw data
+    # staging models and schemas, then fresh raw data
     warehouse = _copy_warehouse(built["warehouse"], tmp_path / "customers_only")
     con = duckdb.connect(str(warehouse))
     for table in con.execute("select table_name from information_schema.tables where table_schema = 'raw' "
