@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -71,6 +72,15 @@ def using_warehouse(path: Path) -> Iterator[None]:
 def served_by_id(server, spec) -> dict[str, dict]:
     """Every record a complete sync of the resource receives now, by source id."""
     return {str(record["id"]): record for record in server.served(spec.key) if "id" in record}
+
+
+def land_raw_record(con: duckdb.DuckDBPyConnection, table: str, record: dict, loaded_at: datetime) -> None:
+    """Write `record` into `raw.<table>` as the landing does: it replaces its id's row, landed at `loaded_at`."""
+    con.execute(f"delete from raw.{table} where id = ?", [str(record["id"])])
+    con.execute(
+        f"insert into raw.{table} values (?, ?, 1, null, 'test-sync', ?)",
+        [str(record["id"]), json.dumps(record), loaded_at],
+    )
 
 
 @contextmanager

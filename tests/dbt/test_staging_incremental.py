@@ -10,11 +10,11 @@ warehouse with the same raw tables.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import duckdb
 
+from tests.conftest import land_raw_record
 from tests.dbt.test_staging import SPECS, build_staging_models, land_world
 
 INCREMENTAL_MODELS = [
@@ -22,15 +22,6 @@ INCREMENTAL_MODELS = [
     "stg_erp__sale_orders", "stg_erp__sale_order_lines", "stg_accounting__vouchers",
     "stg_accounting__payments", "stg_helpdesk__tickets",
 ]
-
-
-def reland(con, table: str, record: dict) -> None:
-    """Replace a raw record as the landing does: one row per id, landed now."""
-    con.execute(f"delete from raw.{table} where id = ?", [str(record["id"])])
-    con.execute(
-        f"insert into raw.{table} values (?, ?, 1, null, 'test-sync', ?)",
-        [str(record["id"]), json.dumps(record), datetime.now(UTC)],
-    )
 
 
 def model_rows(path, model: str) -> list[tuple]:
@@ -53,10 +44,12 @@ def test_an_incremental_staging_build_equals_a_full_build_after_changes(tmp_path
             "select count(*) from staging.stg_shop__order_lines where order_id = ?", [emptied["id"]]
         ).fetchone()[0]
         assert stored_lines > 0
-        reland(con, "shop_orders", {**emptied, "line_items": [], "refunds": []})
-        reland(con, "shop_orders", {**edited, "line_items": [{**edited["line_items"][0], "quantity": 7}]})
-        reland(con, "accounting_payments", {**payment, "amount": 12.34})
-        reland(con, "erp_sale_order_lines", new_line)
+        now = datetime.now(UTC)
+        land_raw_record(con, "shop_orders", {**emptied, "line_items": [], "refunds": []}, now)
+        edited_lines = [{**edited["line_items"][0], "quantity": 7}]
+        land_raw_record(con, "shop_orders", {**edited, "line_items": edited_lines}, now)
+        land_raw_record(con, "accounting_payments", {**payment, "amount": 12.34}, now)
+        land_raw_record(con, "erp_sale_order_lines", new_line, now)
     build_staging_models(daily)
 
     full = tmp_path / "full.duckdb"

@@ -9,11 +9,11 @@ The next build's `accepted_values` test finds the later one only, fails, and rec
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import duckdb
 
+from tests.conftest import land_raw_record
 from tests.dbt.test_staging import build_staging_models, land_world
 
 TYPE_TEST = "accepted_values_stg_helpdesk__survey_responses_survey_type__csat__nps"
@@ -31,12 +31,9 @@ def passed_builds(path) -> int:
 
 
 def land_survey_response(path, template: dict, response_id: int, survey_type: str, loaded_at: datetime) -> None:
-    record = {**template, "id": response_id, "type": survey_type}
     with duckdb.connect(str(path)) as con:
-        con.execute(
-            "insert into raw.helpdesk_survey_responses values (?, ?, 1, null, 'test-sync', ?)",
-            [str(response_id), json.dumps(record), loaded_at],
-        )
+        record = {**template, "id": response_id, "type": survey_type}
+        land_raw_record(con, "helpdesk_survey_responses", record, loaded_at)
 
 
 def test_a_daily_build_tests_the_rows_landed_since_the_last_passing_build(tmp_path):

@@ -7,7 +7,6 @@ them), and each validation is checked for the rows it saw and whether it passed.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import duckdb
@@ -17,6 +16,7 @@ from connectors import ALL_RESOURCES
 from orchestration.landing import ensure_raw_schema
 from quality.scope import validate_in_warehouse
 from quality.suites import get_suite
+from tests.conftest import land_raw_record
 
 T0 = datetime(2026, 11, 2, 5, 0, tzinfo=UTC)
 
@@ -30,13 +30,8 @@ def customer(customer_id: int, state: str = "enabled") -> dict:
 
 
 def land(con, records: list[dict], loaded_at: datetime) -> None:
-    """Upsert by id with the given landing time, as the landing does."""
     for record in records:
-        con.execute("delete from raw.shop_customers where id = ?", [str(record["id"])])
-        con.execute(
-            "insert into raw.shop_customers values (?, ?, 1, null, 'test-sync', ?)",
-            [str(record["id"]), json.dumps(record), loaded_at],
-        )
+        land_raw_record(con, "shop_customers", record, loaded_at)
 
 
 @pytest.fixture
