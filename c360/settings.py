@@ -7,7 +7,9 @@ CLI agree without repeating them.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 DEMO_SOURCES_HOST = "127.0.0.1"
@@ -63,6 +65,27 @@ def http_timeout_seconds() -> float:
 
 def http_max_retries() -> int:
     return int(_env("C360_HTTP_MAX_RETRIES", "8"))
+
+
+# How far a change marker may lie ahead of the pipeline's clock before the record counts as
+# future-dated. The sources' clocks agree with ours within seconds (NTP; a self-hosted ERP without it
+# drifts by minutes), while a time-zone mistake, the commonest bad marker, is at least an hour off:
+# 15 minutes warns about every such mistake and never about drift. Watermarks do not depend on it:
+# they never pass the clock itself (see connectors.base.last_valid).
+DEFAULT_FUTURE_TOLERANCE = timedelta(minutes=15)
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)")
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def future_tolerance() -> timedelta:
+    """`C360_FUTURE_TOLERANCE`: seconds (`900`) or a duration (`90s`, `15m`, `1h`, `2d`)."""
+    raw = _env("C360_FUTURE_TOLERANCE", "")
+    if not raw:
+        return DEFAULT_FUTURE_TOLERANCE
+    match = _DURATION_RE.fullmatch(raw.lower())
+    if not match:
+        raise ValueError(f"C360_FUTURE_TOLERANCE is {raw!r}; use seconds (900) or a duration such as 15m, 1h or 2d")
+    return timedelta(seconds=float(match.group(1)) * _DURATION_UNITS[match.group(2)])
 
 
 # DuckDB's row group: a transaction inserting a whole one writes it compressed straight into the

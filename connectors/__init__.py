@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
-from c360.settings import SourceCredentials
+from datetime import timedelta
+
+from c360.settings import DEFAULT_FUTURE_TOLERANCE, SourceCredentials
 
 from .accounting import AccountingClient
 from .base import MalformedRecord, Page, RequestStats, ResourceSpec, SourceClient
@@ -24,12 +26,12 @@ CLIENTS = {
 
 
 def build_client(system: str, base_url: str, credentials: SourceCredentials, *, timeout: float = 30.0,
-                 max_retries: int = 8) -> SourceClient:
+                 max_retries: int = 8, future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE) -> SourceClient:
     try:
         cls = CLIENTS[system]
     except KeyError:
         raise ValueError(f"unknown source system {system!r}; expected one of {', '.join(CLIENTS)}") from None
-    return cls(base_url, credentials, timeout=timeout, max_retries=max_retries)
+    return cls(base_url, credentials, timeout=timeout, max_retries=max_retries, future_tolerance=future_tolerance)
 
 
 ALL_RESOURCES: list[ResourceSpec] = [spec for cls in CLIENTS.values() for spec in cls.resources.values()]

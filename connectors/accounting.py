@@ -9,16 +9,17 @@ most 10,000 results: an open-ended window that is too large is closed just befor
 `totalElements` changes while it is paged is read again. A single day with more than 10,000 vouchers
 is read once per voucher status and type (the list's other filters); a single day with more than
 10,000 payments cannot be read completely and raises SourceRequestError. Watermark = the Berlin day
-of the greatest `updatedDate` landed, re-read inclusively next run.
+of the greatest `updatedDate` landed that is not after the clock when its page arrived (a future-dated
+record never moves it), re-read inclusively next run.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Callable, Iterator
 from zoneinfo import ZoneInfo
 
-from c360.settings import SourceCredentials
+from c360.settings import DEFAULT_FUTURE_TOLERANCE, SourceCredentials
 
 from .base import (MalformedRecord, Page, RequestStats, ResourceSpec, expect_records, last_valid, parse_iso_offset,
                    records_path, resource)
@@ -80,10 +81,12 @@ class AccountingClient:
     resources = RESOURCES
 
     def __init__(self, base_url: str, credentials: SourceCredentials, *, timeout: float = 30.0,
-                 max_retries: int = 8, page_size: int = PAGE_SIZE, max_results: int = MAX_RESULTS):
+                 max_retries: int = 8, future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
+                 page_size: int = PAGE_SIZE, max_results: int = MAX_RESULTS):
         self.stats = RequestStats()
         self.page_size = page_size
         self.max_results = max_results
+        self.future_tolerance = future_tolerance
         self.http = HttpClient("accounting", base_url,
                                headers={"Authorization": f"Bearer {credentials.accounting_api_key}"},
                                timeout=timeout, max_retries=max_retries, stats=self.stats)
@@ -93,7 +96,7 @@ class AccountingClient:
         if resource == "contacts":
             return self._scan(_PATHS[resource])
         return fetch_windowed(self._getter(resource), spec, watermark, self.page_size, self.max_results,
-                              _PARTS[resource])
+                              _PARTS[resource], future_tolerance=self.future_tolerance)
 
     def close(self) -> None:
         self.http.close()
@@ -130,7 +133,8 @@ class AccountingClient:
 
 
 def fetch_windowed(get: Callable[..., Response], spec: ResourceSpec, watermark: str | None, page_size: int,
-                   max_results: int, parts: tuple[Part, ...] = ()) -> Iterator[Page]:
+                   max_results: int, parts: tuple[Part, ...] = (), *,
+                   future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE) -> Iterator[Page]:
     """Incremental pull of a date-filtered list in windows of at most `max_results` results.
 
     `get(window, page, size, part)` returns the response with the API's page envelope; `parts` are the sub-queries
@@ -157,16 +161,18 @@ def fetch_windowed(get: Callable[..., Response], spec: ResourceSpec, watermark: 
             page_no = 0
             response = first
             while True:
+                read_at = datetime.now(UTC)
                 body = response.body
                 records = body.get("content") or []
                 new_wm = None
-                rec, _ = last_valid(records, spec)
+                rec, _ = last_valid(records, spec, not_after=read_at)
                 if rec is not None:
                     day = berlin_day(rec["updatedDate"])
                     if best is None or day > best:
                         best = day
                         new_wm = day.isoformat()
-                yield Page(records, new_wm, response.content, records_path("content"))
+                yield Page(records, new_wm, response.content, records_path("content"),
+                           future_after=read_at + future_tolerance)
                 if body.get("last", True) or not records:
                     break
                 page_no += 1

@@ -185,6 +185,9 @@ class Page:
     # Without a body, the landing serialises `records`.
     content: bytes | None = None
     records_path: str = "$"
+    # The clock when the page arrived plus the future tolerance: a record whose timestamp marker is
+    # later is future-dated (a bad source clock), which the landing counts and reports. None = unjudged.
+    future_after: datetime | None = None
 
 
 @dataclass
@@ -205,17 +208,23 @@ class SourceClient(Protocol):
     def close(self) -> None: ...
 
 
-def last_valid(records: list, spec: ResourceSpec):
+def last_valid(records: list, spec: ResourceSpec, not_after: datetime | None = None):
     """(record, marker) of the last record of a page whose change marker parses, else (None, None).
 
     Pages are sorted by their marker, so this is the page's greatest marker; usually the very
-    last record, so the loop body runs once.
+    last record, so the loop body runs once. With `not_after` (the clock when the page arrived), a
+    timestamp marker later than it does not count: a watermark taken from a future-dated record would
+    skip every record changed until that date, and one taken from a marker just ahead of the clock
+    would skip the changes stamped by a correct clock meanwhile. Such records sort last, so they are
+    landed all the same and read again next run.
     """
     for i in range(len(records) - 1, -1, -1):
         try:
-            return records[i], spec.record_version(records[i])
+            marker = spec.record_version(records[i])
         except MalformedRecord:
             continue
+        if not_after is None or not isinstance(marker, datetime) or marker <= not_after:
+            return records[i], marker
     return None, None
 
 

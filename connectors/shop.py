@@ -2,17 +2,19 @@
 
 Pagination: `Link: <...page_info=...>; rel="next"`, limit 250; a request with `page_info` carries
 only `limit`. Incremental: `updated_at_min=<watermark>` (inclusive). Watermark = the greatest
-`updated_at` landed, as the shop wrote it; records sharing that second are read again next run
-(harmless: the landing upserts). Orders are always asked with `status=any`.
+`updated_at` landed, as the shop wrote it, that is not after the clock when its page arrived (a
+future-dated record never moves it); records sharing that second are read again next run (harmless:
+the landing upserts). Orders are always asked with `status=any`.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
 
-from c360.settings import SourceCredentials
+from c360.settings import DEFAULT_FUTURE_TOLERANCE, SourceCredentials
 
 from .base import (MalformedRecord, Page, RequestStats, ResourceSpec, expect_records, last_valid, parse_iso_offset,
                    records_path, resource)
@@ -46,9 +48,11 @@ class ShopClient:
     resources = RESOURCES
 
     def __init__(self, base_url: str, credentials: SourceCredentials, *, timeout: float = 30.0,
-                 max_retries: int = 8, page_size: int = PAGE_SIZE):
+                 max_retries: int = 8, future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
+                 page_size: int = PAGE_SIZE):
         self.stats = RequestStats()
         self.page_size = page_size
+        self.future_tolerance = future_tolerance
         self.http = HttpClient("shop", base_url, headers={"X-Shop-Access-Token": credentials.shop_token},
                                timeout=timeout, max_retries=max_retries, stats=self.stats)
 
@@ -67,13 +71,15 @@ class ShopClient:
             params["updated_at_min"] = watermark
         while True:
             response = self.http.get(path, params)
+            read_at = datetime.now(UTC)
             records = expect_records(response.body, resource, "shop", f"GET {path}")
             new_wm = None
-            rec, marker = last_valid(records, spec)
+            rec, marker = last_valid(records, spec, not_after=read_at)
             if rec is not None and (best is None or marker > best):
                 best = marker
                 new_wm = rec[spec.version_field]
-            yield Page(records, new_wm, response.content, records_path(resource))
+            yield Page(records, new_wm, response.content, records_path(resource),
+                       future_after=read_at + self.future_tolerance)
             page_info = next_page_info(response.headers.get("Link"))
             if not page_info or not records:
                 return

@@ -10,6 +10,12 @@ the last committed batch, with no gap and no duplicate.
 Records that cannot be parsed (no id, an unreadable change marker, not an object) go to
 `raw._quarantine` with the reason and the raw payload, are counted, and never stop the run.
 
+Records whose change marker lies in the future (later than the clock when their page arrived plus the
+tolerance, `Page.future_after`: a source with a bad clock) are landed like any other, counted and
+named in a warning; the connectors never take a watermark from them, so they are read again, and
+counted again, on every run until their time comes. `_source_updated_at > _loaded_at + tolerance`
+finds them in a raw table.
+
 Python never touches a record here: the response bodies go to DuckDB as received, DuckDB splits
 them into records and reads ids and markers (the SQL of `connectors.base`), and only the records it
 does not accept are read by the Python parsers. DuckDB releases the GIL while it works, so the next
@@ -39,6 +45,7 @@ from connectors.base import MalformedRecord, Page, ResourceSpec, SourceClient
 log = logging.getLogger(__name__)
 
 RAW_SCHEMA = "raw"
+FUTURE_DATED_EXAMPLES = 5  # ids (with their markers) a sync keeps to name future-dated records
 
 
 def epoch_micros(version: datetime | int) -> int:
@@ -60,6 +67,7 @@ class LandingStats:
     updated: int = 0
     unchanged: int = 0
     quarantined: int = 0
+    future_dated: int = 0  # landed records whose change marker lies in the future (see the module docstring)
     pages: int = 0
     batches: int = 0
     requests: int = 0
@@ -67,9 +75,19 @@ class LandingStats:
     throttled: int = 0
     seconds: float = 0.0
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    future_dated_examples: dict[str, str] = field(default_factory=dict)  # id -> change marker as written
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def future_dated_warning(stats: LandingStats) -> str:
+    examples = ", ".join(f"{record_id} ({marker})" for record_id, marker in stats.future_dated_examples.items())
+    return (
+        f"{stats.resource}: {stats.future_dated} records with a change marker in the future landed, e.g. "
+        f"{examples}; they do not move the watermark and are read again on every run until their time "
+        f"comes: the source's clock or data is wrong"
+    )
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection, specs: list[ResourceSpec]) -> None:
@@ -121,10 +139,13 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection, specs: list[ResourceSpec])
             fetched bigint, new bigint, updated bigint, unchanged bigint, quarantined bigint,
             pages bigint, requests bigint, retries bigint, throttled bigint,
             watermark_before varchar, watermark_after varchar,
-            error varchar
+            error varchar,
+            future_dated bigint
         )
         """
     )
+    # warehouses created before the column
+    con.execute(f"alter table {RAW_SCHEMA}._syncs add column if not exists future_dated bigint")
 
 
 def read_watermark(con: duckdb.DuckDBPyConnection, resource: str) -> str | None:
@@ -142,12 +163,13 @@ class _FetchedPage:
     records_path: str
     records: int
     watermark: str | None
+    future_after: datetime | None
 
     @classmethod
     def of(cls, page: Page) -> _FetchedPage:
         if page.content is None:
-            return cls(orjson.dumps(page.records), "$", len(page.records), page.watermark)
-        return cls(page.content, page.records_path, len(page.records), page.watermark)
+            return cls(orjson.dumps(page.records), "$", len(page.records), page.watermark, page.future_after)
+        return cls(page.content, page.records_path, len(page.records), page.watermark, page.future_after)
 
 
 def _batches(pages: Iterator[Page], batch_records: int) -> Iterator[_Batch]:
@@ -212,6 +234,7 @@ class _Batch:
         self.page_numbers: list[int] = []
         self.bodies: list[bytes] = []
         self.records_paths: list[str] = []
+        self.future_afters: list[datetime | None] = []
         self.watermark: str | None = None
         self.pages = 0
         self.fetched = 0
@@ -220,6 +243,7 @@ class _Batch:
         self.page_numbers.append(self.pages)
         self.bodies.append(page.content)
         self.records_paths.append(page.records_path + "[*]")
+        self.future_afters.append(page.future_after)
         self.pages += 1
         self.fetched += page.records
         if page.watermark is not None:
@@ -257,6 +281,23 @@ def _recheck_rejected(
     return rescued, quarantine
 
 
+def _future_dated(con: duckdb.DuckDBPyConnection, spec: ResourceSpec) -> tuple[int, list[tuple[str, str]]]:
+    """The accepted records of the batch dated after their page's `future_after`: how many, and the
+    first few as (id, change marker as written)."""
+    future = f"""
+        select id, record->>'$.{spec.version_field}' as marker, page_no, position
+        from landing_accepted
+        where _source_updated_at > future_after
+    """
+    count = con.execute(f"select count(distinct id) from ({future})").fetchone()[0]
+    if not count:
+        return 0, []
+    examples = con.execute(
+        f"select id, marker from ({future}) order by page_no, position limit ?", [FUTURE_DATED_EXAMPLES]
+    ).fetchall()
+    return count, examples
+
+
 def _arrow_strings(values: list[bytes]) -> pa.Array:
     """UTF-8 byte strings as one Arrow string array, laid out in a single buffer.
 
@@ -284,14 +325,15 @@ def _write_batch(
             pa.Array.from_buffers(pa.int64(), batch.pages, [None, pa.py_buffer(array.array("q", batch.page_numbers))]),
             _arrow_strings(batch.bodies),
             _arrow_strings([path.encode() for path in batch.records_paths]),
+            pa.array(batch.future_afters, type=pa.timestamp("us", tz="UTC")),
         ],
-        names=["page_no", "body", "records_path"],
+        names=["page_no", "body", "records_path", "future_after"],
     )
     # A wildcard path must be a constant (or a parameter) for json_extract to give a list: one
     # select per path.
     paths = sorted(set(batch.records_paths))
     page_records = "\n                union all\n                ".join(
-        "select page_no, json_extract(body, ?) as records from incoming_pages where records_path = ?"
+        "select page_no, future_after, json_extract(body, ?) as records from incoming_pages where records_path = ?"
         for _ in paths
     )
     con.register("incoming_pages", pages)
@@ -305,12 +347,13 @@ def _write_batch(
                 {page_records}
             ),
             elements as (
-                select page_no, generate_subscripts(records, 1) as position, unnest(records) as record
+                select page_no, future_after, generate_subscripts(records, 1) as position, unnest(records) as record
                 from page_records
             ),
             id_and_marker as (
                 select
                     page_no,
+                    future_after,
                     position,
                     record,
                     -- NULLs for a record that is not an object, which sends it to the Python check
@@ -323,7 +366,8 @@ def _write_batch(
                 record,
                 {spec.sql_id("id_and_marker[1]")} as id,
                 {spec.sql_version("id_and_marker[2]")} as _version,
-                {spec.sql_updated_at("id_and_marker[2]") or "null::timestamptz"} as _source_updated_at
+                {spec.sql_updated_at("id_and_marker[2]") or "null::timestamptz"} as _source_updated_at,
+                future_after
             from id_and_marker
             """,
             [value for path in paths for value in (path, path)],
@@ -345,6 +389,20 @@ def _write_batch(
             """,
             [list(column) for column in zip(*quarantine)] if quarantine else [[], [], []],
         )
+        con.execute(
+            """
+            create or replace temp view landing_accepted as
+            select page_no, position, id, record, _version, _source_updated_at, future_after
+            from landing_records
+            where id is not null and _version is not null
+            union all
+            select rescued.page_no, rescued.position, rescued.id, landing_records.record,
+                   rescued._version, rescued._source_updated_at, landing_records.future_after
+            from rescued_records as rescued
+            join landing_records using (page_no, position)
+            """
+        )
+        future_dated, future_examples = _future_dated(con, spec)
         con.execute("begin transaction")
         try:
             # Within one batch the same id may come twice (a record updated while paging): keep the
@@ -352,18 +410,8 @@ def _write_batch(
             con.execute(
                 f"""
                 create or replace temp table landing_changes as
-                with accepted as (
-                    select page_no, position, id, record, _version, _source_updated_at
-                    from landing_records
-                    where id is not null and _version is not null
-                    union all
-                    select rescued.page_no, rescued.position, rescued.id, landing_records.record,
-                           rescued._version, rescued._source_updated_at
-                    from rescued_records as rescued
-                    join landing_records using (page_no, position)
-                ),
-                latest as (
-                    select * from accepted
+                with latest as (
+                    select * from landing_accepted
                     qualify row_number() over (partition by id order by _version desc, page_no desc, position desc) = 1
                 ),
                 -- The stored ids and versions only: the stored records are read (by row id) just for
@@ -430,6 +478,10 @@ def _write_batch(
     stats.updated += updated
     stats.unchanged += batch.fetched - len(quarantine) - new - updated
     stats.quarantined += len(quarantine)
+    stats.future_dated += future_dated
+    for record_id, marker in future_examples:
+        if len(stats.future_dated_examples) < FUTURE_DATED_EXAMPLES:
+            stats.future_dated_examples.setdefault(record_id, marker)
     for _, reason, _ in quarantine:
         stats.quarantine_reasons[reason] = stats.quarantine_reasons.get(reason, 0) + 1
     stats.fetched += batch.fetched
@@ -478,14 +530,16 @@ def land_resource(
         con.execute(
             f"""
             update {RAW_SCHEMA}._syncs set finished_at = ?, status = ?, fetched = ?, new = ?, updated = ?,
-                unchanged = ?, quarantined = ?, pages = ?, requests = ?, retries = ?, throttled = ?,
-                watermark_after = ?, error = ?
+                unchanged = ?, quarantined = ?, future_dated = ?, pages = ?, requests = ?, retries = ?,
+                throttled = ?, watermark_after = ?, error = ?
             where sync_id = ?
             """,
             [
                 datetime.now(UTC), status, stats.fetched, stats.new, stats.updated, stats.unchanged,
-                stats.quarantined, stats.pages, stats.requests, stats.retries, stats.throttled,
-                stats.watermark_after, error, stats.sync_id,
+                stats.quarantined, stats.future_dated, stats.pages, stats.requests, stats.retries,
+                stats.throttled, stats.watermark_after, error, stats.sync_id,
             ],
         )
+    if stats.future_dated:
+        log.warning(future_dated_warning(stats))
     return stats

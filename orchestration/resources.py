@@ -7,6 +7,7 @@ appear in resource config, the UI or the logs.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -18,12 +19,14 @@ from connectors.base import SourceClient
 
 
 class SourceSystemResource(dg.ConfigurableResource):
-    """One source system's API: where it is and how patiently to talk to it."""
+    """One source system's API: where it is, how patiently to talk to it, and how far ahead of our
+    clock its change markers may lie before a record counts as future-dated."""
 
     system: str
     base_url: str
     timeout_seconds: float = 30.0
     max_retries: int = 8
+    future_tolerance_seconds: float = settings.DEFAULT_FUTURE_TOLERANCE.total_seconds()
 
     @contextmanager
     def client(self):
@@ -33,6 +36,7 @@ class SourceSystemResource(dg.ConfigurableResource):
             settings.SourceCredentials.from_env(),
             timeout=self.timeout_seconds,
             max_retries=self.max_retries,
+            future_tolerance=timedelta(seconds=self.future_tolerance_seconds),
         )
         try:
             yield client
@@ -47,6 +51,7 @@ def source_resources() -> dict[str, SourceSystemResource]:
             base_url=settings.source_url(system),
             timeout_seconds=settings.http_timeout_seconds(),
             max_retries=settings.http_max_retries(),
+            future_tolerance_seconds=settings.future_tolerance().total_seconds(),
         )
         for system in settings.SYSTEMS
     }

@@ -13,7 +13,7 @@ from c360 import settings
 from connectors import ALL_RESOURCES
 from connectors.base import ResourceSpec
 from connectors.errors import SourceAuthError, SourceRequestError
-from orchestration.landing import LandingStats, land_resource
+from orchestration.landing import LandingStats, future_dated_warning, land_resource
 
 WAREHOUSE_POOL = "warehouse"
 
@@ -27,6 +27,7 @@ def _materialization_metadata(stats: LandingStats, table_rows: int) -> dict:
         "records_updated": dg.MetadataValue.int(stats.updated),
         "records_unchanged": dg.MetadataValue.int(stats.unchanged),
         "records_quarantined": dg.MetadataValue.int(stats.quarantined),
+        "records_future_dated": dg.MetadataValue.int(stats.future_dated),
         "pages": dg.MetadataValue.int(stats.pages),
         "requests": dg.MetadataValue.int(stats.requests),
         "retries": dg.MetadataValue.int(stats.retries),
@@ -42,6 +43,8 @@ def _materialization_metadata(stats: LandingStats, table_rows: int) -> dict:
     }
     if stats.quarantine_reasons:
         metadata["quarantine_reasons"] = dg.MetadataValue.json(stats.quarantine_reasons)
+    if stats.future_dated_examples:
+        metadata["future_dated_examples"] = dg.MetadataValue.json(stats.future_dated_examples)
     return metadata
 
 
@@ -54,7 +57,8 @@ def build_raw_landing_asset(spec: ResourceSpec) -> dg.AssetsDefinition:
         kinds={"python", "duckdb"},
         description=(
             f"{spec.system} `{spec.name}` landed as raw JSON, upserted by id (latest version wins) "
-            f"from the stored watermark on; unparsable records go to `raw._quarantine`."
+            f"from the stored watermark on; unparsable records go to `raw._quarantine`, records dated in "
+            f"the future land but never move the watermark and are counted."
         ),
         required_resource_keys={api_resource_key, "warehouse"},
         pool=WAREHOUSE_POOL,
@@ -90,6 +94,9 @@ def build_raw_landing_asset(spec: ResourceSpec) -> dg.AssetsDefinition:
                 f"{spec.key}: {stats.quarantined} malformed records quarantined in raw._quarantine: "
                 f"{stats.quarantine_reasons}"
             )
+        if stats.future_dated:
+            # the landing logs it too, but only the step's own log reaches the run's event log
+            context.log.warning(future_dated_warning(stats))
         return dg.MaterializeResult(metadata=_materialization_metadata(stats, table_rows))
 
     return _landing

@@ -208,3 +208,15 @@ def test_shop_next_page_info():
     assert next_page_info('<https://x/c.json?limit=250&page_info=abc%3D%3D>; rel="next"') == "abc=="
     assert next_page_info('<https://x/c.json?page_info=p>; rel="previous"') is None
     assert next_page_info(None) is None
+
+
+def test_watermark_ignores_future_dated_records_and_pages_say_which_are():
+    rows = _records({D("2026-01-01"): 3, D("2026-01-02"): 3})
+    future = {"id": str(uuid.UUID(int=780)), "updatedDate": "2099-01-01T00:00:00.000+01:00"}
+    envelope = {"content": rows + [future], "last": True, "totalElements": len(rows) + 1}
+    before = datetime.now(timezone.utc)
+    pages = list(fetch_windowed(lambda w, p, s, part: as_response(envelope), ACC["vouchers"], None, 100, 40,
+                                future_tolerance=timedelta(hours=1)))
+    assert pages[0].records[-1] == future  # landed all the same
+    assert pages[0].watermark == "2026-01-02"  # from the last record not after the clock
+    assert before + timedelta(hours=1) <= pages[0].future_after <= datetime.now(timezone.utc) + timedelta(hours=1)
