@@ -111,7 +111,20 @@ def bi_warehouse_path() -> Path:
 
 
 def bi_parquet_dir() -> Path:
+    """Where the Parquet snapshots go: one folder per snapshot and the pointers `current` and `CURRENT`."""
     return Path(_env("C360_BI_PARQUET_DIR", str(bi_warehouse_path().parent / "bi")))
+
+
+DEFAULT_BI_KEEP_SNAPSHOTS = 3
+
+
+def bi_keep_snapshots() -> int:
+    """How many Parquet snapshots stay on disk, each a copy of the marts. Two or more let a reader that
+    resolved the previous snapshot just before a switch finish reading it; with 1 it may lose its files."""
+    keep = int(_env("C360_BI_KEEP_SNAPSHOTS", str(DEFAULT_BI_KEEP_SNAPSHOTS)))
+    if keep < 1:
+        raise ValueError(f"C360_BI_KEEP_SNAPSHOTS is {keep}; the current snapshot must stay, so at least 1")
+    return keep
 
 
 def identity_memory_limit() -> str:

@@ -5,7 +5,7 @@ from dagster_duckdb import DuckDBResource
 
 from c360 import settings
 from orchestration.assets.raw_landing import WAREHOUSE_POOL
-from orchestration.publish import BI_SCHEMAS, publish_snapshot
+from orchestration.publish import BI_SCHEMAS, CURRENT_LINK, publish_snapshot
 
 
 def build_bi_snapshot_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
@@ -19,25 +19,32 @@ def build_bi_snapshot_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         description=(
             "Read-only copy of every table in the schemas "
             f"{', '.join(BI_SCHEMAS)} for BI tools: a new DuckDB file renamed into place "
-            "(C360_BI_WAREHOUSE, default warehouse/bi.duckdb) and one Parquet file per table "
-            "(C360_BI_PARQUET_DIR, default warehouse/bi/)."
+            "(C360_BI_WAREHOUSE, default warehouse/bi.duckdb) and one Parquet file per table in a new "
+            "folder per snapshot under C360_BI_PARQUET_DIR (default warehouse/bi/), switched into place "
+            f"as warehouse/bi/{CURRENT_LINK}/ once complete; the last C360_BI_KEEP_SNAPSHOTS folders are kept."
         ),
     )
     def bi_snapshot(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
         bi_path, parquet_dir = settings.bi_warehouse_path(), settings.bi_parquet_dir()
         with warehouse.get_connection() as con:
-            published = publish_snapshot(con, bi_path, parquet_dir)
-        for table in published:
+            snapshot = publish_snapshot(
+                con, bi_path, parquet_dir, keep_snapshots=settings.bi_keep_snapshots()
+            )
+        for table in snapshot.tables:
             context.log.info(f"published {table.schema}.{table.name}: {table.rows} rows")
+        if snapshot.pruned:
+            context.log.info(f"deleted from {parquet_dir}: {', '.join(snapshot.pruned)}")
         return dg.MaterializeResult(
             metadata={
                 "bi_warehouse": dg.MetadataValue.path(str(bi_path)),
-                "parquet_dir": dg.MetadataValue.path(str(parquet_dir)),
+                "snapshot_id": dg.MetadataValue.text(snapshot.snapshot_id),
+                "parquet_snapshot": dg.MetadataValue.path(str(snapshot.parquet_folder)),
+                "parquet_current": dg.MetadataValue.path(str(parquet_dir / CURRENT_LINK)),
                 "tables": dg.MetadataValue.md(
                     "| table | rows |\n|---|---|\n"
-                    + "\n".join(f"| {t.schema}.{t.name} | {t.rows} |" for t in published)
+                    + "\n".join(f"| {t.schema}.{t.name} | {t.rows} |" for t in snapshot.tables)
                 ),
-                "table_count": dg.MetadataValue.int(len(published)),
+                "table_count": dg.MetadataValue.int(len(snapshot.tables)),
             }
         )
 

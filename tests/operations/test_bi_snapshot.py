@@ -3,11 +3,34 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import shutil
 import time
+from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
+
+from orchestration.publish import (
+    CURRENT_FILE,
+    CURRENT_LINK,
+    SNAPSHOT_ID_METADATA_KEY,
+    current_snapshot_folder,
+    publish_snapshot,
+    read_manifest,
+    snapshot_ids,
+)
+
+# A small warehouse whose every table says which generation wrote it.
+GENERATION_TABLES = (
+    ("marts", "golden_customers"),
+    ("marts", "golden_customer_sources"),
+    ("marts", "fct_orders"),
+    ("marts", "customer_kpis"),
+    ("segments", "customer_segments"),
+    ("segments", "treue_kunden"),
+)
 
 
 def read_snapshots_in_a_loop(bi_path: str, stop, report) -> None:
@@ -54,6 +77,9 @@ def test_bi_reader_sees_whole_snapshots_and_no_lock_error_during_a_full_run(
         instance=dg.DagsterInstance.ephemeral(), asset_selection=[dg.AssetKey(["serving", "bi_snapshot"])]
     )
     assert first.success and bi_path.exists()
+    metadata = first.asset_materializations_for_node("serving__bi_snapshot")[0].metadata
+    parquet_dir = bi_path.parent / "bi"
+    assert metadata["parquet_snapshot"].value == str(current_snapshot_folder(parquet_dir))
 
     ctx = multiprocessing.get_context("spawn")
     stop, report = ctx.Event(), ctx.Queue()
@@ -77,5 +103,116 @@ def test_bi_reader_sees_whole_snapshots_and_no_lock_error_during_a_full_run(
         ).fetchall():
             expected = wh.execute(f"select count(*) from {schema}.{name}").fetchone()[0]
             assert bi.execute(f"select count(*) from {schema}.{name}").fetchone()[0] == expected
-            parquet = bi_path.parent / "bi" / f"{schema}.{name}.parquet"
+            parquet = parquet_dir / CURRENT_LINK / f"{schema}.{name}.parquet"
             assert wh.execute(f"select count(*) from '{parquet}'").fetchone()[0] == expected
+
+
+def write_generation(con: duckdb.DuckDBPyConnection, generation: int, rows: int) -> None:
+    """Rebuild every table with `generation` in each row (the row count varies with it, too)."""
+    for schema, name in GENERATION_TABLES:
+        con.execute(
+            f"create or replace table {schema}.{name} as "
+            f"select {generation} as generation, i as id, md5(i::varchar) as payload "
+            f"from range({rows + generation}) t(i)"
+        )
+
+
+def read_parquet_sets_in_a_loop(parquet_dir: str, stop, ready, report) -> None:
+    """A BI reader in its own process: resolve the pointer once, read every table of that snapshot,
+    note the generations it found; again and again."""
+    reads, generations_read, errors = 0, set(), []
+    with duckdb.connect() as con:
+        while not stop.is_set():
+            try:
+                folder = current_snapshot_folder(Path(parquet_dir))
+                manifest = read_manifest(folder)
+                generations = set()
+                for table in manifest["tables"]:
+                    parquet = folder / table["file"]
+                    found, rows = con.execute(
+                        f"select list(distinct generation), count(*) from '{parquet}'"
+                    ).fetchone()
+                    generations.update(found)
+                    if rows != table["rows"]:
+                        errors.append(f"{table['table']}: {rows} rows, the manifest says {table['rows']}")
+                files = sorted(p.name for p in folder.glob("*.parquet"))
+                if files != sorted(t["file"] for t in manifest["tables"]) or len(files) != len(GENERATION_TABLES):
+                    errors.append(f"incomplete set in {folder.name}: {files}")
+                if len(generations) != 1:
+                    errors.append(f"mixed set in {folder.name}: generations {sorted(generations)}")
+                generations_read |= generations
+                reads += 1
+                ready.set()
+            except Exception as exc:  # a vanished folder or a torn file is what this test is looking for
+                errors.append(f"{type(exc).__name__}: {exc}")
+    report.put((reads, sorted(generations_read), errors))
+
+
+def test_parquet_readers_see_one_whole_snapshot_while_snapshots_are_published(tmp_path):
+    parquet_dir, bi_path, keep, last = tmp_path / "bi", tmp_path / "bi.duckdb", 3, 14
+    parquet_dir.mkdir()
+    stale_flat_file = parquet_dir / "marts.golden_customers.parquet"  # what the flat layout left behind
+    stale_flat_file.write_bytes(b"stale")
+    with duckdb.connect(str(tmp_path / "c360.duckdb")) as con:
+        con.execute("create schema marts")
+        con.execute("create schema segments")
+        write_generation(con, 1, rows=40_000)
+        publish_snapshot(con, bi_path, parquet_dir, keep_snapshots=keep)
+
+        ctx = multiprocessing.get_context("spawn")
+        stop, ready, report = ctx.Event(), ctx.Event(), ctx.Queue()
+        reader = ctx.Process(target=read_parquet_sets_in_a_loop, args=(str(parquet_dir), stop, ready, report))
+        reader.start()
+        try:
+            assert ready.wait(60), "the reader never read the first snapshot"
+            for generation in range(2, last + 1):
+                write_generation(con, generation, rows=40_000)
+                publish_snapshot(con, bi_path, parquet_dir, keep_snapshots=keep)
+        finally:
+            stop.set()
+            reads, generations_read, errors = report.get(timeout=60)
+            reader.join(timeout=60)
+
+    assert errors == []
+    assert reads > 20 and len(generations_read) > 3, (
+        f"the reader read {reads} sets of generations {generations_read}: the test proves nothing"
+    )
+    kept = snapshot_ids(parquet_dir)
+    assert len(kept) == keep
+    assert sorted(p.name for p in parquet_dir.iterdir()) == sorted([*kept, CURRENT_LINK, CURRENT_FILE])
+    assert os.readlink(parquet_dir / CURRENT_LINK) == kept[-1]
+    assert (parquet_dir / CURRENT_FILE).read_text().strip() == kept[-1]
+    assert not stale_flat_file.exists()
+
+    generations = []
+    with duckdb.connect() as con:
+        for snapshot_id in kept:
+            folder = parquet_dir / snapshot_id
+            manifest = read_manifest(folder)
+            assert manifest["snapshot_id"] == snapshot_id
+            assert [t["table"] for t in manifest["tables"]] == sorted(f"{s}.{n}" for s, n in GENERATION_TABLES)
+            for table in manifest["tables"]:
+                parquet = folder / table["file"]
+                generation, rows = con.execute(f"select max(generation), count(*) from '{parquet}'").fetchone()
+                assert rows == table["rows"] == 40_000 + generation
+                generations.append(generation)
+                stamped = con.execute(
+                    "select decode(value) from parquet_kv_metadata(?) where decode(key) = ?",
+                    [str(parquet), SNAPSHOT_ID_METADATA_KEY],
+                ).fetchone()[0]
+                assert stamped == snapshot_id
+    assert sorted(set(generations)) == list(range(last - keep + 1, last + 1))
+    with duckdb.connect(str(bi_path), read_only=True) as bi:
+        assert bi.execute("select max(generation) from marts.fct_orders").fetchone()[0] == last
+
+
+def test_keep_snapshots_setting(monkeypatch):
+    from c360 import settings
+
+    monkeypatch.delenv("C360_BI_KEEP_SNAPSHOTS", raising=False)
+    assert settings.bi_keep_snapshots() == settings.DEFAULT_BI_KEEP_SNAPSHOTS
+    monkeypatch.setenv("C360_BI_KEEP_SNAPSHOTS", "5")
+    assert settings.bi_keep_snapshots() == 5
+    monkeypatch.setenv("C360_BI_KEEP_SNAPSHOTS", "0")
+    with pytest.raises(ValueError, match="at least 1"):
+        settings.bi_keep_snapshots()
