@@ -10,6 +10,10 @@ throttling and faults come from a `FaultProfile`.
     server.shutdown()
 
 Set `C360_SOURCES_ACCESS_LOG=1` for a one-line access log on stderr (never with credentials).
+
+The admin endpoints need no credentials, so they answer only a local operator (see `AdminGuard`):
+loopback clients whose `Host` names this server, and browsers only from the same origin. Set
+`C360_SOURCES_ADMIN_HOSTS` (comma-separated host names) to allow more names, e.g. behind a proxy.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ HELPDESK_MAX_PAGE = 1000
 ACCOUNTING_MAX_SIZE = 250
 ACCOUNTING_DEFAULT_SIZE = 25
 ACCESS_LOG_ENV = "C360_SOURCES_ACCESS_LOG"
+ADMIN_HOSTS_ENV = "C360_SOURCES_ADMIN_HOSTS"
 
 _SHOP_PATH = re.compile(r"admin/api/(\d{4}-\d{2})/(customers|orders|checkouts)\.json")
 _SHOP_STATUSES = ("open", "closed", "cancelled", "any")
@@ -947,8 +952,10 @@ class _Handler(BaseHTTPRequestHandler):
         decision = None
         try:
             if system == "_admin":
-                if not _is_loopback(self.client_address[0]):
-                    response = _json(403, {"error": "the admin endpoints answer on loopback only"})
+                guard: AdminGuard = self.server.admin_guard  # type: ignore[attr-defined]
+                refusal = guard.refusal(self.client_address[0], self.headers)
+                if refusal is not None:
+                    response = _json(403, {"error": refusal})
                 else:
                     response = app.admin(method, path, params, body)
             elif system not in SYSTEMS:
@@ -1046,6 +1053,64 @@ def _is_loopback(address: str) -> bool:
         return False
 
 
+def _host_header_name(host: str) -> str:
+    """A host as it appears in a Host or Origin header: IPv6 addresses in brackets, lower case."""
+    host = host.strip().lower()
+    try:
+        return f"[{host}]" if ip_address(host).version == 6 else host
+    except ValueError:
+        return host  # a name, a bracketed address, or a name with its port
+
+
+class AdminGuard:
+    """Decides who may use the admin endpoints, which change the world without credentials.
+
+    Only a local operator may: the client connects over loopback; its `Host` header names this server
+    (localhost, 127.0.0.1, [::1] or the bind address, with the port) or a host the operator allowed,
+    because a page of a DNS-rebinding attack reaches 127.0.0.1 under its own domain name; and a browser
+    request comes from the same origin, because a cross-site page cannot hide its `Origin` (sent on
+    every POST) or `Sec-Fetch-Site`. The CLI, `requests` and curl send neither header and pass.
+    """
+
+    LOCAL_NAMES = ("localhost", "127.0.0.1", "[::1]")
+    # "none": the operator typed the URL into the address bar; any other page is refused.
+    ALLOWED_FETCH_SITES = ("same-origin", "none")
+
+    def __init__(self, bind_host: str, port: int, extra_hosts: tuple[str, ...] = ()):
+        names = {*self.LOCAL_NAMES, *(_host_header_name(h) for h in extra_hosts)}
+        if bind_host not in ("", "0.0.0.0", "::"):
+            names.add(_host_header_name(bind_host))
+        hosts = {f"{name}:{port}" for name in names}
+        if port == 80:
+            hosts |= names  # a browser leaves out the default port
+        hosts |= {_host_header_name(h) for h in extra_hosts}  # as sent through a proxy
+        self.allowed_hosts = frozenset(hosts)
+
+    @classmethod
+    def from_env(cls, bind_host: str, port: int, extra_hosts=()) -> AdminGuard:
+        """The guard with the hosts given here plus those of `C360_SOURCES_ADMIN_HOSTS`."""
+        configured = [h for h in os.environ.get(ADMIN_HOSTS_ENV, "").split(",") if h.strip()]
+        return cls(bind_host, port, (*extra_hosts, *configured))
+
+    def refusal(self, client_address: str, headers) -> str | None:
+        """Why the request is refused, or None when it may go on."""
+        if not _is_loopback(client_address):
+            return "the admin endpoints answer on loopback only"
+        host = (headers.get("Host") or "").strip().lower()
+        if host not in self.allowed_hosts:
+            return (
+                f"the admin endpoints answer only requests addressed to this server: Host {host!r} is not "
+                f"one of {', '.join(sorted(self.allowed_hosts))} (allow more with {ADMIN_HOSTS_ENV})"
+            )
+        origin = headers.get("Origin")
+        if origin is not None and origin.strip().lower() not in (f"http://{host}", f"https://{host}"):
+            return f"the admin endpoints refuse cross-origin requests: Origin {origin!r} is not this server"
+        fetch_site = headers.get("Sec-Fetch-Site")
+        if fetch_site is not None and fetch_site.strip().lower() not in self.ALLOWED_FETCH_SITES:
+            return f"the admin endpoints refuse requests from other sites (Sec-Fetch-Site: {fetch_site})"
+        return None
+
+
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -1069,7 +1134,10 @@ class SourceServer:
         faults: str | FaultProfile = "none",
         credentials: SourceCredentials | None = None,
         fault_seed: int = 0,
+        admin_hosts: tuple[str, ...] = (),
     ):
+        """`admin_hosts`: host names the admin endpoints accept in `Host` beside the local ones (and
+        those of `C360_SOURCES_ADMIN_HOSTS`)."""
         self.world = world
         self.profile = resolve_profile(faults)
         self.credentials = credentials or SourceCredentials.from_env()
@@ -1078,6 +1146,7 @@ class SourceServer:
         self._httpd.app = self.app  # type: ignore[attr-defined]
         self.host = host
         self.port = self._httpd.server_address[1]
+        self._httpd.admin_guard = AdminGuard.from_env(host, self.port, tuple(admin_hosts))  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
         self._serving = threading.Event()
         self._closed = False
@@ -1136,4 +1205,4 @@ class SourceServer:
         self.shutdown()
 
 
-__all__ = ["SourceServer", "SourceApp", "ErpDomain"]
+__all__ = ["SourceServer", "SourceApp", "ErpDomain", "AdminGuard"]

@@ -596,6 +596,75 @@ def test_helpdesk_served_excludes_held_back(world, server):
     assert len(lines) == len(world.records["helpdesk/users"]) - 5
 
 
+ADMIN_CALLS = (
+    ("GET", "/_admin/state"),
+    ("POST", "/_admin/advance?days=1"),
+    ("POST", "/_admin/records/shop/customers"),
+    ("GET", "/_admin/served/shop/customers"),
+)
+
+
+def admin_call(server, method: str, path: str, **headers) -> requests.Response:
+    injected = [{"id": 5, "updated_at": shop_ts(NOW), "email": "injected@example.com"}]
+    return requests.request(method, server.base_url + path, headers=headers,
+                            json=injected if method == "POST" else None, timeout=10)
+
+
+def assert_world_untouched(world, server) -> None:
+    state = requests.get(server.base_url + "/_admin/state", timeout=10).json()
+    assert datetime.fromisoformat(state["now"]) == NOW == world.now
+    assert state["counts"]["shop/customers"] == 230
+
+
+def test_admin_refuses_a_foreign_host_header(world, server):
+    # A DNS-rebinding page reaches 127.0.0.1 under its own name; a local name needs this server's port.
+    for host in (f"rebound.example:{server.port}", "rebound.example", f"127.0.0.1:{server.port + 1}",
+                 f"localhost.rebound.example:{server.port}", ""):
+        for method, path in ADMIN_CALLS:
+            r = admin_call(server, method, path, Host=host)
+            assert r.status_code == 403, (host, method, path)
+            assert r.headers["Content-Type"] == "application/json"
+            assert "addressed to this server" in r.json()["error"] and "C360_SOURCES_ADMIN_HOSTS" in r.json()["error"]
+    assert_world_untouched(world, server)
+
+
+def test_admin_refuses_cross_site_browser_requests(world, server):
+    other_local_app = f"http://127.0.0.1:{server.port + 1}"  # e.g. the Dagster UI: another origin
+    for headers in ({"Origin": "http://attacker.example"}, {"Origin": "null"}, {"Origin": other_local_app},
+                    {"Origin": f"http://attacker.example:{server.port}"},
+                    {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+                    {"Origin": server.base_url, "Sec-Fetch-Site": "cross-site"}):
+        for method, path in ADMIN_CALLS:
+            r = admin_call(server, method, path, **headers)
+            assert r.status_code == 403, (headers, method, path)
+            assert "refuse" in r.json()["error"]
+    assert_world_untouched(world, server)
+
+
+def test_admin_accepts_the_cli_same_origin_pages_and_allowed_hosts(world, monkeypatch, capsys):
+    from c360.cli import build_parser
+
+    monkeypatch.setenv("C360_SOURCES_ADMIN_HOSTS", "sources.internal, proxy.internal:8443")
+    with SourceServer(world, credentials=CREDS, admin_hosts=("c360-sources.lan",)) as srv:
+        args = build_parser().parse_args(["sources", "advance", "--url", srv.base_url, "--days", "1"])
+        assert args.func(args) == 0  # the CLI: no Origin, Host 127.0.0.1:<port>
+        assert orjson.loads(capsys.readouterr().out)["days"] == 1
+        port, advances = srv.port, 1
+        for headers in ({"Origin": srv.base_url, "Sec-Fetch-Site": "same-origin"},
+                        {"Sec-Fetch-Site": "none"},
+                        {"Host": f"localhost:{port}", "Origin": f"http://localhost:{port}"},
+                        {"Host": f"[::1]:{port}"},
+                        {"Host": f"c360-sources.lan:{port}"},
+                        {"Host": f"sources.internal:{port}", "Origin": f"http://sources.internal:{port}"},
+                        {"Host": "proxy.internal:8443", "Origin": "https://proxy.internal:8443"}):
+            for method, path in ADMIN_CALLS:
+                r = admin_call(srv, method, path, **headers)
+                assert r.status_code == 200, (headers, method, path, r.text)
+            advances += 1
+        state = requests.get(srv.base_url + "/_admin/state", timeout=10).json()
+        assert datetime.fromisoformat(state["now"]) == NOW + timedelta(days=advances)
+
+
 # ----------------------------------------------------------------------------------------------
 # throttling and faults
 # ----------------------------------------------------------------------------------------------
