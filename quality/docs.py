@@ -55,7 +55,7 @@ def render_html(result: SuiteResult, suite: Suite, run_id: str) -> str:
     rows = []
     for expectation in suite.expectations:
         failed = failures.get(expectation.label) if expectation.label in failures else None
-        args = ", ".join(f"{k}={v!r}" for k, v in expectation.kwargs.items())
+        args = ", ".join(f"{k}={v!r}" for k, v in expectation.resolved().items())
         outcome = (f"<span class='fail'>failed</span><br>{_esc(failed.summary())}" if failed
                    else "<span class='ok'>passed</span>")
         rows.append(f"<tr class='{'failed' if failed else ''}'><td><code>{_esc(expectation.type)}</code></td>"

@@ -79,7 +79,7 @@ def _gx_expectation(gx, expectation: Expectation):
     cls = getattr(gx.expectations, class_name, None)
     if cls is None:
         raise ValueError(f"unknown great_expectations expectation type {expectation.type!r}")
-    return cls(**expectation.kwargs, meta={"why": expectation.why} if expectation.why else None)
+    return cls(**expectation.resolved(), meta={"why": expectation.why} if expectation.why else None)
 
 
 def _key(values) -> tuple:
@@ -153,7 +153,7 @@ def validate(df: pd.DataFrame, suite: Suite, examples: int = EXAMPLES_PER_EXPECT
             type=expectation.type,
             label=expectation.label,
             why=expectation.why,
-            kwargs=dict(expectation.kwargs),
+            kwargs=expectation.resolved(),
             unexpected_count=detail.get("unexpected_count"),
             unexpected_percent=detail.get("unexpected_percent"),
             observed_value=detail.get("observed_value"),

@@ -25,7 +25,7 @@ def quote_identifier(column: str) -> str:
 
 def _aggregates(e: Expectation, i: int) -> list[str]:
     """SQL aggregates: `u<i>` unexpected rows and `n<i>` rows the share is taken over."""
-    kw = e.kwargs
+    kw = e.resolved()
     col = quote_identifier(kw["column"]) if "column" in kw else None
     if e.type == "expect_column_values_to_not_be_null":
         return [f"count(*) filter (where {col} is null) as u{i}", f"count(*) as n{i}"]
@@ -65,7 +65,7 @@ def validate_sql(con: duckdb.DuckDBPyConnection, suite: Suite) -> dict[str, bool
     outcome = {}
     for i, e in enumerate(suite.expectations):
         unexpected, total = row[2 * i], row[2 * i + 1]
-        mostly = e.kwargs.get("mostly", 1.0)
+        mostly = e.resolved().get("mostly", 1.0)
         passed = unexpected == 0 if mostly >= 1.0 else (not total or (total - unexpected) / total >= mostly)
         outcome[e.label] = bool(passed)
     return outcome

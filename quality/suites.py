@@ -1,4 +1,4 @@
-"""Quality suites as data: `quality/suites/*.yml`, one list of suites per layer (raw, golden, kpis).
+"""Quality suites as data: `quality/suites/*.yml`, one list of suites per layer (raw, staging, golden, kpis).
 
 A suite names the asset it gates (`asset: [schema, table]`), the SQL that reads the rows to validate
 from the warehouse (`query`), the columns that identify a failing row in the examples (`id_columns`),
@@ -22,6 +22,7 @@ last passed (quality/scope.py). Example:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -37,6 +38,10 @@ class Expectation:
     type: str  # GX expectation type, e.g. "expect_column_values_to_not_be_null"
     kwargs: dict[str, Any]  # its arguments (column, value_set, min_value, mostly, ...)
     why: str = ""
+
+    def resolved(self) -> dict[str, Any]:
+        """The arguments with settings read now: `{env: NAME, default: X}` is $NAME (as X's type), else X."""
+        return {name: _setting(value) for name, value in self.kwargs.items()}
 
     @property
     def column(self) -> str | None:
@@ -58,11 +63,27 @@ class Suite:
     id_columns: tuple[str, ...] = ()
     description: str = ""
     additional_deps: tuple[tuple[str, ...], ...] = field(default=())
-    layer: str = ""  # raw | golden | kpis (the file it comes from)
+    layer: str = ""  # raw | staging | golden | kpis (the file it comes from)
     requires: tuple[str, ...] = ()  # tables that must exist for the suite to apply (else it is skipped)
+    # Small summary queries (one row per table): the check shows every validated row in the UI.
+    show_rows: bool = False
     # A column of the query telling when a row arrived: the suite then validates the rows arrived
     # since it last passed (quality/scope.py). None: the whole table each time.
     arrival_column: str | None = None
+
+
+def _setting(value: Any) -> Any:
+    """An expectation argument that operators set through the environment, e.g. a threshold."""
+    if not (isinstance(value, dict) and "env" in value and set(value) <= {"env", "default"}):
+        return value
+    default = value.get("default")
+    text = os.environ.get(value["env"], "").strip()
+    if not text:
+        return default
+    try:
+        return type(default)(text) if default is not None else text
+    except ValueError:
+        raise ValueError(f"{value['env']} is {text!r}; expected a {type(default).__name__} like {default!r}") from None
 
 
 def _parse(entry: dict, layer: str) -> Suite:
@@ -83,6 +104,7 @@ def _parse(entry: dict, layer: str) -> Suite:
         layer=layer,
         requires=tuple(entry.get("requires", ())),
         arrival_column=entry.get("arrival_column"),
+        show_rows=bool(entry.get("show_rows", False)),
     )
 
 

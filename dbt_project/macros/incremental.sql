@@ -23,13 +23,14 @@
 {#- Pre-hook of an incremental model whose rows are unnested from raw records (the lines and refunds
     of a shop order), kept by delete+insert on the record's key: removes the stored rows of every
     record landed since the last build, so that a record which lost all its rows keeps none (it
-    brings no key to delete by). The model's own filter then reads those records again. -#}
+    brings no key to delete by), and of every future-dated one (macro raw_records_to_restage). The
+    model's own filter then reads those records again. -#}
 {% macro delete_rows_of_relanded_records(key, raw_table) -%}
     {%- if is_incremental_on('loaded_at') -%}
     delete from {{ this }}
     where {{ key }} in (
         select {{ to_id('id') }} from {{ raw_table }}
-        where {{ landed_since_last_build('_loaded_at') }}
+        where {{ raw_records_to_restage() }}
     )
     {%- endif -%}
 {%- endmacro %}

@@ -1,16 +1,17 @@
 {#- Reading typed values out of the raw `record` JSON column of the landing tables.
     Paths are written without the leading `$.`, e.g. json_text('default_address.zip'). -#}
 
-{#- The value as text; JSON null and empty or blank strings become null. -#}
+{#- The value as clean text (macro clean_text: no control characters, capped, no JSON object or
+    array); JSON null and empty or blank strings become null. -#}
 {% macro json_text(path, column='record') -%}
-    nullif(trim({{ column }}->>'$.{{ path }}'), '')
+    {{ clean_text(column ~ "->>'$." ~ path ~ "'") }}
 {%- endmacro %}
 
 {#- Odoo writes an empty value as `false`, never null: `false` (and null) become null. -#}
 {% macro erp_text(path, column='record') -%}
     case
         when coalesce(json_type({{ column }}, '$.{{ path }}'), 'NULL') not in ('NULL', 'BOOLEAN')
-            then nullif(trim({{ column }}->>'$.{{ path }}'), '')
+            then {{ clean_text(column ~ "->>'$." ~ path ~ "'") }}
     end
 {%- endmacro %}
 
@@ -25,7 +26,7 @@
 {%- endmacro %}
 
 {% macro erp_many2one_name(path, column='record') -%}
-    case when json_type({{ column }}, '$.{{ path }}') = 'ARRAY' then nullif(trim({{ column }}->>'$.{{ path }}[1]'), '') end
+    case when json_type({{ column }}, '$.{{ path }}') = 'ARRAY' then {{ clean_text(column ~ "->>'$." ~ path ~ "[1]'") }} end
 {%- endmacro %}
 
 {#- ISO 8601 with an offset or `Z` -> timestamptz (an instant; the profile shows it in UTC). -#}

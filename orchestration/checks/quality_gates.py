@@ -7,6 +7,7 @@ checks are blocking, a failed one stops every asset directly downstream of the c
 the same run (Dagster skips those steps and fails the run naming the check):
 
     raw/<table>  --gate-->  dbt staging ... (nothing downstream is rebuilt)
+    intermediate/int_customer_records  --gate-->  identity, marts, segments (share of records staging set aside)
     marts/golden_customer_sources  --gate-->  marts/golden_customers, marts/* KPI marts
     marts/golden_customers, marts/customer_kpis  --gate-->  segments/* (a separate dbt step)
 
@@ -42,6 +43,12 @@ def _markdown_examples(result) -> str:
                 lines.append("| " + " | ".join(str(row.get(c, "")).replace("|", "\\|") for c in columns) + " |")
         lines.append("")
     return "\n".join(lines) or "all expectations met"
+
+
+def _first_examples(failure, count: int = 3) -> str:
+    """The first failing rows of an expectation, for the log line: which records, not just how many."""
+    rows = failure.examples[:count]
+    return "; ".join(", ".join(f"{k}={v}" for k, v in row.items()) for row in rows) or "no example rows"
 
 
 def _check_metadata(result, json_path, html_path) -> dict:
@@ -81,6 +88,7 @@ def build_quality_check(suite: Suite, known_keys: set[dg.AssetKey] | None = None
 
         with warehouse.get_connection() as con:
             result, scope = validate_in_warehouse(con, suite)
+            shown = con.execute(suite.query).df() if suite.show_rows else None
         json_path, html_path = write_validation(result, suite, context.op_execution_context.run_id)
         if result.success:
             context.log.info(f"{suite.name}: {result.rows} rows ({scope.describe()}), "
@@ -88,13 +96,13 @@ def build_quality_check(suite: Suite, known_keys: set[dg.AssetKey] | None = None
         else:
             context.log.error(
                 f"quality gate {suite.name} failed on {'/'.join(suite.asset)}: "
-                + "; ".join(f.summary() for f in result.failures) + f" (Data Docs: {html_path})"
+                + "; ".join(f"{f.summary()}, e.g. {_first_examples(f)}" for f in result.failures)
+                + f" (Data Docs: {html_path})"
             )
-        return dg.AssetCheckResult(
-            passed=result.success,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={**_check_metadata(result, json_path, html_path), "validated": scope.describe()},
-        )
+        metadata = {**_check_metadata(result, json_path, html_path), "validated": scope.describe()}
+        if shown is not None:
+            metadata["rows"] = dg.MetadataValue.md(shown.to_markdown(index=False))
+        return dg.AssetCheckResult(passed=result.success, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata)
 
     return _gate
 

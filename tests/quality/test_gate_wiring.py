@@ -29,3 +29,16 @@ def test_segments_step_waits_for_the_gates():
     staging_upstream = {h.step_key for i in staging.step_inputs for h in i.get_step_output_handle_dependencies()}
     assert "raw__shop_customers_gx_raw_shop_customers" in staging_upstream
     assert {dg.AssetKey(["raw", "shop_customers"])} <= {k.asset_key for k in checks}
+
+
+def test_identity_waits_for_the_staging_set_aside_gate():
+    """Records set aside in staging stop the run only through this gate, before identity resolution."""
+    from dagster._core.execution.api import create_execution_plan
+
+    from orchestration.definitions import build_definitions
+
+    defs = build_definitions()
+    plan = create_execution_plan(defs.resolve_implicit_global_asset_job_def())
+    matching = plan.get_step_by_key("intermediate__identity_match_pairs")
+    upstream = {h.step_key for i in matching.step_inputs for h in i.get_step_output_handle_dependencies()}
+    assert "intermediate__int_customer_records_gx_staging_set_aside" in upstream

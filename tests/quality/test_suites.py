@@ -27,7 +27,7 @@ def shop_customers(n: int = 40) -> pd.DataFrame:
 
 def test_every_suite_loads_and_names_known_expectations():
     suites = load_suites()
-    assert {s.layer for s in suites} == {"raw", "golden", "kpis"}
+    assert {s.layer for s in suites} == {"raw", "staging", "golden", "kpis"}
     import great_expectations as gx
 
     for suite in suites:

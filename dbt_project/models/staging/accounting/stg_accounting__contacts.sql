@@ -3,6 +3,7 @@ with
 source as (
 
     select * from {{ source('accounting', 'accounting_contacts') }}
+    where {{ not_set_aside('accounting_contacts') }}
 
 ),
 
@@ -28,19 +29,19 @@ renamed as (
         end as contact_type,
 
         ----------  contact (first address of the first kind present)
-        coalesce(
+        {{ clean_text("coalesce(
             record->>'$.emailAddresses.private[0]', record->>'$.emailAddresses.business[0]',
             record->>'$.emailAddresses.office[0]', record->>'$.emailAddresses.other[0]'
-        ) as email,
-        coalesce(
+        )", reject_json=false) }} as email,
+        {{ clean_text("coalesce(
             record->>'$.phoneNumbers.mobile[0]', record->>'$.phoneNumbers.private[0]',
             record->>'$.phoneNumbers.business[0]', record->>'$.phoneNumbers.office[0]',
             record->>'$.phoneNumbers.other[0]'
-        ) as phone,
+        )") }} as phone,
 
         ----------  address (billing, else shipping)
         coalesce({{ json_text('addresses.billing[0].street') }}, {{ json_text('addresses.shipping[0].street') }}) as street,
-        coalesce(record->>'$.addresses.billing[0].zip', record->>'$.addresses.shipping[0].zip') as zip,
+        {{ clean_text("coalesce(record->>'$.addresses.billing[0].zip', record->>'$.addresses.shipping[0].zip')") }} as zip,
         coalesce({{ json_text('addresses.billing[0].city') }}, {{ json_text('addresses.shipping[0].city') }}) as city,
         upper(coalesce(
             {{ json_text('addresses.billing[0].countryCode') }}, {{ json_text('addresses.shipping[0].countryCode') }}
@@ -82,6 +83,7 @@ final as (
         vat_id,
         email,
         {{ normalize_email('email') }} as email_normalized,
+        {{ email_is_invalid('email') }} as email_is_invalid,
         phone,
         {{ normalize_phone_de('phone') }} as phone_e164,
         street,

@@ -1,12 +1,17 @@
-{{ config(materialized='incremental', unique_key='source_record_id') }}
+{{ config(
+    materialized='incremental',
+    unique_key='source_record_id',
+    pre_hook="{{ delete_rows_now_set_aside('accounting_payments') }}"
+) }}
 
 with
 
 source as (
 
     select * from {{ source('accounting', 'accounting_payments') }}
+    where {{ not_set_aside('accounting_payments') }}
     {% if is_incremental_on('loaded_at') %}
-    where {{ landed_since_last_build('_loaded_at') }}
+    and {{ raw_records_to_restage() }}
     {% endif %}
 
 ),

@@ -3,6 +3,7 @@ with
 source as (
 
     select * from {{ source('erp', 'erp_partners') }}
+    where {{ not_set_aside('erp_partners') }}
 
 ),
 
@@ -38,7 +39,7 @@ renamed as (
         coalesce({{ json_bool('active') }}, true) as is_active,
 
         ----------  timestamps
-        {{ erp_utc_timestamp(erp_text('create_date')) }} as created_at,
+        {{ plausible_timestamp(erp_utc_timestamp(erp_text('create_date'))) }} as created_at,
         {{ erp_utc_timestamp(erp_text('write_date')) }} as updated_at,
         _loaded_at as loaded_at
 
@@ -75,6 +76,7 @@ final as (
         {{ fold_name('case when is_company then name end') }} as company_name_folded,
         email,
         {{ normalize_email('email') }} as email_normalized,
+        {{ email_is_invalid('email') }} as email_is_invalid,
         phone,
         {{ normalize_phone_de('phone') }} as phone_e164,
         mobile,

@@ -3,6 +3,7 @@ with
 source as (
 
     select * from {{ source('erp', 'erp_products') }}
+    where {{ not_set_aside('erp_products') }}
 
 ),
 

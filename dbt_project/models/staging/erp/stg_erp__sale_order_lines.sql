@@ -5,8 +5,9 @@ with
 source as (
 
     select * from {{ source('erp', 'erp_sale_order_lines') }}
+    where {{ not_set_aside('erp_sale_order_lines') }}
     {% if is_incremental_on('loaded_at') %}
-    where {{ landed_since_last_build('_loaded_at') }}
+    and {{ raw_records_to_restage() }}
     {% endif %}
 
 ),

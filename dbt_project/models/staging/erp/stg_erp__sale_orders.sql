@@ -1,12 +1,17 @@
-{{ config(materialized='incremental', unique_key='source_record_id') }}
+{{ config(
+    materialized='incremental',
+    unique_key='source_record_id',
+    pre_hook="{{ delete_rows_now_set_aside('erp_sale_orders') }}"
+) }}
 
 with
 
 source as (
 
     select * from {{ source('erp', 'erp_sale_orders') }}
+    where {{ not_set_aside('erp_sale_orders') }}
     {% if is_incremental_on('loaded_at') %}
-    where {{ landed_since_last_build('_loaded_at') }}
+    and {{ raw_records_to_restage() }}
     {% endif %}
 
 ),

@@ -3,6 +3,7 @@ with
 source as (
 
     select * from {{ source('helpdesk', 'helpdesk_survey_responses') }}
+    where {{ not_set_aside('helpdesk_survey_responses') }}
 
 ),
 

@@ -1,12 +1,17 @@
-{{ config(materialized='incremental', unique_key='source_record_id') }}
+{{ config(
+    materialized='incremental',
+    unique_key='source_record_id',
+    pre_hook="{{ delete_rows_now_set_aside('helpdesk_tickets') }}"
+) }}
 
 with
 
 source as (
 
     select * from {{ source('helpdesk', 'helpdesk_tickets') }}
+    where {{ not_set_aside('helpdesk_tickets') }}
     {% if is_incremental_on('loaded_at') %}
-    where {{ landed_since_last_build('_loaded_at') }}
+    and {{ raw_records_to_restage() }}
     {% endif %}
 
 ),
@@ -19,7 +24,12 @@ renamed as (
         {{ to_id("record->>'$.id'") }} as ticket_id,
         {{ to_id("record->>'$.requester_id'") }} as requester_id,
         {{ json_text('subject') }} as subject,
-        {{ json_text('via.channel') }} as channel,
+        -- `via` is an object; anything else (an array was seen) gives no channel to read: 'unknown',
+        -- so that the ticket still counts, under a channel that says so
+        case
+            when json_type(record, '$.via') = 'OBJECT' then {{ json_text('via.channel') }}
+            when json_type(record, '$.via') is not null and json_type(record, '$.via') <> 'NULL' then 'unknown'
+        end as channel,
         {{ json_text('status') }} as status,
         {{ json_text('satisfaction_rating.score') }} as satisfaction_score,
         cast(json_extract_string(record, '$.tags[*]') as varchar[]) as tags,

@@ -3,6 +3,7 @@ with
 source as (
 
     select * from {{ source('helpdesk', 'helpdesk_users') }}
+    where {{ not_set_aside('helpdesk_users') }}
 
 ),
 
@@ -13,12 +14,12 @@ renamed as (
         'helpdesk' as source_system,
         {{ to_id("record->>'$.id'") }} as user_id,
         {{ json_text('name') }} as name,
-        record->>'$.email' as email,
-        record->>'$.phone' as phone,
+        {{ clean_text("record->>'$.email'", reject_json=false) }} as email,
+        {{ clean_text("record->>'$.phone'") }} as phone,
         {{ json_text('external_id') }} as external_id,
         {{ json_text('role') }} as role,
         coalesce({{ json_bool('active') }}, true) as is_active,
-        {{ to_utc_timestamp("record->>'$.created_at'") }} as created_at,
+        {{ plausible_timestamp(to_utc_timestamp("record->>'$.created_at'")) }} as created_at,
         {{ to_utc_timestamp("record->>'$.updated_at'") }} as updated_at,
         _loaded_at as loaded_at
 
@@ -50,6 +51,7 @@ final as (
         {{ fold_name('last_name') }} as last_name_folded,
         email,
         {{ normalize_email('email') }} as email_normalized,
+        {{ email_is_invalid('email') }} as email_is_invalid,
         phone,
         {{ normalize_phone_de('phone') }} as phone_e164,
         external_id,

@@ -3,6 +3,7 @@ with
 source as (
 
     select * from {{ source('shop', 'shop_checkouts') }}
+    where {{ not_set_aside('shop_checkouts') }}
 
 ),
 
@@ -14,7 +15,7 @@ renamed as (
         {{ to_id("record->>'$.id'") }} as checkout_id,
         {{ json_text('token') }} as checkout_token,
         {{ to_id("record->>'$.customer.id'") }} as customer_id,
-        record->>'$.email' as email,
+        {{ clean_text("record->>'$.email'", reject_json=false) }} as email,
         {{ to_money("record->>'$.total_price'") }} as total_price,
         cast(coalesce(json_array_length(record, '$.line_items'), 0) as integer) as line_items_count,
         {{ to_utc_timestamp("record->>'$.created_at'") }} as created_at,

@@ -3,6 +3,7 @@ with
 source as (
 
     select * from {{ source('shop', 'shop_customers') }}
+    where {{ not_set_aside('shop_customers') }}
 
 ),
 
@@ -17,14 +18,14 @@ renamed as (
         ----------  person
         {{ json_text('first_name') }} as first_name_raw,
         {{ json_text('last_name') }} as last_name_raw,
-        record->>'$.email' as email,
-        record->>'$.phone' as phone,
+        {{ clean_text("record->>'$.email'", reject_json=false) }} as email,
+        {{ clean_text("record->>'$.phone'") }} as phone,
         record->>'$.birthday' as birthday_raw,
 
         ----------  address
         {{ json_text('default_address.address1') }} as street,
         {{ json_text('default_address.address2') }} as street2,
-        record->>'$.default_address.zip' as zip,
+        {{ clean_text("record->>'$.default_address.zip'") }} as zip,
         {{ json_text('default_address.city') }} as city,
         upper({{ json_text('default_address.country_code') }}) as country_code,
         {{ json_text('default_address.company') }} as company_name,
@@ -42,7 +43,7 @@ renamed as (
             as email_marketing_consent_updated_at,
 
         ----------  timestamps
-        {{ to_utc_timestamp("record->>'$.created_at'") }} as created_at,
+        {{ plausible_timestamp(to_utc_timestamp("record->>'$.created_at'")) }} as created_at,
         {{ to_utc_timestamp("record->>'$.updated_at'") }} as updated_at,
         _loaded_at as loaded_at
 
@@ -60,6 +61,7 @@ normalized as (
         {{ fold_name('first_name_raw') }} as first_name_folded,
         {{ fold_name('last_name_raw') }} as last_name_folded,
         {{ normalize_email('email') }} as email_normalized,
+        {{ email_is_invalid('email') }} as email_is_invalid,
         {{ normalize_phone_de('phone') }} as phone_e164,
         {{ normalize_street('street') }} as street_normalized,
         {{ normalize_postcode('zip') }} as postcode,
@@ -88,6 +90,7 @@ final as (
         last_name_raw,
         email,
         email_normalized,
+        email_is_invalid,
         phone,
         phone_e164,
         birthday_raw,

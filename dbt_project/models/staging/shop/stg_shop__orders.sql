@@ -1,12 +1,17 @@
-{{ config(materialized='incremental', unique_key='source_record_id') }}
+{{ config(
+    materialized='incremental',
+    unique_key='source_record_id',
+    pre_hook="{{ delete_rows_now_set_aside('shop_orders') }}"
+) }}
 
 with
 
 source as (
 
     select * from {{ source('shop', 'shop_orders') }}
+    where {{ not_set_aside('shop_orders') }}
     {% if is_incremental_on('loaded_at') %}
-    where {{ landed_since_last_build('_loaded_at') }}
+    and {{ raw_records_to_restage() }}
     {% endif %}
 
 ),
@@ -21,7 +26,7 @@ renamed as (
         {{ json_text('name') }} as order_name,
         try_cast(record->>'$.order_number' as bigint) as order_number,
         {{ to_id("record->>'$.customer.id'") }} as customer_id,
-        record->>'$.email' as email,
+        {{ clean_text("record->>'$.email'", reject_json=false) }} as email,
 
         ----------  status
         {{ json_text('financial_status') }} as financial_status,
@@ -38,15 +43,15 @@ renamed as (
 
         ----------  payment
         cast(json_extract_string(record, '$.payment_gateway_names[*]') as varchar[]) as payment_gateway_names,
-        nullif(trim(record->>'$.payment_gateway_names[0]'), '') as payment_gateway,
+        {{ json_text('payment_gateway_names[0]') }} as payment_gateway,
 
         ----------  addresses
         {{ json_text('billing_address.address1') }} as billing_street,
-        record->>'$.billing_address.zip' as billing_zip,
+        {{ clean_text("record->>'$.billing_address.zip'") }} as billing_zip,
         {{ json_text('billing_address.city') }} as billing_city,
         upper({{ json_text('billing_address.country_code') }}) as billing_country_code,
         {{ json_text('shipping_address.address1') }} as shipping_street,
-        record->>'$.shipping_address.zip' as shipping_zip,
+        {{ clean_text("record->>'$.shipping_address.zip'") }} as shipping_zip,
         {{ json_text('shipping_address.city') }} as shipping_city,
         upper({{ json_text('shipping_address.country_code') }}) as shipping_country_code,
 

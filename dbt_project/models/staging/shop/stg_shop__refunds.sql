@@ -9,8 +9,9 @@ with
 orders as (
 
     select * from {{ source('shop', 'shop_orders') }}
+    where {{ not_set_aside('shop_orders') }}
     {% if is_incremental_on('loaded_at') %}
-    where {{ landed_since_last_build('_loaded_at') }}
+    and {{ raw_records_to_restage() }}
     {% endif %}
 
 ),
