@@ -14,6 +14,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -140,6 +141,82 @@ def _wait_for(url: str, process: subprocess.Popen, seconds: float) -> None:
     raise SystemExit(f"the demo sources did not answer at {url} within {seconds:.0f} s")
 
 
+def _top_level_blocks(text: str) -> dict[str, str]:
+    """The top-level sections of a YAML file as text, each with the comment lines just above it."""
+    blocks: dict[str, str] = {}
+    lines = text.splitlines(keepends=True)
+    key, start, comments_from = None, 0, None
+    for number, line in enumerate(lines):
+        if line.startswith("#"):
+            comments_from = number if comments_from is None else comments_from
+            continue
+        top_level_key = re.match(r"([A-Za-z_][\w.-]*)\s*:", line)
+        if top_level_key:
+            begins = comments_from if comments_from is not None else number
+            if key is not None:
+                blocks[key] = "".join(lines[start:begins])
+            key, start = top_level_key.group(1), begins
+        comments_from = None
+    if key is not None:
+        blocks[key] = "".join(lines[start:])
+    return blocks
+
+
+def update_instance_file(instance_file: Path, project_file: Path) -> list[str]:
+    """Give the Dagster instance file the settings of the project's `orchestration/dagster.yaml`.
+
+    A missing file becomes a copy. An existing one keeps every section it has, as written (its
+    settings win over the project's); the project's top-level sections it lacks (such as
+    `run_monitoring`, which frees the pool slot of a crashed run) are appended to it, after a
+    backup of the file to `dagster.yaml.bak`. Returns the names of the sections added.
+    """
+    import yaml
+
+    project_text = project_file.read_text()
+    if not instance_file.exists():
+        instance_file.write_text(project_text)
+        return list(yaml.safe_load(project_text))
+    current_text = instance_file.read_text()
+    try:
+        current = yaml.safe_load(current_text) or {}
+    except yaml.YAMLError as exc:
+        log.warning("%s is not valid YAML; left as it is (%s)", instance_file, exc)
+        return []
+    if not isinstance(current, dict):
+        log.warning("%s holds no mapping of settings; left as it is", instance_file)
+        return []
+    missing = {key: block for key, block in _top_level_blocks(project_text).items() if key not in current}
+    if missing:
+        updated = (
+            current_text
+            + ("\n" if current_text and not current_text.endswith("\n") else "")
+            + "# Added by `c360 demo` from the project's orchestration/dagster.yaml:\n"
+            + "".join(block if block.endswith("\n") else block + "\n" for block in missing.values())
+        )
+        merged = yaml.safe_load(updated)
+        if not isinstance(merged, dict) or any(merged.get(k) != v for k, v in current.items()) or not all(
+            k in merged for k in missing
+        ):
+            log.warning("%s: could not add the project's settings %s to it; left as it is",
+                        instance_file, ", ".join(missing))
+            return []
+        instance_file.with_name(instance_file.name + ".bak").write_text(current_text)
+        instance_file.write_text(updated)
+        log.warning("%s: added the project's settings %s (the previous file is %s.bak)",
+                    instance_file, ", ".join(missing), instance_file.name)
+    monitoring = current.get("run_monitoring")
+    if isinstance(monitoring, dict) and not (
+        monitoring.get("enabled") and monitoring.get("free_slots_after_run_end_seconds")
+    ):
+        log.warning(
+            "%s: run_monitoring lacks `enabled: true` or free_slots_after_run_end_seconds, so the "
+            "warehouse slot of a crashed run is never freed and later runs wait for it "
+            "(see orchestration/dagster.yaml)",
+            instance_file,
+        )
+    return list(missing)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     # Default signal handling, in case the caller started us with SIGINT/SIGTERM ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -147,9 +224,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     os.chdir(PROJECT_ROOT)
     dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")))
     dagster_home.mkdir(parents=True, exist_ok=True)
-    dagster_yaml = dagster_home / "dagster.yaml"
-    if not dagster_yaml.exists():
-        dagster_yaml.write_text((PROJECT_ROOT / "orchestration" / "dagster.yaml").read_text())
+    update_instance_file(dagster_home / "dagster.yaml", PROJECT_ROOT / "orchestration" / "dagster.yaml")
     port = settings.DEMO_SOURCES_PORT
     sources = subprocess.Popen(
         [sys.executable, "-m", "c360.cli", "sources", "serve", "--persons", str(args.persons),

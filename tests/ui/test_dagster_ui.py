@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-import requests
 
-from c360.settings import SYSTEMS
-from tests.conftest import CREDENTIALS, make_world, serving
+from tests.conftest import make_world, serving
+from tests.dagster_dev import PROJECT_ROOT, dagster_dev, graphql, new_instance_home, pipeline_env
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 # Flags for a headless Chromium as root on a machine without outside network.
@@ -30,75 +22,14 @@ GROUPS = ("shop", "erp", "helpdesk", "accounting", "staging", "identity", "marts
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def graphql(url: str, query: str, variables: dict | None = None) -> dict:
-    response = requests.post(f"{url}/graphql", json={"query": query, "variables": variables or {}}, timeout=30)
-    response.raise_for_status()
-    return response.json()["data"]
-
-
-def wait_for_ui(url: str, process: subprocess.Popen, seconds: float = 180) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"dagster dev exited with {process.returncode}")
-        try:
-            data = graphql(url, "{ workspaceOrError { ... on Workspace { locationEntries { name "
-                                "locationOrLoadError { __typename } } } } }")
-            entries = data["workspaceOrError"]["locationEntries"]
-            if entries and all(e["locationOrLoadError"] and
-                               e["locationOrLoadError"]["__typename"] == "RepositoryLocation" for e in entries):
-                return
-        except (requests.RequestException, KeyError, TypeError):
-            pass
-        time.sleep(1)
-    raise AssertionError("the Dagster UI did not load the code location in time")
-
-
 @pytest.fixture
 def dagster_ui(tmp_path):
     world = make_world(persons=120, seed=61)
     with serving(world) as server:
-        home = tmp_path / "dagster_home"
-        home.mkdir()
-        shutil.copy(PROJECT_ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
-        port = free_port()
-        venv_bin = Path(sys.executable).parent
-        env = {
-            **os.environ,
-            "DAGSTER_HOME": str(home),
-            "C360_WAREHOUSE": str(tmp_path / "c360.duckdb"),
-            "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
-            "SHOP_API_TOKEN": CREDENTIALS.shop_token,
-            "ERP_API_KEY": CREDENTIALS.erp_api_key,
-            "HELPDESK_EMAIL": CREDENTIALS.helpdesk_email,
-            "HELPDESK_API_TOKEN": CREDENTIALS.helpdesk_token,
-            "ACCOUNTING_API_KEY": CREDENTIALS.accounting_api_key,
-            **{f"{system.upper()}_API_URL": server.url(system) for system in SYSTEMS},
-        }
-        process = subprocess.Popen(
-            [str(venv_bin / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=PROJECT_ROOT, env=env, start_new_session=True,
-            stdout=open(tmp_path / "dagster-dev.log", "w"), stderr=subprocess.STDOUT,
-            # dagster dev must be stoppable even if this process was started with signals ignored
-            preexec_fn=lambda: (signal.signal(signal.SIGINT, signal.SIG_DFL),
-                                signal.signal(signal.SIGTERM, signal.SIG_DFL)),
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_for_ui(url, process)
+        home = new_instance_home(tmp_path / "dagster_home")
+        env = pipeline_env(server, tmp_path / "c360.duckdb", home)
+        with dagster_dev(env, tmp_path / "dagster-dev.log") as (url, _):
             yield url
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
 
 
 def latest_materialization_run(url: str, path: list[str]) -> str | None:
