@@ -30,7 +30,7 @@ prepare-dbt: $(MANIFEST)
 setup: $(VENV)/.synced $(MANIFEST)
 
 demo: setup
-	$(VENV)/bin/c360 demo
+	$(VENV)/bin/c360 demo $(DEMO_ARGS)
 
 # The UI tests drive Debian's Chromium (never a browser downloaded by a test tool).
 CHROMIUM := /usr/bin/chromium

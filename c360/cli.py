@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -128,6 +129,18 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     return 0 if materialize(args.select) else 1
 
 
+def _bindable_port(host: str, port: int) -> int:
+    """`port` if nothing listens on it yet (0: a free port), else a clear error instead of a demo
+    that would talk to whatever already answers there (another demo's sources)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise SystemExit(f"port {port} on {host} is in use ({exc.strerror}): another demo? "
+                             "Choose another with --sources-port (0 picks a free one).") from None
+        return probe.getsockname()[1]
+
+
 def _wait_for(url: str, process: subprocess.Popen, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -225,7 +238,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")))
     dagster_home.mkdir(parents=True, exist_ok=True)
     update_instance_file(dagster_home / "dagster.yaml", PROJECT_ROOT / "orchestration" / "dagster.yaml")
-    port = settings.DEMO_SOURCES_PORT
+    port = _bindable_port(settings.DEMO_SOURCES_HOST, args.sources_port)
+    # The pipeline, in this process and under `dagster dev`, reads the sources started here.
+    for system in settings.SYSTEMS:
+        os.environ[f"{system.upper()}_API_URL"] = settings.demo_source_url(system, port=port)
     sources = subprocess.Popen(
         [sys.executable, "-m", "c360.cli", "sources", "serve", "--persons", str(args.persons),
          "--seed", str(args.seed), "--port", str(port), "--host", settings.DEMO_SOURCES_HOST],
@@ -241,7 +257,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(
             f"\nThe Dagster UI starts on http://{args.ui_host}:{args.ui_port} (DAGSTER_HOME={dagster_home}).\n"
             f"The demo sources keep running on http://{settings.DEMO_SOURCES_HOST}:{port}; "
-            "`c360 sources advance` moves their clock one day.\nPress Ctrl+C to stop both.\n",
+            f"`c360 sources advance{'' if port == settings.DEMO_SOURCES_PORT else f' --url http://{settings.DEMO_SOURCES_HOST}:{port}'}` "
+            "moves their clock one day.\nPress Ctrl+C to stop both.\n",
             flush=True,
         )
         venv_bin = Path(sys.executable).parent
@@ -308,6 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--ui-host", default="127.0.0.1")
     demo.add_argument("--ui-port", type=int, default=3000)
+    demo.add_argument("--sources-port", type=int, default=settings.DEMO_SOURCES_PORT,
+                      help=f"port of the demo sources (default {settings.DEMO_SOURCES_PORT}; 0: any free port)")
     demo.set_defaults(func=cmd_demo)
     return parser
 
