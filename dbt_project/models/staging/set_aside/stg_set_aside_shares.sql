@@ -4,26 +4,23 @@
 
 with
 
-landed as (
+counts as (
 
-    {% for raw_table in set_aside_rules() | sort %}
-    select '{{ raw_table }}' as source_table, count(*) as landed_records
-    from {{ source(raw_table.split('_')[0], raw_table) }}
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    select source_table, count(*) as landed_records, count(reason) as set_aside_records
+    from {{ ref('stg_record_checks') }}
+    group by source_table
 
 ),
 
-set_aside as (
+examples as (
 
     select
         source_table,
-        count(*) as set_aside_records,
         string_agg(source_system || '/' || source_table || ' id ' || source_record_id || ': ' || reason, '; '
-                   order by source_record_id) filter (where example_rank <= 3) as examples
+                   order by source_record_id) as examples
     from (
-        select *, row_number() over (partition by source_table order by source_record_id) as example_rank
-        from {{ ref('stg_set_aside_records') }}
+        select * from {{ ref('stg_set_aside_records') }}
+        qualify row_number() over (partition by source_table order by source_record_id) <= 3
     )
     group by source_table
 
@@ -32,13 +29,13 @@ set_aside as (
 final as (
 
     select
-        landed.source_table,
-        landed.landed_records,
-        coalesce(set_aside.set_aside_records, 0) as set_aside_records,
-        coalesce({{ safe_ratio('set_aside.set_aside_records', 'landed.landed_records') }}, 0) as set_aside_share,
-        set_aside.examples
-    from landed
-    left join set_aside using (source_table)
+        counts.source_table,
+        counts.landed_records,
+        counts.set_aside_records,
+        counts.set_aside_records / counts.landed_records as set_aside_share,
+        examples.examples
+    from counts
+    left join examples using (source_table)
 
 )
 
