@@ -1,6 +1,6 @@
 """Identity resolution benchmark: time, peak memory, precision and recall at --persons N.
 
-    python benchmarks/bench_identity.py --persons 100000 [--seed 2027] [--dirt-scale 1] [--workdir /tmp/bench]
+    python benchmarks/bench_identity.py --persons 100000 [--seed 2027] [--dirt-scale 1] [--workdir /tmp/bench] [--daily]
 
 1. generates a world and loads its customer, order, voucher and ticket records into the raw tables
    of a fresh warehouse (not timed as part of identity resolution; reported apart);
@@ -10,6 +10,10 @@
 3. runs the deterministic baseline (exact keys + connected components) on the same records;
 4. prints one JSON document: seconds and peak RSS per step, and precision/recall/F1, exact-person
    share and household precision of both against the world's truth.
+
+With `--daily`, then a second day: the world's day-two changes are landed, dbt updates its
+incremental models, and matching + resolution run twice on copies of that warehouse: the daily path
+(stored model, only the changed records' pairs) and a retrain with a full scoring (the same records).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import resource
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,17 +82,29 @@ def step_match(args) -> dict:
     import duckdb
 
     from c360.settings import identity_memory_limit
-    from identity.matching import predict_pairs
-    from identity.resolve import write_match_pairs
-    from identity.schema import RECORDS_TABLE
+    from identity.match_run import match_records
 
     started = time.perf_counter()
     con = duckdb.connect(str(args.warehouse))
-    result = predict_pairs(f"(select * from {RECORDS_TABLE} where not is_collective_contact)", con,
-                           threshold=args.threshold, threads=2, memory_limit=identity_memory_limit())
-    write_match_pairs(con, result.pairs)
+    stats = match_records(con, args.run_date, threshold=args.threshold, retrain=args.retrain, threads=2,
+                          memory_limit=identity_memory_limit()).stats
     con.close()
-    return {"seconds": round(time.perf_counter() - started, 2), "peak_mb": _peak_mb(), **result.stats}
+    return {"seconds": round(time.perf_counter() - started, 2), "peak_mb": _peak_mb(), **stats}
+
+
+def step_land_day_two(args) -> dict:
+    """The world again (same seed), one simulated day, only its changes landed."""
+    import duckdb
+
+    from simulator.world import DirtRates, generate_world
+    from tests.identity.world_loader import land_changes
+
+    world = generate_world(args.persons, args.seed, today=TODAY, dirt=DirtRates().scaled(args.dirt_scale))
+    started = time.perf_counter()
+    con = duckdb.connect(str(args.warehouse))
+    landed = land_changes(con, world.advance_day())
+    con.close()
+    return {"seconds": round(time.perf_counter() - started, 2), "landed": landed}
 
 
 def step_resolve(args) -> dict:
@@ -99,7 +115,7 @@ def step_resolve(args) -> dict:
     started = time.perf_counter()
     con = duckdb.connect(str(args.warehouse))
     con.execute("set threads = 2")
-    stats = resolve(con, TODAY).stats
+    stats = resolve(con, args.run_date).stats
     con.close()
     return {"seconds": round(time.perf_counter() - started, 2), "peak_mb": _peak_mb(), **stats}
 
@@ -138,7 +154,21 @@ def step_evaluate(args) -> dict:
 
 
 STEPS = {"generate": step_generate, "dbt": step_dbt, "match": step_match, "resolve": step_resolve,
-         "baseline": step_baseline, "evaluate": step_evaluate}
+         "baseline": step_baseline, "evaluate": step_evaluate, "land_day_two": step_land_day_two}
+
+
+def day_two(warehouse: Path, common: list[str]) -> dict:
+    """Day two's identity step (matching + resolution), daily path beside a retrain, same records."""
+    import shutil
+
+    report = {"land": _child("land_day_two", warehouse, common), "dbt": _child("dbt", warehouse, common)}
+    day2 = [*common, "--run-date", (TODAY + timedelta(days=1)).isoformat()]
+    for path, extra in (("daily", []), ("retrained", ["--retrain"])):
+        copy = warehouse.with_name(f"{warehouse.stem}.{path}.duckdb")
+        shutil.copy(warehouse, copy)
+        steps = {name: _child(name, copy, day2 + (extra if name == "match" else [])) for name in ("match", "resolve")}
+        report[path] = {"identity_seconds": round(sum(s["wall_seconds"] for s in steps.values()), 2), **steps}
+    return report
 
 
 def main() -> int:
@@ -148,6 +178,9 @@ def main() -> int:
     parser.add_argument("--dirt-scale", type=float, default=1.0)
     parser.add_argument("--threshold", type=float, default=None, help="Splink match probability threshold")
     parser.add_argument("--workdir", default="/tmp/c360_bench_identity")
+    parser.add_argument("--daily", action="store_true", help="then day two: daily path beside a retrain")
+    parser.add_argument("--run-date", type=date.fromisoformat, default=TODAY, help=argparse.SUPPRESS)
+    parser.add_argument("--retrain", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--step", choices=sorted(STEPS), help=argparse.SUPPRESS)
     parser.add_argument("--warehouse", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -179,6 +212,8 @@ def main() -> int:
     quality = _child("evaluate", warehouse, common)
     report["pipeline"].update(quality["pipeline"])
     report["baseline"].update(quality["baseline"])
+    if args.daily:
+        report["day_two"] = day_two(warehouse, common)
     print(json.dumps(report, indent=2, default=str))
     return 0
 

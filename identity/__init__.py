@@ -8,6 +8,8 @@ Where identities are resolved, step by step:
    with the rule that produced it.
 3. `identity.matching` (Dagster asset `identity/match_pairs`): Splink 5 on the same DuckDB finds the
    probable pairs that exact keys miss (typos, transliterations, moves, changed names, no e-mail).
+   `identity.match_run` keeps the trained model in the warehouse and, between retrains, scores only
+   the pairs of records new or changed since the last run.
 4. `identity.guards`: vetoes (conflicting first names or birthdays) and caps (one phone, address or
    e-mail may not join more than a few people) so that households stay apart.
 5. `identity.clustering`: connected components over the surviving edges, with a cluster-size cap

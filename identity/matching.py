@@ -16,10 +16,15 @@ phones, birthday and address, with term-frequency adjustments where a value's fr
 
 Input: a table with the columns of `int_customer_records` (see `MATCH_COLUMNS`). Splink runs in
 its own in-memory DuckDB so that none of its work tables land in the warehouse.
+
+Training and scoring are apart: `predict_pairs` trains and scores everything, `score_pairs` scores
+with a stored `TrainedModel` (settings JSON and term frequencies), all pairs or only those touching
+the records changed since the last run (`identity.match_run` decides which and keeps the model).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from dataclasses import dataclass, field
@@ -164,11 +169,145 @@ def settings() -> dict:
     }
 
 
+# columns whose comparisons carry term-frequency adjustments (frozen with the model, see TrainedModel)
+TF_COLUMNS = sorted({level["tf_adjustment_column"] for comparison in comparisons()
+                     for level in comparison["comparison_levels"] if "tf_adjustment_column" in level})
+# set on the records new or changed since the last scoring; only pairs touching one are scored then
+CHANGED_COLUMN = "is_changed"
+
+
+@dataclass
+class TrainedModel:
+    """A trained Fellegi-Sunter model: Splink's settings JSON (m, u, prior) and the term frequencies.
+
+    The term frequencies are kept as of the training: with frequencies recomputed each day, every new
+    record would move the frequency of its values (and the denominator of all of them), and so the
+    score of pairs between records that did not change; scoring only the day's pairs could then not
+    give what a full scoring gives. A value first seen after the training gets no adjustment.
+    """
+
+    settings: dict
+    term_frequencies: pa.Table  # tf_column, value (varchar), tf
+    records: int
+
+
 @dataclass
 class MatchResult:
     pairs: pa.Table  # record_key_l, record_key_r, match_probability, match_weight
     stats: dict = field(default_factory=dict)
-    model: dict | None = None
+    model: TrainedModel | None = None
+
+
+def _empty_pairs() -> pa.Table:
+    return pa.table({"record_key_l": pa.array([], pa.string()), "record_key_r": pa.array([], pa.string()),
+                     "match_probability": pa.array([], pa.float64()), "match_weight": pa.array([], pa.float64())})
+
+
+def _match_connection(records: pa.Table | str, source_con: duckdb.DuckDBPyConnection | None, threads: int | None,
+                      memory_limit: str | None, changed_keys: pa.Table | None = None) -> duckdb.DuckDBPyConnection:
+    """Splink's own in-memory DuckDB with the table `match_input` (and `is_changed` if `changed_keys`)."""
+    if isinstance(records, str):
+        records = source_con.execute(f"select {', '.join(MATCH_COLUMNS)} from {records}").to_arrow_table()
+    con = duckdb.connect()
+    if threads:
+        con.execute(f"set threads = {int(threads)}")
+    if memory_limit:
+        # beyond it DuckDB spills the comparisons to its temp directory instead of growing
+        con.execute(f"set memory_limit = '{memory_limit}'")
+    con.register("__records_arrow", records)
+    changed = ""
+    if changed_keys is not None:
+        con.register("__changed_arrow", changed_keys)
+        changed = (f", record_key in (select record_key from __changed_arrow) as {CHANGED_COLUMN}")
+    # Same records, same model: the training samples rows by position, so fix the order (a daily
+    # warehouse holds its rows in another order than a fresh rebuild).
+    con.execute(f"create table match_input as select *{changed} from __records_arrow order by record_key")
+    con.unregister("__records_arrow")
+    if changed_keys is not None:
+        con.unregister("__changed_arrow")
+    return con
+
+
+def _train(con: duckdb.DuckDBPyConnection, n: int, u_max_pairs: float, em_max_pairs: float, seed: int,
+           threads: int | None) -> TrainedModel:
+    """u by random sampling, m by EM, prior from deterministic rules, on `match_input`."""
+    from splink import DuckDBAPI, Linker, block_on
+
+    linker = Linker(DuckDBAPI(con).register("match_input"), settings(), log_level=logging.WARNING)
+    linker.training.estimate_probability_two_random_records_match(DETERMINISTIC_RULES, recall=0.8)
+    # DuckDB's seeded sampling repeats itself only on one thread.
+    con.execute("set threads = 1")
+    linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
+    for cols in TRAINING_BLOCKING_RULES:
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on(*cols), estimate_without_term_frequencies=True, max_pairs=em_max_pairs
+        )
+    con.execute(f"set threads = {int(threads)}" if threads else "reset threads")
+    frequencies = [
+        f"select '{col}' as tf_column, \"{col}\"::varchar as value, tf_{col}::double as tf "
+        f"from {linker.table_management.compute_tf_table(col).physical_name}"
+        for col in TF_COLUMNS
+    ]
+    tf = con.sql(" union all ".join(frequencies) + " order by tf_column, value").to_arrow_table()
+    return TrainedModel(linker.misc.save_model_to_json(), tf, n)
+
+
+def _changed_only(rules: list[dict]) -> list[dict]:
+    """The prediction rules, each narrowed to pairs with a changed record on either side.
+
+    Splink skips a pair in rule k when an earlier rule already produced it; narrowing every rule by
+    the same condition keeps that, so each changed pair comes from the same first rule as in a full
+    scoring, exactly once, and no pair of two unchanged records reaches the comparisons."""
+    return [{**rule, "blocking_rule": f"({rule['blocking_rule']}) and (l.{CHANGED_COLUMN} or r.{CHANGED_COLUMN})"}
+            for rule in rules]
+
+
+def _score(con: duckdb.DuckDBPyConnection, model: TrainedModel, threshold: float, changed_only: bool) -> pa.Table:
+    """Pairs of `match_input` at or above `threshold` under `model`, without any training."""
+    from splink import DuckDBAPI, Linker
+
+    model_settings = copy.deepcopy(model.settings)
+    if changed_only:
+        model_settings["blocking_rules_to_generate_predictions"] = _changed_only(
+            model_settings["blocking_rules_to_generate_predictions"])
+    db_api = DuckDBAPI(con)
+    linker = Linker(db_api.register("match_input"), model_settings, log_level=logging.WARNING)
+    con.register("__tf_arrow", model.term_frequencies)
+    types = dict(con.execute("select column_name, column_type from (describe match_input)").fetchall())
+    for col in TF_COLUMNS:
+        con.execute(f"create or replace table tf_{col} as select value::{types[col]} as \"{col}\", tf as tf_{col} "
+                    f"from __tf_arrow where tf_column = '{col}'")
+        linker.table_management.register_term_frequency_lookup(db_api.register(f"tf_{col}"), col)
+    con.unregister("__tf_arrow")
+    predicted = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+    return con.execute(
+        f"""
+        select least(record_key_l, record_key_r) as record_key_l,
+               greatest(record_key_l, record_key_r) as record_key_r,
+               match_probability, match_weight
+        from {predicted.physical_name}
+        """
+    ).to_arrow_table()
+
+
+def score_pairs(
+    records: pa.Table | str,
+    model: TrainedModel,
+    source_con: duckdb.DuckDBPyConnection | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    changed_keys: pa.Table | None = None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> MatchResult:
+    """Score the pairs of `records` with a stored model; with `changed_keys` (a table with `record_key`)
+    only the pairs with at least one of those records on a side, against all of `records`."""
+    started = time.perf_counter()
+    con = _match_connection(records, source_con, threads, memory_limit, changed_keys)
+    n = con.execute("select count(*) from match_input").fetchall()[0][0]
+    pairs = _score(con, model, threshold, changed_keys is not None) if n >= 2 else _empty_pairs()
+    con.close()
+    stats = {"records": int(n), "pairs": pairs.num_rows, "score_seconds": round(time.perf_counter() - started, 2)}
+    return MatchResult(pairs, stats, model)
 
 
 def predict_pairs(
@@ -181,57 +320,21 @@ def predict_pairs(
     threads: int | None = None,
     memory_limit: str | None = None,
 ) -> MatchResult:
-    """Train a model on `records` without labels and return the pairs above `threshold`.
+    """Train a model on `records` without labels and return the pairs above `threshold` (and the model).
 
     `records`: an Arrow table with MATCH_COLUMNS, or a table name readable on `source_con`.
     """
-    from splink import DuckDBAPI, Linker, block_on
-
     started = time.perf_counter()
-    if isinstance(records, str):
-        records = source_con.execute(f"select {', '.join(MATCH_COLUMNS)} from {records}").to_arrow_table()
-    con = duckdb.connect()
-    if threads:
-        con.execute(f"set threads = {int(threads)}")
-    if memory_limit:
-        # beyond it DuckDB spills the comparisons to its temp directory instead of growing
-        con.execute(f"set memory_limit = '{memory_limit}'")
-    con.register("__records_arrow", records)
-    # Same records, same model: the training samples rows by position, so fix the order (a daily
-    # warehouse holds its rows in another order than a fresh rebuild) ...
-    con.execute("create table match_input as select * from __records_arrow order by record_key")
-    con.unregister("__records_arrow")
+    con = _match_connection(records, source_con, threads, memory_limit)
     n = con.execute("select count(*) from match_input").fetchall()[0][0]
     stats: dict = {"records": int(n)}
     if n < 2:
-        empty = pa.table({"record_key_l": pa.array([], pa.string()), "record_key_r": pa.array([], pa.string()),
-                          "match_probability": pa.array([], pa.float64()), "match_weight": pa.array([], pa.float64())})
-        return MatchResult(empty, stats)
-
-    db_api = DuckDBAPI(con)
-    df = db_api.register("match_input")
-    linker = Linker(df, settings(), log_level=logging.WARNING)
-    linker.training.estimate_probability_two_random_records_match(DETERMINISTIC_RULES, recall=0.8)
-    # ... and sample on one thread: DuckDB's seeded sampling repeats itself only there.
-    con.execute("set threads = 1")
-    linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
-    for cols in TRAINING_BLOCKING_RULES:
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            block_on(*cols), estimate_without_term_frequencies=True, max_pairs=em_max_pairs
-        )
-    con.execute(f"set threads = {int(threads)}" if threads else "reset threads")
+        con.close()
+        return MatchResult(_empty_pairs(), stats)
+    model = _train(con, int(n), u_max_pairs, em_max_pairs, seed, threads)
     stats["train_seconds"] = round(time.perf_counter() - started, 2)
-    predicted = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
-    pairs = con.execute(
-        f"""
-        select least(record_key_l, record_key_r) as record_key_l,
-               greatest(record_key_l, record_key_r) as record_key_r,
-               match_probability, match_weight
-        from {predicted.physical_name}
-        """
-    ).to_arrow_table()
+    pairs = _score(con, model, threshold, changed_only=False)
+    con.close()
     stats["pairs"] = pairs.num_rows
     stats["seconds"] = round(time.perf_counter() - started, 2)
-    model = linker.misc.save_model_to_json() if hasattr(linker.misc, "save_model_to_json") else None
-    con.close()
     return MatchResult(pairs, stats, model)

@@ -5,8 +5,10 @@
         marts/golden_customer_sources + marts/golden_customer_id_history (guards, clusters, stable ids)
         ─> dbt marts.golden_customers
 
-The logic lives in the `identity` package; these assets only read and write the warehouse and
-report what happened. dbt declares the two marts tables as sources with
+Matching keeps its trained model in `intermediate.identity_model` and, between retrains, scores only
+the pairs of records changed since its last run (`identity.match_run`; the metadata names the path:
+trained, full or daily). The logic lives in the `identity` package; these assets only read and
+write the warehouse and report what happened. dbt declares the two marts tables as sources with
 `meta.dagster.asset_key`, so `golden_customers` runs after them in one graph.
 """
 
@@ -18,11 +20,9 @@ from datetime import UTC, date, datetime
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from c360.settings import identity_memory_limit
+from c360.settings import identity_memory_limit, identity_retrain_days, identity_retrain_share
 from identity.guards import GuardConfig
-from identity.matching import DEFAULT_THRESHOLD, predict_pairs
-from identity.resolve import resolve, write_match_pairs
-from identity.schema import RECORDS_TABLE
+from identity.matching import DEFAULT_THRESHOLD
 from orchestration.assets.raw_landing import WAREHOUSE_POOL
 
 GROUP = "identity"
@@ -35,6 +35,13 @@ HISTORY_KEY = dg.AssetKey(["marts", "golden_customer_id_history"])
 
 class MatchingConfig(dg.Config):
     threshold: float = DEFAULT_THRESHOLD  # Splink match probability a pair needs to become a link
+    retrain: bool = False  # train a new model now instead of scoring with the stored one
+    as_of: str = ""  # date the model's age is counted to (default: $C360_AS_OF, else today, UTC)
+
+
+def _run_date(as_of: str) -> date:
+    as_of = as_of or os.environ.get("C360_AS_OF")
+    return date.fromisoformat(as_of) if as_of else datetime.now(UTC).date()
 
 
 class ResolutionConfig(dg.Config):
@@ -52,23 +59,33 @@ class ResolutionConfig(dg.Config):
     pool=WAREHOUSE_POOL,
     kinds={"splink", "duckdb"},
     description="Probable pairs of customer records from a Splink 5 model trained without labels "
-    "(u by random sampling, m by EM); pairs at or above the threshold.",
+    "(u by random sampling, m by EM); pairs at or above the threshold. The model is kept "
+    "(intermediate.identity_model) and retrained weekly, past a share of new records or on request; "
+    "in between a run scores only the pairs of records new or changed since the last run.",
 )
 def identity_match_pairs(context: dg.AssetExecutionContext, config: MatchingConfig,
                          warehouse: DuckDBResource) -> dg.MaterializeResult:
+    from identity.match_run import match_records  # imports pandas and scipy: only in the step that needs them
+
     started = time.perf_counter()
     with warehouse.get_connection() as con:
-        result = predict_pairs(
-            f"(select * from {RECORDS_TABLE} where not is_collective_contact)", con, threshold=config.threshold,
+        stats = match_records(
+            con, _run_date(config.as_of), threshold=config.threshold, retrain=config.retrain,
+            retrain_days=identity_retrain_days(), retrain_share=identity_retrain_share(),
             memory_limit=identity_memory_limit(),
-        )
-        pairs = write_match_pairs(con, result.pairs)
-    context.log.info(f"Splink: {result.stats}")
+        ).stats
+    context.log.info(f"Splink: {stats}")
     return dg.MaterializeResult(metadata={
-        "records": result.stats.get("records", 0),
-        "pairs": pairs,
+        "path": stats["path"],
+        "reason": stats["reason"] or "",
+        "model_trained_on": str(stats["model_trained_on"] or ""),
+        "model_records": stats["model_records"],
+        "records": stats["records"],
+        "changed_records": stats["changed_records"],
+        "pairs_scored": stats["pairs_scored"],
+        "pairs": stats["pairs"],
         "threshold": config.threshold,
-        "train_seconds": result.stats.get("train_seconds", 0.0),
+        "train_seconds": stats["train_seconds"],
         "runtime_seconds": round(time.perf_counter() - started, 2),
     })
 
@@ -88,8 +105,9 @@ def identity_match_pairs(context: dg.AssetExecutionContext, config: MatchingConf
 )
 def golden_customer_resolution(context: dg.AssetExecutionContext, config: ResolutionConfig,
                                warehouse: DuckDBResource):
-    as_of = config.as_of or os.environ.get("C360_AS_OF")
-    run_date = date.fromisoformat(as_of) if as_of else datetime.now(UTC).date()
+    from identity.resolve import resolve  # imports pandas and scipy: only in the step that needs them
+
+    run_date = _run_date(config.as_of)
     guards = GuardConfig(email_cap=config.email_cap, phone_cap=config.phone_cap, address_cap=config.address_cap,
                          max_cluster_size=config.max_cluster_size)
     with warehouse.get_connection() as con:
