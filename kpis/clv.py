@@ -18,8 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
-from scipy.special import betaln, gammaln, hyp2f1
 
 _EPS = 1e-12
 
@@ -41,6 +39,8 @@ class BgNbdParams:
 def bgnbd_log_likelihood(params, x, t_x, T) -> np.ndarray:
     """FHL 2005 eq. 6: L = B(a,b+x)/B(a,b) * G(r+x)a^r/(G(r)(a+T)^(r+x))
     + delta(x>0) * B(a+1,b+x-1)/B(a,b) * G(r+x)a^r/(G(r)(a+t_x)^(r+x))."""
+    from scipy.special import betaln, gammaln  # scipy is imported by the steps that fit, not with the code location
+
     r, alpha, a, b = params
     x, t_x, T = _as_arrays(x, t_x, T)
     common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
@@ -56,6 +56,8 @@ def bgnbd_log_likelihood(params, x, t_x, T) -> np.ndarray:
 
 def fit_bgnbd(x, t_x, T, initial=(1.0, 1.0, 1.0, 1.0), penalizer: float = 0.0) -> BgNbdParams:
     """Maximum-likelihood BG/NBD parameters (L-BFGS-B on the log scale, bounded)."""
+    from scipy.optimize import minimize  # scipy is imported by the steps that fit, not with the code location
+
     x, t_x, T = _as_arrays(x, t_x, T)
     if len(x) == 0:
         raise ValueError("BG/NBD needs at least one customer")
@@ -98,6 +100,8 @@ def bgnbd_p_alive(params: BgNbdParams, x, t_x, T) -> np.ndarray:
 
 def bgnbd_expected_purchases(params: BgNbdParams, t, x, t_x, T) -> np.ndarray:
     """E[Y(t) | x, t_x, T]: expected purchases in the next t time units (FHL 2005, eq. 10)."""
+    from scipy.special import hyp2f1  # scipy is imported by the steps that fit, not with the code location
+
     x, t_x, T = _as_arrays(x, t_x, T)
     t = np.asarray(t, dtype=float)
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
@@ -120,6 +124,8 @@ class GammaGammaParams:
 
 def gamma_gamma_log_likelihood(params, x, m) -> np.ndarray:
     """Fader & Hardie 2013, eq. 5 (log of the marginal density of the mean spend m_x given x)."""
+    from scipy.special import gammaln  # scipy is imported by the steps that fit, not with the code location
+
     p, q, g = params
     return (gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(g)
             + (p * x - 1) * np.log(m) + p * x * np.log(x) - (p * x + q) * np.log(g + m * x))
@@ -127,6 +133,8 @@ def gamma_gamma_log_likelihood(params, x, m) -> np.ndarray:
 
 def fit_gamma_gamma(x, m, initial=(1.0, 1.0, 1.0), penalizer: float = 0.0) -> GammaGammaParams:
     """Maximum-likelihood Gamma-Gamma parameters from customers with x > 0 and m > 0 (others ignored)."""
+    from scipy.optimize import minimize  # scipy is imported by the steps that fit, not with the code location
+
     x, m = _as_arrays(x, m)
     keep = (x > 0) & (m > 0)
     x, m = x[keep], m[keep]
@@ -211,17 +219,26 @@ class ClvFit:
     gamma_gamma: GammaGammaParams | None
 
 
-def fit_and_predict(summary, *, horizon_months: int = 12, monthly_discount_rate: float = 0.01,
-                    days_per_unit: float = 7.0, penalizer: float = 0.0):
-    """Fit both models on an `rfm_summary` and add p_alive, expected purchases and predicted CLV
-    over the horizon. Without enough data for a model its outputs are null."""
-    out = summary.copy()
-    x, t_x, T, m = (out[c].to_numpy(float) for c in ("frequency", "recency", "T", "monetary_value"))
+def fit_models(summary, *, penalizer: float = 0.0) -> ClvFit:
+    """Fit both models on an `rfm_summary`; a model without enough data (fewer than 10 customers or 3
+    with repeat purchases) is None."""
+    x, t_x, T, m = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T", "monetary_value"))
     bg = gg = None
-    if len(out) >= 10 and (x > 0).sum() >= 3:
+    if len(summary) >= 10 and (x > 0).sum() >= 3:
         bg = fit_bgnbd(x, t_x, T, penalizer=penalizer)
     if ((x > 0) & (m > 0)).sum() >= 3:
         gg = fit_gamma_gamma(x, m, penalizer=penalizer)
+    return ClvFit(bg, gg)
+
+
+def predict(summary, fit: ClvFit, *, horizon_months: int = 12, monthly_discount_rate: float = 0.01,
+            days_per_unit: float = 7.0):
+    """Add p_alive, expected purchases and predicted CLV over the horizon to an `rfm_summary`, from
+    parameters fitted now or earlier (closed forms only: milliseconds where a fit takes seconds).
+    The outputs of a model that `fit` lacks are null."""
+    out = summary.copy()
+    x, t_x, T, m = (out[c].to_numpy(float) for c in ("frequency", "recency", "T", "monetary_value"))
+    bg, gg = fit.bgnbd, fit.gamma_gamma
     horizon_units = horizon_months * 365.25 / 12 / days_per_unit
     out["p_alive"] = bgnbd_p_alive(bg, x, t_x, T) if bg else np.nan
     out["expected_purchases"] = bgnbd_expected_purchases(bg, horizon_units, x, t_x, T) if bg else np.nan
@@ -233,4 +250,12 @@ def fit_and_predict(summary, *, horizon_months: int = 12, monthly_discount_rate:
                                           monthly_discount_rate=monthly_discount_rate, days_per_unit=days_per_unit,
                                           spend=spend)
                             if bg and gg else np.nan)
-    return out, ClvFit(bg, gg)
+    return out
+
+
+def fit_and_predict(summary, *, horizon_months: int = 12, monthly_discount_rate: float = 0.01,
+                    days_per_unit: float = 7.0, penalizer: float = 0.0):
+    """Fit both models on an `rfm_summary` and predict with them (`fit_models`, then `predict`)."""
+    fit = fit_models(summary, penalizer=penalizer)
+    return predict(summary, fit, horizon_months=horizon_months, monthly_discount_rate=monthly_discount_rate,
+                   days_per_unit=days_per_unit), fit
