@@ -12,18 +12,41 @@ So each snapshot writes its files into a folder of its own, `<parquet dir>/<snap
 symlink `current` is replaced by a rename (it always names a whole folder), and the text file
 `CURRENT` names the same folder for readers that cannot follow links. A reader that resolves the
 pointer once reads one snapshot throughout. The newest few snapshots stay on disk, so that a reader
-that resolved an older one can finish; every Parquet file also carries its snapshot id in its
-key-value metadata (`c360_snapshot_id`), so a reader can check that the files it read belong together.
+that resolved an older one can finish.
+
+A snapshot may repeat much of the current one (a rerun, a day without source changes, tables the day
+did not touch), so it writes only the Parquet files of the tables that changed since the current
+snapshot and hard-links the others to the current snapshot's files (a copy
+where the file system refuses links): every folder is still complete on its own, and deleting an old
+folder leaves the linked files to the newer ones. What changed is told by a fingerprint per table,
+computed in DuckDB and kept in the manifest: the row count, the sum of the rows' hashes and the column
+names and types. Every Parquet file carries the id of the snapshot that wrote it in its key-value
+metadata (`c360_snapshot_id`), and the manifest names it per table (`written_in`), so a reader can
+check that the files it read belong together.
+
+The DuckDB file is built the same way when at least half of the rows are unchanged: the new file
+starts as a copy of the current `bi.duckdb`, and only the tables whose fingerprint differs are replaced
+in it before it is renamed into place (otherwise it is written whole, as the copy would grow by the
+space the replaced tables left free). Each table's fingerprint is kept as its comment in the file
+itself, so the copy says what it holds whatever happened to the Parquet pointer.
+
+Measured on a 100k-person warehouse (23 tables, bi.duckdb 76 MB; `python -m
+tests.operations.bi_snapshot_costs`): fingerprinting every table takes 0.45-0.5 s, where writing them
+takes 4.0-4.3 s into the DuckDB file and 1.7-1.9 s into Parquet. A publish from scratch took 6.3-7.2 s;
+with nothing changed 0.5-0.6 s; with six tables changed (the order facts, customer_kpis,
+customer_segments and the daily and monthly KPIs: 46 % of the rows) 3.4-3.6 s, bi.duckdb settling at
+105 MB; with every table changed 6.4-7.9 s (the fingerprints are then pure cost, about 7 %).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,6 +57,9 @@ CURRENT_LINK = "current"
 CURRENT_FILE = "CURRENT"
 MANIFEST_FILE = "manifest.json"
 SNAPSHOT_ID_METADATA_KEY = "c360_snapshot_id"
+# Fingerprints of different DuckDB versions may hash the same rows differently: never compare them.
+FINGERPRINT_METHOD = f"duckdb {duckdb.__version__}: count(*), sum(hash(row)), column names and types"
+FINGERPRINT_COMMENT = "c360 snapshot fingerprint "
 # UTC time to the microsecond, then a random suffix: names sort by publication time and never collide.
 _SNAPSHOT_ID = re.compile(r"\d{8}T\d{12}Z-[0-9a-f]{6}")
 _STAGING_FOLDER = re.compile(rf"\.({_SNAPSHOT_ID.pattern})\.tmp")
@@ -47,6 +73,12 @@ class PublishedTable:
     name: str
     rows: int
     parquet: Path
+    fingerprint: str = ""
+    written_in: str = ""  # the snapshot that wrote the Parquet file; an earlier one when it was unchanged
+
+    @property
+    def table(self) -> str:
+        return f"{self.schema}.{self.name}"
 
 
 @dataclass
@@ -56,6 +88,11 @@ class PublishedSnapshot:
     parquet_folder: Path
     tables: list[PublishedTable]
     pruned: list[str]
+
+    @property
+    def unchanged(self) -> list[PublishedTable]:
+        """The tables whose Parquet file an earlier snapshot wrote (linked or copied, not rewritten)."""
+        return [t for t in self.tables if t.written_in != self.snapshot_id]
 
 
 def bi_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
@@ -79,8 +116,9 @@ def new_snapshot_id(snapshot_time: datetime) -> str:
 def publish_snapshot(
     con: duckdb.DuckDBPyConnection, bi_path: Path, parquet_dir: Path, *, keep_snapshots: int
 ) -> PublishedSnapshot:
-    """Copy every BI table into a new DuckDB file and a new Parquet folder, then switch both into place
-    and delete the Parquet snapshots beyond the newest `keep_snapshots`."""
+    """Copy every BI table into a new DuckDB file and a new Parquet folder (only what changed since the
+    current snapshot, see the module docstring), then switch both into place and delete the Parquet
+    snapshots beyond the newest `keep_snapshots`."""
     if keep_snapshots < 1:
         raise ValueError(f"keep_snapshots is {keep_snapshots}; the current snapshot must stay, so at least 1")
     bi_path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,7 +129,11 @@ def publish_snapshot(
     staging_folder = parquet_dir / f".{snapshot_id}.tmp"
     staging_folder.mkdir()
     try:
-        tables = _write_snapshot(con, staging_file, staging_folder, snapshot_id)
+        previous = published_tables(parquet_dir)
+        tables = fingerprinted_tables(con, staging_folder)
+        if mostly_unchanged(tables, previous) and bi_path.exists():
+            shutil.copyfile(bi_path, staging_file)  # its unchanged tables stay, the others are replaced
+        _write_snapshot(con, staging_file, snapshot_id, tables, previous)
         _write_manifest(staging_folder, snapshot_id, snapshot_time, tables)
     except BaseException:
         staging_file.unlink(missing_ok=True)
@@ -102,33 +144,137 @@ def publish_snapshot(
     os.replace(staging_file, bi_path)
     _point_current_at(parquet_dir, snapshot_id)
     pruned = prune_snapshots(parquet_dir, keep_snapshots)
-    published = [PublishedTable(t.schema, t.name, t.rows, folder / t.parquet.name) for t in tables]
+    published = [replace(t, parquet=folder / t.parquet.name) for t in tables]
     return PublishedSnapshot(snapshot_id, snapshot_time, folder, published, pruned)
 
 
+def fingerprinted_tables(con: duckdb.DuckDBPyConnection, parquet_folder: Path) -> list[PublishedTable]:
+    """Every BI table with its rows, fingerprint and the Parquet file it gets in `parquet_folder`."""
+    tables = []
+    for schema, name in bi_tables(con):
+        rows, fingerprint = table_fingerprint(con, schema, name)
+        tables.append(PublishedTable(schema, name, rows, parquet_folder / f"{schema}.{name}.parquet", fingerprint))
+    return tables
+
+
+def mostly_unchanged(tables: list[PublishedTable], previous: dict[str, PublishedTable]) -> bool:
+    """Whether at least half of the rows are in tables unchanged since `previous`: only then is copying
+    the previous DuckDB file and replacing the changed tables cheaper than writing a new one. After a
+    simulated day at 20k persons 21 of the 23 tables had changed (new facts; the KPI and segment tables
+    carry the as-of date); on a rerun, or a day without source changes, none had."""
+    unchanged = sum(t.rows for t in tables if t.table in previous and previous[t.table].fingerprint == t.fingerprint)
+    return unchanged * 2 >= sum(t.rows for t in tables)
+
+
 def _write_snapshot(
-    con: duckdb.DuckDBPyConnection, duckdb_file: Path, parquet_folder: Path, snapshot_id: str
-) -> list[PublishedTable]:
-    """Copy every BI table into `duckdb_file` and, from there, into one Parquet file each in `parquet_folder`."""
+    con: duckdb.DuckDBPyConnection,
+    duckdb_file: Path,
+    snapshot_id: str,
+    tables: list[PublishedTable],
+    previous: dict[str, PublishedTable],
+) -> None:
+    """Bring every table into `duckdb_file` (replacing those whose fingerprint differs from the one it
+    holds) and put its Parquet file in place: written from `duckdb_file` when the table changed since
+    `previous`, else that snapshot's file linked. Sets `written_in` of each table."""
     alias = f"bi_{uuid.uuid4().hex[:12]}"
-    tables = bi_tables(con)
-    published: list[PublishedTable] = []
-    con.execute(f"attach '{duckdb_file}' as {alias}")
+    _attach_snapshot_file(con, alias, duckdb_file)
     try:
-        for schema in BI_SCHEMAS:
-            con.execute(f"create schema if not exists {alias}.{schema}")
-        for schema, name in tables:
-            con.execute(f"create table {alias}.{schema}.{name} as select * from {schema}.{name}")
-            rows = con.execute(f"select count(*) from {alias}.{schema}.{name}").fetchone()[0]
-            parquet = parquet_folder / f"{schema}.{name}.parquet"
-            con.execute(
-                f"copy {alias}.{schema}.{name} to '{parquet}' "
-                f"(format parquet, kv_metadata {{{SNAPSHOT_ID_METADATA_KEY}: '{snapshot_id}'}})"
-            )
-            published.append(PublishedTable(schema, name, rows, parquet))
+        held = _fingerprints_held(con, alias, keep=[(t.schema, t.name) for t in tables])
+        for table in tables:
+            fingerprint = table.fingerprint
+            if held.get(table.table) != fingerprint:
+                con.execute(f"create or replace table {alias}.{table.table} as select * from {table.table}")
+                con.execute(f"comment on table {alias}.{table.table} is '{FINGERPRINT_COMMENT}{fingerprint}'")
+            earlier = previous.get(table.table)
+            if earlier and earlier.fingerprint == fingerprint and _link_or_copy(earlier.parquet, table.parquet):
+                table.written_in = earlier.written_in
+            else:
+                con.execute(
+                    f"copy {alias}.{table.table} to '{table.parquet}' "
+                    f"(format parquet, kv_metadata {{{SNAPSHOT_ID_METADATA_KEY}: '{snapshot_id}'}})"
+                )
+                table.written_in = snapshot_id
     finally:
         con.execute(f"detach {alias}")
-    return published
+
+
+def _attach_snapshot_file(con: duckdb.DuckDBPyConnection, alias: str, duckdb_file: Path) -> None:
+    """Attach the new file with the BI schemas in it; a copy that cannot be opened (another DuckDB
+    version's, or damaged) is replaced by an empty file."""
+    try:
+        con.execute(f"attach '{duckdb_file}' as {alias}")
+    except duckdb.Error:
+        duckdb_file.unlink(missing_ok=True)
+        con.execute(f"attach '{duckdb_file}' as {alias}")
+    for schema in BI_SCHEMAS:
+        con.execute(f"create schema if not exists {alias}.{schema}")
+
+
+def _fingerprints_held(
+    con: duckdb.DuckDBPyConnection, alias: str, keep: list[tuple[str, str]]
+) -> dict[str, str]:
+    """The fingerprints the attached file holds per table (from their comments); drops every table of
+    it that is not in `keep` (gone from the warehouse)."""
+    held = {}
+    for schema, name, comment in con.execute(
+        "select schema_name, table_name, comment from duckdb_tables() where database_name = ?", [alias]
+    ).fetchall():
+        if (schema, name) not in keep:
+            con.execute(f"drop table {alias}.{schema}.{name}")
+        elif (comment or "").startswith(FINGERPRINT_COMMENT):
+            held[f"{schema}.{name}"] = comment.removeprefix(FINGERPRINT_COMMENT)
+    return held
+
+
+def table_fingerprint(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> tuple[int, str]:
+    """(rows, fingerprint) of a table: equal fingerprints mean the same rows (in any order) under the
+    same column names and types. One scan with a 64-bit hash per row; the hash of a row ignores the
+    column names, so they and the types are hashed beside it."""
+    rows, hashes = con.execute(f"select count(*), sum(hash(t)) from {schema}.{name} t").fetchone()
+    columns = con.execute(
+        """
+        select column_name, data_type from information_schema.columns
+        where table_catalog = current_database() and table_schema = ? and table_name = ?
+        order by ordinal_position
+        """,
+        [schema, name],
+    ).fetchall()
+    digest = hashlib.sha256(json.dumps([FINGERPRINT_METHOD, rows, str(hashes), columns]).encode()).hexdigest()
+    return rows, digest[:32]
+
+
+def _link_or_copy(source: Path, target: Path) -> bool:
+    """Put `source` at `target` as a hard link, else as a copy; False when neither works (the file is
+    gone, e.g. its snapshot was pruned meanwhile)."""
+    try:
+        os.link(source, target)
+        return True
+    except OSError:
+        pass
+    try:
+        shutil.copyfile(source, target)
+        return True
+    except OSError:
+        target.unlink(missing_ok=True)
+        return False
+
+
+def published_tables(parquet_dir: Path) -> dict[str, PublishedTable]:
+    """The tables of the current snapshot by `<schema>.<table>`, with the fingerprints its manifest
+    holds; empty when there is none, or when its fingerprints cannot be compared with ours."""
+    try:
+        folder = current_snapshot_folder(parquet_dir)
+        manifest = read_manifest(folder)
+    except (OSError, ValueError):
+        return {}
+    if manifest.get("fingerprint_method") != FINGERPRINT_METHOD:
+        return {}
+    return {
+        t["table"]: PublishedTable(
+            *t["table"].split(".", 1), t["rows"], folder / t["file"], t["fingerprint"], t["written_in"]
+        )
+        for t in manifest["tables"]
+    }
 
 
 def _write_manifest(
@@ -138,8 +284,11 @@ def _write_manifest(
     manifest = {
         "snapshot_id": snapshot_id,
         "snapshot_time": snapshot_time.isoformat(),
+        "fingerprint_method": FINGERPRINT_METHOD,
         "tables": [
-            {"table": f"{t.schema}.{t.name}", "file": t.parquet.name, "rows": t.rows} for t in tables
+            {"table": t.table, "file": t.parquet.name, "rows": t.rows, "fingerprint": t.fingerprint,
+             "written_in": t.written_in}
+            for t in tables
         ],
     }
     (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")

@@ -21,7 +21,9 @@ def build_bi_snapshot_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
             f"{', '.join(BI_SCHEMAS)} for BI tools: a new DuckDB file renamed into place "
             "(C360_BI_WAREHOUSE, default warehouse/bi.duckdb) and one Parquet file per table in a new "
             "folder per snapshot under C360_BI_PARQUET_DIR (default warehouse/bi/), switched into place "
-            f"as warehouse/bi/{CURRENT_LINK}/ once complete; the last C360_BI_KEEP_SNAPSHOTS folders are kept."
+            f"as warehouse/bi/{CURRENT_LINK}/ once complete; the last C360_BI_KEEP_SNAPSHOTS folders are kept. "
+            "Only the Parquet files of tables that changed since the current snapshot are written (told by "
+            "a fingerprint per table); the others are hard links to the current snapshot's files."
         ),
     )
     def bi_snapshot(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
@@ -30,8 +32,10 @@ def build_bi_snapshot_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
             snapshot = publish_snapshot(
                 con, bi_path, parquet_dir, keep_snapshots=settings.bi_keep_snapshots()
             )
+        unchanged = {t.table for t in snapshot.unchanged}
         for table in snapshot.tables:
-            context.log.info(f"published {table.schema}.{table.name}: {table.rows} rows")
+            how = f"unchanged since {table.written_in}" if table.table in unchanged else "written"
+            context.log.info(f"published {table.table}: {table.rows} rows, Parquet {how}")
         if snapshot.pruned:
             context.log.info(f"deleted from {parquet_dir}: {', '.join(snapshot.pruned)}")
         return dg.MaterializeResult(
@@ -41,10 +45,12 @@ def build_bi_snapshot_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
                 "parquet_snapshot": dg.MetadataValue.path(str(snapshot.parquet_folder)),
                 "parquet_current": dg.MetadataValue.path(str(parquet_dir / CURRENT_LINK)),
                 "tables": dg.MetadataValue.md(
-                    "| table | rows |\n|---|---|\n"
-                    + "\n".join(f"| {t.schema}.{t.name} | {t.rows} |" for t in snapshot.tables)
+                    "| table | rows | Parquet written in |\n|---|---|---|\n"
+                    + "\n".join(f"| {t.table} | {t.rows} | {t.written_in} |" for t in snapshot.tables)
                 ),
                 "table_count": dg.MetadataValue.int(len(snapshot.tables)),
+                "parquet_written": dg.MetadataValue.int(len(snapshot.tables) - len(unchanged)),
+                "parquet_linked_unchanged": dg.MetadataValue.int(len(unchanged)),
             }
         )
 

@@ -80,6 +80,8 @@ def test_bi_reader_sees_whole_snapshots_and_no_lock_error_during_a_full_run(
     metadata = first.asset_materializations_for_node("serving__bi_snapshot")[0].metadata
     parquet_dir = bi_path.parent / "bi"
     assert metadata["parquet_snapshot"].value == str(current_snapshot_folder(parquet_dir))
+    assert metadata["parquet_written"].value == metadata["table_count"].value  # nothing to link to yet
+    assert metadata["parquet_linked_unchanged"].value == 0
 
     ctx = multiprocessing.get_context("spawn")
     stop, report = ctx.Event(), ctx.Queue()
@@ -216,3 +218,170 @@ def test_keep_snapshots_setting(monkeypatch):
     monkeypatch.setenv("C360_BI_KEEP_SNAPSHOTS", "0")
     with pytest.raises(ValueError, match="at least 1"):
         settings.bi_keep_snapshots()
+
+
+def read_snapshot_set(folder: Path) -> dict[str, list[tuple]]:
+    """Every table of one snapshot folder as a reader gets it, checked against its manifest: the
+    files listed, their row counts and the snapshot id stamped in each."""
+    manifest = read_manifest(folder)
+    assert sorted(p.name for p in folder.glob("*.parquet")) == sorted(t["file"] for t in manifest["tables"])
+    content = {}
+    with duckdb.connect() as con:
+        for table in manifest["tables"]:
+            parquet = str(folder / table["file"])
+            content[table["table"]] = con.execute(f"select * from '{parquet}' order by all").fetchall()
+            assert len(content[table["table"]]) == table["rows"]
+            stamped = con.execute(
+                "select decode(value) from parquet_kv_metadata(?) where decode(key) = ?",
+                [parquet, SNAPSHOT_ID_METADATA_KEY],
+            ).fetchone()[0]
+            assert stamped == table["written_in"]
+    return content
+
+
+def read_bi_file(bi_path: Path) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(bi_path), read_only=True) as bi:
+        return {
+            f"{schema}.{name}": bi.execute(f"select * from {schema}.{name} order by all").fetchall()
+            for schema, name in bi.execute(
+                "select table_schema, table_name from information_schema.tables order by 1, 2"
+            ).fetchall()
+        }
+
+
+@pytest.fixture
+def generation_warehouse(tmp_path):
+    with duckdb.connect(str(tmp_path / "c360.duckdb")) as con:
+        con.execute("create schema marts")
+        con.execute("create schema segments")
+        write_generation(con, 1, rows=5_000)
+        yield con
+
+
+def test_a_publish_rewrites_only_the_changed_tables_and_links_the_rest(generation_warehouse, tmp_path):
+    con, parquet_dir, bi_path = generation_warehouse, tmp_path / "bi", tmp_path / "bi.duckdb"
+    first = publish_snapshot(con, bi_path, parquet_dir, keep_snapshots=1)
+    assert first.unchanged == []
+    con.execute("update marts.fct_orders set payload = 'changed' where id = 7")
+    second = publish_snapshot(con, bi_path, parquet_dir, keep_snapshots=1)
+
+    rewritten = [t.table for t in second.tables if t.written_in == second.snapshot_id]
+    assert rewritten == ["marts.fct_orders"]
+    assert all(t.written_in == first.snapshot_id for t in second.unchanged)
+    assert not (parquet_dir / first.snapshot_id).exists()  # pruned: the linked files live on in the new folder
+
+    # the incremental set equals a full publish of the same warehouse, table by table, file by file
+    full_dir, full_bi = tmp_path / "full", tmp_path / "full.duckdb"
+    full = publish_snapshot(con, full_bi, full_dir, keep_snapshots=1)
+    assert full.unchanged == [] and len(full.tables) == len(GENERATION_TABLES)
+    assert read_snapshot_set(current_snapshot_folder(parquet_dir)) == read_snapshot_set(full.parquet_folder)
+    assert read_bi_file(bi_path) == read_bi_file(full_bi)
+    assert [(t.table, t.rows, t.fingerprint) for t in second.tables] == [
+        (t.table, t.rows, t.fingerprint) for t in full.tables
+    ]
+
+
+def test_unchanged_files_are_the_previous_snapshots_inodes(generation_warehouse, tmp_path):
+    con, parquet_dir, bi_path = generation_warehouse, tmp_path / "bi", tmp_path / "bi.duckdb"
+    first = publish_snapshot(con, bi_path, parquet_dir, keep_snapshots=2)
+    write_generation(con, 1, rows=5_000)  # rebuilt with the same rows: not a change
+    con.execute("create or replace table segments.treue_kunden as select 2 as generation, 1 as id, 'x' as payload")
+    second = publish_snapshot(con, bi_path, parquet_dir, keep_snapshots=2)
+
+    assert [t.table for t in second.tables if t.written_in == second.snapshot_id] == ["segments.treue_kunden"]
+    for before, after in zip(first.tables, second.tables):
+        same_inode = before.parquet.stat().st_ino == after.parquet.stat().st_ino
+        assert same_inode == (after.table != "segments.treue_kunden"), after.table
+    assert read_snapshot_set(second.parquet_folder)["segments.treue_kunden"] == [(2, 1, "x")]
+    assert read_snapshot_set(first.parquet_folder)["segments.treue_kunden"][0][0] == 1  # the old set is intact
+
+
+def test_a_renamed_column_new_and_dropped_tables_are_changes(generation_warehouse, tmp_path):
+    con, parquet_dir, bi_path = generation_warehouse, tmp_path / "bi", tmp_path / "bi.duckdb"
+    publish_snapshot(con, bi_path, parquet_dir, keep_snapshots=2)
+    con.execute("alter table marts.customer_kpis rename column payload to kpi")  # same rows, new name
+    con.execute("drop table segments.treue_kunden")
+    con.execute("create table marts.kpi_daily as select 1 as generation, 1 as id")
+    snapshot = publish_snapshot(con, bi_path, parquet_dir, keep_snapshots=2)
+
+    rewritten = sorted(t.table for t in snapshot.tables if t.written_in == snapshot.snapshot_id)
+    assert rewritten == ["marts.customer_kpis", "marts.kpi_daily"]
+    content = read_snapshot_set(snapshot.parquet_folder)
+    assert "segments.treue_kunden" not in content and content["marts.kpi_daily"] == [(1, 1)]
+
+
+def test_unchanged_tables_are_copied_where_links_fail(generation_warehouse, tmp_path, monkeypatch):
+    con, parquet_dir, bi_path = generation_warehouse, tmp_path / "bi", tmp_path / "bi.duckdb"
+    first = publish_snapshot(con, bi_path, parquet_dir, keep_snapshots=2)
+
+    def refuse(source, target):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", refuse)
+    second = publish_snapshot(con, bi_path, parquet_dir, keep_snapshots=2)
+    assert len(second.unchanged) == len(GENERATION_TABLES)
+    for before, after in zip(first.tables, second.tables):
+        assert before.parquet.stat().st_ino != after.parquet.stat().st_ino
+        assert before.parquet.read_bytes() == after.parquet.read_bytes()
+    assert read_snapshot_set(second.parquet_folder) == read_snapshot_set(first.parquet_folder)
+
+
+class RecordingConnection:
+    """The warehouse connection, noting the statements that write a table of the BI file."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con, self.tables_written = con, []
+
+    def execute(self, query: str, *args):
+        if query.startswith("create or replace table bi_"):
+            self.tables_written.append(query.split()[4].split(".", 1)[1])
+        return self.con.execute(query, *args)
+
+
+def test_the_duckdb_file_replaces_only_the_changed_tables(generation_warehouse, tmp_path):
+    con, parquet_dir, bi_path = generation_warehouse, tmp_path / "bi", tmp_path / "bi.duckdb"
+    recording = RecordingConnection(con)
+    publish_snapshot(recording, bi_path, parquet_dir, keep_snapshots=2)
+    assert len(recording.tables_written) == len(GENERATION_TABLES)
+
+    recording.tables_written.clear()
+    con.execute("delete from segments.customer_segments where id < 10")
+    con.execute("drop table segments.treue_kunden")
+    publish_snapshot(recording, bi_path, parquet_dir, keep_snapshots=2)
+    assert recording.tables_written == ["segments.customer_segments"]
+    full_bi = tmp_path / "full.duckdb"
+    publish_snapshot(con, full_bi, tmp_path / "full", keep_snapshots=1)
+    assert read_bi_file(bi_path) == read_bi_file(full_bi)
+    assert "segments.treue_kunden" not in read_bi_file(bi_path)
+
+
+@pytest.mark.parametrize("previous", ["unreadable", "without fingerprints"])
+def test_a_duckdb_file_that_cannot_be_trusted_is_written_whole(generation_warehouse, tmp_path, previous):
+    con, parquet_dir, bi_path = generation_warehouse, tmp_path / "bi", tmp_path / "bi.duckdb"
+    if previous == "unreadable":
+        bi_path.write_bytes(b"not a duckdb file")
+    else:  # as written before the tables carried their fingerprints, with stale contents
+        with duckdb.connect(str(bi_path)) as old:
+            old.execute("create schema marts")
+            old.execute("create table marts.fct_orders as select 0 as generation, 0 as id, 'old' as payload")
+    recording = RecordingConnection(con)
+    publish_snapshot(recording, bi_path, parquet_dir, keep_snapshots=2)
+    assert sorted(recording.tables_written) == sorted(f"{s}.{n}" for s, n in GENERATION_TABLES)
+    full_bi = tmp_path / "full.duckdb"
+    publish_snapshot(con, full_bi, tmp_path / "full", keep_snapshots=1)
+    assert read_bi_file(bi_path) == read_bi_file(full_bi)
+
+
+def test_a_mostly_changed_warehouse_gets_a_new_duckdb_file_not_a_copy(generation_warehouse, tmp_path, monkeypatch):
+    import orchestration.publish as publish
+
+    con, parquet_dir, bi_path = generation_warehouse, tmp_path / "bi", tmp_path / "bi.duckdb"
+    publish_snapshot(con, bi_path, parquet_dir, keep_snapshots=2)
+    copied = []
+    monkeypatch.setattr(publish.shutil, "copyfile", lambda source, target: copied.append(source))
+    write_generation(con, 2, rows=5_000)
+    recording = RecordingConnection(con)
+    snapshot = publish_snapshot(recording, bi_path, parquet_dir, keep_snapshots=2)
+    assert copied == [] and snapshot.unchanged == []
+    assert sorted(recording.tables_written) == sorted(f"{s}.{n}" for s, n in GENERATION_TABLES)
+    assert {rows[0][0] for rows in read_bi_file(bi_path).values()} == {2}
