@@ -13,11 +13,12 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from quality.suites import Expectation, Suite
+
+if TYPE_CHECKING:  # pandas is imported where a DataFrame is validated, not with the package
+    import pandas as pd
 
 EXAMPLES_PER_EXPECTATION = 5
 PARTIAL_UNEXPECTED = 20
@@ -83,6 +84,8 @@ def _gx_expectation(gx, expectation: Expectation):
 
 
 def _key(values) -> tuple:
+    import pandas as pd
+
     return tuple("<null>" if v is None or v is pd.NA or (isinstance(v, float) and v != v) else str(v) for v in values)
 
 

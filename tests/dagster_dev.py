@@ -32,8 +32,8 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def graphql(url: str, query: str, variables: dict | None = None) -> dict:
-    response = requests.post(f"{url}/graphql", json={"query": query, "variables": variables or {}}, timeout=30)
+def graphql(url: str, query: str, variables: dict | None = None, timeout: float = 30) -> dict:
+    response = requests.post(f"{url}/graphql", json={"query": query, "variables": variables or {}}, timeout=timeout)
     response.raise_for_status()
     return response.json()["data"]
 
