@@ -1,0 +1,56 @@
+"""A snapshot of the code location: every asset with its group, kinds, owners, pools, dependencies and
+checks, every job, schedule and sensor, as text in `tests/snapshots/definitions.txt`.
+
+A renamed asset key, a lost check or a new dependency shows up here as a diff in review instead of
+nowhere. After an intended change, write the snapshot again and commit it with the change:
+
+    C360_UPDATE_SNAPSHOTS=1 pytest tests/test_definitions_snapshot.py
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.txt"
+
+
+def _names(items) -> str:
+    return ", ".join(sorted(items)) or "-"
+
+
+def describe_definitions(defs) -> str:
+    """The definitions as sorted text, one block per asset, then jobs, schedules and sensors."""
+    graph = defs.resolve_asset_graph()
+    lines = []
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        lines.append(f"asset {key.to_user_string()}")
+        lines.append(f"  group: {node.group_name}; kinds: {_names(node.kinds)}; owners: {_names(node.owners)}; "
+                     f"pools: {_names(node.pools or ())}; freshness: {'yes' if node.freshness_policy else 'no'}")
+        lines.append(f"  deps: {_names(parent.to_user_string() for parent in node.parent_keys)}")
+        for check in sorted(node.check_keys, key=lambda c: c.name):
+            blocking = graph.get(check).blocking
+            lines.append(f"  check: {check.name}{' (blocking)' if blocking else ''}")
+    for job in sorted(defs.jobs or (), key=lambda j: j.name):
+        executor = job.executor_def.name if job.executor_def else "default"
+        lines.append(f"job {job.name}: executor {executor}; selection {job.selection!r}")
+    for schedule in sorted(defs.schedules or (), key=lambda s: s.name):
+        lines.append(f"schedule {schedule.name}: {schedule.cron_schedule} {schedule.execution_timezone} "
+                     f"-> {schedule.job_name}")
+    for sensor in sorted(defs.sensors or (), key=lambda s: s.name):
+        lines.append(f"sensor {sensor.name}")
+    return "\n".join(lines) + "\n"
+
+
+def test_definitions_match_the_snapshot():
+    from orchestration.definitions import build_definitions
+
+    current = describe_definitions(build_definitions())
+    if os.environ.get("C360_UPDATE_SNAPSHOTS"):
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(current)
+    assert SNAPSHOT.exists() and current == SNAPSHOT.read_text(), (
+        "the definitions changed: review the diff, then write the snapshot again with "
+        "C360_UPDATE_SNAPSHOTS=1 pytest tests/test_definitions_snapshot.py"
+    )
