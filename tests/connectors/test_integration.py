@@ -16,6 +16,7 @@ import pytest
 
 from c360.settings import SourceCredentials
 from connectors import ALL_RESOURCES, MalformedRecord, SourceAuthError, build_client
+from tests.conftest import TEST_TODAY
 
 server_mod = pytest.importorskip("simulator.server")
 world_mod = pytest.importorskip("simulator.world")
@@ -79,7 +80,7 @@ def _client(server, system, profile, creds=CREDS):
 
 @pytest.fixture(scope="module")
 def world():
-    return world_mod.generate_world(PERSONS, SEED)
+    return world_mod.generate_world(PERSONS, SEED, TEST_TODAY)
 
 
 def _server(world, profile):
@@ -136,7 +137,7 @@ def test_full_and_repeated_sync(world, profile):
 
 @pytest.mark.parametrize("profile", ["none", "flaky"])
 def test_incremental_after_advance(profile):
-    server = _server(world_mod.generate_world(PERSONS, SEED + 1), profile)  # advance() changes the world
+    server = _server(world_mod.generate_world(PERSONS, SEED + 1, TEST_TODAY), profile)  # advance() changes the world
     try:
         first, _ = _fetch_all(server, profile)
         before = {spec.key: served(server, spec) for spec in ALL_RESOURCES}
