@@ -11,7 +11,8 @@ import dagster as dg
 # 1,507 s for 245 s of step work. Forking the step processes from a server that preloaded the code
 # location (`forkserver`) still took 336 s, 131 s of it idle between steps; in one process the run
 # pays the import once, each step starts within 0.1 s of the previous one's end, and the same daily
-# run took 110 s (2 s idle). Figures of benchmarks/bench_scheduled.py on that world, 2 shared cores.
+# run took 110 s (2 s idle) with other work on the 2 cores, 72 s (0.3 s idle) on a quiet machine, beside
+# 69 s in-process. Figures of benchmarks/bench_scheduled.py on that world.
 CUSTOMER_360_EXECUTOR = dg.in_process_executor
 
 customer_360_job = dg.define_asset_job(
