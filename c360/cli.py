@@ -35,7 +35,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 def _add_world_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--persons", type=int, help="number of real people in the generated world")
     parser.add_argument("--seed", type=int, default=42, help="random seed (same seed, same world)")
-    parser.add_argument("--today", type=date.fromisoformat, help="last day of the history (default: today)")
+    parser.add_argument("--today", type=date.fromisoformat, help="last day of the history, ending at 04:00 UTC (default: the last day whose 04:00 UTC has passed)")
     parser.add_argument(
         "--dirt-scale", type=float, default=1.0, help="multiply every dirt rate (2 = twice the dirt)"
     )

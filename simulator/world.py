@@ -223,7 +223,9 @@ class GeneratedWorld:
     def __init__(self, persons: int, seed: int, today: dt.date | None = None, dirt: DirtRates | None = None):
         if persons < 1:
             raise ValueError("persons must be >= 1")
-        today = today or dt.date.today()
+        # By default the last day whose 04:00 UTC has passed: the world's clock is then never ahead of
+        # the real one, whose change markers the pipeline would rightly report as future-dated.
+        today = today or (dt.datetime.now(dt.UTC) - dt.timedelta(hours=4)).date()
         self.seed = int(seed)
         self.persons = int(persons)
         self.dirt = dirt or DirtRates()
@@ -1703,5 +1705,6 @@ def _person_ids(p: np.ndarray) -> np.ndarray:
 
 
 def generate_world(persons: int, seed: int, today: dt.date | None = None, dirt: DirtRates | None = None) -> GeneratedWorld:
-    """Build a deterministic world of ``persons`` people with two years of history ending at today 04:00 UTC."""
+    """Build a deterministic world of ``persons`` people with two years of history ending at `today` 04:00 UTC
+    (default: the last day whose 04:00 UTC has passed)."""
     return GeneratedWorld(persons, seed, today, dirt)

@@ -572,3 +572,14 @@ def test_a_mass_update_stays_within_what_the_voucher_list_can_page_through():
     assert bulk.sum() > ACCOUNTING_WINDOW  # what the cap is for
     _, capped = _cluster(rng, created, updated, 300, 0.02, 800 * 86_400, max_size=ACCOUNTING_WINDOW // 2)
     assert 300 <= capped.sum() <= ACCOUNTING_WINDOW // 2
+
+
+def test_a_default_world_is_never_ahead_of_the_real_clock():
+    """A world generated without a day ends at the last 04:00 UTC that has passed: its newest change
+    markers are never in the future, which the landing would report as a bad source clock."""
+    import datetime as dt
+
+    before = dt.datetime.now(dt.UTC)
+    world = generate_world(20, 1)
+    assert world.now <= before
+    assert before - world.now < dt.timedelta(days=1)
