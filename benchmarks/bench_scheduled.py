@@ -48,7 +48,7 @@ from bench_daily import run_everything  # noqa: E402
 from bench_landing import free_port, start_sources  # noqa: E402
 
 from c360.settings import SYSTEMS, SourceCredentials  # noqa: E402
-from tests.dagster_dev import dagster_dev, graphql, new_instance_home, pipeline_env, wait_for_daemon  # noqa: E402
+from tests.dagster_dev import LAUNCH_RUN, dagster_dev, graphql, new_instance_home, pipeline_env, wait_for_daemon  # noqa: E402
 
 LOCATION = "orchestration.definitions"
 JOB = "customer_360"
@@ -58,16 +58,6 @@ RUN_DEADLINE_SECONDS = 3 * 3600
 # and more on a busy 2-core machine.
 SUBMIT_TIMEOUT_SECONDS = 600
 
-LAUNCH_RUN = """
-mutation($params: ExecutionParams!) {
-  launchRun(executionParams: $params) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on PythonError { message }
-    ... on RunConfigValidationInvalid { errors { message } }
-  }
-}
-"""
 
 
 def launch_target(executor: str) -> tuple[str, dict]:

@@ -32,6 +32,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+# Submits a run as the UI and the schedule do: queued, then started by the daemon.
+LAUNCH_RUN = """
+mutation($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on InvalidSubsetError { message }
+  }
+}
+"""
+
+
 def graphql(url: str, query: str, variables: dict | None = None, timeout: float = 30) -> dict:
     response = requests.post(f"{url}/graphql", json={"query": query, "variables": variables or {}}, timeout=timeout)
     response.raise_for_status()

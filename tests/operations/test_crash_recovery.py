@@ -22,7 +22,7 @@ import pytest
 
 from connectors import ALL_RESOURCES
 from tests.conftest import clients, make_world, serving
-from tests.dagster_dev import dagster_dev, graphql, new_instance_home, pipeline_env, wait_for_daemon
+from tests.dagster_dev import LAUNCH_RUN, dagster_dev, graphql, new_instance_home, pipeline_env, wait_for_daemon
 
 POOL = "warehouse"
 # How long the next run may take, from its launch to success, before the test calls it stuck.
@@ -33,17 +33,6 @@ NEXT_RUN_DEADLINE_SECONDS = 240
 IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 
 
-LAUNCH = """
-mutation($params: ExecutionParams!) {
-  launchRun(executionParams: $params) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on PythonError { message }
-    ... on RunConfigValidationInvalid { errors { message } }
-    ... on InvalidSubsetError { message }
-  }
-}
-"""
 
 
 class PausingSources:
@@ -79,7 +68,7 @@ def launch_landing(url: str) -> str:
         "assetSelection": [{"path": ["raw", spec.table]} for spec in ALL_RESOURCES],
         "assetCheckSelection": [],
     }
-    result = graphql(url, LAUNCH, {"params": {"selector": selector, "runConfigData": IN_PROCESS}})["launchRun"]
+    result = graphql(url, LAUNCH_RUN, {"params": {"selector": selector, "runConfigData": IN_PROCESS}})["launchRun"]
     assert result["__typename"] == "LaunchRunSuccess", result
     return result["run"]["runId"]
 
