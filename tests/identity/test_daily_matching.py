@@ -20,8 +20,8 @@ from identity.matching import TrainedModel, score_pairs
 from identity.resolve import resolve, write_match_pairs
 from identity.schema import CROSSWALK_TABLE, MATCH_PAIRS_TABLE, MATCH_RUNS_TABLE, RECORDS_TABLE
 from tests.conftest import TEST_TODAY
-from tests.identity.test_end_to_end import _copy_warehouse, _dbt, _rebuild_identity_models
-from tests.identity.world_loader import land_changes, load_world
+from tests.identity.test_end_to_end import _copy_warehouse, _identity_input, _rebuild_identity_models
+from tests.identity.world_loader import land_changes
 
 SEED = 4712
 PERSONS = 1500
@@ -44,13 +44,8 @@ def days(tmp_path_factory):
     from simulator.world import generate_world
 
     base = tmp_path_factory.mktemp("identity_daily")
-    warehouse, target = base / "warehouse.duckdb", base / "dbt_target"
     world = generate_world(PERSONS, SEED, today=TEST_TODAY)
-    con = duckdb.connect(str(warehouse))
-    load_world(con, world)
-    con.close()
-    built = _dbt(warehouse, "run", "--select", "+int_identity_certain_links", target_path=target)
-    assert built.returncode == 0, built.stdout[-4000:]
+    warehouse, target = _identity_input(base, world)
     con = duckdb.connect(str(warehouse))
     day_one = match_records(con, TEST_TODAY).stats
     resolve(con, TEST_TODAY)

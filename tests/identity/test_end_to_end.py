@@ -43,6 +43,16 @@ def _dbt(warehouse: Path, *args: str, target_path: Path) -> subprocess.Completed
     )
 
 
+def _identity_input(base: Path, world) -> tuple[Path, Path]:
+    """(warehouse, dbt target) holding the world's raw records and the identity input dbt built from them."""
+    warehouse, target = base / "warehouse.duckdb", base / "dbt_target"
+    with duckdb.connect(str(warehouse)) as con:
+        load_world(con, world)
+    built = _dbt(warehouse, "run", "--select", "+int_identity_certain_links", target_path=target)
+    assert built.returncode == 0, built.stdout[-4000:]
+    return warehouse, target
+
+
 def _rebuild_identity_models(con: duckdb.DuckDBPyConnection, target_path: Path) -> None:
     """Re-create the two identity tables from the SQL dbt compiled (no dbt start-up)."""
     for model in IDENTITY_MODELS:
@@ -75,14 +85,8 @@ def built(tmp_path_factory):
     from simulator.world import generate_world
 
     base = tmp_path_factory.mktemp("identity_e2e")
-    warehouse = base / "warehouse.duckdb"
-    target = base / "dbt_target"
     world = generate_world(PERSONS, SEED, today=TEST_TODAY)
-    con = duckdb.connect(str(warehouse))
-    load_world(con, world)
-    con.close()
-    first = _dbt(warehouse, "run", "--select", "+int_identity_certain_links", target_path=target)
-    assert first.returncode == 0, first.stdout[-4000:]
+    warehouse, target = _identity_input(base, world)
     con = duckdb.connect(str(warehouse))
     stats = _run_identity(con, TEST_TODAY)
     day_one = {
