@@ -35,7 +35,7 @@ dbt_project.prepare_if_dev()
 # First folder under models/ -> Dagster group.
 GROUP_BY_FOLDER = {
     "staging": "staging",
-    "intermediate": "identity",
+    "intermediate": "marts",  # order values and company KPIs that the marts read
     "identity": "identity",
     "marts": "marts",
     "segments": "segments",

@@ -52,23 +52,16 @@ kpis as (
 
 ),
 
--- ABC input: net revenue of the last 12 months, defined as customer_kpis defines net_revenue_24m
--- (counted orders minus their counted refunds)
+-- ABC input: net revenue of the last 12 months, the orders' value kept after refunds as in
+-- customer_kpis.net_revenue_24m (int_order_values)
 revenue_12m as (
 
     select
         o.golden_customer_id,
-        sum(o.amount_net - coalesce(r.refunded_net, 0)) as net_revenue_12m
-    from {{ ref('fct_orders') }} o
+        sum(o.net_value_kept) as net_revenue_12m
+    from {{ ref('int_order_values') }} o
     join kpis k on k.golden_customer_id = o.golden_customer_id
-    left join (
-        select order_key, sum(amount_net) as refunded_net
-        from {{ ref('fct_refunds') }}
-        where is_counted and order_key is not null
-        group by order_key
-    ) r on r.order_key = o.order_key
-    where o.is_counted
-      and o.order_date <= k.as_of_date
+    where o.order_date <= k.as_of_date
       and o.order_date > k.as_of_date - interval 12 month
     group by o.golden_customer_id
 

@@ -21,30 +21,11 @@ customers as (
 
 orders as (
 
-    select * from {{ ref('fct_orders') }}
-    where is_counted and golden_customer_id is not null and order_date <= {{ as_of }}
-
-),
-
-order_refunds as (
-
-    select order_key, sum(amount_net) as refunded_net, sum(amount_gross) as refunded_gross
-    from {{ ref('fct_refunds') }}
-    where is_counted and order_key is not null
-    group by order_key
-
-),
-
-orders_net as (
-
     select
-        o.*,
-        coalesce(r.refunded_net, 0) as refunded_net,
-        coalesce(r.refunded_gross, 0) as refunded_gross,
-        o.amount_net - coalesce(r.refunded_net, 0) as net_after_refunds,
-        o.order_date > {{ as_of }} - interval 24 month as is_last_24_months
-    from orders o
-    left join order_refunds r on r.order_key = o.order_key
+        *,
+        order_date > {{ as_of }} - interval 24 month as is_last_24_months
+    from {{ ref('int_order_values') }}
+    where golden_customer_id is not null and order_date <= {{ as_of }}
 
 ),
 
@@ -60,13 +41,13 @@ order_facts as (
         min(order_date) as first_order_date,
         max(order_date) as last_order_date,
         count(*) filter (where is_last_24_months) as orders_count_24m,
-        coalesce(sum(net_after_refunds) filter (where is_last_24_months), 0) as net_revenue_24m,
+        coalesce(sum(net_value_kept) filter (where is_last_24_months), 0) as net_revenue_24m,
         {%- for method in var('payment_methods') %}
         {{ safe_ratio("count(*) filter (where payment_method = '" ~ method ~ "')", 'count(*)') }} as payment_share_{{ method }},
         {%- endfor %}
         {{ safe_ratio("count(*) filter (where payment_method not in ('" ~ var('payment_methods') | join("', '") ~ "'))", 'count(*)') }}
             as payment_share_other
-    from orders_net
+    from orders
     group by golden_customer_id
 
 ),

@@ -1,5 +1,7 @@
-{#- The company KPIs of DOMAIN.md per period (`grain`: 'day' or 'month'), shared by kpi_daily and
-    kpi_monthly. Business dates (Europe/Berlin), periods from the first order up to kpi_as_of().
+{#- The company KPIs of DOMAIN.md per period, for both grains at once (`grain`: 'day' or 'month'):
+    kpi_daily and kpi_monthly are its two halves. Business dates (Europe/Berlin), periods from the
+    first counted order up to kpi_as_of(). What does not depend on the grain (activity spells,
+    first and second orders) is computed once for both.
 
     - NPS: latest NPS response per customer (golden customer, else helpdesk user) in the period;
       % promoters (9-10) - % detractors (0-6); `nps_n`; `is_small_sample` when n < 30.
@@ -10,33 +12,34 @@
       counted order in the trailing 12 months. churn = 100 - retention.
     - repeat purchase rate: customers with >= 2 counted orders / with >= 1, up to the period's end.
     - cart abandonment = abandoned checkouts / (abandoned checkouts + non-test shop orders) x 100.
-    - AOV, net revenue, return rate, invoice share: counted orders placed in the period (refunds
-      attributed to their order); median days to pay: invoices paid in the period. -#}
+    - AOV, net revenue, return rate, invoice share: counted orders placed in the period, their value
+      kept after refunds from int_order_values; median days to pay: invoices paid in the period. -#}
 
-{% macro company_kpis(grain) %}
+
 
 {%- set as_of = kpi_as_of() %}
 
 with
 
-orders as (
+grains as (
 
-    select * from {{ ref('fct_orders') }}
-    where order_date <= {{ as_of }}
+    select unnest(['day', 'month']) as grain
 
 ),
 
 counted_orders as (
 
-    select o.*, o.amount_net - coalesce(r.refunded_net, 0) as net_after_refunds
-    from orders o
-    left join (
-        select order_key, sum(amount_net) as refunded_net
-        from {{ ref('fct_refunds') }}
-        where is_counted and order_key is not null
-        group by order_key
-    ) r on r.order_key = o.order_key
-    where o.is_counted
+    select * from {{ ref('int_order_values') }}
+    where order_date <= {{ as_of }}
+
+),
+
+-- cart abandonment compares with every real shop order, counted or not
+shop_orders as (
+
+    select order_date
+    from {{ ref('fct_orders') }}
+    where shop_order_id is not null and not is_test and order_date <= {{ as_of }}
 
 ),
 
@@ -57,9 +60,13 @@ calendar as (
 periods as (
 
     select distinct
-        cast(date_trunc('{{ grain }}', day) as date) as period_start,
-        cast(date_trunc('{{ grain }}', day) + interval 1 {{ grain }} - interval 1 day as date) as period_end
-    from calendar, bounds
+        g.grain,
+        cast(date_trunc(g.grain, day) as date) as period_start,
+        case g.grain
+            when 'day' then day
+            else cast(date_trunc('month', day) + interval 1 month - interval 1 day as date)
+        end as period_end
+    from calendar, bounds, grains g
     where day >= bounds.first_date
 
 ),
@@ -68,41 +75,45 @@ periods as (
 order_kpis as (
 
     select
-        cast(date_trunc('{{ grain }}', order_date) as date) as period_start,
+        g.grain,
+        cast(date_trunc(g.grain, order_date) as date) as period_start,
         count(*) as orders_count,
         sum(amount_net) as orders_net,
-        sum(net_after_refunds) as net_revenue,
+        sum(net_value_kept) as net_revenue,
         count(*) filter (where payment_method = 'invoice') as invoice_orders
-    from counted_orders
-    group by 1
+    from counted_orders, grains g
+    group by 1, 2
 
 ),
 
 line_kpis as (
 
     select
-        cast(date_trunc('{{ grain }}', l.order_date) as date) as period_start,
+        g.grain,
+        cast(date_trunc(g.grain, l.order_date) as date) as period_start,
         sum(l.quantity_delivered) as units_delivered,
         sum(l.quantity_returned) as units_returned,
         sum(l.delivered_net) as delivered_net,
         sum(l.returned_net) as returned_net
     from {{ ref('fct_order_lines') }} l
     join counted_orders o on o.order_key = l.order_key
+    cross join grains g
     where not l.is_shipping
-    group by 1
+    group by 1, 2
 
 ),
 
 payment_kpis as (
 
     select
-        cast(date_trunc('{{ grain }}', paid_date) as date) as period_start,
+        g.grain,
+        cast(date_trunc(g.grain, paid_date) as date) as period_start,
         count(*) as invoices_paid,
         median(days_to_pay) as median_days_to_pay,
         count(*) filter (where is_late) as invoices_paid_late
-    from {{ ref('fct_invoices') }}
+    from {{ ref('fct_invoices') }}, grains g
     where days_to_pay is not null and not is_voided and paid_date <= {{ as_of }}
-    group by 1
+    group by 1, 2
 
 ),
 
@@ -110,22 +121,22 @@ payment_kpis as (
 checkout_kpis as (
 
     select
+        grain,
         period_start,
         sum(abandoned_checkouts) as abandoned_checkouts,
         sum(shop_orders) as shop_orders
     from (
-        select cast(date_trunc('{{ grain }}', checkout_date) as date) as period_start,
+        select g.grain, cast(date_trunc(g.grain, checkout_date) as date) as period_start,
                count(*) as abandoned_checkouts, 0 as shop_orders
-        from {{ ref('fct_checkouts') }}
+        from {{ ref('fct_checkouts') }}, grains g
         where is_abandoned and checkout_date <= {{ as_of }}
-        group by 1
+        group by 1, 2
         union all
-        select cast(date_trunc('{{ grain }}', order_date) as date), 0, count(*)
-        from orders
-        where shop_order_id is not null and not is_test
-        group by 1
+        select g.grain, cast(date_trunc(g.grain, order_date) as date), 0, count(*)
+        from shop_orders, grains g
+        group by 1, 2
     )
-    group by period_start
+    group by grain, period_start
 
 ),
 
@@ -133,48 +144,52 @@ checkout_kpis as (
 nps_latest as (
 
     select
-        cast(date_trunc('{{ grain }}', response_date) as date) as period_start,
+        g.grain,
+        cast(date_trunc(g.grain, response_date) as date) as period_start,
         coalesce(golden_customer_id, 'helpdesk:' || helpdesk_user_id) as respondent,
         arg_max(score, struct_pack(at := responded_at, id := survey_response_id)) as score
-    from {{ ref('fct_survey_responses') }}
+    from {{ ref('fct_survey_responses') }}, grains g
     where survey_type = 'nps' and is_score_in_range and response_date <= {{ as_of }}
-    group by 1, 2
+    group by 1, 2, 3
 
 ),
 
 nps_kpis as (
 
     select
+        grain,
         period_start,
         count(*) as nps_n,
         count(*) filter (where score >= 9) as nps_promoters,
         count(*) filter (where score <= 6) as nps_detractors
     from nps_latest
-    group by period_start
+    group by grain, period_start
 
 ),
 
 csat_kpis as (
 
     select
-        cast(date_trunc('{{ grain }}', response_date) as date) as period_start,
+        g.grain,
+        cast(date_trunc(g.grain, response_date) as date) as period_start,
         count(*) as csat_n,
         count(*) filter (where score >= 4) as csat_satisfied
-    from {{ ref('fct_survey_responses') }}
+    from {{ ref('fct_survey_responses') }}, grains g
     where survey_type = 'csat' and is_score_in_range and response_date <= {{ as_of }}
-    group by 1
+    group by 1, 2
 
 ),
 
 rating_kpis as (
 
     select
-        cast(date_trunc('{{ grain }}', rated_date) as date) as period_start,
+        g.grain,
+        cast(date_trunc(g.grain, rated_date) as date) as period_start,
         count(*) filter (where satisfaction_rating = 'good') as ratings_good,
         count(*) filter (where satisfaction_rating = 'bad') as ratings_bad
-    from {{ ref('fct_tickets') }}
+    from {{ ref('fct_tickets') }}, grains g
     where not is_deleted and satisfaction_rating in ('good', 'bad') and rated_date <= {{ as_of }}
-    group by 1
+    group by 1, 2
 
 ),
 
@@ -258,15 +273,16 @@ cumulative as (
 
 new_customers as (
 
-    select cast(date_trunc('{{ grain }}', first_order_date) as date) as period_start, count(*) as new_customers
-    from firsts
-    group by 1
+    select g.grain, cast(date_trunc(g.grain, first_order_date) as date) as period_start, count(*) as new_customers
+    from firsts, grains g
+    group by 1, 2
 
 ),
 
 final as (
 
     select
+        p.grain,
         p.period_start,
         p.period_end,
         coalesce(o.orders_count, 0) as orders_count,
@@ -305,14 +321,14 @@ final as (
         round({{ safe_ratio('cu.repeat_buyers', 'cu.buyers') }} * 100, 4) as repeat_purchase_rate_pct
 
     from periods p
-    left join order_kpis o using (period_start)
-    left join line_kpis l using (period_start)
-    left join payment_kpis pay using (period_start)
-    left join checkout_kpis ck using (period_start)
-    left join nps_kpis n using (period_start)
-    left join csat_kpis cs using (period_start)
-    left join rating_kpis r using (period_start)
-    left join new_customers nc using (period_start)
+    left join order_kpis o using (grain, period_start)
+    left join line_kpis l using (grain, period_start)
+    left join payment_kpis pay using (grain, period_start)
+    left join checkout_kpis ck using (grain, period_start)
+    left join nps_kpis n using (grain, period_start)
+    left join csat_kpis cs using (grain, period_start)
+    left join rating_kpis r using (grain, period_start)
+    left join new_customers nc using (grain, period_start)
     left join daily_status s_start on s_start.day = p.period_start - 1
     left join daily_status s_end on s_end.day = least(p.period_end, {{ as_of }})
     left join cumulative cu on cu.day = least(p.period_end, {{ as_of }})
@@ -320,5 +336,3 @@ final as (
 )
 
 select * from final
-
-{% endmacro %}
