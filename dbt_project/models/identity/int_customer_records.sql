@@ -60,11 +60,8 @@ erp as (
     select
         source_system,
         source_record_id,
-        null::bigint,
-        partner_id,
+        partner_id as erp_partner_id,
         erp_customer_ref,
-        null::bigint,
-        null::varchar,
         is_company,
         company_name,
         first_name,
@@ -74,18 +71,15 @@ erp as (
         last_name_folded,
         email,
         email_normalized,
-        mobile_e164,
-        phone_e164,
+        mobile_e164 as phone_1_e164,
+        phone_e164 as phone_2_e164,
         street_normalized,
         postcode,
         city,
         birthday,
         is_deleted,
-        false,
-        false,
-        null::varchar,
-        null::varchar,
-        null::timestamptz,
+        false as is_guest,
+        false as is_collective_contact,
         created_at,
         updated_at,
         loaded_at
@@ -102,13 +96,11 @@ helpdesk as (
         source_system,
         source_record_id,
         shop_customer_id,
-        null::bigint,
-        null::varchar,
-        user_id,
-        null::varchar,
+        user_id as helpdesk_user_id,
         -- the helpdesk has no company flag: a name ending in a legal form is a company
         regexp_matches(name, '(?i)\b(gmbh|kg|ohg|e\.\s?k\.|ug|ag)\b|\(haftungsbeschr') as is_company,
-        case when regexp_matches(name, '(?i)\b(gmbh|kg|ohg|e\.\s?k\.|ug|ag)\b|\(haftungsbeschr') then name end,
+        case when regexp_matches(name, '(?i)\b(gmbh|kg|ohg|e\.\s?k\.|ug|ag)\b|\(haftungsbeschr') then name end
+            as company_name,
         first_name,
         last_name,
         first_initial,
@@ -116,18 +108,10 @@ helpdesk as (
         last_name_folded,
         email,
         email_normalized,
-        phone_e164,
-        null::varchar,
-        null::varchar,
-        null::varchar,
-        null::varchar,
-        null::date,
+        phone_e164 as phone_1_e164,
         is_deleted,
-        false,
-        false,
-        null::varchar,
-        null::varchar,
-        null::timestamptz,
+        false as is_guest,
+        false as is_collective_contact,
         created_at,
         updated_at,
         loaded_at
@@ -143,12 +127,9 @@ accounting as (
     select
         source_system,
         source_record_id,
-        null::bigint,
-        null::bigint,
         erp_customer_ref,
-        null::bigint,
-        contact_id,
-        contact_type = 'company' or is_collective_contact,
+        contact_id as accounting_contact_id,
+        contact_type = 'company' or is_collective_contact as is_company,
         company_name,
         first_name,
         last_name,
@@ -157,22 +138,15 @@ accounting as (
         last_name_folded,
         email,
         email_normalized,
-        phone_e164,
-        null::varchar,
+        phone_e164 as phone_1_e164,
         street_normalized,
         postcode,
         city,
-        null::date,
         is_deleted,
-        false,
+        false as is_guest,
         is_collective_contact,
-        null::varchar,
-        null::varchar,
-        null::timestamptz,
         -- contacts carry no timestamps, only a version that counts per contact: no "last changed".
         -- Landing time is no stand-in: it says when we looked, and a full rebuild would differ.
-        null::timestamptz,
-        null::timestamptz,
         loaded_at
     from {{ ref('stg_accounting__contacts') }}
     {% if incremental %}
@@ -183,10 +157,11 @@ accounting as (
 
 unioned as (
 
+    -- by name: each system names the columns it has; the others are null (the shop has them all)
     select * from shop
-    union all select * from erp
-    union all select * from helpdesk
-    union all select * from accounting
+    union all by name select * from erp
+    union all by name select * from helpdesk
+    union all by name select * from accounting
 
 ),
 
