@@ -44,9 +44,9 @@ import numpy as np
 import orjson
 
 from c360.settings import SourceCredentials
-from simulator.faults import Decision, FaultInjector, FaultProfile, resolve_profile
-from simulator.store import RESOURCE_KEYS, ResourceStore, parse_marker, to_epoch_us
-from simulator.world import ACCOUNTING_WINDOW
+from demo_sources.faults import Decision, FaultInjector, FaultProfile, resolve_profile
+from demo_sources.store import RESOURCE_KEYS, ResourceStore, parse_marker, to_epoch_us
+from demo_sources.world import ACCOUNTING_WINDOW
 
 log = logging.getLogger(__name__)
 
