@@ -1,0 +1,236 @@
+"""Odoo-like ERP: products, partners (res.partner), sale orders and their lines.
+
+The erp part of the generated world: how its tables are built from the persons and the
+other systems' tables, and how its rows are rendered to the API's record shapes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .core import (DAY, ERP_STATES, FREE_SHIPPING_FROM, GATEWAY_METHOD, HISTORY_DAYS, HOUR, PAYMENT_METHODS, PRODUCT_CATEGORIES, SHIPPING_CENTS, TEAMS, _CAT_ROWS, _arr, _cluster, _net, _num, _sort_table)
+from .timefmt import day_str_nullable, erp_ts
+
+
+class ErpWorld:
+    """The erp tables and records of a `world.GeneratedWorld` (a mixin of it)."""
+
+    def _build_products(self, rng) -> None:
+        nprod = len(_CAT_ROWS)
+        cat = np.array([c for c, _, _, _ in _CAT_ROWS] + [-1])
+        vat = np.array([v for _, v, _, _ in _CAT_ROWS] + [0.19])
+        name = _arr([t for _, _, t, _ in _CAT_ROWS] + ["Versandkosten"])
+        price = np.array([p for _, _, _, p in _CAT_ROWS] + [SHIPPING_CENTS], dtype=np.int64)
+        cost = np.floor(price / (1 + vat) * rng.uniform(0.3, 0.7, nprod + 1)).astype(np.int64)
+        cost[-1] = 390
+        code = _arr([f"SKU-{1000 + i}" for i in range(nprod)] + ["VERSAND"])
+        wd = self.start_s - rng.integers(30 * DAY, 400 * DAY, nprod + 1)
+        upd = rng.random(nprod + 1) < 0.3
+        wd[upd] = self.start_s + rng.integers(0, HISTORY_DAYS * DAY - 2 * DAY, upd.sum())
+        self.T["erp/product.product"] = dict(id=np.arange(1, nprod + 2), code=code, name=name, cat=cat, vat=vat,
+                                             price=price, cost=cost, write=wd)
+        w = rng.pareto(1.2, nprod) + 0.2
+        self._prod_p = w / w.sum()
+        self._n_sellable = nprod
+
+    def _build_erp(self, rng, n_phone: np.ndarray, leads: np.ndarray) -> None:
+        P, r, now, n = self.P, self.dirt, self.now_s, self.persons
+        O, L = self.T["shop/orders"], self.T["shop/orders#lines"]
+        mirror = np.flatnonzero(~O["test"])
+        q_p = np.repeat(np.arange(n), n_phone)
+        q_t = P["t0"][q_p] + (rng.random(len(q_p)) * (now - 120 - P["t0"][q_p])).astype(np.int64)
+        nq = len(q_p)
+        # partners: everybody who ordered (the ERP creates a partner for each buyer) plus leads
+        big = np.iinfo(np.int64).max
+        first_t = np.full(n, big)
+        np.minimum.at(first_t, O["p"][mirror], O["t"][mirror])
+        np.minimum.at(first_t, q_p, q_t)
+        erp_p = np.flatnonzero((first_t < big) | leads)
+        created = np.where(first_t[erp_p] < big, first_t[erp_p], P["t0"][erp_p]) - rng.integers(HOUR, 3 * DAY, len(erp_p))
+        R = dict(p=erp_p, created=created)
+        _sort_table(R, created)
+        nr = len(erp_p)
+        R["id"] = 1000 + np.arange(nr)
+        R["has_ref"] = rng.random(nr) >= 0.03 + r.missing_fields * 0.5
+        again = rng.random(nr) < r.updated_again
+        w = R["created"] + np.where(again, (rng.random(nr) * (now - 61 - R["created"])).astype(np.int64),
+                                    rng.integers(0, 5, nr))
+        R["write"] = np.maximum(_cluster(rng, R["created"], w, 600, r.same_timestamp_clusters, now)[0], R["created"])
+        R["active"] = rng.random(nr) >= r.soft_deletes
+        R["idn"] = self._identity(R["p"], rng, "erp")
+        R["birth_missing"] = R["idn"]["no_birth"] | (rng.random(nr) < 0.5)
+        R["vat_no"] = rng.integers(100_000_000, 999_999_999, nr)
+        R["has_vat"] = R["idn"]["is_company"] & (rng.random(nr) < 0.7)
+        partner_row = np.full(n, -1)
+        partner_row[R["p"]] = np.arange(nr)
+        self._partner_row_of_person = partner_row
+        self.T["erp/res.partner"] = R
+        # orders: webshop mirrors and phone / store orders
+        nm = len(mirror)
+        q_team = np.where(rng.random(nq) < 0.6, 1, 2)
+        q_cancel = rng.random(nq) < 0.02
+        E = dict(p=np.concatenate([O["p"][mirror], q_p]),
+                 t=np.concatenate([np.minimum(O["t"][mirror] + rng.integers(60, 900, nm), now - 61), q_t]),
+                 team=np.concatenate([np.zeros(nm, np.int8), q_team.astype(np.int8)]),
+                 shop_row=np.concatenate([mirror, np.full(nq, -1)]),
+                 q_row=np.concatenate([np.full(nm, -1), np.arange(nq)]),
+                 cancel=np.concatenate([O["cancel_t"][mirror] >= 0, q_cancel]))
+        eorder = _sort_table(E, E["t"])
+        ne = len(E["t"])
+        erow_of_shop = np.full(len(O["t"]), -1)
+        erow_of_shop[E["shop_row"][E["shop_row"] >= 0]] = np.flatnonzero(E["shop_row"] >= 0)
+        erow_of_q = np.full(nq, -1)
+        erow_of_q[E["q_row"][E["q_row"] >= 0]] = np.flatnonzero(E["q_row"] >= 0)
+        O["erow"] = erow_of_shop
+        E["id"] = np.arange(1, ne + 1)
+        E["partner"] = partner_row[E["p"]]
+        age = now - E["t"]
+        is_q = E["shop_row"] < 0
+        state = np.where(age > 10 * DAY, 2, 1)
+        state[is_q & (age < DAY) & (rng.random(ne) < 0.5)] = 0
+        state[E["cancel"]] = 3
+        E["state"] = state.astype(np.int8)
+        E["ref_fmt"] = np.where(rng.random(ne) < 0.03 + r.missing_fields * 0.3, 3, rng.integers(0, 3, ne))
+        # lines: shop lines of mirrored orders, phone/store lines, shipping lines
+        QL = self._make_lines(rng, nq, np.zeros(nq, bool))
+        q_goods = np.bincount(QL["order"], QL["dprice"] * QL["qty"], minlength=nq).astype(np.int64)
+        q_ship = np.where((q_team == 1) & (q_goods < FREE_SHIPPING_FROM), SHIPPING_CENTS, 0)
+        q_ret = ~q_cancel & (q_t < now - 5 * DAY) & (rng.random(nq) < 0.06)
+        QL["ret"] = np.where(q_ret[QL["order"]], rng.binomial(QL["qty"], 0.8), 0)
+        q_ret_t = np.where(q_ret & (np.bincount(QL["order"], QL["ret"], minlength=nq) > 0),
+                           np.minimum(q_t + rng.integers(3 * DAY, 20 * DAY, nq), now - 3600), -1)
+        QL["net"] = _net(QL["dprice"] * QL["qty"], QL["vat"])
+        lm = np.isin(L["order"], mirror) if len(mirror) != len(O["t"]) else np.ones(len(L["order"]), bool)
+        ship_src = np.concatenate([erow_of_shop[mirror][O["ship"][mirror] > 0],
+                                   erow_of_q[np.flatnonzero(q_ship > 0)]])
+        ns = len(ship_src)
+        ship_prod = len(self.T["erp/product.product"]["id"]) - 1
+        EL = dict(order=np.concatenate([erow_of_shop[L["order"][lm]], erow_of_q[QL["order"]], ship_src]),
+                  kind=np.concatenate([np.zeros(lm.sum(), np.int8), np.zeros(len(QL["order"]), np.int8),
+                                       np.ones(ns, np.int8)]),
+                  prod=np.concatenate([L["prod"][lm], QL["prod"], np.full(ns, ship_prod)]),
+                  qty=np.concatenate([L["qty"][lm], QL["qty"], np.ones(ns, np.int64)]),
+                  price=np.concatenate([L["dprice"][lm], QL["dprice"], np.full(ns, SHIPPING_CENTS)]),
+                  net=np.concatenate([L["net"][lm], QL["net"], np.full(ns, _net(np.array([SHIPPING_CENTS]), np.array([0.19]))[0])]),
+                  ret=np.concatenate([L["ret"][lm], QL["ret"], np.zeros(ns, np.int64)]))
+        _sort_table(EL, EL["order"].astype(np.int64) * 2 + EL["kind"])
+        nel = len(EL["order"])
+        EL["id"] = np.arange(1, nel + 1)
+        E["total"] = np.bincount(EL["order"], EL["price"] * EL["qty"], minlength=ne).astype(np.int64)
+        E["untaxed"] = np.bincount(EL["order"], EL["net"], minlength=ne).astype(np.int64)
+        # return time, payment and method per ERP order
+        ret_t = np.full(ne, -1)
+        sm = E["shop_row"] >= 0
+        ret_t[sm] = O["refund_t"][E["shop_row"][sm]]
+        ret_t[~sm] = q_ret_t[E["q_row"][~sm]]
+        E["ret_t"] = ret_t
+        E["refund"] = np.bincount(EL["order"], EL["ret"] * EL["price"], minlength=ne).astype(np.int64)
+        pay = np.full(ne, -1)
+        pay[sm] = O["pay_t"][E["shop_row"][sm]]
+        method = np.zeros(ne, np.int8)  # index into PAYMENT_METHODS
+        method[sm] = np.array([PAYMENT_METHODS.index(m) for m in GATEWAY_METHOD])[O["gw"][E["shop_row"][sm]]]
+        qi = np.flatnonzero(~sm)
+        late = P["late"][E["p"][qi]]
+        store = E["team"][qi] == 2
+        qpay = np.where(store, E["t"][qi] + 5, E["t"][qi] + np.where(late, rng.integers(15 * DAY, 60 * DAY, len(qi)),
+                                                                      rng.integers(2 * DAY, 14 * DAY, len(qi))))
+        qpay[(~store) & (rng.random(len(qi)) < np.where(late, 0.15, 0.03))] = -1
+        qpay[E["cancel"][qi]] = -1
+        pay[qi] = qpay
+        method[qi] = np.where(store, np.where(rng.random(len(qi)) < 0.6, 4, 3),
+                              np.where(rng.random(len(qi)) < 0.8, 0, 1))
+        E["pay_t"] = pay
+        E["method"] = method
+        deliv_t = E["t"] + np.where(E["team"] == 2, 0, 2 * DAY)
+        delivered = (E["state"] == 2) | ((E["state"] == 1) & (deliv_t < now))
+        EL["delivered"] = delivered[EL["order"]]
+        lw = np.maximum(E["t"][EL["order"]] + np.where(EL["delivered"], deliv_t[EL["order"]] - E["t"][EL["order"]], 30),
+                        np.where(EL["ret"] > 0, E["ret_t"][EL["order"]] + 600, 0))
+        EL["write"] = np.minimum(lw, now - 61)
+        done_t = np.minimum(E["t"] + 10 * DAY, now - 61)
+        wr = np.where(E["state"] == 2, done_t, E["t"] + 30)
+        again = rng.random(ne) < r.updated_again * 0.2
+        wr = np.where(again, wr + (rng.random(ne) * (now - 61 - wr)).astype(np.int64), wr)
+        E["write"] = np.maximum(np.minimum(wr, now - 61), E["t"])
+        self.T["erp/sale.order"] = E
+        self.T["erp/sale.order.line"] = EL
+
+    def _partner_name(self, row: int) -> str:
+        idn = self.T["erp/res.partner"]["idn"]
+        return idn["company"][row] if idn["is_company"][row] else f"{idn['first'][row]} {idn['last'][row]}"
+
+    def _r_res_partner(self, a: int, b: int) -> list[dict]:
+        R = self.T["erp/res.partner"]
+        s = slice(a, b)
+        idn = {k: v[s] for k, v in R["idn"].items()}
+        created, written = erp_ts(R["created"][s]), erp_ts(R["write"][s])
+        bday = day_str_nullable(idn["birth"], R["birth_missing"][s])
+        out = []
+        for i, (pid, row, has_ref, active, vat_no, has_vat) in enumerate(zip(
+                R["id"][s].tolist(), range(a, b), R["has_ref"][s].tolist(), R["active"][s].tolist(),
+                R["vat_no"][s].tolist(), R["has_vat"][s].tolist())):
+            comp = bool(idn["is_company"][i])
+            na = idn["no_addr"][i]
+            out.append({
+                "id": pid, "name": idn["company"][i] if comp else f"{idn['first'][i]} {idn['last'][i]}",
+                "is_company": comp, "ref": f"K-{100000 + row}" if has_ref else False,
+                "email": idn["email"][i] or False, "phone": idn["land"][i] or False, "mobile": idn["mobile"][i] or False,
+                "street": False if na else idn["address1"][i], "street2": idn["addr2"][i] or False,
+                "zip": False if na else idn["zip"][i], "city": False if na else idn["city"][i],
+                "country_id": [57, "Deutschland"], "vat": f"DE{vat_no}" if has_vat else False,
+                "x_birthdate": bday[i] or False, "active": active, "create_date": created[i], "write_date": written[i]})
+        return out
+
+    def _order_name(self, erow: int) -> str:
+        return f"S{erow + 1:05d}"
+
+    def _r_sale_order(self, a: int, b: int) -> list[dict]:
+        E, O = self.T["erp/sale.order"], self.T["shop/orders"]
+        s = slice(a, b)
+        dates, written = erp_ts(E["t"][s]), erp_ts(E["write"][s])
+        total, untaxed = E["total"][s], E["untaxed"][s]
+        tot_l, unt_l, tax_l = _num(total), _num(untaxed), _num(total - untaxed)
+        numbers = O["number"]
+        out = []
+        for i, (oid, row, partner, team, srow, fmt, st) in enumerate(zip(
+                E["id"][s].tolist(), range(a, b), E["partner"][s].tolist(), E["team"][s].tolist(),
+                E["shop_row"][s].tolist(), E["ref_fmt"][s].tolist(), E["state"][s].tolist())):
+            if srow >= 0 and fmt < 3:
+                nb = int(numbers[srow])
+                ref = (f"#{nb}", f"{nb}", f"Shop {nb}")[fmt]
+            else:
+                ref = False
+            out.append({"id": oid, "name": self._order_name(row), "partner_id": [partner + 1000, self._partner_name(partner)],
+                        "client_order_ref": ref, "team_id": list(TEAMS[team]), "date_order": dates[i],
+                        "state": ERP_STATES[st], "amount_untaxed": unt_l[i], "amount_tax": tax_l[i],
+                        "amount_total": tot_l[i], "write_date": written[i]})
+        return out
+
+    def _r_sale_order_line(self, a: int, b: int) -> list[dict]:
+        EL, Pr = self.T["erp/sale.order.line"], self.T["erp/product.product"]
+        s = slice(a, b)
+        written = erp_ts(EL["write"][s])
+        price, net = _num(EL["price"][s]), _num(EL["net"][s])
+        codes, names, pids = Pr["code"].tolist(), Pr["name"].tolist(), Pr["id"].tolist()
+        out = []
+        for i, (lid, o, prod, qty, ret, dl) in enumerate(zip(
+                EL["id"][s].tolist(), EL["order"][s].tolist(), EL["prod"][s].tolist(), EL["qty"][s].tolist(),
+                EL["ret"][s].tolist(), EL["delivered"][s].tolist())):
+            out.append({"id": lid, "order_id": [o + 1, self._order_name(o)],
+                        "product_id": [pids[prod], f"[{codes[prod]}] {names[prod]}"],
+                        "product_uom_qty": float(qty), "qty_delivered": float(qty) if dl else 0.0,
+                        "x_qty_returned": float(ret), "price_unit": price[i], "price_subtotal": net[i],
+                        "write_date": written[i]})
+        return out
+
+    def _r_product_product(self, a: int, b: int) -> list[dict]:
+        Pr = self.T["erp/product.product"]
+        s = slice(a, b)
+        written = erp_ts(Pr["write"][s])
+        lp, sp = _num(Pr["price"][s]), _num(Pr["cost"][s])
+        cats = PRODUCT_CATEGORIES
+        return [{"id": pid, "default_code": code, "name": name,
+                 "categ_id": [cat + 2, cats[cat]] if cat >= 0 else [1, "Versand"],
+                 "list_price": lp[i], "standard_price": sp[i], "write_date": written[i]}
+                for i, (pid, code, name, cat) in enumerate(zip(Pr["id"][s].tolist(), Pr["code"][s].tolist(),
+                                                                Pr["name"][s].tolist(), Pr["cat"][s].tolist()))]

@@ -1,0 +1,174 @@
+"""Zendesk-like helpdesk: users, tickets and survey responses (CSAT and NPS).
+
+The helpdesk part of the generated world: how its tables are built from the persons and the
+other systems' tables, and how its rows are rendered to the API's record shapes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import names as N
+from .core import (CHANNELS, DAY, HOUR, ORDER_SUBJECTS, RATINGS, SUBJECTS, SUBJECT_TAG, TICKET_STATUS, _cluster, _segments, _sort_table)
+from .timefmt import hd_ts
+
+
+class HelpdeskWorld:
+    """The helpdesk tables and records of a `world.GeneratedWorld` (a mixin of it)."""
+
+    def _build_helpdesk(self, rng, hd: np.ndarray) -> None:
+        P, r, now, n = self.P, self.dirt, self.now_s, self.persons
+        O = self.T["shop/orders"]
+        h_p = np.flatnonzero(hd)
+        nu0 = len(h_p)
+        created = P["t0"][h_p] + (rng.random(nu0) ** 2 * (now - 3 * DAY - P["t0"][h_p])).astype(np.int64)
+        U = dict(p=h_p, created=np.maximum(created, self.start_s))
+        _sort_table(U, U["created"])
+        nu = nu0
+        U["id"] = 3_800_000 + np.arange(nu) * 13 + rng.integers(0, 13, nu)
+        crow = self._cust_row_of_person[U["p"]]
+        U["ext"] = np.where((crow >= 0) & (rng.random(nu) < 0.45), crow, -1)
+        U["form"] = np.where(rng.random(nu) < 0.25, 1, 0).astype(np.int8)
+        U["active"] = rng.random(nu) >= r.soft_deletes
+        U["idn"] = self._identity(U["p"], rng, "helpdesk")
+        # tickets
+        k = 1 + rng.poisson(0.7, nu)
+        t_u, _ = _segments(k)
+        tt = U["created"][t_u] + (rng.random(len(t_u)) * (now - 120 - U["created"][t_u])).astype(np.int64)
+        tt[np.r_[0, np.cumsum(k)[:-1]]] = U["created"] + rng.integers(10, 600, nu)  # first ticket creates the user
+        Tk = dict(u=t_u, t=np.minimum(tt, now - 120))
+        _sort_table(Tk, Tk["t"])
+        nt = len(Tk["t"])
+        Tk["id"] = np.arange(1, nt + 1)
+        Tk["subject"] = rng.integers(0, len(SUBJECTS), nt)
+        Tk["channel"] = rng.choice(4, nt, p=[0.35, 0.35, 0.15, 0.15]).astype(np.int8)
+        # the order an order-related ticket is about: the requester's last shop order before the ticket
+        tp = U["p"][Tk["u"]]
+        okey = O["p"].astype(np.int64) * (1 << 36) + (O["t"] - self.start_s + DAY)
+        oord = np.argsort(okey, kind="stable")
+        okey_s = okey[oord]
+        tkey = tp.astype(np.int64) * (1 << 36) + (Tk["t"] - self.start_s + DAY)
+        pos = np.searchsorted(okey_s, tkey, side="right") - 1
+        ok = pos >= 0
+        ok[ok] = (okey_s[pos[ok]] >> 36) == tp[ok]
+        about = np.where(ok & ORDER_SUBJECTS[Tk["subject"]] & (rng.random(nt) < 0.75), oord[np.maximum(pos, 0)], -1)
+        Tk["order"] = about
+        Tk["cf_fmt"] = rng.integers(0, 6, nt)
+        age = now - Tk["t"]
+        u01 = rng.random(nt)
+        status = np.where(age > 10 * DAY, np.select([u01 < 0.75, u01 < 0.95, u01 < 0.98], [4, 3, 2], 1),
+                          np.where(age > 2 * DAY, np.select([u01 < 0.5, u01 < 0.7, u01 < 0.95], [3, 2, 1], 0),
+                                   np.select([u01 < 0.4, u01 < 0.8, u01 < 0.9], [0, 1, 2], 3)))
+        solved_t = Tk["t"] + rng.integers(HOUR, 5 * DAY, nt)
+        solved_t = np.minimum(solved_t, now - 90)
+        solved = (status == 3) | (status == 4)
+        Tk["solved_t"] = np.where(solved, solved_t, -1)
+        closed_t = np.minimum(solved_t + 4 * DAY, now - 90)
+        deleted = rng.random(nt) < r.soft_deletes
+        status[deleted] = 5
+        Tk["status"] = status.astype(np.int8)
+        v = rng.random(nt)
+        rating = np.where(solved, np.select([v < 0.15, v < 0.45, v < 0.85], [0, 1, 2], 3), 0)
+        Tk["rating"] = rating.astype(np.int8)
+        upd = np.maximum.reduce([Tk["t"] + rng.integers(30, 3 * HOUR, nt), np.where(solved, solved_t, 0),
+                                 np.where(status == 4, closed_t, 0)])
+        upd = np.where(deleted, upd + (rng.random(nt) * (now - 90 - upd)).astype(np.int64), upd)
+        again = rng.random(nt) < r.updated_again * 0.2
+        upd = np.where(again, upd + (rng.random(nt) * (now - 90 - upd)).astype(np.int64), upd)
+        Tk["upd"] = np.maximum(np.minimum(upd, now - 90), Tk["t"])
+        # user change marker, bulk import cluster
+        again = rng.random(nu) < r.updated_again
+        uupd = U["created"] + np.where(again, (rng.random(nu) * (now - 90 - U["created"])).astype(np.int64),
+                                       rng.integers(0, 3, nu))
+        uupd, _ = _cluster(rng, U["created"], uupd, 1250, r.same_timestamp_clusters, now)
+        U["upd"] = np.maximum(uupd, U["created"])
+        # surveys: CSAT after solved tickets, NPS independently
+        cs = np.flatnonzero(solved & ~deleted & (rng.random(nt) < 0.35))
+        nps_u = np.flatnonzero(rng.random(nu) < 0.2)
+        cs_t = np.minimum(Tk["solved_t"][cs] + rng.integers(HOUR, 2 * DAY, len(cs)), now - 90)
+        nps_t = U["created"][nps_u] + (rng.random(len(nps_u)) * (now - 90 - U["created"][nps_u])).astype(np.int64)
+        rt = Tk["rating"][cs]
+        cs_score = np.where(rt == 2, 4 + (rng.random(len(cs)) < 0.6), np.where(rt == 3, 1 + (rng.random(len(cs)) < 0.4),
+                                                                             rng.choice(5, len(cs), p=[0.08, 0.1, 0.17, 0.35, 0.3]) + 1))
+        nps_score = rng.choice(11, len(nps_u), p=[0.03, 0.02, 0.03, 0.03, 0.04, 0.07, 0.08, 0.14, 0.2, 0.18, 0.18])
+        S = dict(type=np.concatenate([np.zeros(len(cs), np.int8), np.ones(len(nps_u), np.int8)]),
+                 ticket=np.concatenate([cs, np.full(len(nps_u), -1)]),
+                 u=np.concatenate([Tk["u"][cs], nps_u]),
+                 score=np.concatenate([cs_score, nps_score]).astype(np.int64),
+                 t=np.concatenate([cs_t, nps_t]))
+        _sort_table(S, S["t"])
+        ns = len(S["t"])
+        S["id"] = np.arange(1, ns + 1)
+        S["comment"] = np.where(rng.random(ns) < 0.25, rng.integers(0, 4, ns), -1)
+        S["upd"] = S["t"] + np.where(rng.random(ns) < 0.05, rng.integers(60, DAY, ns), 0)
+        S["upd"] = np.minimum(S["upd"], now - 90)
+        S["upd"] = np.maximum(S["upd"], S["t"])
+        # a few records changed within the last 60 seconds: the API holds them back
+        for tbl, col, cnt in ((Tk, "upd", 3), (U, "upd", 2), (S, "upd", 1)):
+            m = len(tbl[col])
+            if m:
+                pick = rng.choice(m, min(cnt, m), replace=False)
+                tbl[col][pick] = now - rng.integers(5, 55, len(pick))
+        self.T["helpdesk/users"] = U
+        self.T["helpdesk/tickets"] = Tk
+        self.T["helpdesk/survey_responses"] = S
+
+    def _r_users(self, a: int, b: int) -> list[dict]:
+        U, C = self.T["helpdesk/users"], self.T["shop/customers"]
+        s = slice(a, b)
+        idn = {k: v[s] for k, v in U["idn"].items()}
+        created, updated = hd_ts(U["created"][s]), hd_ts(U["upd"][s])
+        cids = C["id"]
+        out = []
+        for i, (uid, ext, form, active) in enumerate(zip(U["id"][s].tolist(), U["ext"][s].tolist(),
+                                                         U["form"][s].tolist(), U["active"][s].tolist())):
+            f, l = idn["first"][i], idn["last"][i]
+            if idn["is_company"][i] and i % 2:
+                name = idn["company"][i]
+            elif form == 1 and not f.endswith("."):
+                name = f"{l}, {f}"
+            else:
+                name = f"{f} {l}"
+            out.append({"id": uid, "name": name, "email": idn["email"][i], "phone": idn["mobile"][i] or idn["land"][i],
+                        "external_id": str(int(cids[ext])) if ext >= 0 else None, "role": "end-user",
+                        "active": active, "created_at": created[i], "updated_at": updated[i]})
+        return out
+
+    def _r_tickets(self, a: int, b: int) -> list[dict]:
+        Tk, U, O = self.T["helpdesk/tickets"], self.T["helpdesk/users"], self.T["shop/orders"]
+        s = slice(a, b)
+        created, updated, solved = hd_ts(Tk["t"][s]), hd_ts(Tk["upd"][s]), hd_ts(Tk["solved_t"][s])
+        uids = U["id"]
+        out = []
+        for i, (tid, u, subj, ch, st, rating, orow, fmt) in enumerate(zip(
+                Tk["id"][s].tolist(), Tk["u"][s].tolist(), Tk["subject"][s].tolist(), Tk["channel"][s].tolist(),
+                Tk["status"][s].tolist(), Tk["rating"][s].tolist(), Tk["order"][s].tolist(), Tk["cf_fmt"][s].tolist())):
+            subject = SUBJECTS[subj]
+            value = None
+            if orow >= 0:
+                nb = int(O["number"][orow])
+                value = (f"Bestellung {nb}, {subject}", f"Best.-Nr. #{nb}", f"{subject} - Auftrag #{nb}",
+                         f"order {nb}", f"Bestellnr {nb}", f"Kd. fragt nach Bestellung #{nb}")[fmt]
+            tags = [SUBJECT_TAG[subj]]
+            if CHANNELS[ch] == "voice":
+                tags.append("anruf")
+            out.append({"id": tid, "requester_id": int(uids[u]), "subject": subject, "via": {"channel": CHANNELS[ch]},
+                        "status": TICKET_STATUS[st], "created_at": created[i], "updated_at": updated[i],
+                        "solved_at": solved[i], "custom_fields": [{"id": 360001, "value": value}],
+                        "satisfaction_rating": {"score": RATINGS[rating]}, "tags": tags})
+        return out
+
+    def _r_survey_responses(self, a: int, b: int) -> list[dict]:
+        S, U, Tk = self.T["helpdesk/survey_responses"], self.T["helpdesk/users"], self.T["helpdesk/tickets"]
+        s = slice(a, b)
+        created, updated = hd_ts(S["t"][s]), hd_ts(S["upd"][s])
+        uids, tids = U["id"], Tk["id"]
+        out = []
+        for i, (sid, typ, tk, u, score, com) in enumerate(zip(S["id"][s].tolist(), S["type"][s].tolist(), S["ticket"][s].tolist(),
+                                                             S["u"][s].tolist(), S["score"][s].tolist(), S["comment"][s].tolist())):
+            good = score >= (4 if typ == 0 else 9)
+            comment = None if com < 0 else (N.SURVEY_COMMENTS_GOOD if good else N.SURVEY_COMMENTS_BAD)[com]
+            out.append({"id": sid, "type": ("csat", "nps")[typ], "score": score,
+                        "ticket_id": int(tids[tk]) if tk >= 0 else None, "user_id": int(uids[u]), "comment": comment,
+                        "created_at": created[i], "updated_at": updated[i]})
+        return out

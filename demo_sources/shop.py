@@ -1,0 +1,255 @@
+"""Shopify-like shop: customers, orders (with line items and refunds) and abandoned checkouts.
+
+The shop part of the generated world: how its tables are built from the persons and the
+other systems' tables, and how its rows are rendered to the API's record shapes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .core import (CONSENT, DAY, FREE_SHIPPING_FROM, GATEWAYS, GATEWAY_P, HOUR, SHIPPING_CENTS, SHOP_STATES, _cluster, _money, _net, _sort_table)
+from .timefmt import day_str_nullable, shop_ts
+
+
+class ShopWorld:
+    """The shop tables and records of a `world.GeneratedWorld` (a mixin of it)."""
+
+    def _build_shop(self, rng, has_shop: np.ndarray, n_shop: np.ndarray) -> None:
+        P, r, now = self.P, self.dirt, self.now_s
+        n = self.persons
+        # orders (one row per order, sorted by time)
+        o_p = np.repeat(np.arange(n), n_shop)
+        first = np.zeros(len(o_p), bool)
+        first[np.cumsum(n_shop)[n_shop > 0] - n_shop[n_shop > 0]] = True
+        t0 = P["t0"][o_p]
+        ot = np.where(first, t0, t0 + (rng.random(len(o_p)) * (now - 60 - t0)).astype(np.int64))
+        O = dict(p=o_p, t=ot)
+        _sort_table(O, ot)
+        no = len(O["t"])
+        O["guest"] = rng.random(no) < r.guest_duplicates
+        O["test"] = rng.random(no) < 0.004
+        canc = (rng.random(no) < 0.03) & ~O["test"]
+        ct = O["t"] + rng.integers(HOUR, 2 * DAY, no)
+        O["cancel_t"] = np.where(canc & (ct < now), ct, -1)
+        O["gw"] = np.where(rng.random(no) < 0.7, P["gw"][O["p"]], rng.choice(len(GATEWAYS), no, p=GATEWAY_P))
+        O["disc"] = rng.random(no) < 0.12
+        L = self._make_lines(rng, no, O["disc"])
+        gross = L["dprice"] * L["qty"]
+        goods = np.bincount(L["order"], gross, minlength=no).astype(np.int64)
+        O["discounts"] = np.bincount(L["order"], (L["price"] - L["dprice"]) * L["qty"], minlength=no).astype(np.int64)
+        O["ship"] = np.where(goods < FREE_SHIPPING_FROM, SHIPPING_CENTS, 0)
+        O["total"] = goods + O["ship"]
+        L["net"] = _net(gross, L["vat"])
+        untaxed = np.bincount(L["order"], L["net"], minlength=no).astype(np.int64) + _net(O["ship"], np.full(no, 0.19))
+        O["tax"] = O["total"] - untaxed
+        O["untaxed"] = untaxed
+        # returns
+        counted = (O["cancel_t"] < 0) & ~O["test"]
+        ret = counted & (O["t"] < now - 4 * DAY) & (rng.random(no) < 0.13)
+        L["ret"] = np.where(ret[L["order"]], rng.binomial(L["qty"], 0.7), 0)
+        none_back = ret & (np.bincount(L["order"], L["ret"], minlength=no) == 0)
+        L["ret"][L["starts"][:-1][none_back]] = 1
+        rt = O["t"] + rng.integers(4 * DAY, 30 * DAY, no)
+        rt = np.where(rt >= now, now - rng.integers(HOUR, DAY, no), rt)
+        O["refund_t"] = np.where(ret, rt, -1)
+        O["refund"] = np.bincount(L["order"], L["ret"] * L["dprice"], minlength=no).astype(np.int64)
+        O["all_back"] = ret & (np.bincount(L["order"], L["ret"], minlength=no) == np.bincount(L["order"], L["qty"], minlength=no))
+        # payment
+        gw = O["gw"]
+        late = P["late"][O["p"]]
+        delay = np.select([gw == 0, gw == 2, gw == 3, gw == 4, gw == 5],
+                          [rng.integers(60, 2 * HOUR, no), rng.integers(60, HOUR, no),
+                           rng.integers(HOUR, 2 * DAY, no), rng.integers(DAY, 4 * DAY, no),
+                           rng.integers(DAY, 5 * DAY, no)],
+                          np.where(late, rng.integers(15 * DAY, 60 * DAY, no), rng.integers(3 * DAY, 14 * DAY, no)))
+        never = (gw == 1) & (rng.random(no) < np.where(late, 0.15, 0.03))
+        pay = O["t"] + delay
+        O["pay_t"] = np.where(never | (O["cancel_t"] >= 0), -1, pay)
+        O["pay_t"][O["test"]] = O["t"][O["test"]] + 30
+        upd = np.maximum.reduce([O["t"] + rng.integers(5, 120, no), np.where(O["pay_t"] <= now, O["pay_t"], 0),
+                                 O["refund_t"], O["cancel_t"]])
+        again = rng.random(no) < r.updated_again * 0.3
+        upd = np.where(again, upd + (rng.random(no) * (now - upd)).astype(np.int64), upd)
+        O["upd"] = np.minimum(upd, now - 61)
+        O["upd"] = np.maximum(O["upd"], O["t"])
+        # customers: registered accounts and one guest customer per guest checkout
+        nonguest = np.bincount(O["p"][~O["guest"]], minlength=n)
+        reg = has_shop & ((n_shop == 0) | (nonguest > 0))
+        reg_p = np.flatnonzero(reg)
+        g_rows = np.flatnonzero(O["guest"])
+        C = dict(p=np.concatenate([reg_p, O["p"][g_rows]]),
+                 guest=np.concatenate([np.zeros(len(reg_p), bool), np.ones(len(g_rows), bool)]),
+                 created=np.concatenate([P["t0"][reg_p] - rng.integers(60, 3 * DAY, len(reg_p)), O["t"][g_rows] - 20]),
+                 src=np.concatenate([np.full(len(reg_p), -1), g_rows]))
+        corder = _sort_table(C, C["created"])
+        nc = len(C["p"])
+        C["id"] = 7_000_000_000 + 1000 + np.arange(nc) * 7 + rng.integers(0, 7, nc)
+        cust_row_of_person = np.full(n, -1)
+        cust_row_of_person[C["p"][~C["guest"]]] = np.flatnonzero(~C["guest"])
+        O["crow"] = cust_row_of_person[O["p"]]
+        O["crow"][C["src"][C["guest"]]] = np.flatnonzero(C["guest"])
+        self._cust_row_of_person = cust_row_of_person
+        again = rng.random(nc) < r.updated_again
+        cupd = C["created"] + np.where(again, (rng.random(nc) * (now - 61 - C["created"])).astype(np.int64),
+                                       rng.integers(0, 3, nc))
+        cupd, _ = _cluster(rng, C["created"], cupd, 650, r.same_timestamp_clusters, now)
+        C["upd"] = np.maximum(cupd, C["created"])
+        state = np.zeros(nc, np.int8)
+        state[(~C["guest"]) & (rng.random(nc) < 0.03)] = 2
+        state[rng.random(nc) < r.soft_deletes] = 1
+        C["state"] = state
+        cons = np.where(C["guest"], np.where(rng.random(nc) < 0.1, 1, 0),
+                        rng.choice(3, nc, p=[0.5, 0.36, 0.14]))
+        C["consent"] = cons
+        C["optin"] = np.where(cons == 1, np.where(rng.random(nc) < 0.8, 1, 2), 0)
+        cat = C["created"] + (rng.random(nc) * (C["upd"] - C["created"])).astype(np.int64)
+        C["consent_t"] = np.where(cons == 0, -1, cat)
+        C["verified"] = ~C["guest"] & (rng.random(nc) < 0.93)
+        C["vip"] = np.bincount(O["p"], minlength=n)[C["p"]] >= 6
+        C["idn"] = self._identity(C["p"], rng, "shop")
+        C["birth_missing"] = C["idn"]["no_birth"] | (rng.random(nc) < 0.45) | C["guest"]
+        self.T["shop/customers"] = C
+        O["id"] = 5_500_000 + np.arange(no) * 3 + rng.integers(0, 3, no)
+        O["number"] = 1001 + np.arange(no)
+        O["no_customer"] = rng.random(no) < 0.004
+        self.T["shop/orders"] = O
+        L["id"] = 10_000_000 + np.arange(len(L["order"]))
+        self.T["shop/orders#lines"] = L
+        O["refund_id"] = 800_000 + np.cumsum(O["refund_t"] >= 0)
+        # abandoned checkouts
+        nk = rng.poisson(0.35, n) * has_shop
+        k_p = np.repeat(np.arange(n), nk)
+        kt = P["t0"][k_p] + (rng.random(len(k_p)) * (now - 120 - P["t0"][k_p])).astype(np.int64)
+        K = dict(p=k_p, t=kt)
+        _sort_table(K, kt)
+        nkk = len(k_p)
+        KL = self._make_lines(rng, nkk, np.zeros(nkk, bool))
+        K["total"] = np.bincount(KL["order"], KL["dprice"] * KL["qty"], minlength=nkk).astype(np.int64)
+        K["total"] += np.where(K["total"] < FREE_SHIPPING_FROM, SHIPPING_CENTS, 0)
+        K["upd"] = K["t"] + rng.integers(60, 4 * HOUR, nkk)
+        K["upd"] = np.minimum(K["upd"], now - 61)
+        crow = cust_row_of_person[K["p"]]
+        K["crow"] = np.where(rng.random(nkk) < 0.7, crow, -1)
+        K["email"] = self._identity(K["p"], rng, "shop")["email"]
+        K["id"] = 30_000_000_000 + np.arange(nkk) * 11 + rng.integers(0, 11, nkk)
+        K["tok_hi"] = rng.integers(0, 2**63 - 1, nkk)
+        K["tok_lo"] = rng.integers(0, 2**63 - 1, nkk)
+        KL["id"] = 20_000_000 + np.arange(len(KL["order"]))
+        self.T["shop/checkouts"] = K
+        self.T["shop/checkouts#lines"] = KL
+
+    def _r_customers(self, a: int, b: int) -> list[dict]:
+        C = self.T["shop/customers"]
+        s = slice(a, b)
+        idn = {k: v[s] for k, v in C["idn"].items()}
+        created, updated, cons_t = shop_ts(C["created"][s]), shop_ts(C["upd"][s]), shop_ts(C["consent_t"][s])
+        bday = day_str_nullable(idn["birth"], C["birth_missing"][s])
+        p = C["p"][s]
+        prow = self._partner_row_of_person[p]
+        R = self.T["erp/res.partner"]
+        tag_erp = (prow >= 0) & R["has_ref"][np.maximum(prow, 0)] & ~C["guest"][s] & ((C["id"][s] % 5) < 3)
+        out = []
+        for i, (cid, guest, st, ver, cons, opt, vip, te, pr) in enumerate(zip(
+                C["id"][s].tolist(), C["guest"][s].tolist(), C["state"][s].tolist(), C["verified"][s].tolist(),
+                C["consent"][s].tolist(), C["optin"][s].tolist(), C["vip"][s].tolist(), tag_erp.tolist(),
+                prow.tolist())):
+            tags = []
+            if te:
+                tags.append(f"erp:K-{100000 + pr}")
+            if cons == 1:
+                tags.append("newsletter")
+            if vip:
+                tags.append("vip")
+            addr = None if idn["no_addr"][i] else {
+                "address1": idn["address1"][i], "address2": idn["addr2"][i], "zip": idn["zip"][i],
+                "city": idn["city"][i], "country_code": "DE", "company": idn["company"][i]}
+            out.append({
+                "id": cid, "email": idn["email"][i], "first_name": idn["first"][i], "last_name": idn["last"][i],
+                "phone": idn["mobile"][i] or idn["land"][i], "state": SHOP_STATES[st], "guest": guest,
+                "verified_email": ver, "tags": ", ".join(tags), "birthday": bday[i],
+                "email_marketing_consent": {"state": CONSENT[cons],
+                                            "opt_in_level": (None, "confirmed_opt_in", "single_opt_in")[opt],
+                                            "consent_updated_at": cons_t[i]},
+                "created_at": created[i], "updated_at": updated[i], "default_address": addr})
+        return out
+
+    def _shop_address(self, crow: int) -> dict | None:
+        C = self.T["shop/customers"]
+        idn = C["idn"]
+        if crow < 0 or idn["no_addr"][crow]:
+            return None
+        return {"first_name": idn["first"][crow], "last_name": idn["last"][crow], "company": idn["company"][crow],
+                "address1": idn["address1"][crow], "address2": idn["addr2"][crow], "zip": idn["zip"][crow],
+                "city": idn["city"][crow], "country_code": "DE", "phone": idn["mobile"][crow] or idn["land"][crow]}
+
+    def _r_orders(self, a: int, b: int) -> list[dict]:
+        O, L, C, Pr = self.T["shop/orders"], self.T["shop/orders#lines"], self.T["shop/customers"], self.T["erp/product.product"]
+        s = slice(a, b)
+        created, updated = shop_ts(O["t"][s]), shop_ts(O["upd"][s])
+        cancelled, refunded = shop_ts(O["cancel_t"][s]), shop_ts(O["refund_t"][s])
+        tot, sub = _money(O["total"][s]), _money(O["total"][s] - O["ship"][s])
+        tax, disc, ship = _money(O["tax"][s]), _money(O["discounts"][s]), _money(O["ship"][s])
+        la, lb = int(L["starts"][a]), int(L["starts"][b])
+        lid, lprod, lqty, lret = (L["id"][la:lb].tolist(), L["prod"][la:lb].tolist(), L["qty"][la:lb].tolist(),
+                                  L["ret"][la:lb].tolist())
+        lprice, ldp = _money(L["price"][la:lb]), L["dprice"][la:lb].tolist()
+        codes, names, pids = Pr["code"].tolist(), Pr["name"].tolist(), Pr["id"].tolist()
+        starts = (L["starts"][a:b + 1] - la).tolist()
+        email = C["idn"]["email"]
+        now = self.now_s
+        out = []
+        for i, (oid, num, crow, test, gw, pay_t, cancel_t, rt, allb, rid, noc) in enumerate(zip(
+                O["id"][s].tolist(), O["number"][s].tolist(), O["crow"][s].tolist(), O["test"][s].tolist(),
+                O["gw"][s].tolist(), O["pay_t"][s].tolist(), O["cancel_t"][s].tolist(), O["refund_t"][s].tolist(),
+                O["all_back"][s].tolist(), O["refund_id"][s].tolist(), O["no_customer"][s].tolist())):
+            items, rli, ramount = [], [], 0
+            for j in range(starts[i], starts[i + 1]):
+                items.append({"id": lid[j], "sku": codes[lprod[j]], "title": names[lprod[j]], "quantity": lqty[j],
+                              "price": lprice[j], "product_id": pids[lprod[j]]})
+                if lret[j]:
+                    rli.append({"line_item_id": lid[j], "quantity": lret[j], "subtotal": f"{lret[j] * ldp[j] / 100:.2f}"})
+                    ramount += lret[j] * ldp[j]
+            refunds = []
+            if rt >= 0:
+                refunds.append({"id": rid, "created_at": refunded[i], "refund_line_items": rli,
+                                "transactions": [{"amount": f"{ramount / 100:.2f}", "kind": "refund", "status": "success"}]})
+            if cancel_t >= 0:
+                fs = "voided"
+            elif rt >= 0:
+                fs = "refunded" if allb else "partially_refunded"
+            elif 0 <= pay_t <= now:
+                fs = "paid"
+            elif gw == 2:
+                fs = "authorized"
+            else:
+                fs = "pending"
+            addr = self._shop_address(crow)
+            out.append({
+                "id": oid, "name": f"#{num}", "order_number": num, "email": email[crow] if not test else "test@example.com",
+                "customer": None if noc else {"id": int(C["id"][crow])},
+                "created_at": created[i], "updated_at": updated[i], "cancelled_at": cancelled[i], "test": test,
+                "financial_status": fs, "currency": "EUR", "total_price": tot[i], "subtotal_price": sub[i],
+                "total_tax": tax[i], "total_discounts": disc[i], "shipping_price": ship[i],
+                "payment_gateway_names": [GATEWAYS[gw]], "line_items": items, "refunds": refunds,
+                "billing_address": addr, "shipping_address": dict(addr) if addr else None})
+        return out
+
+    def _r_checkouts(self, a: int, b: int) -> list[dict]:
+        K, KL, C, Pr = self.T["shop/checkouts"], self.T["shop/checkouts#lines"], self.T["shop/customers"], self.T["erp/product.product"]
+        s = slice(a, b)
+        created, updated, tot = shop_ts(K["t"][s]), shop_ts(K["upd"][s]), _money(K["total"][s])
+        la, lb = int(KL["starts"][a]), int(KL["starts"][b])
+        lid, lprod, lqty, lprice = KL["id"][la:lb].tolist(), KL["prod"][la:lb].tolist(), KL["qty"][la:lb].tolist(), _money(KL["price"][la:lb])
+        codes, names, pids = Pr["code"].tolist(), Pr["name"].tolist(), Pr["id"].tolist()
+        starts = (KL["starts"][a:b + 1] - la).tolist()
+        out = []
+        for i, (kid, crow, em, hi, lo) in enumerate(zip(K["id"][s].tolist(), K["crow"][s].tolist(), K["email"][s],
+                                                        K["tok_hi"][s].tolist(), K["tok_lo"][s].tolist())):
+            out.append({"id": kid, "token": f"{hi:016x}{lo:016x}", "email": em,
+                        "customer": {"id": int(C["id"][crow])} if crow >= 0 else None,
+                        "created_at": created[i], "updated_at": updated[i], "completed_at": None, "total_price": tot[i],
+                        "line_items": [{"id": lid[j], "sku": codes[lprod[j]], "title": names[lprod[j]],
+                                        "quantity": lqty[j], "price": lprice[j], "product_id": pids[lprod[j]]}
+                                       for j in range(starts[i], starts[i + 1])]})
+        return out
