@@ -6,9 +6,13 @@ other systems' tables, and how its rows are rendered to the API's record shapes.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 
-from .core import (ACCOUNTING_WINDOW, DAY, HOUR, PAYMENT_METHODS, VOUCHER_STATUS, _cluster, _num, _sort_table, _uuid)
+from .core import (ACCOUNTING_WINDOW, DAY, Day, HOUR, MOBILE_PRE, PAYMENT_METHODS, VOUCHER_STATUS, _cluster,
+                   _num, _sort_table, _uuid)
+from .dirt import email_other_mailbox, phone_format
 from .timefmt import acc_ts, berlin_offset
 
 
@@ -183,3 +187,77 @@ class AccountingWorld:
         return [{"id": ids[i], "voucherId": vids[i], "paidDate": paid[i], "amount": amt[i],
                  "paymentMethod": PAYMENT_METHODS[m], "updatedDate": upd[i]}
                 for i, m in enumerate(PM["method"][s].tolist())]
+
+    # ------------------------------------------------------------------ one more simulated day
+    def _day_contact_of(self, day: Day, p: int):
+        """(id, name) of person `p`'s accounting contact, None if there is none."""
+        row = int(self._contact_row_of_person[p])
+        if row >= 0:
+            return self._contact_id(row), self._contact_name(row)
+        return day.xcontact.get(p)
+
+    def _day_new_invoice(self, day: Day, t: int, total: int, remark: str, p: int, paid_t: int | None, method: int,
+                         credit: bool = False):
+        """A new invoice (or credit note) voucher, and its payment when paid."""
+        rng = day.rng
+        c = self._day_contact_of(day, p) if rng.random() < 0.65 else None
+        seq = self._next_id("accounting/vouchers#seq") if "accounting/vouchers#seq" in self._ids else None
+        if seq is None:
+            self._ids["accounting/vouchers#seq"] = int(len(self.T["accounting/vouchers"]["seq"])) + 1
+            seq = self._ids["accounting/vouchers#seq"]
+        local_day = (t + int(berlin_offset(np.array([t]))[0])) // DAY
+        vd = local_day * DAY - int(berlin_offset(np.array([local_day * DAY - 3600]))[0])
+        status = "paidoff" if credit else ("paid" if paid_t is not None else "open")
+        upd = (paid_t + 300) if paid_t is not None else t + 5
+        year = dt.datetime.fromtimestamp(t, dt.UTC).year
+        rec = {"id": self._uuid1(rng), "voucherType": "salescreditnote" if credit else "salesinvoice",
+               "voucherStatus": status, "voucherNumber": f"{'GS' if credit else 'RE'}-{year}-{seq:06d}",
+               "voucherDate": acc_ts(np.array([vd * 1000]))[0],
+               "dueDate": acc_ts(np.array([(vd + (0 if credit else 14 * DAY)) * 1000]))[0],
+               "createdDate": acc_ts(np.array([t * 1000 + 1]))[0], "updatedDate": acc_ts(np.array([upd * 1000 + 7]))[0],
+               "contactId": c[0] if c else None, "contactName": c[1] if c else "Sammelkunde",
+               "totalAmount": round(total / 100, 2), "openAmount": round(total / 100, 2) if status == "open" else 0.0,
+               "currency": "EUR", "remark": remark, "dunningLevel": 0}
+        day.put("accounting/vouchers", None, rec)
+        if paid_t is not None and not credit:
+            day.put("accounting/payments", None, {
+                "id": self._uuid1(rng), "voucherId": rec["id"], "paidDate": acc_ts(np.array([paid_t * 1000]))[0],
+                "amount": round(total / 100, 2), "paymentMethod": PAYMENT_METHODS[method],
+                "updatedDate": acc_ts(np.array([(paid_t + 60) * 1000]))[0]})
+        return rec
+
+    def _day_voucher_events(self, day: Day) -> None:
+        """Vouchers: payments arrive, open ones fall overdue, dunning goes up."""
+        rng = day.rng
+        V = self.T["accounting/vouchers"]
+        openv = np.flatnonzero((V["status"] <= 1) & (V["type"] == 0))
+        openv = np.array([x for x in openv.tolist() if x not in self._over["accounting/vouchers"]], dtype=np.int64)
+        for vrow in (rng.choice(openv, min(len(openv), day.k_of(0.002, 3)), replace=False).tolist() if len(openv) else []):
+            t = day.when()
+            rec = dict(self._current("accounting/vouchers", vrow))
+            if rng.random() < 0.6 or rec["dunningLevel"] >= 3:
+                rec.update(voucherStatus="paid", openAmount=0.0)
+                day.put("accounting/payments", None, {
+                    "id": self._uuid1(rng), "voucherId": rec["id"], "paidDate": acc_ts(np.array([t * 1000]))[0],
+                    "amount": rec["totalAmount"], "paymentMethod": "bank_transfer",
+                    "updatedDate": acc_ts(np.array([(t + 60) * 1000]))[0]})
+            else:
+                rec.update(voucherStatus="overdue", dunningLevel=min(3, rec["dunningLevel"] + 1))
+            rec["updatedDate"] = acc_ts(np.array([t * 1000 + 3]))[0]
+            day.put("accounting/vouchers", vrow, rec)
+
+    def _day_contact_edits(self, day: Day) -> None:
+        """Accounting contact edits (version + 1)."""
+        rng = day.rng
+        A = self.T["accounting/contacts"]
+        na = len(A["hi"])
+        for row in (rng.choice(na, min(na, day.k_of(0.0005, 2)), replace=False).tolist() if na else []):
+            rec = dict(self._current("accounting/contacts", row))
+            rec["version"] += 1
+            if rec.get("emailAddresses", {}).get("private"):
+                rec["emailAddresses"] = {"private": [email_other_mailbox(rec["emailAddresses"]["private"][0].strip().lower(),
+                                                                         int(rng.integers(0, 1000)))]}
+            else:
+                rec["phoneNumbers"] = dict(rec["phoneNumbers"], mobile=[phone_format(
+                    MOBILE_PRE[int(rng.integers(0, len(MOBILE_PRE)))], str(int(rng.integers(1_000_000, 99_999_999))), 0)])
+            day.put("accounting/contacts", row, rec)

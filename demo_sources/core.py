@@ -221,3 +221,48 @@ def _no_gc():
 
 def _person_ids(p: np.ndarray) -> np.ndarray:
     return np.char.add("P", np.char.zfill(p.astype(str), 7)).astype(object)
+
+
+class Day:
+    """One simulated day of a world: its random stream, its hours and the records it changes.
+
+    Every step of `GeneratedWorld.advance_day` draws from `rng` and records its new records and new
+    versions with `put`; `records()` is what the day returns.
+    """
+
+    def __init__(self, world, rng: np.random.Generator, t_lo: int):
+        self.world = world
+        self.rng = rng
+        self.t_lo = t_lo  # the day runs from t_lo to now
+        self.now = t_lo + DAY
+        self.n = world.persons
+        self.changes: dict[str, dict] = {k: {} for k in RESOURCE_KEYS}
+        Pr = world.T["erp/product.product"]
+        self.codes, self.names, self.pids, self.vats, self.prices = (
+            Pr["code"].tolist(), Pr["name"].tolist(), Pr["id"].tolist(), Pr["vat"].tolist(), Pr["price"].tolist())
+        # Made after generation: person -> [id, name] of ERP partners, (uuid, name) of accounting
+        # contacts, the registered shop customer of new persons.
+        self.xpartner: dict = world.__dict__.setdefault("_xpartner", {})
+        self.xcontact: dict = world.__dict__.setdefault("_xcontact", {})
+        self.xcust: dict = world.__dict__.setdefault("_xcust", {})
+
+    def when(self) -> int:
+        """A random moment of the day."""
+        return int(self.t_lo + self.rng.integers(120, DAY - 2 * HOUR))
+
+    def k_of(self, frac: float, minimum: int) -> int:
+        """How many of something happen today: `frac` of the world's persons, at least `minimum`."""
+        return max(minimum, int(self.n * frac))
+
+    def put(self, key: str, row: int | None, rec: dict) -> None:
+        """Record a new record (`row` None) or a new version of the generated row `row` of `key`."""
+        world = self.world
+        if row is None:
+            world._extra[key][rec["id"]] = rec
+        else:
+            world._over[key][row] = rec
+        self.changes[key][(row, rec["id"])] = rec
+
+    def records(self) -> dict[str, list[dict]]:
+        """Per resource key the day's new records and new versions, in the order they were made."""
+        return {k: list(v.values()) for k, v in self.changes.items()}

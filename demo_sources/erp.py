@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import (DAY, ERP_STATES, FREE_SHIPPING_FROM, GATEWAY_METHOD, HISTORY_DAYS, HOUR, PAYMENT_METHODS, PRODUCT_CATEGORIES, SHIPPING_CENTS, TEAMS, _CAT_ROWS, _arr, _cluster, _net, _num, _sort_table)
+from .core import (DAY, Day, ERP_STATES, FREE_SHIPPING_FROM, GATEWAY_METHOD, HISTORY_DAYS, HOUR,
+                   PAYMENT_METHODS, PRODUCT_CATEGORIES, SHIPPING_CENTS, TEAMS, _CAT_ROWS, _arr, _cluster,
+                   _net, _num, _person_ids, _sort_table)
 from .timefmt import day_str_nullable, erp_ts
+
+
+def _person_name(idn: dict, i: int) -> str:
+    return idn["company"][i] if idn["is_company"][i] else f"{idn['first'][i]} {idn['last'][i]}"
 
 
 class ErpWorld:
@@ -234,3 +240,77 @@ class ErpWorld:
                  "list_price": lp[i], "standard_price": sp[i], "write_date": written[i]}
                 for i, (pid, code, name, cat) in enumerate(zip(Pr["id"][s].tolist(), Pr["code"][s].tolist(),
                                                                 Pr["name"][s].tolist(), Pr["cat"][s].tolist()))]
+
+    # ------------------------------------------------------------------ one more simulated day
+    def _day_partner_of(self, day: Day, p: int, t: int) -> list:
+        """`[id, name]` of person `p`'s ERP partner; a new partner if `p` has none yet."""
+        rng = day.rng
+        row = int(self._partner_row_of_person[p])
+        if row >= 0:
+            return [row + 1000, self._partner_name(row)]
+        if p in day.xpartner:
+            return day.xpartner[p]
+        idn = self._identity(np.array([p]), rng, "erp")
+        pid = self._next_id("erp/res.partner")
+        name = _person_name(idn, 0)
+        ref = f"K-{100000 + pid - 1000}"
+        rec = {"id": pid, "name": name, "is_company": bool(idn["is_company"][0]), "ref": ref,
+               "email": idn["email"][0] or False, "phone": idn["land"][0] or False,
+               "mobile": idn["mobile"][0] or False, "street": idn["address1"][0], "street2": idn["addr2"][0] or False,
+               "zip": idn["zip"][0], "city": idn["city"][0], "country_id": [57, "Deutschland"], "vat": False,
+               "x_birthdate": False, "active": True, "create_date": erp_ts(np.array([t]))[0],
+               "write_date": erp_ts(np.array([t]))[0]}
+        day.put("erp/res.partner", None, rec)
+        self._extra_truth.append(("erp", str(pid), _person_ids(np.array([p]))[0]))
+        day.xpartner[p] = [pid, name]
+        return day.xpartner[p]
+
+    def _day_mirror_order(self, day: Day, p: int, t: int, num: int, prods: list, qtys: list, nets: list, ship: int,
+                          ship_net: int, total: int, untaxed: int) -> tuple[int, str]:
+        """The ERP mirror of new shop order number `num` placed at `t`: its time and name."""
+        rng = day.rng
+        et = t + int(rng.integers(60, 900))
+        eid = self._next_id("erp/sale.order")
+        ename = f"S{eid:05d}"
+        ref = (f"#{num}", f"{num}", f"Shop {num}")[int(rng.integers(0, 3))]
+        day.put("erp/sale.order", None, {
+            "id": eid, "name": ename, "partner_id": list(self._day_partner_of(day, p, t)), "client_order_ref": ref,
+            "team_id": list(TEAMS[0]), "date_order": erp_ts(np.array([et]))[0], "state": "sale",
+            "amount_untaxed": round(untaxed / 100, 2), "amount_tax": round((total - untaxed) / 100, 2),
+            "amount_total": round(total / 100, 2), "write_date": erp_ts(np.array([et]))[0]})
+        lines = [(a, q, day.prices[a], nt) for a, q, nt in zip(prods, qtys, nets)]
+        if ship:
+            lines.append((len(day.pids) - 1, 1, ship, ship_net))
+        for a, q, pr, nt in lines:
+            day.put("erp/sale.order.line", None, {
+                "id": self._next_id("erp/sale.order.line"), "order_id": [eid, ename],
+                "product_id": [day.pids[a], f"[{day.codes[a]}] {day.names[a]}"], "product_uom_qty": float(q),
+                "qty_delivered": 0.0, "x_qty_returned": 0.0, "price_unit": round(pr / 100, 2),
+                "price_subtotal": round(nt / 100, 2), "write_date": erp_ts(np.array([et]))[0]})
+        return et, ename
+
+    def _day_orders_done(self, day: Day) -> None:
+        """ERP orders move from "sale" to "done"."""
+        E = self.T["erp/sale.order"]
+        EL = self.T["erp/sale.order.line"]
+        cand = np.flatnonzero((E["state"] == 1) & (E["t"] < day.now - 10 * DAY))
+        cand = np.array([x for x in cand.tolist() if x not in self._over["erp/sale.order"]], dtype=np.int64)
+        for erow in cand[: day.k_of(0.003, 3)].tolist():
+            t = day.when()
+            rec = dict(self._current("erp/sale.order", erow), state="done", write_date=erp_ts(np.array([t]))[0])
+            day.put("erp/sale.order", erow, rec)
+            a, b = np.searchsorted(EL["order"], [erow, erow + 1])
+            for lrow in range(int(a), int(b)):
+                lrec = dict(self._current("erp/sale.order.line", lrow))
+                lrec["qty_delivered"] = lrec["product_uom_qty"]
+                lrec["write_date"] = erp_ts(np.array([t]))[0]
+                day.put("erp/sale.order.line", lrow, lrec)
+
+    def _day_price_change(self, day: Day) -> None:
+        """A product price change."""
+        rng = day.rng
+        prow = int(rng.integers(0, self._n_sellable))
+        rec = dict(self._current("erp/product.product", prow))
+        rec["list_price"] = round(rec["list_price"] + 1.0, 2)
+        rec["write_date"] = erp_ts(np.array([day.when()]))[0]
+        day.put("erp/product.product", prow, rec)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import names as N
-from .core import (CHANNELS, DAY, HOUR, ORDER_SUBJECTS, RATINGS, SUBJECTS, SUBJECT_TAG, TICKET_STATUS, _cluster, _segments, _sort_table)
+from .core import (CHANNELS, DAY, Day, HOUR, ORDER_SUBJECTS, RATINGS, SUBJECTS, SUBJECT_TAG, TICKET_STATUS,
+                   _cluster, _person_ids, _segments, _sort_table)
 from .timefmt import hd_ts
 
 
@@ -172,3 +173,76 @@ class HelpdeskWorld:
                         "ticket_id": int(tids[tk]) if tk >= 0 else None, "user_id": int(uids[u]), "comment": comment,
                         "created_at": created[i], "updated_at": updated[i]})
         return out
+
+    # ------------------------------------------------------------------ one more simulated day
+    def _day_new_tickets(self, day: Day) -> None:
+        """New tickets of existing users."""
+        rng = day.rng
+        U = self.T["helpdesk/users"]
+        nu = len(U["id"])
+        for urow in (rng.choice(nu, min(nu, day.k_of(0.002, 3)), replace=False).tolist() if nu else []):
+            t = day.when()
+            subj = int(rng.integers(0, len(SUBJECTS)))
+            ts = hd_ts(np.array([t]))[0]
+            day.put("helpdesk/tickets", None, {
+                "id": self._next_id("helpdesk/tickets"), "requester_id": int(U["id"][urow]), "subject": SUBJECTS[subj],
+                "via": {"channel": CHANNELS[int(rng.choice(4, p=[0.35, 0.35, 0.15, 0.15]))]}, "status": "new",
+                "created_at": ts, "updated_at": ts, "solved_at": None, "custom_fields": [{"id": 360001, "value": None}],
+                "satisfaction_rating": {"score": "unoffered"}, "tags": [SUBJECT_TAG[subj]]})
+
+    def _day_ticket_progress(self, day: Day) -> None:
+        """Progress on open tickets: solved (with a rating, maybe a CSAT response) or closed."""
+        rng = day.rng
+        Tk = self.T["helpdesk/tickets"]
+        opent = np.flatnonzero(Tk["status"] <= 3)
+        opent = np.array([x for x in opent.tolist() if x not in self._over["helpdesk/tickets"]], dtype=np.int64)
+        for trow in (rng.choice(opent, min(len(opent), day.k_of(0.002, 3)), replace=False).tolist() if len(opent) else []):
+            t = day.when()
+            rec = dict(self._current("helpdesk/tickets", trow))
+            ts = hd_ts(np.array([t]))[0]
+            if rec["status"] == "solved":
+                rec["status"] = "closed"
+            else:
+                rec.update(status="solved", solved_at=ts)
+                score = RATINGS[int(rng.choice(4, p=[0.2, 0.3, 0.35, 0.15]))]
+                rec["satisfaction_rating"] = {"score": score}
+                if rng.random() < 0.5:
+                    sid = self._next_id("helpdesk/survey_responses")
+                    day.put("helpdesk/survey_responses", None, {
+                        "id": sid, "type": "csat", "score": int(rng.integers(1, 6)), "ticket_id": rec["id"],
+                        "user_id": rec["requester_id"], "comment": None, "created_at": hd_ts(np.array([t + 60]))[0],
+                        "updated_at": hd_ts(np.array([t + 60]))[0]})
+            rec["updated_at"] = ts
+            day.put("helpdesk/tickets", trow, rec)
+
+    def _day_nps_response(self, day: Day) -> None:
+        """One NPS survey response."""
+        rng = day.rng
+        U = self.T["helpdesk/users"]
+        nu = len(U["id"])
+        if nu:
+            urow = int(rng.integers(0, nu))
+            t = day.when()
+            day.put("helpdesk/survey_responses", None, {
+                "id": self._next_id("helpdesk/survey_responses"), "type": "nps", "score": int(rng.integers(0, 11)),
+                "ticket_id": None, "user_id": int(U["id"][urow]), "comment": None,
+                "created_at": hd_ts(np.array([t]))[0], "updated_at": hd_ts(np.array([t]))[0]})
+
+    def _day_new_caller(self, day: Day, new_p: np.ndarray) -> None:
+        """A new helpdesk user (a caller not seen before) for one new person, with a ticket."""
+        rng = day.rng
+        for p in new_p[:1].tolist():
+            t = day.when()
+            idn = self._identity(np.array([p]), rng, "helpdesk")
+            uid = self._next_id("helpdesk/users", int(rng.integers(1, 13)))
+            ts = hd_ts(np.array([t]))[0]
+            day.put("helpdesk/users", None, {
+                "id": uid, "name": f"{idn['first'][0]} {idn['last'][0]}", "email": idn["email"][0],
+                "phone": idn["mobile"][0] or idn["land"][0], "external_id": None,
+                "role": "end-user", "active": True, "created_at": ts, "updated_at": ts})
+            self._extra_truth.append(("helpdesk", str(uid), _person_ids(np.array([p]))[0]))
+            day.put("helpdesk/tickets", None, {
+                "id": self._next_id("helpdesk/tickets"), "requester_id": uid, "subject": "Frage zur Bestellung",
+                "via": {"channel": "voice"}, "status": "open", "created_at": ts, "updated_at": ts, "solved_at": None,
+                "custom_fields": [{"id": 360001, "value": None}], "satisfaction_rating": {"score": "unoffered"},
+                "tags": ["bestellung", "anruf"]})

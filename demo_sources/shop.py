@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import (CONSENT, DAY, FREE_SHIPPING_FROM, GATEWAYS, GATEWAY_P, HOUR, SHIPPING_CENTS, SHOP_STATES, _cluster, _money, _net, _sort_table)
-from .timefmt import day_str_nullable, shop_ts
+from .core import (CITY_NAME, CITY_P, CITY_ZIP, CONSENT, DAY, Day, FREE_SHIPPING_FROM, GATEWAYS,
+                   GATEWAY_METHOD, GATEWAY_P, HOUR, PAYMENT_METHODS, SHIPPING_CENTS, SHOP_STATES, STREETS,
+                   _cluster, _money, _net, _person_ids, _sort_table)
+from .dirt import email_other_mailbox
+from .timefmt import day_str_nullable, erp_ts, shop_ts
 
 
 class ShopWorld:
@@ -253,3 +256,179 @@ class ShopWorld:
                                         "quantity": lqty[j], "price": lprice[j], "product_id": pids[lprod[j]]}
                                        for j in range(starts[i], starts[i + 1])]})
         return out
+
+    # ------------------------------------------------------------------ one more simulated day
+    def _day_history_payments(self, day: Day) -> None:
+        """Orders of the history whose payment arrives on this day turn paid: a change the shop reports
+        with a new updated_at, never silently."""
+        O0 = self.T["shop/orders"]
+        for row in np.flatnonzero((O0["pay_t"] > day.t_lo) & (O0["pay_t"] <= day.now)).tolist():
+            if row in self._over["shop/orders"]:
+                continue
+            O0["upd"][row] = max(int(O0["upd"][row]), int(O0["pay_t"][row]))
+            day.put("shop/orders", row, self._render("shop/orders", row, row + 1)[0])
+
+    def _day_new_customer(self, day: Day, p: int, guest: bool, t: int) -> dict:
+        """A new shop customer of person `p` (a registration, or a guest checkout when `guest`)."""
+        rng = day.rng
+        idn = self._identity(np.array([p]), rng, "shop")
+        cid = self._next_id("shop/customers", int(rng.integers(1, 7)))
+        rec = {"id": cid, "email": idn["email"][0], "first_name": idn["first"][0], "last_name": idn["last"][0],
+               "phone": idn["mobile"][0] or idn["land"][0], "state": "enabled", "guest": guest,
+               "verified_email": not guest, "tags": "", "birthday": None,
+               "email_marketing_consent": {"state": "not_subscribed", "opt_in_level": None, "consent_updated_at": None},
+               "created_at": shop_ts(np.array([t]))[0], "updated_at": shop_ts(np.array([t]))[0],
+               "default_address": None if idn["no_addr"][0] else {
+                   "address1": idn["address1"][0], "address2": idn["addr2"][0], "zip": idn["zip"][0],
+                   "city": idn["city"][0], "country_code": "DE", "company": idn["company"][0]}}
+        if not guest and not idn["no_birth"][0] and rng.random() < 0.5:
+            rec["birthday"] = day_str_nullable(np.array([idn["birth"][0]]), np.array([False]))[0]
+        day.put("shop/customers", None, rec)
+        self._extra_truth.append(("shop", str(cid), _person_ids(np.array([p]))[0]))
+        return rec
+
+    def _day_new_order(self, day: Day, p: int, cust: dict, t: int) -> None:
+        """A new shop order of person `p` as `cust`, its ERP mirror and (mostly) its invoice."""
+        rng = day.rng
+        O = self.T["shop/orders"]
+        k = 1 + int(rng.binomial(3, 0.22))
+        prods = rng.choice(self._n_sellable, k, p=self._prod_p).tolist()
+        qtys = (1 + (rng.random(k) < 0.18)).tolist()
+        gw = int(self.P["gw"][p]) if rng.random() < 0.7 else int(rng.choice(len(GATEWAYS), p=GATEWAY_P))
+        goods = sum(day.prices[a] * q for a, q in zip(prods, qtys))
+        ship = SHIPPING_CENTS if goods < FREE_SHIPPING_FROM else 0
+        nets = [int(np.floor(day.prices[a] * q / (1 + day.vats[a]) + 0.5)) for a, q in zip(prods, qtys)]
+        ship_net = int(np.floor(ship / 1.19 + 0.5))
+        total, untaxed = goods + ship, sum(nets) + ship_net
+        oid = self._next_id("shop/orders", int(rng.integers(1, 3)))
+        num = self._next_id("shop/orders#number") if "shop/orders#number" in self._ids else None
+        if num is None:
+            self._ids["shop/orders#number"] = int(O["number"].max(initial=1000)) + 1
+            num = self._ids["shop/orders#number"]
+        fast = gw in (0, 2)
+        paid_t = t + 120 if fast else None
+        items = []
+        for a, q in zip(prods, qtys):
+            lid = self._next_id("shop/orders#lines") if "shop/orders#lines" in self._ids else None
+            if lid is None:
+                self._ids["shop/orders#lines"] = int(self.T["shop/orders#lines"]["id"].max(initial=10_000_000)) + 1
+                lid = self._ids["shop/orders#lines"]
+            items.append({"id": lid, "sku": day.codes[a], "title": day.names[a], "quantity": q,
+                          "price": f"{day.prices[a] / 100:.2f}", "product_id": day.pids[a]})
+        addr = None
+        if cust.get("default_address"):
+            addr = dict(cust["default_address"], first_name=cust["first_name"], last_name=cust["last_name"],
+                        phone=cust["phone"])
+        ts = shop_ts(np.array([t, paid_t or t]))
+        rec = {"id": oid, "name": f"#{num}", "order_number": num, "email": cust["email"],
+               "customer": {"id": cust["id"]}, "created_at": ts[0], "updated_at": ts[1], "cancelled_at": None,
+               "test": False, "financial_status": "paid" if fast else "pending", "currency": "EUR",
+               "total_price": f"{total / 100:.2f}", "subtotal_price": f"{goods / 100:.2f}",
+               "total_tax": f"{(total - untaxed) / 100:.2f}", "total_discounts": "0.00",
+               "shipping_price": f"{ship / 100:.2f}", "payment_gateway_names": [GATEWAYS[gw]],
+               "line_items": items, "refunds": [], "billing_address": addr,
+               "shipping_address": dict(addr) if addr else None}
+        day.put("shop/orders", None, rec)
+        et, ename = self._day_mirror_order(day, p, t, num, prods, qtys, nets, ship, ship_net, total, untaxed)
+        if rng.random() < 0.8:
+            remark = f"Bestellung #{num}" if rng.random() < 0.6 else f"Auftrag {ename}"
+            self._day_new_invoice(day, et + 600, total, remark, p, paid_t + 600 if paid_t else None,
+                                  PAYMENT_METHODS.index(GATEWAY_METHOD[gw]))
+
+    def _day_repeat_orders(self, day: Day) -> None:
+        """Orders of existing customers (some as guest checkout: a new duplicate customer)."""
+        rng = day.rng
+        r = self.dirt
+        C = self.T["shop/customers"]
+        reg = np.flatnonzero(self._cust_row_of_person >= 0)
+        for p in rng.choice(reg, min(len(reg), day.k_of(0.004, 3)), replace=False).tolist() if len(reg) else []:
+            t = day.when()
+            if rng.random() < r.guest_duplicates:
+                cust = self._day_new_customer(day, p, True, t)
+            else:
+                row = int(self._cust_row_of_person[p])
+                cust = self._current("shop/customers", row)
+                if C["state"][row] == 1 and row not in self._over["shop/customers"]:
+                    continue
+                cust = dict(cust, updated_at=shop_ts(np.array([t]))[0])
+                day.put("shop/customers", row, cust)
+            self._day_new_order(day, p, cust, t + 60)
+
+    def _day_customer_updates(self, day: Day) -> None:
+        """Customer updates: moves, e-mail changes, consent changes."""
+        rng = day.rng
+        C = self.T["shop/customers"]
+        nc = len(C["id"])
+        for row in rng.choice(nc, min(nc, day.k_of(0.003, 3)), replace=False).tolist():
+            t = day.when()
+            rec = dict(self._current("shop/customers", row))
+            what = int(rng.integers(0, 3))
+            if what == 0:
+                city = int(rng.choice(len(CITY_NAME), p=CITY_P))
+                rec["default_address"] = {"address1": f"{STREETS[int(rng.integers(0, len(STREETS)))]} {int(rng.integers(1, 120))}",
+                                          "address2": None, "zip": CITY_ZIP[city], "city": CITY_NAME[city],
+                                          "country_code": "DE", "company": None}
+            elif what == 1 and rec["email"]:
+                rec["email"] = email_other_mailbox(rec["email"].strip().lower(), int(rng.integers(0, 1000)))
+            else:
+                subscribed = rec["email_marketing_consent"]["state"] == "subscribed"
+                rec["email_marketing_consent"] = {
+                    "state": "unsubscribed" if subscribed else "subscribed",
+                    "opt_in_level": None if subscribed else "confirmed_opt_in",
+                    "consent_updated_at": shop_ts(np.array([t]))[0]}
+            rec["updated_at"] = shop_ts(np.array([t]))[0]
+            day.put("shop/customers", row, rec)
+
+    def _day_returns(self, day: Day) -> None:
+        """Refunds / returns of recent orders: shop refund, ERP returned quantities, credit note."""
+        rng = day.rng
+        O = self.T["shop/orders"]
+        L, EL = self.T["shop/orders#lines"], self.T["erp/sale.order.line"]
+        recent = np.flatnonzero((O["t"] > day.t_lo - 30 * DAY) & (O["cancel_t"] < 0) & (O["refund_t"] < 0) & ~O["test"])
+        recent = np.array([x for x in recent.tolist() if x not in self._over["shop/orders"]], dtype=np.int64)
+        for orow in (rng.choice(recent, min(len(recent), day.k_of(0.0005, 2)), replace=False).tolist() if len(recent) else []):
+            t = day.when()
+            rec = dict(self._current("shop/orders", orow))
+            la, lb = int(L["starts"][orow]), int(L["starts"][orow + 1])
+            j = la + int(rng.integers(0, lb - la))
+            q = int(L["qty"][j])
+            amount = q * int(L["dprice"][j])
+            rid = self._next_id("shop/orders#refund") if "shop/orders#refund" in self._ids else None
+            if rid is None:
+                self._ids["shop/orders#refund"] = int(O["refund_id"].max(initial=800_000)) + 1
+                rid = self._ids["shop/orders#refund"]
+            rec["refunds"] = list(rec["refunds"]) + [{
+                "id": rid, "created_at": shop_ts(np.array([t]))[0],
+                "refund_line_items": [{"line_item_id": int(L["id"][j]), "quantity": q, "subtotal": f"{amount / 100:.2f}"}],
+                "transactions": [{"amount": f"{amount / 100:.2f}", "kind": "refund", "status": "success"}]}]
+            rec["financial_status"] = "refunded" if lb - la == 1 else "partially_refunded"
+            rec["updated_at"] = shop_ts(np.array([t]))[0]
+            day.put("shop/orders", orow, rec)
+            erow = int(O["erow"][orow])
+            if erow >= 0:
+                lrow = int(np.searchsorted(EL["order"], erow)) + (j - la)
+                lrec = dict(self._current("erp/sale.order.line", lrow))
+                lrec["x_qty_returned"] = float(q)
+                lrec["qty_delivered"] = lrec["product_uom_qty"]
+                lrec["write_date"] = erp_ts(np.array([t + 600]))[0]
+                day.put("erp/sale.order.line", lrow, lrec)
+                self._day_new_invoice(day, t + 3600, amount, f"Gutschrift zu Bestellung #{int(O['number'][orow])}",
+                            int(O["p"][orow]), None, 0, credit=True)
+
+    def _day_abandoned_checkouts(self, day: Day) -> None:
+        """Abandoned checkouts."""
+        rng = day.rng
+        shop_p = np.flatnonzero(self._cust_row_of_person >= 0)
+        for p in (rng.choice(shop_p, min(len(shop_p), day.k_of(0.001, 2)), replace=False).tolist() if len(shop_p) else []):
+            t = day.when()
+            a = int(rng.choice(self._n_sellable, p=self._prod_p))
+            cust = self._current("shop/customers", int(self._cust_row_of_person[p]))
+            tot = day.prices[a] + (SHIPPING_CENTS if day.prices[a] < FREE_SHIPPING_FROM else 0)
+            cid = self._next_id("shop/checkouts", int(rng.integers(1, 11)))
+            ts = shop_ts(np.array([t, t + 600]))
+            day.put("shop/checkouts", None, {
+                "id": cid, "token": f"{int(rng.integers(0, 2**63 - 1)):016x}{int(rng.integers(0, 2**63 - 1)):016x}",
+                "email": cust["email"], "customer": {"id": cust["id"]}, "created_at": ts[0], "updated_at": ts[1],
+                "completed_at": None, "total_price": f"{tot / 100:.2f}",
+                "line_items": [{"id": 900_000_000 + cid % 100_000_000, "sku": day.codes[a], "title": day.names[a], "quantity": 1,
+                                "price": f"{day.prices[a] / 100:.2f}", "product_id": day.pids[a]}]})

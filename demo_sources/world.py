@@ -21,22 +21,19 @@ import pandas as pd
 
 from . import names as N
 from .accounting import AccountingWorld
-from .core import (  # noqa: F401 - names other modules import from here
-    ACCOUNTING_WINDOW, ADDR2, CITY_AREA, CITY_NAME, CITY_P, CITY_ZIP, CUSTOMER_KEYS, DAY, DOMAIN_P, DOMAINS,
-    FIRST_ALL, FIRST_ASCII, GATEWAY_P, GATEWAYS, HISTORY_DAYS, HNO, LAST_ALL, LAST_ASCII, LAST_P, MOBILE_PRE,
-    N_FEMALE, RESOURCE_KEYS, STREETS, TRUTH_COLUMNS, DirtRates, _arr, _cluster, _no_gc, _person_ids, _rng,
-    _segments, _uuid, HOUR, PAYMENT_METHODS, FREE_SHIPPING_FROM, SHIPPING_CENTS, TEAMS, GATEWAY_METHOD, SUBJECTS,
-    CHANNELS, SUBJECT_TAG, RATINGS,
+from .core import (  # noqa: F401 - ACCOUNTING_WINDOW, _cluster: imported from here by others
+    ACCOUNTING_WINDOW, ADDR2, CITY_AREA, CITY_NAME, CITY_P, CITY_ZIP, CUSTOMER_KEYS, DAY, DOMAINS, DOMAIN_P,
+    Day, DirtRates, FIRST_ALL, FIRST_ASCII, GATEWAYS, GATEWAY_P, HISTORY_DAYS, HNO, LAST_ALL, LAST_ASCII,
+    LAST_P, MOBILE_PRE, N_FEMALE, RESOURCE_KEYS, STREETS, TRUTH_COLUMNS, _arr, _cluster, _no_gc, _person_ids,
+    _rng, _segments, _uuid,
 )
 from .dirt import (N_PHONE_STYLES, email_ascii, email_case_variant, email_other_mailbox,
                    email_whitespace_variant, phone_format, street_variant, transliterate, typo)
 from .erp import ErpWorld
 from .helpdesk import HelpdeskWorld
 from .shop import ShopWorld
-from .timefmt import acc_ts, berlin_offset, day_str_nullable, erp_ts, hd_ts, shop_ts
+from .timefmt import erp_ts, hd_ts, shop_ts
 
-
-# ----------------------------------------------------------------------------------------- the world
 
 class GeneratedWorld(ShopWorld, ErpWorld, HelpdeskWorld, AccountingWorld):
     """A generated world: read interface shared with ``replay.ReplayWorld`` plus ``advance_day``."""
@@ -329,348 +326,51 @@ class GeneratedWorld(ShopWorld, ErpWorld, HelpdeskWorld, AccountingWorld):
 
     def _advance_day(self) -> dict[str, list[dict]]:
         self.day_index += 1
-        rng = _rng(self.seed, "day", self.day_index)
-        r = self.dirt
-        t_lo = self.now_s
+        day = Day(self, _rng(self.seed, "day", self.day_index), t_lo=self.now_s)
         self.now_s += DAY
         self.now = self.now + dt.timedelta(days=1)
-        now = self.now_s
-        n = self.persons
-        ch: dict[str, dict] = {k: {} for k in RESOURCE_KEYS}
+        day.now = self.now_s
+        # The steps draw from one random stream in this order: reordering them changes the world.
+        self._day_history_payments(day)
+        new_p = self._day_new_persons(day)
+        self._day_repeat_orders(day)
+        self._day_customer_updates(day)
+        self._day_returns(day)
+        self._day_orders_done(day)
+        self._day_voucher_events(day)
+        self._day_new_tickets(day)
+        self._day_ticket_progress(day)
+        self._day_nps_response(day)
+        self._day_new_caller(day, new_p)
+        self._day_soft_deletes(day)
+        self._day_contact_edits(day)
+        self._day_abandoned_checkouts(day)
+        self._day_price_change(day)
+        return day.records()
 
-        def when() -> int:
-            return int(t_lo + rng.integers(120, DAY - 2 * HOUR))
-
-        def k_of(frac: float, minimum: int) -> int:
-            return max(minimum, int(n * frac))
-
-        def put(key: str, row: int | None, rec: dict) -> None:
-            if row is None:
-                self._extra[key][rec["id"]] = rec
-            else:
-                self._over[key][row] = rec
-            ch[key][(row, rec["id"])] = rec
-
-        # Orders of the history whose payment arrives on this day turn paid: a change the shop reports
-        # with a new updated_at, never silently.
-        O0 = self.T["shop/orders"]
-        for row in np.flatnonzero((O0["pay_t"] > t_lo) & (O0["pay_t"] <= now)).tolist():
-            if row in self._over["shop/orders"]:
-                continue
-            O0["upd"][row] = max(int(O0["upd"][row]), int(O0["pay_t"][row]))
-            put("shop/orders", row, self._render("shop/orders", row, row + 1)[0])
-
-        Pr = self.T["erp/product.product"]
-        codes, names, pids, vats, prices = (Pr["code"].tolist(), Pr["name"].tolist(), Pr["id"].tolist(),
-                                            Pr["vat"].tolist(), Pr["price"].tolist())
-        C, O, E = self.T["shop/customers"], self.T["shop/orders"], self.T["erp/sale.order"]
-        xpartner = self.__dict__.setdefault("_xpartner", {})   # person -> [id, name] of partners made after generation
-        xcontact = self.__dict__.setdefault("_xcontact", {})   # person -> (uuid, name)
-        xcust = self.__dict__.setdefault("_xcust", {})         # person -> registered shop customer id (new persons)
-
-        def person_name(idn, i):
-            return idn["company"][i] if idn["is_company"][i] else f"{idn['first'][i]} {idn['last'][i]}"
-
-        def new_customer(p: int, guest: bool, t: int) -> dict:
-            idn = self._identity(np.array([p]), rng, "shop")
-            cid = self._next_id("shop/customers", int(rng.integers(1, 7)))
-            rec = {"id": cid, "email": idn["email"][0], "first_name": idn["first"][0], "last_name": idn["last"][0],
-                   "phone": idn["mobile"][0] or idn["land"][0], "state": "enabled", "guest": guest,
-                   "verified_email": not guest, "tags": "", "birthday": None,
-                   "email_marketing_consent": {"state": "not_subscribed", "opt_in_level": None, "consent_updated_at": None},
-                   "created_at": shop_ts(np.array([t]))[0], "updated_at": shop_ts(np.array([t]))[0],
-                   "default_address": None if idn["no_addr"][0] else {
-                       "address1": idn["address1"][0], "address2": idn["addr2"][0], "zip": idn["zip"][0],
-                       "city": idn["city"][0], "country_code": "DE", "company": idn["company"][0]}}
-            if not guest and not idn["no_birth"][0] and rng.random() < 0.5:
-                rec["birthday"] = day_str_nullable(np.array([idn["birth"][0]]), np.array([False]))[0]
-            put("shop/customers", None, rec)
-            self._extra_truth.append(("shop", str(cid), _person_ids(np.array([p]))[0]))
-            return rec
-
-        def partner_of(p: int, t: int) -> list:
-            row = int(self._partner_row_of_person[p])
-            if row >= 0:
-                return [row + 1000, self._partner_name(row)]
-            if p in xpartner:
-                return xpartner[p]
-            idn = self._identity(np.array([p]), rng, "erp")
-            pid = self._next_id("erp/res.partner")
-            name = person_name(idn, 0)
-            ref = f"K-{100000 + pid - 1000}"
-            rec = {"id": pid, "name": name, "is_company": bool(idn["is_company"][0]), "ref": ref,
-                   "email": idn["email"][0] or False, "phone": idn["land"][0] or False,
-                   "mobile": idn["mobile"][0] or False, "street": idn["address1"][0], "street2": idn["addr2"][0] or False,
-                   "zip": idn["zip"][0], "city": idn["city"][0], "country_id": [57, "Deutschland"], "vat": False,
-                   "x_birthdate": False, "active": True, "create_date": erp_ts(np.array([t]))[0],
-                   "write_date": erp_ts(np.array([t]))[0]}
-            put("erp/res.partner", None, rec)
-            self._extra_truth.append(("erp", str(pid), _person_ids(np.array([p]))[0]))
-            xpartner[p] = [pid, name]
-            return xpartner[p]
-
-        def contact_of(p: int):
-            row = int(self._contact_row_of_person[p])
-            if row >= 0:
-                return self._contact_id(row), self._contact_name(row)
-            return xcontact.get(p)
-
-        def new_invoice(t: int, total: int, remark: str, p: int, paid_t: int | None, method: int, credit: bool = False):
-            c = contact_of(p) if rng.random() < 0.65 else None
-            seq = self._next_id("accounting/vouchers#seq") if "accounting/vouchers#seq" in self._ids else None
-            if seq is None:
-                self._ids["accounting/vouchers#seq"] = int(len(self.T["accounting/vouchers"]["seq"])) + 1
-                seq = self._ids["accounting/vouchers#seq"]
-            local_day = (t + int(berlin_offset(np.array([t]))[0])) // DAY
-            vd = local_day * DAY - int(berlin_offset(np.array([local_day * DAY - 3600]))[0])
-            status = "paidoff" if credit else ("paid" if paid_t is not None else "open")
-            upd = (paid_t + 300) if paid_t is not None else t + 5
-            year = dt.datetime.fromtimestamp(t, dt.UTC).year
-            rec = {"id": self._uuid1(rng), "voucherType": "salescreditnote" if credit else "salesinvoice",
-                   "voucherStatus": status, "voucherNumber": f"{'GS' if credit else 'RE'}-{year}-{seq:06d}",
-                   "voucherDate": acc_ts(np.array([vd * 1000]))[0],
-                   "dueDate": acc_ts(np.array([(vd + (0 if credit else 14 * DAY)) * 1000]))[0],
-                   "createdDate": acc_ts(np.array([t * 1000 + 1]))[0], "updatedDate": acc_ts(np.array([upd * 1000 + 7]))[0],
-                   "contactId": c[0] if c else None, "contactName": c[1] if c else "Sammelkunde",
-                   "totalAmount": round(total / 100, 2), "openAmount": round(total / 100, 2) if status == "open" else 0.0,
-                   "currency": "EUR", "remark": remark, "dunningLevel": 0}
-            put("accounting/vouchers", None, rec)
-            if paid_t is not None and not credit:
-                put("accounting/payments", None, {
-                    "id": self._uuid1(rng), "voucherId": rec["id"], "paidDate": acc_ts(np.array([paid_t * 1000]))[0],
-                    "amount": round(total / 100, 2), "paymentMethod": PAYMENT_METHODS[method],
-                    "updatedDate": acc_ts(np.array([(paid_t + 60) * 1000]))[0]})
-            return rec
-
-        def new_order(p: int, cust: dict, t: int) -> None:
-            k = 1 + int(rng.binomial(3, 0.22))
-            prods = rng.choice(self._n_sellable, k, p=self._prod_p).tolist()
-            qtys = (1 + (rng.random(k) < 0.18)).tolist()
-            gw = int(self.P["gw"][p]) if rng.random() < 0.7 else int(rng.choice(len(GATEWAYS), p=GATEWAY_P))
-            goods = sum(prices[a] * q for a, q in zip(prods, qtys))
-            ship = SHIPPING_CENTS if goods < FREE_SHIPPING_FROM else 0
-            nets = [int(np.floor(prices[a] * q / (1 + vats[a]) + 0.5)) for a, q in zip(prods, qtys)]
-            ship_net = int(np.floor(ship / 1.19 + 0.5))
-            total, untaxed = goods + ship, sum(nets) + ship_net
-            oid = self._next_id("shop/orders", int(rng.integers(1, 3)))
-            num = self._next_id("shop/orders#number") if "shop/orders#number" in self._ids else None
-            if num is None:
-                self._ids["shop/orders#number"] = int(O["number"].max(initial=1000)) + 1
-                num = self._ids["shop/orders#number"]
-            fast = gw in (0, 2)
-            paid_t = t + 120 if fast else None
-            items = []
-            for a, q in zip(prods, qtys):
-                lid = self._next_id("shop/orders#lines") if "shop/orders#lines" in self._ids else None
-                if lid is None:
-                    self._ids["shop/orders#lines"] = int(self.T["shop/orders#lines"]["id"].max(initial=10_000_000)) + 1
-                    lid = self._ids["shop/orders#lines"]
-                items.append({"id": lid, "sku": codes[a], "title": names[a], "quantity": q,
-                              "price": f"{prices[a] / 100:.2f}", "product_id": pids[a]})
-            addr = None
-            if cust.get("default_address"):
-                addr = dict(cust["default_address"], first_name=cust["first_name"], last_name=cust["last_name"],
-                            phone=cust["phone"])
-            ts = shop_ts(np.array([t, paid_t or t]))
-            rec = {"id": oid, "name": f"#{num}", "order_number": num, "email": cust["email"],
-                   "customer": {"id": cust["id"]}, "created_at": ts[0], "updated_at": ts[1], "cancelled_at": None,
-                   "test": False, "financial_status": "paid" if fast else "pending", "currency": "EUR",
-                   "total_price": f"{total / 100:.2f}", "subtotal_price": f"{goods / 100:.2f}",
-                   "total_tax": f"{(total - untaxed) / 100:.2f}", "total_discounts": "0.00",
-                   "shipping_price": f"{ship / 100:.2f}", "payment_gateway_names": [GATEWAYS[gw]],
-                   "line_items": items, "refunds": [], "billing_address": addr,
-                   "shipping_address": dict(addr) if addr else None}
-            put("shop/orders", None, rec)
-            # ERP mirror
-            et = t + int(rng.integers(60, 900))
-            eid = self._next_id("erp/sale.order")
-            ename = f"S{eid:05d}"
-            ref = (f"#{num}", f"{num}", f"Shop {num}")[int(rng.integers(0, 3))]
-            put("erp/sale.order", None, {
-                "id": eid, "name": ename, "partner_id": list(partner_of(p, t)), "client_order_ref": ref,
-                "team_id": list(TEAMS[0]), "date_order": erp_ts(np.array([et]))[0], "state": "sale",
-                "amount_untaxed": round(untaxed / 100, 2), "amount_tax": round((total - untaxed) / 100, 2),
-                "amount_total": round(total / 100, 2), "write_date": erp_ts(np.array([et]))[0]})
-            lines = [(a, q, prices[a], nt) for a, q, nt in zip(prods, qtys, nets)]
-            if ship:
-                lines.append((len(pids) - 1, 1, ship, ship_net))
-            for a, q, pr, nt in lines:
-                put("erp/sale.order.line", None, {
-                    "id": self._next_id("erp/sale.order.line"), "order_id": [eid, ename],
-                    "product_id": [pids[a], f"[{codes[a]}] {names[a]}"], "product_uom_qty": float(q),
-                    "qty_delivered": 0.0, "x_qty_returned": 0.0, "price_unit": round(pr / 100, 2),
-                    "price_subtotal": round(nt / 100, 2), "write_date": erp_ts(np.array([et]))[0]})
-            if rng.random() < 0.8:
-                new_invoice(et + 600, total, f"Bestellung #{num}" if rng.random() < 0.6 else f"Auftrag {ename}", p,
-                            paid_t + 600 if paid_t else None, PAYMENT_METHODS.index(GATEWAY_METHOD[gw]))
-
-        # 1. new persons: registration (or guest checkout) and a first order
-        k_new = k_of(0.001, 2)
-        Q = self._make_persons(rng, k_new, len(self.P["fi"]), t_lo, now - 60)
+    def _day_new_persons(self, day: Day) -> np.ndarray:
+        """New persons: registration (or guest checkout) and a first order; returns their indices."""
+        rng = day.rng
+        r = self.dirt
+        k_new = day.k_of(0.001, 2)
+        Q = self._make_persons(rng, k_new, len(self.P["fi"]), day.t_lo, day.now - 60)
         Q["email"] = _arr(e.replace("@", f".{self.day_index}{i}@", 1) for i, e in enumerate(Q["email"]))
         Q["root"] = np.arange(len(self.P["fi"]), len(self.P["fi"]) + k_new)
         new_p = self._append_persons(Q)
         for p in new_p.tolist():
-            t = when()
+            t = day.when()
             guest = bool(rng.random() < r.guest_duplicates)
-            cust = new_customer(p, guest, t)
+            cust = self._day_new_customer(day, p, guest, t)
             if not guest:
-                xcust[p] = cust
+                day.xcust[p] = cust
             if rng.random() < 0.7:
-                new_order(p, cust, t + 300)
-        # 2. orders of existing customers (some as guest checkout: a new duplicate customer)
-        reg = np.flatnonzero(self._cust_row_of_person >= 0)
-        for p in rng.choice(reg, min(len(reg), k_of(0.004, 3)), replace=False).tolist() if len(reg) else []:
-            t = when()
-            if rng.random() < r.guest_duplicates:
-                cust = new_customer(p, True, t)
-            else:
-                row = int(self._cust_row_of_person[p])
-                cust = self._current("shop/customers", row)
-                if C["state"][row] == 1 and row not in self._over["shop/customers"]:
-                    continue
-                cust = dict(cust, updated_at=shop_ts(np.array([t]))[0])
-                put("shop/customers", row, cust)
-            new_order(p, cust, t + 60)
-        # 3. customer updates: moves, e-mail changes, consent changes
-        nc = len(C["id"])
-        for row in rng.choice(nc, min(nc, k_of(0.003, 3)), replace=False).tolist():
-            t = when()
-            rec = dict(self._current("shop/customers", row))
-            what = int(rng.integers(0, 3))
-            if what == 0:
-                city = int(rng.choice(len(CITY_NAME), p=CITY_P))
-                rec["default_address"] = {"address1": f"{STREETS[int(rng.integers(0, len(STREETS)))]} {int(rng.integers(1, 120))}",
-                                          "address2": None, "zip": CITY_ZIP[city], "city": CITY_NAME[city],
-                                          "country_code": "DE", "company": None}
-            elif what == 1 and rec["email"]:
-                rec["email"] = email_other_mailbox(rec["email"].strip().lower(), int(rng.integers(0, 1000)))
-            else:
-                subscribed = rec["email_marketing_consent"]["state"] == "subscribed"
-                rec["email_marketing_consent"] = {
-                    "state": "unsubscribed" if subscribed else "subscribed",
-                    "opt_in_level": None if subscribed else "confirmed_opt_in",
-                    "consent_updated_at": shop_ts(np.array([t]))[0]}
-            rec["updated_at"] = shop_ts(np.array([t]))[0]
-            put("shop/customers", row, rec)
-        # 4. refunds / returns of recent orders: shop refund, ERP returned quantities, credit note
-        L, EL = self.T["shop/orders#lines"], self.T["erp/sale.order.line"]
-        recent = np.flatnonzero((O["t"] > t_lo - 30 * DAY) & (O["cancel_t"] < 0) & (O["refund_t"] < 0) & ~O["test"])
-        recent = np.array([x for x in recent.tolist() if x not in self._over["shop/orders"]], dtype=np.int64)
-        for orow in (rng.choice(recent, min(len(recent), k_of(0.0005, 2)), replace=False).tolist() if len(recent) else []):
-            t = when()
-            rec = dict(self._current("shop/orders", orow))
-            la, lb = int(L["starts"][orow]), int(L["starts"][orow + 1])
-            j = la + int(rng.integers(0, lb - la))
-            q = int(L["qty"][j])
-            amount = q * int(L["dprice"][j])
-            rid = self._next_id("shop/orders#refund") if "shop/orders#refund" in self._ids else None
-            if rid is None:
-                self._ids["shop/orders#refund"] = int(O["refund_id"].max(initial=800_000)) + 1
-                rid = self._ids["shop/orders#refund"]
-            rec["refunds"] = list(rec["refunds"]) + [{
-                "id": rid, "created_at": shop_ts(np.array([t]))[0],
-                "refund_line_items": [{"line_item_id": int(L["id"][j]), "quantity": q, "subtotal": f"{amount / 100:.2f}"}],
-                "transactions": [{"amount": f"{amount / 100:.2f}", "kind": "refund", "status": "success"}]}]
-            rec["financial_status"] = "refunded" if lb - la == 1 else "partially_refunded"
-            rec["updated_at"] = shop_ts(np.array([t]))[0]
-            put("shop/orders", orow, rec)
-            erow = int(O["erow"][orow])
-            if erow >= 0:
-                lrow = int(np.searchsorted(EL["order"], erow)) + (j - la)
-                lrec = dict(self._current("erp/sale.order.line", lrow))
-                lrec["x_qty_returned"] = float(q)
-                lrec["qty_delivered"] = lrec["product_uom_qty"]
-                lrec["write_date"] = erp_ts(np.array([t + 600]))[0]
-                put("erp/sale.order.line", lrow, lrec)
-                new_invoice(t + 3600, amount, f"Gutschrift zu Bestellung #{int(O['number'][orow])}",
-                            int(O["p"][orow]), None, 0, credit=True)
-        # 5. ERP orders move from "sale" to "done"
-        cand = np.flatnonzero((E["state"] == 1) & (E["t"] < now - 10 * DAY))
-        cand = np.array([x for x in cand.tolist() if x not in self._over["erp/sale.order"]], dtype=np.int64)
-        for erow in cand[: k_of(0.003, 3)].tolist():
-            t = when()
-            rec = dict(self._current("erp/sale.order", erow), state="done", write_date=erp_ts(np.array([t]))[0])
-            put("erp/sale.order", erow, rec)
-            a, b = np.searchsorted(EL["order"], [erow, erow + 1])
-            for lrow in range(int(a), int(b)):
-                lrec = dict(self._current("erp/sale.order.line", lrow))
-                lrec["qty_delivered"] = lrec["product_uom_qty"]
-                lrec["write_date"] = erp_ts(np.array([t]))[0]
-                put("erp/sale.order.line", lrow, lrec)
-        # 6. vouchers: payments arrive, open ones fall overdue, dunning goes up
-        V = self.T["accounting/vouchers"]
-        openv = np.flatnonzero((V["status"] <= 1) & (V["type"] == 0))
-        openv = np.array([x for x in openv.tolist() if x not in self._over["accounting/vouchers"]], dtype=np.int64)
-        for vrow in (rng.choice(openv, min(len(openv), k_of(0.002, 3)), replace=False).tolist() if len(openv) else []):
-            t = when()
-            rec = dict(self._current("accounting/vouchers", vrow))
-            if rng.random() < 0.6 or rec["dunningLevel"] >= 3:
-                rec.update(voucherStatus="paid", openAmount=0.0)
-                put("accounting/payments", None, {
-                    "id": self._uuid1(rng), "voucherId": rec["id"], "paidDate": acc_ts(np.array([t * 1000]))[0],
-                    "amount": rec["totalAmount"], "paymentMethod": "bank_transfer",
-                    "updatedDate": acc_ts(np.array([(t + 60) * 1000]))[0]})
-            else:
-                rec.update(voucherStatus="overdue", dunningLevel=min(3, rec["dunningLevel"] + 1))
-            rec["updatedDate"] = acc_ts(np.array([t * 1000 + 3]))[0]
-            put("accounting/vouchers", vrow, rec)
-        # 7. helpdesk: new tickets, progress on open ones, survey responses
-        U, Tk = self.T["helpdesk/users"], self.T["helpdesk/tickets"]
-        nu = len(U["id"])
-        next_ticket = lambda: self._next_id("helpdesk/tickets")  # noqa: E731
-        for urow in (rng.choice(nu, min(nu, k_of(0.002, 3)), replace=False).tolist() if nu else []):
-            t = when()
-            subj = int(rng.integers(0, len(SUBJECTS)))
-            ts = hd_ts(np.array([t]))[0]
-            put("helpdesk/tickets", None, {
-                "id": next_ticket(), "requester_id": int(U["id"][urow]), "subject": SUBJECTS[subj],
-                "via": {"channel": CHANNELS[int(rng.choice(4, p=[0.35, 0.35, 0.15, 0.15]))]}, "status": "new",
-                "created_at": ts, "updated_at": ts, "solved_at": None, "custom_fields": [{"id": 360001, "value": None}],
-                "satisfaction_rating": {"score": "unoffered"}, "tags": [SUBJECT_TAG[subj]]})
-        opent = np.flatnonzero(Tk["status"] <= 3)
-        opent = np.array([x for x in opent.tolist() if x not in self._over["helpdesk/tickets"]], dtype=np.int64)
-        for trow in (rng.choice(opent, min(len(opent), k_of(0.002, 3)), replace=False).tolist() if len(opent) else []):
-            t = when()
-            rec = dict(self._current("helpdesk/tickets", trow))
-            ts = hd_ts(np.array([t]))[0]
-            if rec["status"] == "solved":
-                rec["status"] = "closed"
-            else:
-                rec.update(status="solved", solved_at=ts)
-                score = RATINGS[int(rng.choice(4, p=[0.2, 0.3, 0.35, 0.15]))]
-                rec["satisfaction_rating"] = {"score": score}
-                if rng.random() < 0.5:
-                    sid = self._next_id("helpdesk/survey_responses")
-                    put("helpdesk/survey_responses", None, {
-                        "id": sid, "type": "csat", "score": int(rng.integers(1, 6)), "ticket_id": rec["id"],
-                        "user_id": rec["requester_id"], "comment": None, "created_at": hd_ts(np.array([t + 60]))[0],
-                        "updated_at": hd_ts(np.array([t + 60]))[0]})
-            rec["updated_at"] = ts
-            put("helpdesk/tickets", trow, rec)
-        if nu:
-            urow = int(rng.integers(0, nu))
-            t = when()
-            put("helpdesk/survey_responses", None, {
-                "id": self._next_id("helpdesk/survey_responses"), "type": "nps", "score": int(rng.integers(0, 11)),
-                "ticket_id": None, "user_id": int(U["id"][urow]), "comment": None,
-                "created_at": hd_ts(np.array([t]))[0], "updated_at": hd_ts(np.array([t]))[0]})
-        # a new helpdesk user (a caller not seen before) for one new person
-        for p in new_p[:1].tolist():
-            t = when()
-            idn = self._identity(np.array([p]), rng, "helpdesk")
-            uid = self._next_id("helpdesk/users", int(rng.integers(1, 13)))
-            ts = hd_ts(np.array([t]))[0]
-            put("helpdesk/users", None, {"id": uid, "name": f"{idn['first'][0]} {idn['last'][0]}", "email": idn["email"][0],
-                                         "phone": idn["mobile"][0] or idn["land"][0], "external_id": None,
-                                         "role": "end-user", "active": True, "created_at": ts, "updated_at": ts})
-            self._extra_truth.append(("helpdesk", str(uid), _person_ids(np.array([p]))[0]))
-            put("helpdesk/tickets", None, {
-                "id": next_ticket(), "requester_id": uid, "subject": "Frage zur Bestellung", "via": {"channel": "voice"},
-                "status": "open", "created_at": ts, "updated_at": ts, "solved_at": None,
-                "custom_fields": [{"id": 360001, "value": None}], "satisfaction_rating": {"score": "unoffered"},
-                "tags": ["bestellung", "anruf"]})
-        # 8. soft deletes, one of each kind
+                self._day_new_order(day, p, cust, t + 300)
+        return new_p
+
+    def _day_soft_deletes(self, day: Day) -> None:
+        """Soft deletes, one of each kind."""
+        rng = day.rng
+        r = self.dirt
         if r.soft_deletes > 0:
             for key, field, value, stamp in (("shop/customers", "state", "disabled", "updated_at"),
                                              ("erp/res.partner", "active", False, "write_date"),
@@ -681,49 +381,15 @@ class GeneratedWorld(ShopWorld, ErpWorld, HelpdeskWorld, AccountingWorld):
                 if not nb:
                     continue
                 row = int(rng.integers(0, nb))
-                t = when()
+                t = day.when()
                 rec = dict(self._current(key, row))
                 rec[field] = value
                 if stamp:
                     rec[stamp] = {"shop": shop_ts, "erp": erp_ts, "helpdesk": hd_ts}[key.split("/")[0]](np.array([t]))[0]
                 else:
                     rec["version"] += 1
-                put(key, row, rec)
-        # 9. accounting contact edits (version + 1)
-        A = self.T["accounting/contacts"]
-        na = len(A["hi"])
-        for row in (rng.choice(na, min(na, k_of(0.0005, 2)), replace=False).tolist() if na else []):
-            rec = dict(self._current("accounting/contacts", row))
-            rec["version"] += 1
-            if rec.get("emailAddresses", {}).get("private"):
-                rec["emailAddresses"] = {"private": [email_other_mailbox(rec["emailAddresses"]["private"][0].strip().lower(),
-                                                                         int(rng.integers(0, 1000)))]}
-            else:
-                rec["phoneNumbers"] = dict(rec["phoneNumbers"], mobile=[phone_format(
-                    MOBILE_PRE[int(rng.integers(0, len(MOBILE_PRE)))], str(int(rng.integers(1_000_000, 99_999_999))), 0)])
-            put("accounting/contacts", row, rec)
-        # 10. abandoned checkouts
-        shop_p = np.flatnonzero(self._cust_row_of_person >= 0)
-        for p in (rng.choice(shop_p, min(len(shop_p), k_of(0.001, 2)), replace=False).tolist() if len(shop_p) else []):
-            t = when()
-            a = int(rng.choice(self._n_sellable, p=self._prod_p))
-            cust = self._current("shop/customers", int(self._cust_row_of_person[p]))
-            tot = prices[a] + (SHIPPING_CENTS if prices[a] < FREE_SHIPPING_FROM else 0)
-            cid = self._next_id("shop/checkouts", int(rng.integers(1, 11)))
-            ts = shop_ts(np.array([t, t + 600]))
-            put("shop/checkouts", None, {
-                "id": cid, "token": f"{int(rng.integers(0, 2**63 - 1)):016x}{int(rng.integers(0, 2**63 - 1)):016x}",
-                "email": cust["email"], "customer": {"id": cust["id"]}, "created_at": ts[0], "updated_at": ts[1],
-                "completed_at": None, "total_price": f"{tot / 100:.2f}",
-                "line_items": [{"id": 900_000_000 + cid % 100_000_000, "sku": codes[a], "title": names[a], "quantity": 1,
-                                "price": f"{prices[a] / 100:.2f}", "product_id": pids[a]}]})
-        # 11. a product price change
-        prow = int(rng.integers(0, self._n_sellable))
-        rec = dict(self._current("erp/product.product", prow))
-        rec["list_price"] = round(rec["list_price"] + 1.0, 2)
-        rec["write_date"] = erp_ts(np.array([when()]))[0]
-        put("erp/product.product", prow, rec)
-        return {k: list(v.values()) for k, v in ch.items()}
+                day.put(key, row, rec)
+
 
 
 def generate_world(persons: int, seed: int, today: dt.date | None = None, dirt: DirtRates | None = None) -> GeneratedWorld:
