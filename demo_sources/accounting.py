@@ -20,6 +20,12 @@ class AccountingWorld:
     """The accounting tables and records of a `world.GeneratedWorld` (a mixin of it)."""
 
     def _build_accounting(self, rng) -> None:
+        E, contact_row = self._build_accounting_contacts(rng)
+        V, ev, nv, paid, pay, status = self._build_accounting_vouchers(rng, E, contact_row)
+        self._build_accounting_payments(rng, V, ev, nv, status, paid, pay, E)
+
+    def _build_accounting_contacts(self, rng):
+        """Accounting contacts: most ERP customers and a few others."""
         P, r, now, n = self.P, self.dirt, self.now_s, self.persons
         R, E = self.T["erp/res.partner"], self.T["erp/sale.order"]
         erp = self._partner_row_of_person >= 0
@@ -43,6 +49,11 @@ class AccountingWorld:
         contact_row[A["p"]] = np.arange(na)
         self._contact_row_of_person = contact_row
         self.T["accounting/contacts"] = A
+        return E, contact_row
+
+    def _build_accounting_vouchers(self, rng, E, contact_row):
+        """Invoices for most confirmed ERP orders, credit notes for returns; status and dunning."""
+        r, now = self.dirt, self.now_s
         # invoices for most confirmed ERP orders, credit notes for returns
         ne = len(E["t"])
         inv = (E["state"] != 0) & (rng.random(ne) < 0.8)
@@ -84,6 +95,11 @@ class AccountingWorld:
         ev = np.minimum(ev, now - 120)
         again = rng.random(nv) < r.updated_again * 0.2
         ev = np.where(again, ev + (rng.random(nv) * (now - 120 - ev)).astype(np.int64), ev)
+        return V, ev, nv, paid, pay, status
+
+    def _build_accounting_payments(self, rng, V, ev, nv, status, paid, pay, E):
+        """Voucher change markers (bulk updates within the list window) and the payments of paid invoices."""
+        r, now = self.dirt, self.now_s
         # A mass update the voucher list cannot page through (more results on one day than its
         # window, whatever the status and type filters) could be read by no client of the API: the
         # bulk stays within the window, however large the world.

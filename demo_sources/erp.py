@@ -40,6 +40,16 @@ class ErpWorld:
         self._n_sellable = nprod
 
     def _build_erp(self, rng, n_phone: np.ndarray, leads: np.ndarray) -> None:
+        L, O, mirror, nq, partner_row, q_p, q_t = self._build_erp_partners(rng, n_phone, leads)
+        E, erow_of_q, erow_of_shop, ne, q_cancel, q_team = self._build_erp_orders(
+            rng, mirror, nq, O, q_p, q_t, partner_row)
+        EL, q_ret_t = self._build_erp_lines(
+            rng, nq, q_team, q_cancel, q_t, mirror, O, L, erow_of_shop, erow_of_q, E, ne)
+        self._build_erp_payments(rng, ne, E, O, q_ret_t, EL)
+
+    def _build_erp_partners(self, rng, n_phone, leads):
+        """Phone / store orders of ERP-only buyers, and the partners: everybody who ordered (the ERP creates a
+        partner for each buyer) plus leads."""
         P, r, now, n = self.P, self.dirt, self.now_s, self.persons
         O, L = self.T["shop/orders"], self.T["shop/orders#lines"]
         mirror = np.flatnonzero(~O["test"])
@@ -71,6 +81,11 @@ class ErpWorld:
         partner_row[R["p"]] = np.arange(nr)
         self._partner_row_of_person = partner_row
         self.T["erp/res.partner"] = R
+        return L, O, mirror, nq, partner_row, q_p, q_t
+
+    def _build_erp_orders(self, rng, mirror, nq, O, q_p, q_t, partner_row):
+        """ERP orders: webshop mirrors and phone / store orders."""
+        r, now = self.dirt, self.now_s
         # orders: webshop mirrors and phone / store orders
         nm = len(mirror)
         q_team = np.where(rng.random(nq) < 0.6, 1, 2)
@@ -97,6 +112,11 @@ class ErpWorld:
         state[E["cancel"]] = 3
         E["state"] = state.astype(np.int8)
         E["ref_fmt"] = np.where(rng.random(ne) < 0.03 + r.missing_fields * 0.3, 3, rng.integers(0, 3, ne))
+        return E, erow_of_q, erow_of_shop, ne, q_cancel, q_team
+
+    def _build_erp_lines(self, rng, nq, q_team, q_cancel, q_t, mirror, O, L, erow_of_shop, erow_of_q, E, ne):
+        """ERP order lines: shop lines of mirrored orders, phone/store lines, shipping lines; order totals."""
+        now = self.now_s
         # lines: shop lines of mirrored orders, phone/store lines, shipping lines
         QL = self._make_lines(rng, nq, np.zeros(nq, bool))
         q_goods = np.bincount(QL["order"], QL["dprice"] * QL["qty"], minlength=nq).astype(np.int64)
@@ -124,6 +144,11 @@ class ErpWorld:
         EL["id"] = np.arange(1, nel + 1)
         E["total"] = np.bincount(EL["order"], EL["price"] * EL["qty"], minlength=ne).astype(np.int64)
         E["untaxed"] = np.bincount(EL["order"], EL["net"], minlength=ne).astype(np.int64)
+        return EL, q_ret_t
+
+    def _build_erp_payments(self, rng, ne, E, O, q_ret_t, EL):
+        """Return time, payment and method per ERP order; change markers of orders and lines."""
+        P, r, now = self.P, self.dirt, self.now_s
         # return time, payment and method per ERP order
         ret_t = np.full(ne, -1)
         sm = E["shop_row"] >= 0

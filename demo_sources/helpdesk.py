@@ -18,7 +18,14 @@ class HelpdeskWorld:
     """The helpdesk tables and records of a `world.GeneratedWorld` (a mixin of it)."""
 
     def _build_helpdesk(self, rng, hd: np.ndarray) -> None:
-        P, r, now, n = self.P, self.dirt, self.now_s, self.persons
+        O, U, nu = self._build_helpdesk_users(rng, hd)
+        Tk, deleted, nt, solved = self._build_helpdesk_tickets(rng, nu, U, O)
+        S = self._build_helpdesk_surveys(rng, nu, U, solved, deleted, nt, Tk)
+        self._hold_back_recent_changes(rng, Tk, U, S)
+
+    def _build_helpdesk_users(self, rng, hd):
+        """Helpdesk users: callers and writers among the persons."""
+        P, r, now = self.P, self.dirt, self.now_s
         O = self.T["shop/orders"]
         h_p = np.flatnonzero(hd)
         nu0 = len(h_p)
@@ -32,6 +39,11 @@ class HelpdeskWorld:
         U["form"] = np.where(rng.random(nu) < 0.25, 1, 0).astype(np.int8)
         U["active"] = rng.random(nu) >= r.soft_deletes
         U["idn"] = self._identity(U["p"], rng, "helpdesk")
+        return O, U, nu
+
+    def _build_helpdesk_tickets(self, rng, nu, U, O):
+        """Tickets: the order an order-related ticket is about, status, rating and change marker."""
+        r, now = self.dirt, self.now_s
         # tickets
         k = 1 + rng.poisson(0.7, nu)
         t_u, _ = _segments(k)
@@ -77,6 +89,12 @@ class HelpdeskWorld:
         again = rng.random(nt) < r.updated_again * 0.2
         upd = np.where(again, upd + (rng.random(nt) * (now - 90 - upd)).astype(np.int64), upd)
         Tk["upd"] = np.maximum(np.minimum(upd, now - 90), Tk["t"])
+        return Tk, deleted, nt, solved
+
+    def _build_helpdesk_surveys(self, rng, nu, U, solved, deleted, nt, Tk):
+        """The users change marker (with a bulk import cluster) and the surveys: CSAT after solved tickets,
+        NPS independently."""
+        r, now = self.dirt, self.now_s
         # user change marker, bulk import cluster
         again = rng.random(nu) < r.updated_again
         uupd = U["created"] + np.where(again, (rng.random(nu) * (now - 90 - U["created"])).astype(np.int64),
@@ -104,6 +122,11 @@ class HelpdeskWorld:
         S["upd"] = S["t"] + np.where(rng.random(ns) < 0.05, rng.integers(60, DAY, ns), 0)
         S["upd"] = np.minimum(S["upd"], now - 90)
         S["upd"] = np.maximum(S["upd"], S["t"])
+        return S
+
+    def _hold_back_recent_changes(self, rng, Tk, U, S):
+        """A few records changed within the last 60 seconds: the API holds them back."""
+        now = self.now_s
         # a few records changed within the last 60 seconds: the API holds them back
         for tbl, col, cnt in ((Tk, "upd", 3), (U, "upd", 2), (S, "upd", 1)):
             m = len(tbl[col])

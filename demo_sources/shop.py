@@ -19,8 +19,14 @@ class ShopWorld:
     """The shop tables and records of a `world.GeneratedWorld` (a mixin of it)."""
 
     def _build_shop(self, rng, has_shop: np.ndarray, n_shop: np.ndarray) -> None:
-        P, r, now = self.P, self.dirt, self.now_s
-        n = self.persons
+        L, O, no = self._build_shop_orders(rng, n_shop)
+        self._build_shop_returns_and_payments(rng, O, no, L)
+        cust_row_of_person = self._build_shop_customers(rng, has_shop, n_shop, O, no, L)
+        self._build_shop_checkouts(rng, has_shop, cust_row_of_person)
+
+    def _build_shop_orders(self, rng, n_shop):
+        """Shop orders (one row per order, sorted by time) and their goods lines."""
+        P, r, now, n = self.P, self.dirt, self.now_s, self.persons
         # orders (one row per order, sorted by time)
         o_p = np.repeat(np.arange(n), n_shop)
         first = np.zeros(len(o_p), bool)
@@ -47,6 +53,11 @@ class ShopWorld:
         untaxed = np.bincount(L["order"], L["net"], minlength=no).astype(np.int64) + _net(O["ship"], np.full(no, 0.19))
         O["tax"] = O["total"] - untaxed
         O["untaxed"] = untaxed
+        return L, O, no
+
+    def _build_shop_returns_and_payments(self, rng, O, no, L):
+        """Returns (refunds) and payments of the shop orders, and their change markers."""
+        P, r, now = self.P, self.dirt, self.now_s
         # returns
         counted = (O["cancel_t"] < 0) & ~O["test"]
         ret = counted & (O["t"] < now - 4 * DAY) & (rng.random(no) < 0.13)
@@ -76,6 +87,10 @@ class ShopWorld:
         upd = np.where(again, upd + (rng.random(no) * (now - upd)).astype(np.int64), upd)
         O["upd"] = np.minimum(upd, now - 61)
         O["upd"] = np.maximum(O["upd"], O["t"])
+
+    def _build_shop_customers(self, rng, has_shop, n_shop, O, no, L):
+        """Shop customers: registered accounts and one guest customer per guest checkout."""
+        P, r, now, n = self.P, self.dirt, self.now_s, self.persons
         # customers: registered accounts and one guest customer per guest checkout
         nonguest = np.bincount(O["p"][~O["guest"]], minlength=n)
         reg = has_shop & ((n_shop == 0) | (nonguest > 0))
@@ -120,6 +135,11 @@ class ShopWorld:
         L["id"] = 10_000_000 + np.arange(len(L["order"]))
         self.T["shop/orders#lines"] = L
         O["refund_id"] = 800_000 + np.cumsum(O["refund_t"] >= 0)
+        return cust_row_of_person
+
+    def _build_shop_checkouts(self, rng, has_shop, cust_row_of_person):
+        """Abandoned checkouts."""
+        P, now, n = self.P, self.now_s, self.persons
         # abandoned checkouts
         nk = rng.poisson(0.35, n) * has_shop
         k_p = np.repeat(np.arange(n), nk)

@@ -35,6 +35,35 @@ from .shop import ShopWorld
 from .timefmt import erp_ts, hd_ts, shop_ts
 
 
+def _email_addresses(rng, fi: np.ndarray, li: np.ndarray, birth: np.ndarray) -> list[str]:
+    """A private e-mail address per person, from first and last name (pattern, number, provider drawn)."""
+    n = len(fi)
+    pat = rng.integers(0, 7, n)
+    dom = rng.choice(len(DOMAINS), n, p=DOMAIN_P)
+    num = rng.integers(1, 99, n)
+    fa, la = FIRST_ASCII[fi].tolist(), LAST_ASCII[li].tolist()
+    yy = ((birth + 719468) // 365 % 100).tolist()
+    dl = DOMAINS[dom].tolist()
+    emails = []
+    for i, (p, f, l, y, k, d) in enumerate(zip(pat.tolist(), fa, la, yy, num.tolist(), dl)):
+        if p == 0:
+            e = f"{f}.{l}"
+        elif p == 1:
+            e = f"{f}{l}"
+        elif p == 2:
+            e = f"{f[0]}.{l}"
+        elif p == 3:
+            e = f"{f}_{l}{k}"
+        elif p == 4:
+            e = f"{l}.{f}"
+        elif p == 5:
+            e = f"{f}.{l}{y:02d}"
+        else:
+            e = f"{f}{k}"
+        emails.append(f"{e}@{d}")
+    return emails
+
+
 class GeneratedWorld(ShopWorld, ErpWorld, HelpdeskWorld, AccountingWorld):
     """A generated world: read interface shared with ``replay.ReplayWorld`` plus ``advance_day``."""
 
@@ -99,30 +128,7 @@ class GeneratedWorld(ShopWorld, ErpWorld, HelpdeskWorld, AccountingWorld):
         renamed = (rng.random(n) < r.changed_last_names) & ~company
         old_li = np.where(renamed, rng.choice(len(LAST_ALL), n, p=LAST_P), -1)
         old_li[renamed & (old_li == li)] = (li[renamed & (old_li == li)] + 1) % len(LAST_ALL)
-        # e-mail addresses
-        pat = rng.integers(0, 7, n)
-        dom = rng.choice(len(DOMAINS), n, p=DOMAIN_P)
-        num = rng.integers(1, 99, n)
-        fa, la = FIRST_ASCII[fi].tolist(), LAST_ASCII[li].tolist()
-        yy = ((birth + 719468) // 365 % 100).tolist()
-        dl = DOMAINS[dom].tolist()
-        emails = []
-        for i, (p, f, l, y, k, d) in enumerate(zip(pat.tolist(), fa, la, yy, num.tolist(), dl)):
-            if p == 0:
-                e = f"{f}.{l}"
-            elif p == 1:
-                e = f"{f}{l}"
-            elif p == 2:
-                e = f"{f[0]}.{l}"
-            elif p == 3:
-                e = f"{f}_{l}{k}"
-            elif p == 4:
-                e = f"{l}.{f}"
-            elif p == 5:
-                e = f"{f}.{l}{y:02d}"
-            else:
-                e = f"{f}{k}"
-            emails.append(f"{e}@{d}")
+        emails = _email_addresses(rng, fi, li, birth)
         company_name = np.full(n, None, dtype=object)
         ci = np.flatnonzero(company)
         words = rng.integers(0, len(N.COMPANY_WORDS), n)
@@ -130,7 +136,7 @@ class GeneratedWorld(ShopWorld, ErpWorld, HelpdeskWorld, AccountingWorld):
         for i in ci.tolist():
             w = N.COMPANY_WORDS[words[i]]
             company_name[i] = f"{LAST_ALL[li[i]]} {w} {N.COMPANY_FORMS[forms[i]]}"
-            emails[i] = f"info@{la[i]}-{email_ascii(w)}.de"
+            emails[i] = f"info@{LAST_ASCII[li[i]]}-{email_ascii(w)}.de"
         em = _arr(emails)
         em[share_mail] = em[root[share_mail]]
         dup = pd.Series(em).duplicated().to_numpy() & ~share_mail
