@@ -1,18 +1,25 @@
 """Lexware-Office-like accounting: contacts, vouchers (invoices, credit notes) and payments.
 
-The accounting part of the generated world: how its tables are built from the persons and the
-other systems' tables, and how its rows are rendered to the API's record shapes.
+The accounting part of the demo sources: `AccountingWorld` builds its tables from the persons (and
+the other systems' tables), renders its rows in the API's record shapes and simulates its daily
+events; `AccountingApi` answers its HTTP endpoints from the records the server stores.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
+from datetime import date, datetime, timedelta
 
 import numpy as np
+import orjson
 
+from .api import BERLIN, ApiError, Response, _int_param
 from .core import (ACCOUNTING_WINDOW, DAY, Day, HOUR, MOBILE_PRE, PAYMENT_METHODS, VOUCHER_STATUS, _cluster,
                    _num, _sort_table, _uuid)
 from .dirt import email_other_mailbox, phone_format
+from .store import ResourceStore, to_epoch_us
 from .timefmt import acc_ts, berlin_offset
 
 
@@ -277,3 +284,111 @@ class AccountingWorld:
                 rec["phoneNumbers"] = dict(rec["phoneNumbers"], mobile=[phone_format(
                     MOBILE_PRE[int(rng.integers(0, len(MOBILE_PRE)))], str(int(rng.integers(1_000_000, 99_999_999))), 0)])
             day.put("accounting/contacts", row, rec)
+
+
+# --------------------------------------------------------------------------------------------------
+# HTTP API
+# --------------------------------------------------------------------------------------------------
+ACCOUNTING_MAX_SIZE = 250
+ACCOUNTING_DEFAULT_SIZE = 25
+_ACCOUNTING_PATH = re.compile(r"v1/(contacts|voucherlist|payments)")
+_ACCOUNTING_RESOURCE = {"contacts": "contacts", "voucherlist": "vouchers", "payments": "payments"}
+
+
+class AccountingApi:
+    """The accounting API: contacts, the voucher list and payments, paged by page and size.
+
+    A mixin of `server.SourceApp`, which routes `/accounting/...` requests here.
+    """
+
+    @staticmethod
+    def _accounting_param_error(name: str, message: str) -> ApiError:
+        return ApiError(400, f"{name} {message}", details=[{"violation": message, "field": name}])
+
+    def _accounting_day(self, params: dict, name: str, next_day: bool = False) -> int | None:
+        raw = params.get(name)
+        if raw is None or raw == "":
+            return None
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError:
+            raise self._accounting_param_error(name, "must be a date yyyy-MM-dd") from None
+        if len(raw) != 10:
+            raise self._accounting_param_error(name, "must be a date yyyy-MM-dd")
+        if next_day:
+            day += timedelta(days=1)
+        return to_epoch_us(datetime(day.year, day.month, day.day, tzinfo=BERLIN))
+
+    def _codes(self, store: ResourceStore, column: str, raw: str | None, name: str):
+        if raw is None or raw.strip() == "" or "any" in [v.strip() for v in raw.split(",")]:
+            return None
+        vocab = store.vocab.get(column, {})
+        return tuple(sorted({vocab.get(v.strip(), -2) for v in raw.split(",") if v.strip()}))
+
+    def _filtered(self, view, lo: int, hi: int, filters: tuple) -> np.ndarray:
+        key = (view.key, view.generation, lo, hi, filters)
+        with self._filter_cache_lock:
+            hit = self._filter_cache.get(key)
+            if hit is not None:
+                self._filter_cache.move_to_end(key)
+                return hit
+        mask = np.ones(max(0, hi - lo), np.bool_)
+        for column, codes in filters:
+            if codes is not None:
+                mask &= np.isin(view.cols[column][lo:hi], np.asarray(codes, np.int16))
+        positions = np.flatnonzero(mask) + lo
+        with self._filter_cache_lock:
+            self._filter_cache[key] = positions
+            while len(self._filter_cache) > 16:
+                self._filter_cache.popitem(last=False)
+        return positions
+
+    def accounting(self, method: str, rest: str, params: dict) -> Response:
+        match = _ACCOUNTING_PATH.fullmatch(rest)
+        if not match:
+            raise ApiError(404, "Not Found")
+        if method != "GET":
+            raise ApiError(405, "Method Not Allowed")
+        endpoint = match.group(1)
+        resource = _ACCOUNTING_RESOURCE[endpoint]
+        store = self.stores["accounting/" + resource]
+        page = _int_param(params, "page", 0, 0, None, self._accounting_param_error)
+        size = _int_param(params, "size", ACCOUNTING_DEFAULT_SIZE, 1, ACCOUNTING_MAX_SIZE, self._accounting_param_error)
+        view = store.view()
+        if endpoint == "contacts":
+            lo, hi, positions = 0, len(view), None
+        else:
+            if (page + 1) * size > ACCOUNTING_WINDOW:
+                raise ApiError(400, f"The requested page reaches past result {ACCOUNTING_WINDOW}: narrow the "
+                                    f"updatedDate window ((page + 1) * size must be at most {ACCOUNTING_WINDOW})",
+                               details=[{"violation": "result window too large", "field": "page"}])
+            start_day = self._accounting_day(params, "updatedDateFrom")
+            end_day = self._accounting_day(params, "updatedDateTo", next_day=True)
+            lo = view.marker_left(start_day) if start_day is not None else 0
+            hi = view.marker_left(end_day) if end_day is not None else len(view)
+            hi = max(lo, hi)
+            positions = None
+            if endpoint == "voucherlist":
+                raw_type = params.get("voucherType")
+                if not raw_type:
+                    raise self._accounting_param_error("voucherType", "is required")
+                filters = (
+                    ("voucherType", self._codes(store, "voucherType", raw_type, "voucherType")),
+                    ("voucherStatus", self._codes(store, "voucherStatus", params.get("voucherStatus"), "voucherStatus")),
+                )
+                if any(codes is not None for _, codes in filters):
+                    positions = self._filtered(view, lo, hi, filters)
+        total = (hi - lo) if positions is None else len(positions)
+        first = page * size
+        if positions is None:
+            page_positions = slice(lo + min(first, total), lo + min(first + size, total))
+        else:
+            page_positions = positions[first:first + size]
+        records = view.encoded(page_positions)
+        total_pages = math.ceil(total / size)
+        meta = orjson.dumps({
+            "first": page == 0, "last": page >= total_pages - 1, "totalPages": total_pages,
+            "totalElements": total, "numberOfElements": len(records), "size": size, "number": page,
+        })
+        body = b"".join((b'{"content":[', b",".join(records), b"],", meta[1:]))
+        return Response(200, body, "application/json; charset=utf-8")

@@ -1,16 +1,23 @@
 """Odoo-like ERP: products, partners (res.partner), sale orders and their lines.
 
-The erp part of the generated world: how its tables are built from the persons and the
-other systems' tables, and how its rows are rendered to the API's record shapes.
+The erp part of the demo sources: `ErpWorld` builds its tables from the persons (and
+the other systems' tables), renders its rows in the API's record shapes and simulates its daily
+events; `ErpApi` answers its HTTP endpoints from the records the server stores.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import math
+import re
 
+import numpy as np
+import orjson
+
+from .api import ApiError, Response, _scan
 from .core import (DAY, Day, ERP_STATES, FREE_SHIPPING_FROM, GATEWAY_METHOD, HISTORY_DAYS, HOUR,
                    PAYMENT_METHODS, PRODUCT_CATEGORIES, SHIPPING_CENTS, TEAMS, _CAT_ROWS, _arr, _cluster,
                    _net, _num, _person_ids, _sort_table)
+from .store import parse_marker
 from .timefmt import day_str_nullable, erp_ts
 
 
@@ -339,3 +346,348 @@ class ErpWorld:
         rec["list_price"] = round(rec["list_price"] + 1.0, 2)
         rec["write_date"] = erp_ts(np.array([day.when()]))[0]
         day.put("erp/product.product", prow, rec)
+
+
+# --------------------------------------------------------------------------------------------------
+# HTTP API
+# --------------------------------------------------------------------------------------------------
+_ERP_PATH = re.compile(r"json/2/([A-Za-z0-9_.]+)/([A-Za-z_]+)")
+
+
+_ERP_DOMAIN_FIELDS = ("write_date", "id", "active")
+_ERP_OPS = ("=", "!=", ">", ">=", "<", "<=", "in", "not in")
+
+
+class _Bounds:
+    """What a domain implies about write_date and id (for a cheap start/end of the scan)."""
+
+    __slots__ = ("wd_lo", "wd_hi", "id_lo", "id_hi", "key_lo")
+
+    def __init__(self, wd_lo=None, wd_hi=None, id_lo=None, id_hi=None, key_lo=None):
+        self.wd_lo, self.wd_hi, self.id_lo, self.id_hi, self.key_lo = wd_lo, wd_hi, id_lo, id_hi, key_lo
+
+
+
+def _max(a, b):
+    return b if a is None else a if b is None else max(a, b)
+
+
+
+def _min(a, b):
+    return b if a is None else a if b is None else min(a, b)
+
+
+
+def _min_all(a, b):
+    return None if a is None or b is None else min(a, b)
+
+
+
+def _max_all(a, b):
+    return None if a is None or b is None else max(a, b)
+
+
+
+class ErpDomain:
+    """An Odoo prefix-notation domain over write_date, id and active, evaluated with numpy masks."""
+
+    def __init__(self, domain, model: str, known_fields: set[str]):
+        if domain is None:
+            domain = []
+        if not isinstance(domain, list):
+            raise ApiError(422, "The domain must be a list", code="odoo.exceptions.ValidationError")
+        self.model = model
+        self.known_fields = known_fields
+        self.mentions_active = False
+        self._items = domain
+        nodes = []
+        i = 0
+        while i < len(domain):
+            node, i = self._parse(i)
+            nodes.append(node)
+        tree = None
+        for node in nodes:
+            tree = node if tree is None else ("&", tree, node)
+        self.tree = tree
+
+    def _error(self, message: str) -> ApiError:
+        return ApiError(422, message, code="odoo.exceptions.ValidationError")
+
+    def _parse(self, i: int):
+        items = self._items
+        if i >= len(items):
+            raise self._error("Invalid domain: an operator is missing its operands")
+        token = items[i]
+        if token in ("&", "|"):
+            left, i = self._parse(i + 1)
+            right, i = self._parse(i)
+            return (token, left, right), i
+        if token == "!":
+            child, i = self._parse(i + 1)
+            return ("!", child), i
+        if isinstance(token, (list, tuple)) and len(token) == 3:
+            return self._leaf(*token), i + 1
+        raise self._error(f"Invalid domain term {token!r}")
+
+    def _leaf(self, field, op, value):
+        if not isinstance(field, str) or not isinstance(op, str):
+            raise self._error(f"Invalid domain term {[field, op, value]!r}")
+        op = op.lower()
+        if field not in _ERP_DOMAIN_FIELDS:
+            if self.known_fields and field not in self.known_fields:
+                raise self._error(f"Invalid field {field!r} on model {self.model!r}")
+            raise self._error(
+                f"Invalid field {field!r} in domain: the demo ERP filters {self.model!r} only on "
+                f"{', '.join(_ERP_DOMAIN_FIELDS)}"
+            )
+        if op not in _ERP_OPS:
+            raise self._error(f"Invalid operator {op!r} in domain term {[field, op, value]!r}")
+        if field == "active":
+            self.mentions_active = True
+        if op in ("in", "not in"):
+            if not isinstance(value, (list, tuple)):
+                raise self._error(f"Operator {op!r} needs a list in domain term {[field, op, value]!r}")
+            converted = [self._value(field, v) for v in value]
+        else:
+            converted = self._value(field, value)
+        return ("leaf", field, op, converted)
+
+    def _value(self, field: str, value):
+        if value is False or value is None:
+            return None  # Odoo's "not set"; no record has an unset id or write_date
+        if field == "write_date":
+            if isinstance(value, str):
+                marker = parse_marker(value if len(value) > 10 else value + " 00:00:00")
+                if marker is not None:
+                    return marker
+            raise self._error(f"Invalid datetime {value!r} for field 'write_date' (expected 'YYYY-MM-DD HH:MM:SS')")
+        if field == "id":
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+            raise self._error(f"Invalid value {value!r} for field 'id' (expected an integer)")
+        if isinstance(value, bool):
+            return value
+        raise self._error(f"Invalid value {value!r} for field 'active' (expected a boolean)")
+
+    # --- evaluation ----------------------------------------------------------------------------
+    def mask(self, view, lo: int, hi: int) -> np.ndarray:
+        if self.tree is None:
+            return np.ones(hi - lo, np.bool_)
+        return self._eval(self.tree, view, lo, hi)
+
+    def _eval(self, node, view, lo, hi) -> np.ndarray:
+        kind = node[0]
+        if kind == "&":
+            return self._eval(node[1], view, lo, hi) & self._eval(node[2], view, lo, hi)
+        if kind == "|":
+            return self._eval(node[1], view, lo, hi) | self._eval(node[2], view, lo, hi)
+        if kind == "!":
+            return ~self._eval(node[1], view, lo, hi)
+        _, field, op, value = node
+        if field == "write_date":
+            column = view.marker[lo:hi]
+        elif field == "id":
+            column = view.ids[lo:hi]
+        else:
+            column = view.cols["active"][lo:hi] if "active" in view.cols else np.ones(hi - lo, np.bool_)
+        if op in ("in", "not in"):
+            present = [v for v in value if v is not None]
+            hits = np.isin(column, np.asarray(present, dtype=column.dtype)) if present else np.zeros(hi - lo, np.bool_)
+            return hits if op == "in" else ~hits
+        if value is None:
+            # "= False" matches unset values (none here); "!= False" matches every set value.
+            if field == "active":
+                value = False
+            elif op == "=":
+                return np.zeros(hi - lo, np.bool_)
+            elif op == "!=":
+                return np.ones(hi - lo, np.bool_)
+            else:
+                return np.zeros(hi - lo, np.bool_)
+        if op == "=":
+            return column == value
+        if op == "!=":
+            return column != value
+        if op == ">":
+            return column > value
+        if op == ">=":
+            return column >= value
+        if op == "<":
+            return column < value
+        return column <= value
+
+    # --- bounds -------------------------------------------------------------------------------
+    def bounds(self) -> _Bounds:
+        return self._bounds(self.tree) if self.tree is not None else _Bounds()
+
+    def _bounds(self, node) -> _Bounds:
+        kind = node[0]
+        if kind == "leaf":
+            _, field, op, value = node
+            b = _Bounds()
+            if field in ("write_date", "id"):
+                lo = hi = None
+                if op in ("in",):
+                    present = [v for v in value if v is not None]
+                    if present:
+                        lo, hi = min(present), max(present)
+                    else:
+                        lo, hi = 1, 0  # nothing matches
+                elif value is not None:
+                    lo = value if op in ("=", ">=") else value + 1 if op == ">" else None
+                    hi = value if op in ("=", "<=") else value - 1 if op == "<" else None
+                if field == "write_date":
+                    b.wd_lo, b.wd_hi = lo, hi
+                    if lo is not None:
+                        b.key_lo = (lo, None)
+                else:
+                    b.id_lo, b.id_hi = lo, hi
+            return b
+        if kind == "!":
+            return _Bounds()
+        left, right = self._bounds(node[1]), self._bounds(node[2])
+        if kind == "&":
+            b = _Bounds(
+                _max(left.wd_lo, right.wd_lo), _min(left.wd_hi, right.wd_hi),
+                _max(left.id_lo, right.id_lo), _min(left.id_hi, right.id_hi),
+            )
+            keys = [k for k in (left.key_lo, right.key_lo) if k is not None]
+            if b.wd_lo is not None:
+                if b.wd_hi == b.wd_lo and b.id_lo is not None:
+                    keys.append((b.wd_lo, b.id_lo))
+                else:
+                    keys.append((b.wd_lo, None))
+            b.key_lo = max(keys, key=lambda k: (k[0], -math.inf if k[1] is None else k[1])) if keys else None
+            return b
+        b = _Bounds(
+            _min_all(left.wd_lo, right.wd_lo), _max_all(left.wd_hi, right.wd_hi),
+            _min_all(left.id_lo, right.id_lo), _max_all(left.id_hi, right.id_hi),
+        )
+        if left.key_lo is not None and right.key_lo is not None:
+            b.key_lo = min(
+                (left.key_lo, right.key_lo), key=lambda k: (k[0], -math.inf if k[1] is None else k[1])
+            )
+        return b
+
+
+class ErpApi:
+    """The ERP's JSON-2 API: `search_read` and `search_count` with a domain over write_date, id and active.
+
+    A mixin of `server.SourceApp`, which routes `/erp/...` requests here.
+    """
+
+    @staticmethod
+    def _erp_error(message: str) -> ApiError:
+        return ApiError(422, message, code="odoo.exceptions.ValidationError")
+
+    def erp(self, method: str, rest: str, body: bytes) -> Response:
+        call, model, store = self._erp_target(method, rest)
+        active_test, by_time, domain, fields, limit, offset = self._erp_query(body, model, call, store)
+        return self._erp_answer(store, domain, by_time, active_test, call, limit, offset, fields)
+
+    def _erp_target(self, method, rest):
+        """The model store and method a request path names (404, 405 and unknown models refused)."""
+        match = _ERP_PATH.fullmatch(rest)
+        if not match:
+            raise ApiError(404, "Not Found: the requested URL was not found on the server.")
+        model, call = match.groups()
+        if method != "POST":
+            raise ApiError(405, "Method Not Allowed: the JSON-2 API takes POST requests")
+        store = self.stores.get("erp/" + model)
+        if store is None:
+            raise self._erp_error(f"Object {model} doesn't exist")
+        if call not in ("search_read", "search_count"):
+            raise ApiError(404, f"Not Found: method {call!r} is not available on {model}")
+        return call, model, store
+
+    def _erp_query(self, body, model, call, store):
+        """The parsed and checked keyword arguments of a call: domain, context, offset, limit, order, fields."""
+        try:
+            args = orjson.loads(body) if body.strip() else {}
+        except orjson.JSONDecodeError:
+            raise ApiError(400, "Bad Request: the body is not valid JSON", code="werkzeug.exceptions.BadRequest") from None
+        if not isinstance(args, dict):
+            raise ApiError(400, "Bad Request: the body must be a JSON object", code="werkzeug.exceptions.BadRequest")
+        unknown = sorted(set(args) - {"domain", "fields", "offset", "limit", "order", "context"})
+        if unknown:
+            raise self._erp_error(f"{model}.{call}() got an unexpected keyword argument {unknown[0]!r}")
+        domain = ErpDomain(args.get("domain"), model, store.fields)
+        context = args.get("context") or {}
+        if not isinstance(context, dict):
+            raise self._erp_error("context must be an object")
+        active_test = context.get("active_test", True) is not False and not domain.mentions_active
+        offset = args.get("offset") or 0
+        limit = args.get("limit")
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            raise self._erp_error(f"Invalid offset {offset!r}")
+        if limit is False or limit == 0:
+            limit = None
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+            raise self._erp_error(f"Invalid limit {limit!r}")
+        order = " ".join(str(args.get("order") or "id asc").replace(",", ", ").lower().split())
+        if order in ("id", "id asc"):
+            by_time = False
+        elif order in ("write_date asc, id asc", "write_date, id", "write_date asc, id", "write_date, id asc"):
+            by_time = True
+        else:
+            raise self._erp_error(f"Invalid order {args.get('order')!r}: use 'write_date asc, id asc' or 'id asc'")
+        fields = args.get("fields")
+        if fields is not None and fields is not False:
+            if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+                raise self._erp_error("fields must be a list of field names")
+            for name in fields:
+                if store.fields and name not in store.fields:
+                    raise self._erp_error(f"Invalid field {name!r} on model {model!r}")
+        return active_test, by_time, domain, fields, limit, offset
+
+    def _erp_answer(self, store, domain, by_time, active_test, call, limit, offset, fields):
+        """The records (or count) a checked query selects, read from the store by position."""
+        view = store.view()
+        bounds = domain.bounds()
+        if by_time:
+            start, end = 0, len(view)
+            if bounds.key_lo is not None:
+                m, i = bounds.key_lo
+                start = view.marker_left(m) if i is None else view.position_after(m, i, inclusive=True)
+            if bounds.wd_hi is not None:
+                end = view.marker_right(bounds.wd_hi)
+        else:
+            view = view.by_id()
+            start, end = 0, len(view)
+            if bounds.id_lo is not None:
+                start = int(np.searchsorted(view.ids, bounds.id_lo, side="left"))
+            if bounds.id_hi is not None:
+                end = int(np.searchsorted(view.ids, bounds.id_hi, side="right"))
+        active = view.cols.get("active") if active_test else None
+
+        if active is not None and domain.tree is None:
+            mask_fn = lambda a, b: active[a:b]  # noqa: E731
+        elif active is not None:
+            mask_fn = lambda a, b: domain.mask(view, a, b) & active[a:b]  # noqa: E731
+        elif domain.tree is not None:
+            mask_fn = lambda a, b: domain.mask(view, a, b)  # noqa: E731
+        else:
+            mask_fn = None
+
+        if call == "search_count":
+            count = (end - start if start < end else 0) if mask_fn is None else len(_scan(mask_fn, start, end, None))
+            return Response(200, str(count).encode())
+        need = None if limit is None else offset + limit
+        if mask_fn is None:
+            stop = end if need is None else min(end, start + need)
+            positions = np.arange(start + offset, max(start + offset, stop))
+        else:
+            positions = _scan(mask_fn, start, end, need)[offset:]
+        records = view.encoded(positions)
+        if fields and not set(store.fields) <= set(fields):
+            records = [orjson.dumps(self._project(orjson.loads(raw), fields)) for raw in records]
+        return Response(200, b"".join((b"[", b",".join(records), b"]")), "application/json; charset=utf-8")
+
+    @staticmethod
+    def _project(record, fields: list[str]):
+        if not isinstance(record, dict):
+            return record
+        projected = {"id": record.get("id", False)}
+        for name in fields:
+            projected[name] = record.get(name, False)
+        return projected

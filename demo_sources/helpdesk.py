@@ -1,14 +1,19 @@
 """Zendesk-like helpdesk: users, tickets and survey responses (CSAT and NPS).
 
-The helpdesk part of the generated world: how its tables are built from the persons and the
-other systems' tables, and how its rows are rendered to the API's record shapes.
+The helpdesk part of the demo sources: `HelpdeskWorld` builds its tables from the persons (and
+the other systems' tables), renders its rows in the API's record shapes and simulates its daily
+events; `HelpdeskApi` answers its HTTP endpoints from the records the server stores.
 """
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
+import orjson
 
 from . import names as N
+from .api import HOLDBACK_US, ApiError, Response, _b64, _int_param, _unb64
 from .core import (CHANNELS, DAY, Day, HOUR, ORDER_SUBJECTS, RATINGS, SUBJECTS, SUBJECT_TAG, TICKET_STATUS,
                    _cluster, _person_ids, _segments, _sort_table)
 from .timefmt import hd_ts
@@ -269,3 +274,72 @@ class HelpdeskWorld:
                 "via": {"channel": "voice"}, "status": "open", "created_at": ts, "updated_at": ts, "solved_at": None,
                 "custom_fields": [{"id": 360001, "value": None}], "satisfaction_rating": {"score": "unoffered"},
                 "tags": ["bestellung", "anruf"]})
+
+
+# --------------------------------------------------------------------------------------------------
+# HTTP API
+# --------------------------------------------------------------------------------------------------
+HELPDESK_MAX_PAGE = 1000
+_HELPDESK_PATH = re.compile(r"api/v2/incremental/(users|tickets|survey_responses)/cursor\.json")
+
+
+class HelpdeskApi:
+    """The helpdesk's cursor-based incremental export of users, tickets and survey responses.
+
+    A mixin of `server.SourceApp`, which routes `/helpdesk/...` requests here.
+    """
+
+    @staticmethod
+    def _helpdesk_param_error(name: str, message: str) -> ApiError:
+        return ApiError(400, f"{name} {message}", code="InvalidValue",
+                        details={name: [{"description": f"{name} {message}", "error": "InvalidValue"}]})
+
+    def helpdesk(self, method: str, rest: str, params: dict, base: str) -> Response:
+        match = _HELPDESK_PATH.fullmatch(rest)
+        if not match:
+            raise ApiError(404, "The page you were looking for doesn't exist", code="InvalidEndpoint")
+        if method != "GET":
+            raise ApiError(405, "Method not allowed", code="MethodNotAllowed")
+        resource = match.group(1)
+        view = self.stores["helpdesk/" + resource].view()
+        horizon = self.now_us() - HOLDBACK_US
+        visible = view.marker_right(horizon)
+        per_page = _int_param(params, "per_page", HELPDESK_MAX_PAGE, 1, HELPDESK_MAX_PAGE, self._helpdesk_param_error)
+        if params.get("cursor"):
+            cursor = _unb64(params["cursor"])
+            if (not isinstance(cursor, dict) or cursor.get("r") != resource or not isinstance(cursor.get("m"), int)
+                    or not (cursor.get("i") is None or isinstance(cursor.get("i"), int))):
+                raise ApiError(400, "cursor is invalid", code="InvalidCursor", details={"cursor": params["cursor"]})
+        elif params.get("start_time") not in (None, ""):
+            try:
+                start_time = int(params["start_time"])
+            except ValueError:
+                raise self._helpdesk_param_error("start_time", "must be a unix timestamp in seconds") from None
+            if start_time < 0:
+                raise self._helpdesk_param_error("start_time", "must not be negative")
+            if start_time * 1_000_000 > horizon:
+                raise ApiError(400, "Too recent start_time. Use a start_time older than 1 minute",
+                               code="InvalidValue",
+                               details={"start_time": [{"description": "Too recent start_time", "error": "InvalidValue"}]})
+            cursor = {"r": resource, "m": start_time * 1_000_000, "i": None}
+        else:
+            raise self._helpdesk_param_error("start_time", "is required (or give a cursor)")
+        if cursor["i"] is None:
+            start = view.marker_left(cursor["m"])
+        else:
+            start = view.position_after(cursor["m"], cursor["i"])
+        stop = max(start, min(visible, start + per_page))
+        records = view.encoded(slice(start, stop))
+        if stop > start:
+            cursor = {"r": resource, "m": int(view.marker[stop - 1]), "i": int(view.ids[stop - 1])}
+        after = _b64(cursor)
+        after_url = f"{base}/api/v2/incremental/{resource}/cursor.json?cursor={after}"
+        if "per_page" in params:
+            after_url += f"&per_page={per_page}"
+        end_of_stream = stop >= visible
+        body = b"".join((
+            b'{"', resource.encode(), b'":[', b",".join(records), b'],"after_cursor":', orjson.dumps(after),
+            b',"after_url":', orjson.dumps(after_url), b',"before_cursor":null,"before_url":null,"end_of_stream":',
+            b"true" if end_of_stream else b"false", b"}",
+        ))
+        return Response(200, body, "application/json; charset=utf-8")

@@ -1,17 +1,23 @@
 """Shopify-like shop: customers, orders (with line items and refunds) and abandoned checkouts.
 
-The shop part of the generated world: how its tables are built from the persons and the
-other systems' tables, and how its rows are rendered to the API's record shapes.
+The shop part of the demo sources: `ShopWorld` builds its tables from the persons (and
+the other systems' tables), renders its rows in the API's record shapes and simulates its daily
+events; `ShopApi` answers its HTTP endpoints from the records the server stores.
 """
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+
 import numpy as np
 
+from .api import BERLIN, ApiError, Response, _b64, _int_param, _scan, _unb64
 from .core import (CITY_NAME, CITY_P, CITY_ZIP, CONSENT, DAY, Day, FREE_SHIPPING_FROM, GATEWAYS,
                    GATEWAY_METHOD, GATEWAY_P, HOUR, PAYMENT_METHODS, SHIPPING_CENTS, SHOP_STATES, STREETS,
                    _cluster, _money, _net, _person_ids, _sort_table)
 from .dirt import email_other_mailbox
+from .store import to_epoch_us
 from .timefmt import day_str_nullable, erp_ts, shop_ts
 
 
@@ -452,3 +458,89 @@ class ShopWorld:
                 "completed_at": None, "total_price": f"{tot / 100:.2f}",
                 "line_items": [{"id": 900_000_000 + cid % 100_000_000, "sku": day.codes[a], "title": day.names[a], "quantity": 1,
                                 "price": f"{day.prices[a] / 100:.2f}", "product_id": day.pids[a]}]})
+
+
+# --------------------------------------------------------------------------------------------------
+# HTTP API
+# --------------------------------------------------------------------------------------------------
+SHOP_MAX_LIMIT = 250
+SHOP_DEFAULT_LIMIT = 50
+_SHOP_PATH = re.compile(r"admin/api/(\d{4}-\d{2})/(customers|orders|checkouts)\.json")
+_SHOP_STATUSES = ("open", "closed", "cancelled", "any")
+
+
+class ShopApi:
+    """The shop's Admin REST API: customers, orders and checkouts, paged by `page_info` cursors.
+
+    A mixin of `server.SourceApp`, which routes `/shop/...` requests here.
+    """
+
+    @staticmethod
+    def _shop_param_error(name: str, message: str) -> ApiError:
+        return ApiError(400, message, shop_errors={name: [message]})
+
+    def shop(self, method: str, rest: str, params: dict, base: str) -> Response:
+        match = _SHOP_PATH.fullmatch(rest)
+        if not match:
+            raise ApiError(404, "Not Found")
+        if method != "GET":
+            raise ApiError(405, "Method Not Allowed")
+        version, resource = match.groups()
+        view = self.stores["shop/" + resource].view()
+        limit = _int_param(params, "limit", SHOP_DEFAULT_LIMIT, 1, SHOP_MAX_LIMIT, self._shop_param_error)
+        if "page_info" in params:
+            others = sorted(set(params) - {"page_info", "limit"})
+            if others:
+                raise self._shop_param_error(
+                    "page_info", f"page_info can only be combined with limit, not with {', '.join(others)}"
+                )
+            cursor = _unb64(params["page_info"])
+            if (not isinstance(cursor, dict) or cursor.get("r") != resource or not isinstance(cursor.get("m"), int)
+                    or not isinstance(cursor.get("i"), int)):
+                raise self._shop_param_error("page_info", "Invalid value.")
+            low, high, status = cursor.get("min"), cursor.get("max"), cursor.get("st", "any")
+            if not all(v is None or type(v) is int for v in (low, high)) or status not in _SHOP_STATUSES:
+                raise self._shop_param_error("page_info", "Invalid value.")
+            start = view.position_after(cursor["m"], cursor["i"])
+        else:
+            low = self._shop_time(params, "updated_at_min")
+            high = self._shop_time(params, "updated_at_max")
+            status = params.get("status", "open" if resource == "orders" else "any") or "any"
+            if resource != "orders":
+                status = "any"
+            elif status not in _SHOP_STATUSES:
+                raise self._shop_param_error("status", "is invalid")
+            start = view.marker_left(low) if low is not None else 0
+        end = view.marker_right(high) if high is not None else len(view)
+        if status == "any" or "open" not in view.cols:
+            positions = np.arange(start, max(start, min(end, start + limit + 1)))
+        else:
+            column = view.cols["open"]
+            want_open = status == "open"
+            positions = _scan(
+                (lambda a, b: column[a:b]) if want_open else (lambda a, b: ~column[a:b]), start, end, limit + 1
+            )
+        more = len(positions) > limit
+        positions = positions[:limit]
+        records = view.encoded(positions)
+        body = b"".join((b'{"', resource.encode(), b'":[', b",".join(records), b"]}"))
+        headers = []
+        if more:
+            last = positions[-1]
+            page_info = _b64({"r": resource, "m": int(view.marker[last]), "i": int(view.ids[last]),
+                              "min": low, "max": high, "st": status})
+            headers.append(("Link", f'<{base}/admin/api/{version}/{resource}.json?limit={limit}'
+                                    f'&page_info={page_info}>; rel="next"'))
+        return Response(200, body, "application/json; charset=utf-8", headers)
+
+    def _shop_time(self, params: dict, name: str) -> int | None:
+        raw = params.get(name)
+        if raw is None or raw == "":
+            return None
+        try:
+            moment = datetime.fromisoformat(raw.replace(" ", "+") if raw.count(" ") == 1 and "T" in raw else raw)
+        except ValueError:
+            raise self._shop_param_error(name, f"{raw!r} is not a valid ISO 8601 time") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=BERLIN)
+        return to_epoch_us(moment)
