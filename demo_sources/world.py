@@ -335,7 +335,6 @@ class GeneratedWorld(ShopWorld, ErpWorld, HelpdeskWorld, AccountingWorld):
         day = Day(self, _rng(self.seed, "day", self.day_index), t_lo=self.now_s)
         self.now_s += DAY
         self.now = self.now + dt.timedelta(days=1)
-        day.now = self.now_s
         # The steps draw from one random stream in this order: reordering them changes the world.
         self._day_history_payments(day)
         new_p = self._day_new_persons(day)
