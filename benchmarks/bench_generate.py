@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from simulator.replay import write_replay  # noqa: E402
-from simulator.world import generate_world  # noqa: E402
+from demo_sources.replay import write_replay  # noqa: E402
+from demo_sources.world import generate_world  # noqa: E402
 
 
 def peak_rss_gb() -> float:

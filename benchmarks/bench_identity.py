@@ -53,8 +53,8 @@ def _child(step: str, warehouse: Path, extra: list[str] | None = None) -> dict:
 def step_generate(args) -> dict:
     import duckdb
 
-    from simulator.world import DirtRates, generate_world
-    from tests.identity.world_loader import load_world
+    from demo_sources.world import DirtRates, generate_world
+    from demo_sources.testing.world_loader import load_world
 
     started = time.perf_counter()
     world = generate_world(args.persons, args.seed, today=TODAY, dirt=DirtRates().scaled(args.dirt_scale))
@@ -96,8 +96,8 @@ def step_land_day_two(args) -> dict:
     """The world again (same seed), one simulated day, only its changes landed."""
     import duckdb
 
-    from simulator.world import DirtRates, generate_world
-    from tests.identity.world_loader import land_changes
+    from demo_sources.world import DirtRates, generate_world
+    from demo_sources.testing.world_loader import land_changes
 
     world = generate_world(args.persons, args.seed, today=TODAY, dirt=DirtRates().scaled(args.dirt_scale))
     started = time.perf_counter()

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_marts.py --persons 100000 [--seed 2027] [--workdir /tmp/bench_marts]
 
-1. generates a world and loads all 13 resources into the raw tables (tests/identity/world_loader.py);
+1. generates a world and loads all 13 resources into the raw tables (demo_sources/testing/world_loader.py);
 2. builds staging + identity as production does (dbt, Splink, resolution) - reported apart;
 3. times the KPI marts alone: dbt facts (models/marts/facts), the BG/NBD + Gamma-Gamma predictions
    asset code (orchestration/assets/kpis.py), then dbt customer_kpis, kpi_daily, kpi_monthly, their
@@ -69,8 +69,8 @@ def main() -> None:
     from identity.matching import predict_pairs
     from identity.schema import RECORDS_TABLE
     from orchestration.assets.kpis import write_predictions
-    from simulator.world import generate_world
-    from tests.identity.world_loader import load_world
+    from demo_sources.world import generate_world
+    from demo_sources.testing.world_loader import load_world
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     warehouse = args.workdir / f"marts_{args.persons}.duckdb"

@@ -30,8 +30,8 @@ def build_raw(persons: int, seed: int, workdir: Path) -> Path:
     import duckdb
 
     from connectors import ALL_RESOURCES
-    from simulator.world import generate_world
-    from tests.identity.world_loader import load_world
+    from demo_sources.world import generate_world
+    from demo_sources.testing.world_loader import load_world
 
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / f"quality_{persons}.duckdb"

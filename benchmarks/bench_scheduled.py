@@ -48,7 +48,7 @@ from bench_daily import run_everything  # noqa: E402
 from bench_landing import free_port, start_sources  # noqa: E402
 
 from c360.settings import SYSTEMS, SourceCredentials  # noqa: E402
-from tests.dagster_dev import LAUNCH_RUN, dagster_dev, graphql, new_instance_home, pipeline_env, wait_for_daemon  # noqa: E402
+from demo_sources.testing.dagster_dev import LAUNCH_RUN, dagster_dev, graphql, new_instance_home, pipeline_env, wait_for_daemon  # noqa: E402
 
 LOCATION = "orchestration.definitions"
 JOB = "customer_360"

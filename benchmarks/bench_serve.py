@@ -21,7 +21,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from c360.settings import SourceCredentials  # noqa: E402
-from simulator.world import ACCOUNTING_WINDOW  # noqa: E402
+from demo_sources.world import ACCOUNTING_WINDOW  # noqa: E402
 
 RESOURCE_KEYS = (
     "shop/customers", "shop/orders", "shop/checkouts",
@@ -130,8 +130,8 @@ def bare_fetch(base_url: str, key: str, credentials: SourceCredentials, stats: d
 
 
 def _serve_in_child(persons: int, seed: int, today: date, conn) -> None:
-    from simulator.server import SourceServer
-    from simulator.world import generate_world
+    from demo_sources.server import SourceServer
+    from demo_sources.world import generate_world
 
     t0 = time.perf_counter()
     world = generate_world(persons, seed, today=today)
@@ -153,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
 
     credentials = SourceCredentials.from_env()
     if args.in_process:
-        from simulator.server import SourceServer
-        from simulator.world import generate_world
+        from demo_sources.server import SourceServer
+        from demo_sources.world import generate_world
 
         t0 = time.perf_counter()
         world = generate_world(args.persons, args.seed, today=args.today)

@@ -41,14 +41,33 @@ def _add_world_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+DEMO_SOURCES_MISSING = (
+    "the demo sources are not installed: they are the development-only package `demo_sources` "
+    "(c360-demo-sources), installed by `make setup` in a checkout of the repository, not part of the c360 wheel"
+)
+
+
+class DemoSourcesMissing(Exception):
+    """`c360 sources ...` or `c360 demo` ran where the demo sources package is not installed."""
+
+
+def _require_demo_sources() -> None:
+    """The demo sources are imported only by the commands that start them, and only if installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("demo_sources") is None:
+        raise DemoSourcesMissing(DEMO_SOURCES_MISSING)
+
+
 def _generated_world(args: argparse.Namespace):
-    from simulator.world import DirtRates, generate_world
+    from demo_sources.world import DirtRates, generate_world
 
     return generate_world(args.persons, args.seed, today=args.today, dirt=DirtRates().scaled(args.dirt_scale))
 
 
 def cmd_sources_generate(args: argparse.Namespace) -> int:
-    from simulator.replay import write_replay
+    _require_demo_sources()
+    from demo_sources.replay import write_replay
 
     started = time.perf_counter()
     world = _generated_world(args)
@@ -59,8 +78,9 @@ def cmd_sources_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_sources_serve(args: argparse.Namespace) -> int:
-    from simulator.replay import load_replay
-    from simulator.server import SourceServer
+    _require_demo_sources()
+    from demo_sources.replay import load_replay
+    from demo_sources.server import SourceServer
 
     if args.data_dir:
         world = load_replay(Path(args.data_dir))
@@ -231,6 +251,7 @@ def update_instance_file(instance_file: Path, project_file: Path) -> list[str]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    _require_demo_sources()
     # Default signal handling, in case the caller started us with SIGINT/SIGTERM ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -288,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    sources = commands.add_parser("sources", help="the demo source systems (simulator)")
+    sources = commands.add_parser("sources", help="the demo source systems (dev-only demo_sources package)")
     source_commands = sources.add_subparsers(dest="sources_command", required=True)
 
     generate = source_commands.add_parser("generate", help="write a generated world in the replay format")
@@ -337,7 +358,11 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    return args.func(args)
+    try:
+        return args.func(args)
+    except DemoSourcesMissing as missing:
+        print(f"c360 {args.command}: {missing}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

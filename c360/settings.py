@@ -1,6 +1,6 @@
 """Every setting the pipeline reads from the environment, with the defaults the demo runs on.
 
-One place for names and defaults, so that the simulator, the connectors' Dagster resources and the
+One place for names and defaults, so that the demo sources, the connectors' Dagster resources and the
 CLI agree without repeating them.
 """
 

@@ -6,34 +6,25 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from c360.settings import SYSTEMS, SourceCredentials
-
-# A fixed "today" keeps every world in the tests reproducible whatever the date of the run.
-TEST_TODAY = date(2026, 11, 20)
-CREDENTIALS = SourceCredentials(
-    shop_token="test-shop-token",
-    erp_api_key="test-erp-key",
-    helpdesk_email="agent@example.com",
-    helpdesk_token="test-helpdesk-token",
-    accounting_api_key="test-accounting-key",
-)
+from c360.settings import SYSTEMS
+from demo_sources.testing import CREDENTIALS, TEST_TODAY
 
 
 def make_world(persons: int = 300, seed: int = 7):
-    from simulator.world import generate_world
+    from demo_sources.world import generate_world
 
     return generate_world(persons, seed, today=TEST_TODAY)
 
 
 @contextmanager
 def serving(world, faults: str = "none", fault_seed: int = 1) -> Iterator:
-    from simulator.server import SourceServer
+    from demo_sources.server import SourceServer
 
     server = SourceServer(world, port=0, faults=faults, credentials=CREDENTIALS, fault_seed=fault_seed).start()
     try:
@@ -159,7 +150,7 @@ def pipeline_build(tmp_path_factory):
     (warehouse path, world, run result).
     """
     from connectors import ALL_RESOURCES
-    from tests.identity.world_loader import load_world
+    from demo_sources.testing.world_loader import load_world
 
     path = tmp_path_factory.mktemp("pipeline") / "c360.duckdb"
     world = make_world(persons=1500, seed=31)

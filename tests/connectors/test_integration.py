@@ -1,4 +1,4 @@
-"""The four connectors over real HTTP against the demo sources (simulator.server) in every fault profile.
+"""The four connectors over real HTTP against the demo sources (demo_sources.server) in every fault profile.
 
 Acceptance per resource: what a full fetch lands (deduplicated by id, latest version wins) equals
 `server.served(key)`; a second fetch from the final watermarks brings nothing new or changed; after
@@ -18,8 +18,8 @@ from c360.settings import SourceCredentials
 from connectors import ALL_RESOURCES, MalformedRecord, SourceAuthError, build_client
 from tests.conftest import TEST_TODAY
 
-server_mod = pytest.importorskip("simulator.server")
-world_mod = pytest.importorskip("simulator.world")
+server_mod = pytest.importorskip("demo_sources.server")
+world_mod = pytest.importorskip("demo_sources.world")
 
 PERSONS = int(os.environ.get("C360_TEST_PERSONS", "300"))
 SEED = int(os.environ.get("C360_TEST_SEED", "11"))

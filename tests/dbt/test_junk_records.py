@@ -22,7 +22,7 @@ import pytest
 
 from connectors import ALL_RESOURCES
 from tests.conftest import land_raw_record, make_world, run_pipeline_downstream_of_raw, using_warehouse
-from tests.identity.world_loader import load_world
+from demo_sources.testing.world_loader import load_world
 
 HUGE_NAME = "A" * 1_000_000
 JSON_NAME = '{"first_name": "Max", "last_name": "Muster"}'

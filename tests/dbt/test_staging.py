@@ -43,7 +43,7 @@ RECORD_MODELS = {
     "accounting_payments": "stg_accounting__payments",
 }
 
-# every notation of the contract and the simulator, with the E.164 a person would write down
+# every notation of the contract and the demo sources, with the E.164 a person would write down
 PHONE_FORMATS = {
     "030 1234567": "+49301234567",
     "+49301234567": "+49301234567",

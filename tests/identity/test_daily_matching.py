@@ -21,7 +21,7 @@ from identity.resolve import resolve, write_match_pairs
 from identity.schema import CROSSWALK_TABLE, MATCH_PAIRS_TABLE, MATCH_RUNS_TABLE, RECORDS_TABLE
 from tests.conftest import TEST_TODAY
 from tests.identity.test_end_to_end import _copy_warehouse, _identity_input, _rebuild_identity_models
-from tests.identity.world_loader import land_changes
+from demo_sources.testing.world_loader import land_changes
 
 SEED = 4712
 PERSONS = 1500
@@ -41,7 +41,7 @@ def _crosswalk(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def days(tmp_path_factory):
     """Day one trained and resolved; day two's changes landed and `int_customer_records` rebuilt."""
-    from simulator.world import generate_world
+    from demo_sources.world import generate_world
 
     base = tmp_path_factory.mktemp("identity_daily")
     world = generate_world(PERSONS, SEED, today=TEST_TODAY)

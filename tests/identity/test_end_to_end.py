@@ -23,7 +23,7 @@ from identity.matching import predict_pairs
 from identity.resolve import resolve, write_match_pairs
 from identity.schema import CROSSWALK_TABLE, HISTORY_TABLE, RECORDS_TABLE
 from tests.conftest import TEST_TODAY
-from tests.identity.world_loader import CUSTOMER_RESOURCES, load_world
+from demo_sources.testing.world_loader import CUSTOMER_RESOURCES, load_world
 
 ROOT = Path(__file__).resolve().parents[2]
 DBT_DIR = ROOT / "dbt_project"
@@ -82,7 +82,7 @@ def _metrics(con, truth: pd.DataFrame) -> dict:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    from simulator.world import generate_world
+    from demo_sources.world import generate_world
 
     base = tmp_path_factory.mktemp("identity_e2e")
     world = generate_world(PERSONS, SEED, today=TEST_TODAY)
@@ -194,7 +194,7 @@ def test_stable_ids_across_a_day(built, tmp_path):
 
 def test_customers_only_world_still_resolves(built, tmp_path):
     """A replay without any order links (customers only): matching alone must carry it."""
-    from simulator.world import generate_world
+    from demo_sources.world import generate_world
 
     world = generate_world(1500, SEED + 1, today=TEST_TODAY)
     # staging models and schemas, then fresh raw data

@@ -1,4 +1,4 @@
-"""customer_kpis and kpi_monthly against an independent computation from the simulator's records.
+"""customer_kpis and kpi_monthly against an independent computation from the demo sources' records.
 
 The expected figures are computed here with pandas from the generated world (its API records, its
 identity truth and its order-mirror truth), following DOMAIN.md, for the people whose identity was

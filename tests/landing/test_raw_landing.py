@@ -189,7 +189,7 @@ def test_a_record_changed_without_a_new_marker_replaces_the_stored_one(warehouse
 
 
 def test_replay_directory_served_and_landed_reproduces_every_record(warehouse, tmp_path):
-    from simulator.replay import load_replay, write_replay
+    from demo_sources.replay import load_replay, write_replay
 
     world = make_world(persons=200, seed=16)
     write_replay(world, tmp_path / "replay")

@@ -22,7 +22,7 @@ import pytest
 
 from connectors import ALL_RESOURCES
 from tests.conftest import clients, make_world, serving
-from tests.dagster_dev import LAUNCH_RUN, dagster_dev, graphql, new_instance_home, pipeline_env, wait_for_daemon
+from demo_sources.testing.dagster_dev import LAUNCH_RUN, dagster_dev, graphql, new_instance_home, pipeline_env, wait_for_daemon
 
 POOL = "warehouse"
 # How long the next run may take, from its launch to success, before the test calls it stuck.

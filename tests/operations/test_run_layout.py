@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from tests.dagster_dev import PROJECT_ROOT
+from demo_sources.testing.dagster_dev import PROJECT_ROOT
 
 # Each takes from a tenth of a second (scipy.optimize) to seconds (great_expectations) to import;
 # they belong inside the steps that use them.

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_world, serving
-from tests.dagster_dev import PROJECT_ROOT, dagster_dev, graphql, new_instance_home, pipeline_env
+from demo_sources.testing.dagster_dev import PROJECT_ROOT, dagster_dev, graphql, new_instance_home, pipeline_env
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"

@@ -20,9 +20,9 @@ import pytest
 import requests
 
 from c360.settings import SourceCredentials
-from simulator.faults import PROFILES, FaultProfile, Throttle
-from simulator.server import SourceServer
-from simulator.store import RESOURCE_KEYS, parse_marker
+from demo_sources.faults import PROFILES, FaultProfile, Throttle
+from demo_sources.server import SourceServer
+from demo_sources.store import RESOURCE_KEYS, parse_marker
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
@@ -749,9 +749,9 @@ def test_shop_bucket_reports_level_and_real_wait():
 # a real generated world
 # ----------------------------------------------------------------------------------------------
 def test_serves_a_generated_world_completely():
-    world_module = pytest.importorskip("simulator.world")
+    world_module = pytest.importorskip("demo_sources.world")
     if not hasattr(world_module, "generate_world"):
-        pytest.skip("simulator.world.generate_world is not there yet")
+        pytest.skip("demo_sources.world.generate_world is not there yet")
     world = world_module.generate_world(500, 7, today=date(2026, 11, 20))
     with SourceServer(world, credentials=CREDS) as srv:
         fetcher = Fetcher(srv)

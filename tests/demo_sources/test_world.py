@@ -10,9 +10,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from simulator import names as N
-from simulator.replay import load_replay, write_replay
-from simulator.world import RESOURCE_KEYS, DirtRates, generate_world
+from demo_sources import names as N
+from demo_sources.replay import load_replay, write_replay
+from demo_sources.world import RESOURCE_KEYS, DirtRates, generate_world
 
 TODAY = dt.date(2026, 5, 10)
 SHOP_TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0[12]:00$")
@@ -562,7 +562,7 @@ def test_a_mass_update_stays_within_what_the_voucher_list_can_page_through():
     """At 1M persons 2 % of the vouchers would share one day: more than the list API can ever serve."""
     import numpy as np
 
-    from simulator.world import ACCOUNTING_WINDOW, _cluster
+    from demo_sources.world import ACCOUNTING_WINDOW, _cluster
 
     rng = np.random.default_rng(5)
     n = 1_400_000

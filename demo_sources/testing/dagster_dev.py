@@ -20,9 +20,9 @@ from pathlib import Path
 import requests
 
 from c360.settings import SYSTEMS
-from tests.conftest import CREDENTIALS
+from demo_sources.testing import CREDENTIALS
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 
 

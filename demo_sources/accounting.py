@@ -1,0 +1,394 @@
+"""Lexware-Office-like accounting: contacts, vouchers (invoices, credit notes) and payments.
+
+The accounting part of the demo sources: `AccountingWorld` builds its tables from the persons (and
+the other systems' tables), renders its rows in the API's record shapes and simulates its daily
+events; `AccountingApi` answers its HTTP endpoints from the records the server stores.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import orjson
+
+from .api import BERLIN, ApiError, Response, _int_param
+from .core import (ACCOUNTING_WINDOW, DAY, Day, HOUR, MOBILE_PRE, PAYMENT_METHODS, VOUCHER_STATUS, _cluster,
+                   _num, _sort_table, _uuid)
+from .dirt import email_other_mailbox, phone_format
+from .store import ResourceStore, to_epoch_us
+from .timefmt import acc_ts, berlin_offset
+
+
+class AccountingWorld:
+    """The accounting tables and records of a `world.GeneratedWorld` (a mixin of it)."""
+
+    def _build_accounting(self, rng) -> None:
+        E, contact_row = self._build_accounting_contacts(rng)
+        V, ev, nv, paid, pay, status = self._build_accounting_vouchers(rng, E, contact_row)
+        self._build_accounting_payments(rng, V, ev, nv, status, paid, pay, E)
+
+    def _build_accounting_contacts(self, rng):
+        """Accounting contacts: most ERP customers and a few others."""
+        P, r, now, n = self.P, self.dirt, self.now_s, self.persons
+        R, E = self.T["erp/res.partner"], self.T["erp/sale.order"]
+        erp = self._partner_row_of_person >= 0
+        acc = (erp & (rng.random(n) < 0.6)) | (~erp & (rng.random(n) < 0.03))
+        a_p = np.flatnonzero(acc)
+        prow = self._partner_row_of_person[a_p]
+        created = np.where(prow >= 0, R["created"][np.maximum(prow, 0)], P["t0"][a_p]) + rng.integers(HOUR, 5 * DAY, len(a_p))
+        created = np.minimum(created, now - 3600)
+        A = dict(p=a_p, created=created)
+        _sort_table(A, created)
+        na = len(a_p)
+        A["hi"], A["lo"] = rng.integers(0, 2**63 - 1, na), rng.integers(0, 2**63 - 1, na)
+        A["number"] = 10_000 + np.arange(na)
+        A["version"] = 1 + np.where(rng.random(na) < r.updated_again, 1 + rng.poisson(1.0, na), 0)
+        prow = self._partner_row_of_person[A["p"]]
+        A["note"] = np.where((prow >= 0) & (rng.random(na) < 0.5), prow, -1)
+        A["note"][A["note"] >= 0] = np.where(R["has_ref"][A["note"][A["note"] >= 0]], A["note"][A["note"] >= 0], -1)
+        A["archived"] = rng.random(na) < r.soft_deletes
+        A["idn"] = self._identity(A["p"], rng, "accounting")
+        contact_row = np.full(n, -1)
+        contact_row[A["p"]] = np.arange(na)
+        self._contact_row_of_person = contact_row
+        self.T["accounting/contacts"] = A
+        return E, contact_row
+
+    def _build_accounting_vouchers(self, rng, E, contact_row):
+        """Invoices for most confirmed ERP orders, credit notes for returns; status and dunning."""
+        r, now = self.dirt, self.now_s
+        # invoices for most confirmed ERP orders, credit notes for returns
+        ne = len(E["t"])
+        inv = (E["state"] != 0) & (rng.random(ne) < 0.8)
+        ii = np.flatnonzero(inv)
+        cn = np.flatnonzero(inv & (E["ret_t"] >= 0) & (E["refund"] > 0))
+        it = np.minimum(E["t"][ii] + rng.integers(HOUR, DAY, len(ii)), now - 120)
+        ct = np.minimum(E["ret_t"][cn] + rng.integers(HOUR, DAY, len(cn)), now - 120)
+        V = dict(eo=np.concatenate([ii, cn]), type=np.concatenate([np.zeros(len(ii), np.int8), np.ones(len(cn), np.int8)]),
+                 t=np.concatenate([it, ct]))
+        _sort_table(V, V["t"])
+        nv = len(V["t"])
+        eo = V["eo"]
+        V["p"] = E["p"][eo]
+        crow = contact_row[V["p"]]
+        V["contact"] = np.where((crow >= 0) & (rng.random(nv) < 0.65), crow, -1)
+        is_inv = V["type"] == 0
+        V["total"] = np.where(is_inv, E["total"][eo], E["refund"][eo])
+        local_day = (V["t"] + berlin_offset(V["t"])) // DAY
+        vdate = local_day * DAY - berlin_offset(local_day * DAY - 3600)
+        V["vdate"] = vdate
+        V["due"] = vdate + np.where(is_inv, 14 * DAY, 0)
+        pay = np.where(is_inv, E["pay_t"][eo], -1)
+        pay = np.where(pay >= 0, np.maximum(pay, V["t"] + 60), -1)
+        paid = is_inv & (pay >= 0) & (pay <= now - 120)
+        voided = is_inv & E["cancel"][eo]
+        paid &= ~voided
+        overdue = is_inv & ~paid & ~voided & (V["due"] + DAY < now)
+        status = np.where(is_inv, 0, 3)  # VOUCHER_STATUS index
+        status[paid] = 2
+        status[overdue] = 1
+        status[voided] = 4
+        V["status"] = status.astype(np.int8)
+        od = now - V["due"]
+        dun = np.where(overdue, (od >= 7 * DAY).astype(int) + (od >= 21 * DAY) + (od >= 35 * DAY), 0)
+        V["dunning"] = dun.astype(np.int8)
+        run = V["due"] + np.select([dun == 3, dun == 2, dun == 1], [35 * DAY, 21 * DAY, 7 * DAY], DAY) + 2 * HOUR
+        ev = np.maximum.reduce([V["t"] + 5, np.where(paid, pay + 300, 0), np.where(overdue, run, 0),
+                                np.where(voided, E["write"][eo], 0)])
+        ev = np.minimum(ev, now - 120)
+        again = rng.random(nv) < r.updated_again * 0.2
+        ev = np.where(again, ev + (rng.random(nv) * (now - 120 - ev)).astype(np.int64), ev)
+        return V, ev, nv, paid, pay, status
+
+    def _build_accounting_payments(self, rng, V, ev, nv, status, paid, pay, E):
+        """Voucher change markers (bulk updates within the list window) and the payments of paid invoices."""
+        r, now = self.dirt, self.now_s
+        # A mass update the voucher list cannot page through (more results on one day than its
+        # window, whatever the status and type filters) could be read by no client of the API: the
+        # bulk stays within the window, however large the world.
+        ev, bulk = _cluster(rng, V["t"], ev, 300, r.same_timestamp_clusters, now,
+                            max_size=ACCOUNTING_WINDOW // 2)
+        V["upd_ms"] = np.maximum(ev, V["t"]) * 1000 + np.where(bulk, 0, rng.integers(0, 1000, nv))
+        V["created_ms"] = V["t"] * 1000 + rng.integers(0, 1000, nv)
+        V["upd_ms"] = np.maximum(V["upd_ms"], V["created_ms"])
+        V["open"] = np.where((status == 0) | (status == 1), V["total"], 0)
+        V["hi"], V["lo"] = rng.integers(0, 2**63 - 1, nv), rng.integers(0, 2**63 - 1, nv)
+        V["seq"] = np.arange(1, nv + 1)
+        V["remark_fmt"] = rng.integers(0, 6, nv)
+        self.T["accounting/vouchers"] = V
+        pi = np.flatnonzero(paid)
+        PM = dict(v=pi, paid=pay[pi])
+        _sort_table(PM, PM["paid"])
+        npm = len(PM["v"])
+        PM["paid_ms"] = PM["paid"] * 1000 + rng.integers(0, 1000, npm)
+        PM["upd_ms"] = PM["paid_ms"] + rng.integers(60_000, 1_800_000, npm)
+        PM["upd_ms"] = np.minimum(PM["upd_ms"], (now - 120) * 1000)
+        PM["upd_ms"] = np.maximum(PM["upd_ms"], PM["paid_ms"])
+        PM["amount"] = V["total"][PM["v"]]
+        PM["method"] = E["method"][V["eo"][PM["v"]]]
+        PM["hi"], PM["lo"] = rng.integers(0, 2**63 - 1, npm), rng.integers(0, 2**63 - 1, npm)
+        self.T["accounting/payments"] = PM
+
+    def _contact_id(self, row: int) -> str:
+        A = self.T["accounting/contacts"]
+        return _uuid(A["hi"][row:row + 1], A["lo"][row:row + 1])[0]
+
+    def _contact_name(self, row: int) -> str:
+        idn = self.T["accounting/contacts"]["idn"]
+        return idn["company"][row] if idn["is_company"][row] else f"{idn['first'][row]} {idn['last'][row]}"
+
+    def _r_contacts(self, a: int, b: int) -> list[dict]:
+        A = self.T["accounting/contacts"]
+        s = slice(a, b)
+        idn = {k: v[s] for k, v in A["idn"].items()}
+        ids = _uuid(A["hi"][s], A["lo"][s])
+        out = []
+        for i, (number, version, note, arch) in enumerate(zip(A["number"][s].tolist(), A["version"][s].tolist(),
+                                                               A["note"][s].tolist(), A["archived"][s].tolist())):
+            rec = {"id": ids[i], "version": int(version), "roles": {"customer": {"number": number}}}
+            if idn["is_company"][i]:
+                rec["company"] = {"name": idn["company"][i], "vatRegistrationId": f"DE{100000000 + number * 37 % 899999999}"}
+            else:
+                rec["person"] = {"salutation": "Frau" if idn["fem"][i] else "Herr", "firstName": idn["first"][i],
+                                 "lastName": idn["last"][i]}
+            rec["addresses"] = {} if idn["no_addr"][i] else {"billing": [
+                {"street": idn["address1"][i], "zip": idn["zip"][i], "city": idn["city"][i], "countryCode": "DE"}]}
+            rec["emailAddresses"] = {"private": [idn["email"][i]]} if idn["email"][i] else {}
+            phones = {}
+            if idn["mobile"][i]:
+                phones["mobile"] = [idn["mobile"][i]]
+            if idn["land"][i]:
+                phones["private"] = [idn["land"][i]]
+            rec["phoneNumbers"] = phones
+            rec["note"] = f"ERP K-{100000 + note}" if note >= 0 else None
+            rec["archived"] = arch
+            out.append(rec)
+        return out
+
+    def _r_vouchers(self, a: int, b: int) -> list[dict]:
+        V, E, O, A = self.T["accounting/vouchers"], self.T["erp/sale.order"], self.T["shop/orders"], self.T["accounting/contacts"]
+        s = slice(a, b)
+        ids = _uuid(V["hi"][s], V["lo"][s])
+        vdate, due = acc_ts(V["vdate"][s] * 1000), acc_ts(V["due"][s] * 1000)
+        created, updated = acc_ts(V["created_ms"][s]), acc_ts(V["upd_ms"][s])
+        tot, opn = _num(V["total"][s]), _num(V["open"][s])
+        years = ((V["t"][s] // DAY).astype("datetime64[D]").astype("datetime64[Y]").astype(int) + 1970).tolist()
+        out = []
+        for i, (typ, eo, crow, st, dun, seq, fmt) in enumerate(zip(
+                V["type"][s].tolist(), V["eo"][s].tolist(), V["contact"][s].tolist(), V["status"][s].tolist(),
+                V["dunning"][s].tolist(), V["seq"][s].tolist(), V["remark_fmt"][s].tolist())):
+            srow = int(E["shop_row"][eo])
+            so = self._order_name(eo)
+            if srow >= 0 and fmt < 4:
+                nb = int(O["number"][srow])
+                remark = (f"Bestellung #{nb}", f"Bestellung {nb}", f"Shop-Bestellung #{nb}", f"Webshop {nb}")[fmt]
+            else:
+                remark = (f"Auftrag {so}", f"Rechnung zu Auftrag {so}")[fmt % 2]
+            if typ == 1:
+                remark = ("Gutschrift zu " if fmt % 2 else "Retoure ") + remark
+            out.append({"id": ids[i], "voucherType": ("salesinvoice", "salescreditnote")[typ],
+                        "voucherStatus": VOUCHER_STATUS[st],
+                        "voucherNumber": f"{('RE', 'GS')[typ]}-{years[i]}-{seq:06d}",
+                        "voucherDate": vdate[i], "dueDate": due[i], "createdDate": created[i], "updatedDate": updated[i],
+                        "contactId": self._contact_id(crow) if crow >= 0 else None,
+                        "contactName": self._contact_name(crow) if crow >= 0 else "Sammelkunde",
+                        "totalAmount": tot[i], "openAmount": opn[i], "currency": "EUR", "remark": remark,
+                        "dunningLevel": dun})
+        return out
+
+    def _r_payments(self, a: int, b: int) -> list[dict]:
+        PM, V = self.T["accounting/payments"], self.T["accounting/vouchers"]
+        s = slice(a, b)
+        ids = _uuid(PM["hi"][s], PM["lo"][s])
+        vrows = PM["v"][s]
+        vids = _uuid(V["hi"][vrows], V["lo"][vrows])
+        paid, upd, amt = acc_ts(PM["paid_ms"][s]), acc_ts(PM["upd_ms"][s]), _num(PM["amount"][s])
+        return [{"id": ids[i], "voucherId": vids[i], "paidDate": paid[i], "amount": amt[i],
+                 "paymentMethod": PAYMENT_METHODS[m], "updatedDate": upd[i]}
+                for i, m in enumerate(PM["method"][s].tolist())]
+
+    # ------------------------------------------------------------------ one more simulated day
+    def _day_contact_of(self, day: Day, p: int):
+        """(id, name) of person `p`'s accounting contact, None if there is none."""
+        row = int(self._contact_row_of_person[p])
+        if row >= 0:
+            return self._contact_id(row), self._contact_name(row)
+        return day.xcontact.get(p)
+
+    def _day_new_invoice(self, day: Day, t: int, total: int, remark: str, p: int, paid_t: int | None, method: int,
+                         credit: bool = False):
+        """A new invoice (or credit note) voucher, and its payment when paid."""
+        rng = day.rng
+        c = self._day_contact_of(day, p) if rng.random() < 0.65 else None
+        seq = self._next_id("accounting/vouchers#seq") if "accounting/vouchers#seq" in self._ids else None
+        if seq is None:
+            self._ids["accounting/vouchers#seq"] = int(len(self.T["accounting/vouchers"]["seq"])) + 1
+            seq = self._ids["accounting/vouchers#seq"]
+        local_day = (t + int(berlin_offset(np.array([t]))[0])) // DAY
+        vd = local_day * DAY - int(berlin_offset(np.array([local_day * DAY - 3600]))[0])
+        status = "paidoff" if credit else ("paid" if paid_t is not None else "open")
+        upd = (paid_t + 300) if paid_t is not None else t + 5
+        year = dt.datetime.fromtimestamp(t, dt.UTC).year
+        rec = {"id": self._uuid1(rng), "voucherType": "salescreditnote" if credit else "salesinvoice",
+               "voucherStatus": status, "voucherNumber": f"{'GS' if credit else 'RE'}-{year}-{seq:06d}",
+               "voucherDate": acc_ts(np.array([vd * 1000]))[0],
+               "dueDate": acc_ts(np.array([(vd + (0 if credit else 14 * DAY)) * 1000]))[0],
+               "createdDate": acc_ts(np.array([t * 1000 + 1]))[0], "updatedDate": acc_ts(np.array([upd * 1000 + 7]))[0],
+               "contactId": c[0] if c else None, "contactName": c[1] if c else "Sammelkunde",
+               "totalAmount": round(total / 100, 2), "openAmount": round(total / 100, 2) if status == "open" else 0.0,
+               "currency": "EUR", "remark": remark, "dunningLevel": 0}
+        day.put("accounting/vouchers", None, rec)
+        if paid_t is not None and not credit:
+            day.put("accounting/payments", None, {
+                "id": self._uuid1(rng), "voucherId": rec["id"], "paidDate": acc_ts(np.array([paid_t * 1000]))[0],
+                "amount": round(total / 100, 2), "paymentMethod": PAYMENT_METHODS[method],
+                "updatedDate": acc_ts(np.array([(paid_t + 60) * 1000]))[0]})
+        return rec
+
+    def _day_voucher_events(self, day: Day) -> None:
+        """Vouchers: payments arrive, open ones fall overdue, dunning goes up."""
+        rng = day.rng
+        V = self.T["accounting/vouchers"]
+        openv = np.flatnonzero((V["status"] <= 1) & (V["type"] == 0))
+        openv = np.array([x for x in openv.tolist() if x not in self._over["accounting/vouchers"]], dtype=np.int64)
+        for vrow in (rng.choice(openv, min(len(openv), day.k_of(0.002, 3)), replace=False).tolist() if len(openv) else []):
+            t = day.when()
+            rec = dict(self._current("accounting/vouchers", vrow))
+            if rng.random() < 0.6 or rec["dunningLevel"] >= 3:
+                rec.update(voucherStatus="paid", openAmount=0.0)
+                day.put("accounting/payments", None, {
+                    "id": self._uuid1(rng), "voucherId": rec["id"], "paidDate": acc_ts(np.array([t * 1000]))[0],
+                    "amount": rec["totalAmount"], "paymentMethod": "bank_transfer",
+                    "updatedDate": acc_ts(np.array([(t + 60) * 1000]))[0]})
+            else:
+                rec.update(voucherStatus="overdue", dunningLevel=min(3, rec["dunningLevel"] + 1))
+            rec["updatedDate"] = acc_ts(np.array([t * 1000 + 3]))[0]
+            day.put("accounting/vouchers", vrow, rec)
+
+    def _day_contact_edits(self, day: Day) -> None:
+        """Accounting contact edits (version + 1)."""
+        rng = day.rng
+        A = self.T["accounting/contacts"]
+        na = len(A["hi"])
+        for row in (rng.choice(na, min(na, day.k_of(0.0005, 2)), replace=False).tolist() if na else []):
+            rec = dict(self._current("accounting/contacts", row))
+            rec["version"] += 1
+            if rec.get("emailAddresses", {}).get("private"):
+                rec["emailAddresses"] = {"private": [email_other_mailbox(rec["emailAddresses"]["private"][0].strip().lower(),
+                                                                         int(rng.integers(0, 1000)))]}
+            else:
+                rec["phoneNumbers"] = dict(rec["phoneNumbers"], mobile=[phone_format(
+                    MOBILE_PRE[int(rng.integers(0, len(MOBILE_PRE)))], str(int(rng.integers(1_000_000, 99_999_999))), 0)])
+            day.put("accounting/contacts", row, rec)
+
+
+# --------------------------------------------------------------------------------------------------
+# HTTP API
+# --------------------------------------------------------------------------------------------------
+ACCOUNTING_MAX_SIZE = 250
+ACCOUNTING_DEFAULT_SIZE = 25
+_ACCOUNTING_PATH = re.compile(r"v1/(contacts|voucherlist|payments)")
+_ACCOUNTING_RESOURCE = {"contacts": "contacts", "voucherlist": "vouchers", "payments": "payments"}
+
+
+class AccountingApi:
+    """The accounting API: contacts, the voucher list and payments, paged by page and size.
+
+    A mixin of `server.SourceApp`, which routes `/accounting/...` requests here.
+    """
+
+    @staticmethod
+    def _accounting_param_error(name: str, message: str) -> ApiError:
+        return ApiError(400, f"{name} {message}", details=[{"violation": message, "field": name}])
+
+    def _accounting_day(self, params: dict, name: str, next_day: bool = False) -> int | None:
+        raw = params.get(name)
+        if raw is None or raw == "":
+            return None
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError:
+            raise self._accounting_param_error(name, "must be a date yyyy-MM-dd") from None
+        if len(raw) != 10:
+            raise self._accounting_param_error(name, "must be a date yyyy-MM-dd")
+        if next_day:
+            day += timedelta(days=1)
+        return to_epoch_us(datetime(day.year, day.month, day.day, tzinfo=BERLIN))
+
+    def _codes(self, store: ResourceStore, column: str, raw: str | None, name: str):
+        if raw is None or raw.strip() == "" or "any" in [v.strip() for v in raw.split(",")]:
+            return None
+        vocab = store.vocab.get(column, {})
+        return tuple(sorted({vocab.get(v.strip(), -2) for v in raw.split(",") if v.strip()}))
+
+    def _filtered(self, view, lo: int, hi: int, filters: tuple) -> np.ndarray:
+        key = (view.key, view.generation, lo, hi, filters)
+        with self._filter_cache_lock:
+            hit = self._filter_cache.get(key)
+            if hit is not None:
+                self._filter_cache.move_to_end(key)
+                return hit
+        mask = np.ones(max(0, hi - lo), np.bool_)
+        for column, codes in filters:
+            if codes is not None:
+                mask &= np.isin(view.cols[column][lo:hi], np.asarray(codes, np.int16))
+        positions = np.flatnonzero(mask) + lo
+        with self._filter_cache_lock:
+            self._filter_cache[key] = positions
+            while len(self._filter_cache) > 16:
+                self._filter_cache.popitem(last=False)
+        return positions
+
+    def accounting(self, method: str, rest: str, params: dict) -> Response:
+        match = _ACCOUNTING_PATH.fullmatch(rest)
+        if not match:
+            raise ApiError(404, "Not Found")
+        if method != "GET":
+            raise ApiError(405, "Method Not Allowed")
+        endpoint = match.group(1)
+        resource = _ACCOUNTING_RESOURCE[endpoint]
+        store = self.stores["accounting/" + resource]
+        page = _int_param(params, "page", 0, 0, None, self._accounting_param_error)
+        size = _int_param(params, "size", ACCOUNTING_DEFAULT_SIZE, 1, ACCOUNTING_MAX_SIZE, self._accounting_param_error)
+        view = store.view()
+        if endpoint == "contacts":
+            lo, hi, positions = 0, len(view), None
+        else:
+            if (page + 1) * size > ACCOUNTING_WINDOW:
+                raise ApiError(400, f"The requested page reaches past result {ACCOUNTING_WINDOW}: narrow the "
+                                    f"updatedDate window ((page + 1) * size must be at most {ACCOUNTING_WINDOW})",
+                               details=[{"violation": "result window too large", "field": "page"}])
+            start_day = self._accounting_day(params, "updatedDateFrom")
+            end_day = self._accounting_day(params, "updatedDateTo", next_day=True)
+            lo = view.marker_left(start_day) if start_day is not None else 0
+            hi = view.marker_left(end_day) if end_day is not None else len(view)
+            hi = max(lo, hi)
+            positions = None
+            if endpoint == "voucherlist":
+                raw_type = params.get("voucherType")
+                if not raw_type:
+                    raise self._accounting_param_error("voucherType", "is required")
+                filters = (
+                    ("voucherType", self._codes(store, "voucherType", raw_type, "voucherType")),
+                    ("voucherStatus", self._codes(store, "voucherStatus", params.get("voucherStatus"), "voucherStatus")),
+                )
+                if any(codes is not None for _, codes in filters):
+                    positions = self._filtered(view, lo, hi, filters)
+        total = (hi - lo) if positions is None else len(positions)
+        first = page * size
+        if positions is None:
+            page_positions = slice(lo + min(first, total), lo + min(first + size, total))
+        else:
+            page_positions = positions[first:first + size]
+        records = view.encoded(page_positions)
+        total_pages = math.ceil(total / size)
+        meta = orjson.dumps({
+            "first": page == 0, "last": page >= total_pages - 1, "totalPages": total_pages,
+            "totalElements": total, "numberOfElements": len(records), "size": size, "number": page,
+        })
+        body = b"".join((b'{"content":[', b",".join(records), b"],", meta[1:]))
+        return Response(200, body, "application/json; charset=utf-8")

@@ -1,0 +1,345 @@
+"""Zendesk-like helpdesk: users, tickets and survey responses (CSAT and NPS).
+
+The helpdesk part of the demo sources: `HelpdeskWorld` builds its tables from the persons (and
+the other systems' tables), renders its rows in the API's record shapes and simulates its daily
+events; `HelpdeskApi` answers its HTTP endpoints from the records the server stores.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import orjson
+
+from . import names as N
+from .api import HOLDBACK_US, ApiError, Response, _b64, _int_param, _unb64
+from .core import (CHANNELS, DAY, Day, HOUR, ORDER_SUBJECTS, RATINGS, SUBJECTS, SUBJECT_TAG, TICKET_STATUS,
+                   _cluster, _person_ids, _segments, _sort_table)
+from .timefmt import hd_ts
+
+
+class HelpdeskWorld:
+    """The helpdesk tables and records of a `world.GeneratedWorld` (a mixin of it)."""
+
+    def _build_helpdesk(self, rng, hd: np.ndarray) -> None:
+        O, U, nu = self._build_helpdesk_users(rng, hd)
+        Tk, deleted, nt, solved = self._build_helpdesk_tickets(rng, nu, U, O)
+        S = self._build_helpdesk_surveys(rng, nu, U, solved, deleted, nt, Tk)
+        self._hold_back_recent_changes(rng, Tk, U, S)
+
+    def _build_helpdesk_users(self, rng, hd):
+        """Helpdesk users: callers and writers among the persons."""
+        P, r, now = self.P, self.dirt, self.now_s
+        O = self.T["shop/orders"]
+        h_p = np.flatnonzero(hd)
+        nu0 = len(h_p)
+        created = P["t0"][h_p] + (rng.random(nu0) ** 2 * (now - 3 * DAY - P["t0"][h_p])).astype(np.int64)
+        U = dict(p=h_p, created=np.maximum(created, self.start_s))
+        _sort_table(U, U["created"])
+        nu = nu0
+        U["id"] = 3_800_000 + np.arange(nu) * 13 + rng.integers(0, 13, nu)
+        crow = self._cust_row_of_person[U["p"]]
+        U["ext"] = np.where((crow >= 0) & (rng.random(nu) < 0.45), crow, -1)
+        U["form"] = np.where(rng.random(nu) < 0.25, 1, 0).astype(np.int8)
+        U["active"] = rng.random(nu) >= r.soft_deletes
+        U["idn"] = self._identity(U["p"], rng, "helpdesk")
+        return O, U, nu
+
+    def _build_helpdesk_tickets(self, rng, nu, U, O):
+        """Tickets: the order an order-related ticket is about, status, rating and change marker."""
+        r, now = self.dirt, self.now_s
+        # tickets
+        k = 1 + rng.poisson(0.7, nu)
+        t_u, _ = _segments(k)
+        tt = U["created"][t_u] + (rng.random(len(t_u)) * (now - 120 - U["created"][t_u])).astype(np.int64)
+        tt[np.r_[0, np.cumsum(k)[:-1]]] = U["created"] + rng.integers(10, 600, nu)  # first ticket creates the user
+        Tk = dict(u=t_u, t=np.minimum(tt, now - 120))
+        _sort_table(Tk, Tk["t"])
+        nt = len(Tk["t"])
+        Tk["id"] = np.arange(1, nt + 1)
+        Tk["subject"] = rng.integers(0, len(SUBJECTS), nt)
+        Tk["channel"] = rng.choice(4, nt, p=[0.35, 0.35, 0.15, 0.15]).astype(np.int8)
+        # the order an order-related ticket is about: the requester's last shop order before the ticket
+        tp = U["p"][Tk["u"]]
+        okey = O["p"].astype(np.int64) * (1 << 36) + (O["t"] - self.start_s + DAY)
+        oord = np.argsort(okey, kind="stable")
+        okey_s = okey[oord]
+        tkey = tp.astype(np.int64) * (1 << 36) + (Tk["t"] - self.start_s + DAY)
+        pos = np.searchsorted(okey_s, tkey, side="right") - 1
+        ok = pos >= 0
+        ok[ok] = (okey_s[pos[ok]] >> 36) == tp[ok]
+        about = np.where(ok & ORDER_SUBJECTS[Tk["subject"]] & (rng.random(nt) < 0.75), oord[np.maximum(pos, 0)], -1)
+        Tk["order"] = about
+        Tk["cf_fmt"] = rng.integers(0, 6, nt)
+        age = now - Tk["t"]
+        u01 = rng.random(nt)
+        status = np.where(age > 10 * DAY, np.select([u01 < 0.75, u01 < 0.95, u01 < 0.98], [4, 3, 2], 1),
+                          np.where(age > 2 * DAY, np.select([u01 < 0.5, u01 < 0.7, u01 < 0.95], [3, 2, 1], 0),
+                                   np.select([u01 < 0.4, u01 < 0.8, u01 < 0.9], [0, 1, 2], 3)))
+        solved_t = Tk["t"] + rng.integers(HOUR, 5 * DAY, nt)
+        solved_t = np.minimum(solved_t, now - 90)
+        solved = (status == 3) | (status == 4)
+        Tk["solved_t"] = np.where(solved, solved_t, -1)
+        closed_t = np.minimum(solved_t + 4 * DAY, now - 90)
+        deleted = rng.random(nt) < r.soft_deletes
+        status[deleted] = 5
+        Tk["status"] = status.astype(np.int8)
+        v = rng.random(nt)
+        rating = np.where(solved, np.select([v < 0.15, v < 0.45, v < 0.85], [0, 1, 2], 3), 0)
+        Tk["rating"] = rating.astype(np.int8)
+        upd = np.maximum.reduce([Tk["t"] + rng.integers(30, 3 * HOUR, nt), np.where(solved, solved_t, 0),
+                                 np.where(status == 4, closed_t, 0)])
+        upd = np.where(deleted, upd + (rng.random(nt) * (now - 90 - upd)).astype(np.int64), upd)
+        again = rng.random(nt) < r.updated_again * 0.2
+        upd = np.where(again, upd + (rng.random(nt) * (now - 90 - upd)).astype(np.int64), upd)
+        Tk["upd"] = np.maximum(np.minimum(upd, now - 90), Tk["t"])
+        return Tk, deleted, nt, solved
+
+    def _build_helpdesk_surveys(self, rng, nu, U, solved, deleted, nt, Tk):
+        """The users change marker (with a bulk import cluster) and the surveys: CSAT after solved tickets,
+        NPS independently."""
+        r, now = self.dirt, self.now_s
+        # user change marker, bulk import cluster
+        again = rng.random(nu) < r.updated_again
+        uupd = U["created"] + np.where(again, (rng.random(nu) * (now - 90 - U["created"])).astype(np.int64),
+                                       rng.integers(0, 3, nu))
+        uupd, _ = _cluster(rng, U["created"], uupd, 1250, r.same_timestamp_clusters, now)
+        U["upd"] = np.maximum(uupd, U["created"])
+        # surveys: CSAT after solved tickets, NPS independently
+        cs = np.flatnonzero(solved & ~deleted & (rng.random(nt) < 0.35))
+        nps_u = np.flatnonzero(rng.random(nu) < 0.2)
+        cs_t = np.minimum(Tk["solved_t"][cs] + rng.integers(HOUR, 2 * DAY, len(cs)), now - 90)
+        nps_t = U["created"][nps_u] + (rng.random(len(nps_u)) * (now - 90 - U["created"][nps_u])).astype(np.int64)
+        rt = Tk["rating"][cs]
+        cs_score = np.where(rt == 2, 4 + (rng.random(len(cs)) < 0.6), np.where(rt == 3, 1 + (rng.random(len(cs)) < 0.4),
+                                                                             rng.choice(5, len(cs), p=[0.08, 0.1, 0.17, 0.35, 0.3]) + 1))
+        nps_score = rng.choice(11, len(nps_u), p=[0.03, 0.02, 0.03, 0.03, 0.04, 0.07, 0.08, 0.14, 0.2, 0.18, 0.18])
+        S = dict(type=np.concatenate([np.zeros(len(cs), np.int8), np.ones(len(nps_u), np.int8)]),
+                 ticket=np.concatenate([cs, np.full(len(nps_u), -1)]),
+                 u=np.concatenate([Tk["u"][cs], nps_u]),
+                 score=np.concatenate([cs_score, nps_score]).astype(np.int64),
+                 t=np.concatenate([cs_t, nps_t]))
+        _sort_table(S, S["t"])
+        ns = len(S["t"])
+        S["id"] = np.arange(1, ns + 1)
+        S["comment"] = np.where(rng.random(ns) < 0.25, rng.integers(0, 4, ns), -1)
+        S["upd"] = S["t"] + np.where(rng.random(ns) < 0.05, rng.integers(60, DAY, ns), 0)
+        S["upd"] = np.minimum(S["upd"], now - 90)
+        S["upd"] = np.maximum(S["upd"], S["t"])
+        return S
+
+    def _hold_back_recent_changes(self, rng, Tk, U, S):
+        """A few records changed within the last 60 seconds: the API holds them back."""
+        now = self.now_s
+        # a few records changed within the last 60 seconds: the API holds them back
+        for tbl, col, cnt in ((Tk, "upd", 3), (U, "upd", 2), (S, "upd", 1)):
+            m = len(tbl[col])
+            if m:
+                pick = rng.choice(m, min(cnt, m), replace=False)
+                tbl[col][pick] = now - rng.integers(5, 55, len(pick))
+        self.T["helpdesk/users"] = U
+        self.T["helpdesk/tickets"] = Tk
+        self.T["helpdesk/survey_responses"] = S
+
+    def _r_users(self, a: int, b: int) -> list[dict]:
+        U, C = self.T["helpdesk/users"], self.T["shop/customers"]
+        s = slice(a, b)
+        idn = {k: v[s] for k, v in U["idn"].items()}
+        created, updated = hd_ts(U["created"][s]), hd_ts(U["upd"][s])
+        cids = C["id"]
+        out = []
+        for i, (uid, ext, form, active) in enumerate(zip(U["id"][s].tolist(), U["ext"][s].tolist(),
+                                                         U["form"][s].tolist(), U["active"][s].tolist())):
+            f, l = idn["first"][i], idn["last"][i]
+            if idn["is_company"][i] and i % 2:
+                name = idn["company"][i]
+            elif form == 1 and not f.endswith("."):
+                name = f"{l}, {f}"
+            else:
+                name = f"{f} {l}"
+            out.append({"id": uid, "name": name, "email": idn["email"][i], "phone": idn["mobile"][i] or idn["land"][i],
+                        "external_id": str(int(cids[ext])) if ext >= 0 else None, "role": "end-user",
+                        "active": active, "created_at": created[i], "updated_at": updated[i]})
+        return out
+
+    def _r_tickets(self, a: int, b: int) -> list[dict]:
+        Tk, U, O = self.T["helpdesk/tickets"], self.T["helpdesk/users"], self.T["shop/orders"]
+        s = slice(a, b)
+        created, updated, solved = hd_ts(Tk["t"][s]), hd_ts(Tk["upd"][s]), hd_ts(Tk["solved_t"][s])
+        uids = U["id"]
+        out = []
+        for i, (tid, u, subj, ch, st, rating, orow, fmt) in enumerate(zip(
+                Tk["id"][s].tolist(), Tk["u"][s].tolist(), Tk["subject"][s].tolist(), Tk["channel"][s].tolist(),
+                Tk["status"][s].tolist(), Tk["rating"][s].tolist(), Tk["order"][s].tolist(), Tk["cf_fmt"][s].tolist())):
+            subject = SUBJECTS[subj]
+            value = None
+            if orow >= 0:
+                nb = int(O["number"][orow])
+                value = (f"Bestellung {nb}, {subject}", f"Best.-Nr. #{nb}", f"{subject} - Auftrag #{nb}",
+                         f"order {nb}", f"Bestellnr {nb}", f"Kd. fragt nach Bestellung #{nb}")[fmt]
+            tags = [SUBJECT_TAG[subj]]
+            if CHANNELS[ch] == "voice":
+                tags.append("anruf")
+            out.append({"id": tid, "requester_id": int(uids[u]), "subject": subject, "via": {"channel": CHANNELS[ch]},
+                        "status": TICKET_STATUS[st], "created_at": created[i], "updated_at": updated[i],
+                        "solved_at": solved[i], "custom_fields": [{"id": 360001, "value": value}],
+                        "satisfaction_rating": {"score": RATINGS[rating]}, "tags": tags})
+        return out
+
+    def _r_survey_responses(self, a: int, b: int) -> list[dict]:
+        S, U, Tk = self.T["helpdesk/survey_responses"], self.T["helpdesk/users"], self.T["helpdesk/tickets"]
+        s = slice(a, b)
+        created, updated = hd_ts(S["t"][s]), hd_ts(S["upd"][s])
+        uids, tids = U["id"], Tk["id"]
+        out = []
+        for i, (sid, typ, tk, u, score, com) in enumerate(zip(S["id"][s].tolist(), S["type"][s].tolist(), S["ticket"][s].tolist(),
+                                                             S["u"][s].tolist(), S["score"][s].tolist(), S["comment"][s].tolist())):
+            good = score >= (4 if typ == 0 else 9)
+            comment = None if com < 0 else (N.SURVEY_COMMENTS_GOOD if good else N.SURVEY_COMMENTS_BAD)[com]
+            out.append({"id": sid, "type": ("csat", "nps")[typ], "score": score,
+                        "ticket_id": int(tids[tk]) if tk >= 0 else None, "user_id": int(uids[u]), "comment": comment,
+                        "created_at": created[i], "updated_at": updated[i]})
+        return out
+
+    # ------------------------------------------------------------------ one more simulated day
+    def _day_new_tickets(self, day: Day) -> None:
+        """New tickets of existing users."""
+        rng = day.rng
+        U = self.T["helpdesk/users"]
+        nu = len(U["id"])
+        for urow in (rng.choice(nu, min(nu, day.k_of(0.002, 3)), replace=False).tolist() if nu else []):
+            t = day.when()
+            subj = int(rng.integers(0, len(SUBJECTS)))
+            ts = hd_ts(np.array([t]))[0]
+            day.put("helpdesk/tickets", None, {
+                "id": self._next_id("helpdesk/tickets"), "requester_id": int(U["id"][urow]), "subject": SUBJECTS[subj],
+                "via": {"channel": CHANNELS[int(rng.choice(4, p=[0.35, 0.35, 0.15, 0.15]))]}, "status": "new",
+                "created_at": ts, "updated_at": ts, "solved_at": None, "custom_fields": [{"id": 360001, "value": None}],
+                "satisfaction_rating": {"score": "unoffered"}, "tags": [SUBJECT_TAG[subj]]})
+
+    def _day_ticket_progress(self, day: Day) -> None:
+        """Progress on open tickets: solved (with a rating, maybe a CSAT response) or closed."""
+        rng = day.rng
+        Tk = self.T["helpdesk/tickets"]
+        opent = np.flatnonzero(Tk["status"] <= 3)
+        opent = np.array([x for x in opent.tolist() if x not in self._over["helpdesk/tickets"]], dtype=np.int64)
+        for trow in (rng.choice(opent, min(len(opent), day.k_of(0.002, 3)), replace=False).tolist() if len(opent) else []):
+            t = day.when()
+            rec = dict(self._current("helpdesk/tickets", trow))
+            ts = hd_ts(np.array([t]))[0]
+            if rec["status"] == "solved":
+                rec["status"] = "closed"
+            else:
+                rec.update(status="solved", solved_at=ts)
+                score = RATINGS[int(rng.choice(4, p=[0.2, 0.3, 0.35, 0.15]))]
+                rec["satisfaction_rating"] = {"score": score}
+                if rng.random() < 0.5:
+                    sid = self._next_id("helpdesk/survey_responses")
+                    day.put("helpdesk/survey_responses", None, {
+                        "id": sid, "type": "csat", "score": int(rng.integers(1, 6)), "ticket_id": rec["id"],
+                        "user_id": rec["requester_id"], "comment": None, "created_at": hd_ts(np.array([t + 60]))[0],
+                        "updated_at": hd_ts(np.array([t + 60]))[0]})
+            rec["updated_at"] = ts
+            day.put("helpdesk/tickets", trow, rec)
+
+    def _day_nps_response(self, day: Day) -> None:
+        """One NPS survey response."""
+        rng = day.rng
+        U = self.T["helpdesk/users"]
+        nu = len(U["id"])
+        if nu:
+            urow = int(rng.integers(0, nu))
+            t = day.when()
+            day.put("helpdesk/survey_responses", None, {
+                "id": self._next_id("helpdesk/survey_responses"), "type": "nps", "score": int(rng.integers(0, 11)),
+                "ticket_id": None, "user_id": int(U["id"][urow]), "comment": None,
+                "created_at": hd_ts(np.array([t]))[0], "updated_at": hd_ts(np.array([t]))[0]})
+
+    def _day_new_caller(self, day: Day, new_p: np.ndarray) -> None:
+        """A new helpdesk user (a caller not seen before) for one new person, with a ticket."""
+        rng = day.rng
+        for p in new_p[:1].tolist():
+            t = day.when()
+            idn = self._identity(np.array([p]), rng, "helpdesk")
+            uid = self._next_id("helpdesk/users", int(rng.integers(1, 13)))
+            ts = hd_ts(np.array([t]))[0]
+            day.put("helpdesk/users", None, {
+                "id": uid, "name": f"{idn['first'][0]} {idn['last'][0]}", "email": idn["email"][0],
+                "phone": idn["mobile"][0] or idn["land"][0], "external_id": None,
+                "role": "end-user", "active": True, "created_at": ts, "updated_at": ts})
+            self._extra_truth.append(("helpdesk", str(uid), _person_ids(np.array([p]))[0]))
+            day.put("helpdesk/tickets", None, {
+                "id": self._next_id("helpdesk/tickets"), "requester_id": uid, "subject": "Frage zur Bestellung",
+                "via": {"channel": "voice"}, "status": "open", "created_at": ts, "updated_at": ts, "solved_at": None,
+                "custom_fields": [{"id": 360001, "value": None}], "satisfaction_rating": {"score": "unoffered"},
+                "tags": ["bestellung", "anruf"]})
+
+
+# --------------------------------------------------------------------------------------------------
+# HTTP API
+# --------------------------------------------------------------------------------------------------
+HELPDESK_MAX_PAGE = 1000
+_HELPDESK_PATH = re.compile(r"api/v2/incremental/(users|tickets|survey_responses)/cursor\.json")
+
+
+class HelpdeskApi:
+    """The helpdesk's cursor-based incremental export of users, tickets and survey responses.
+
+    A mixin of `server.SourceApp`, which routes `/helpdesk/...` requests here.
+    """
+
+    @staticmethod
+    def _helpdesk_param_error(name: str, message: str) -> ApiError:
+        return ApiError(400, f"{name} {message}", code="InvalidValue",
+                        details={name: [{"description": f"{name} {message}", "error": "InvalidValue"}]})
+
+    def helpdesk(self, method: str, rest: str, params: dict, base: str) -> Response:
+        match = _HELPDESK_PATH.fullmatch(rest)
+        if not match:
+            raise ApiError(404, "The page you were looking for doesn't exist", code="InvalidEndpoint")
+        if method != "GET":
+            raise ApiError(405, "Method not allowed", code="MethodNotAllowed")
+        resource = match.group(1)
+        view = self.stores["helpdesk/" + resource].view()
+        horizon = self.now_us() - HOLDBACK_US
+        visible = view.marker_right(horizon)
+        per_page = _int_param(params, "per_page", HELPDESK_MAX_PAGE, 1, HELPDESK_MAX_PAGE, self._helpdesk_param_error)
+        if params.get("cursor"):
+            cursor = _unb64(params["cursor"])
+            if (not isinstance(cursor, dict) or cursor.get("r") != resource or not isinstance(cursor.get("m"), int)
+                    or not (cursor.get("i") is None or isinstance(cursor.get("i"), int))):
+                raise ApiError(400, "cursor is invalid", code="InvalidCursor", details={"cursor": params["cursor"]})
+        elif params.get("start_time") not in (None, ""):
+            try:
+                start_time = int(params["start_time"])
+            except ValueError:
+                raise self._helpdesk_param_error("start_time", "must be a unix timestamp in seconds") from None
+            if start_time < 0:
+                raise self._helpdesk_param_error("start_time", "must not be negative")
+            if start_time * 1_000_000 > horizon:
+                raise ApiError(400, "Too recent start_time. Use a start_time older than 1 minute",
+                               code="InvalidValue",
+                               details={"start_time": [{"description": "Too recent start_time", "error": "InvalidValue"}]})
+            cursor = {"r": resource, "m": start_time * 1_000_000, "i": None}
+        else:
+            raise self._helpdesk_param_error("start_time", "is required (or give a cursor)")
+        if cursor["i"] is None:
+            start = view.marker_left(cursor["m"])
+        else:
+            start = view.position_after(cursor["m"], cursor["i"])
+        stop = max(start, min(visible, start + per_page))
+        records = view.encoded(slice(start, stop))
+        if stop > start:
+            cursor = {"r": resource, "m": int(view.marker[stop - 1]), "i": int(view.ids[stop - 1])}
+        after = _b64(cursor)
+        after_url = f"{base}/api/v2/incremental/{resource}/cursor.json?cursor={after}"
+        if "per_page" in params:
+            after_url += f"&per_page={per_page}"
+        end_of_stream = stop >= visible
+        body = b"".join((
+            b'{"', resource.encode(), b'":[', b",".join(records), b'],"after_cursor":', orjson.dumps(after),
+            b',"after_url":', orjson.dumps(after_url), b',"before_cursor":null,"before_url":null,"end_of_stream":',
+            b"true" if end_of_stream else b"false", b"}",
+        ))
+        return Response(200, body, "application/json; charset=utf-8")
