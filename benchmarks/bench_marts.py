@@ -41,8 +41,8 @@ def _gates(warehouse: Path, layers: tuple[str, ...]) -> float:
     """The great_expectations gates of these layers as the asset checks run them: read, validate."""
     import duckdb
 
-    from quality import load_suites
-    from quality.runner import validate
+    from c360.quality import load_suites
+    from c360.quality.runner import validate
 
     started = time.perf_counter()
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -65,9 +65,9 @@ def main() -> None:
 
     from c360.settings import identity_memory_limit
     from connectors import ALL_RESOURCES
-    from identity.resolve import resolve, write_match_pairs
-    from identity.matching import predict_pairs
-    from identity.schema import RECORDS_TABLE
+    from c360.identity.resolve import resolve, write_match_pairs
+    from c360.identity.matching import predict_pairs
+    from c360.identity.schema import RECORDS_TABLE
     from orchestration.assets.kpis import write_predictions
     from simulator.world import generate_world
     from tests.identity.world_loader import load_world

@@ -5,7 +5,7 @@ from dagster_duckdb import DuckDBResource
 
 from c360 import settings
 from orchestration.assets.raw_landing import WAREHOUSE_POOL
-from orchestration.publish import BI_SCHEMAS, CURRENT_LINK, publish_snapshot
+from c360.bi_publish import BI_SCHEMAS, CURRENT_LINK, publish_snapshot
 
 
 def build_bi_snapshot_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:

@@ -6,7 +6,7 @@
         ─> dbt marts.golden_customers
 
 Matching keeps its trained model in `intermediate.identity_model` and, between retrains, scores only
-the pairs of records changed since its last run (`identity.match_run`; the metadata names the path:
+the pairs of records changed since its last run (`c360.identity.match_run`; the metadata names the path:
 trained, full or daily). The logic lives in the `identity` package; these assets only read and
 write the warehouse and report what happened. dbt declares the two marts tables as sources with
 `meta.dagster.asset_key`, so `golden_customers` runs after them in one graph.
@@ -21,8 +21,8 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from c360.settings import identity_memory_limit, identity_retrain_days, identity_retrain_share
-from identity.guards import GuardConfig
-from identity.matching import DEFAULT_THRESHOLD
+from c360.identity.guards import GuardConfig
+from c360.identity.matching import DEFAULT_THRESHOLD
 from orchestration.assets.raw_landing import WAREHOUSE_POOL
 
 GROUP = "identity"
@@ -65,7 +65,7 @@ class ResolutionConfig(dg.Config):
 )
 def identity_match_pairs(context: dg.AssetExecutionContext, config: MatchingConfig,
                          warehouse: DuckDBResource) -> dg.MaterializeResult:
-    from identity.match_run import match_records  # imports pandas and scipy: only in the step that needs them
+    from c360.identity.match_run import match_records  # imports pandas and scipy: only in the step that needs them
 
     started = time.perf_counter()
     with warehouse.get_connection() as con:
@@ -105,7 +105,7 @@ def identity_match_pairs(context: dg.AssetExecutionContext, config: MatchingConf
 )
 def golden_customer_resolution(context: dg.AssetExecutionContext, config: ResolutionConfig,
                                warehouse: DuckDBResource):
-    from identity.resolve import resolve  # imports pandas and scipy: only in the step that needs them
+    from c360.identity.resolve import resolve  # imports pandas and scipy: only in the step that needs them
 
     run_date = _run_date(config.as_of)
     guards = GuardConfig(email_cap=config.email_cap, phone_cap=config.phone_cap, address_cap=config.address_cap,

@@ -3,7 +3,7 @@
     dbt marts.fct_orders + marts.fct_refunds ─> marts/customer_clv_predictions (BG/NBD + Gamma-Gamma)
         ─> dbt marts.customer_kpis
 
-The models live in the `kpis` package (`kpis.clv`); this asset reads the counted orders, predicts and
+The models live in the `kpis` package (`c360.kpis.clv`); this asset reads the counted orders, predicts and
 writes one row per golden customer with an order. dbt declares the table as a source with
 `meta.dagster.asset_key`, so `customer_kpis` runs after it in one graph.
 
@@ -24,7 +24,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from c360 import settings
-from kpis.clv import BgNbdParams, ClvFit, GammaGammaParams, fit_models, predict, rfm_summary
+from c360.kpis.clv import BgNbdParams, ClvFit, GammaGammaParams, fit_models, predict, rfm_summary
 from orchestration.assets.raw_landing import WAREHOUSE_POOL
 
 PREDICTIONS_KEY = dg.AssetKey(["marts", "customer_clv_predictions"])
@@ -213,7 +213,7 @@ def write_predictions(con, as_of: date, *, horizon_months: int = 12, monthly_dis
     pool=WAREHOUSE_POOL,
     kinds={"scipy", "duckdb"},
     description="Predicted CLV and P(alive) per golden customer: BG/NBD (Fader, Hardie & Lee 2005) and "
-    "Gamma-Gamma (Fader & Hardie 2013) on the counted orders (package `kpis`), with the parameters stored "
+    "Gamma-Gamma (Fader & Hardie 2013) on the counted orders (package `c360.kpis`), with the parameters stored "
     f"in {FITS_TABLE}: refitted weekly (C360_CLV_REFIT_DAYS), when the customers grew by more than "
     "C360_CLV_REFIT_GROWTH, or on demand (run config `refit: true`).",
 )

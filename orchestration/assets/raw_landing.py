@@ -13,7 +13,7 @@ from c360 import settings
 from connectors import ALL_RESOURCES
 from connectors.base import ResourceSpec
 from connectors.errors import SourceAuthError, SourceRequestError
-from orchestration.landing import LandingStats, future_dated_warning, land_resource
+from c360.raw_store import LandingStats, future_dated_warning, land_resource
 
 WAREHOUSE_POOL = "warehouse"
 

@@ -2,7 +2,7 @@
 
 One warehouse is built per module: a generated world (300 persons) plus a few hand-written records in
 the contract's shapes that carry every phone format and soft delete, landed in the raw layout of
-`orchestration/landing.py`; then a single `dbt build` of the staging models (unit tests, views and
+`c360/raw_store.py`; then a single `dbt build` of the staging models (unit tests, views and
 incremental tables, data tests). The assertions compare the staging models with independent
 computations from the same records.
 """
@@ -21,7 +21,7 @@ import pytest
 
 from connectors import ALL_RESOURCES
 from connectors.base import MalformedRecord
-from orchestration.landing import epoch_micros
+from c360.raw_store import epoch_micros
 from tests.conftest import make_world, serving, using_warehouse
 
 SPECS = {spec.key: spec for spec in ALL_RESOURCES}

@@ -1,6 +1,6 @@
 """Load a generated world straight into the raw landing tables (no HTTP), for tests and benchmarks.
 
-Rows have exactly the layout the raw landing writes (`orchestration.landing.ensure_raw_schema`):
+Rows have exactly the layout the raw landing writes (`c360.raw_store.ensure_raw_schema`):
 id, the record as JSON, the change marker, sync id and load time; a record already present is
 replaced (upsert by id, as the landing does).
 """
@@ -15,7 +15,7 @@ import orjson
 import pyarrow as pa
 
 from connectors import ALL_RESOURCES
-from orchestration.landing import ensure_raw_schema, epoch_micros
+from c360.raw_store import ensure_raw_schema, epoch_micros
 
 # what identity resolution reads (customers, and the orders, vouchers and tickets that link them)
 IDENTITY_RESOURCES = ("shop/customers", "shop/orders", "erp/res.partner", "erp/sale.order", "helpdesk/users",

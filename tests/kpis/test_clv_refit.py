@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from kpis.clv import fit_models, predict, rfm_summary
-from orchestration.assets import kpis as clv_asset
+from c360.kpis.clv import fit_models, predict, rfm_summary
+from orchestration.assets import c360.kpis as clv_asset
 from orchestration.assets.kpis import (
     FITS_TABLE,
     ORDERS_SQL,

@@ -243,7 +243,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for system in settings.SYSTEMS:
         os.environ[f"{system.upper()}_API_URL"] = settings.demo_source_url(system, port=port)
     sources = subprocess.Popen(
-        [sys.executable, "-m", "c360.cli", "sources", "serve", "--persons", str(args.persons),
+        [sys.executable, "-m", "c360_cli.main", "sources", "serve", "--persons", str(args.persons),
          "--seed", str(args.seed), "--port", str(port), "--host", settings.DEMO_SOURCES_HOST],
     )
     try:
@@ -278,7 +278,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from identity.evaluate import main_cli
+    from c360.identity.evaluate import main_cli
 
     return main_cli(args)
 

@@ -12,8 +12,8 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from quality.runner import SuiteResult
-from quality.suites import Suite
+from c360.quality.runner import SuiteResult
+from c360.quality.suites import Suite
 
 
 def quality_root() -> Path:

@@ -9,7 +9,7 @@ MATCH_PAIRS_TABLE = "intermediate.identity_match_pairs"
 CROSSWALK_TABLE = "marts.golden_customer_sources"
 HISTORY_TABLE = "marts.golden_customer_id_history"
 
-# the stored matching model and the state of the last matching run (identity.match_run)
+# the stored matching model and the state of the last matching run (c360.identity.match_run)
 MODEL_TABLE = "intermediate.identity_model"
 MODEL_TERM_FREQUENCIES_TABLE = "intermediate.identity_model_term_frequencies"
 MATCH_RUNS_TABLE = "intermediate.identity_match_runs"

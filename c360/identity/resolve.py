@@ -2,7 +2,7 @@
 
 `resolve()` reads the records (`int_customer_records`), the certain links
 (`int_identity_certain_links`) and the probable pairs (`identity_match_pairs`, from
-`identity.matching`), applies the guards, clusters, assigns stable ids against the previous
+`c360.identity.matching`), applies the guards, clusters, assigns stable ids against the previous
 crosswalk, and writes `marts.golden_customer_sources` (one row per source record) and appends this
 run's merges and splits to `marts.golden_customer_id_history`.
 """
@@ -17,10 +17,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from identity.clustering import CERTAIN_WEIGHT, cluster
-from identity.guards import GuardConfig, apply_guards
-from identity.schema import CERTAIN_LINKS_TABLE, CROSSWALK_TABLE, HISTORY_TABLE, MATCH_PAIRS_TABLE, RECORDS_TABLE
-from identity.stable_ids import HISTORY_COLUMNS, assign_stable_ids, id_number
+from c360.identity.clustering import CERTAIN_WEIGHT, cluster
+from c360.identity.guards import GuardConfig, apply_guards
+from c360.identity.schema import CERTAIN_LINKS_TABLE, CROSSWALK_TABLE, HISTORY_TABLE, MATCH_PAIRS_TABLE, RECORDS_TABLE
+from c360.identity.stable_ids import HISTORY_COLUMNS, assign_stable_ids, id_number
 
 # how a record came into its cluster, strongest first (the crosswalk's `link_rule`)
 SINGLETON = "singleton"
