@@ -5,7 +5,7 @@
 1. generates a world and loads all 13 resources into the raw tables (tests/identity/world_loader.py);
 2. builds staging + identity as production does (dbt, Splink, resolution) - reported apart;
 3. times the KPI marts alone: dbt facts (models/marts/facts), the BG/NBD + Gamma-Gamma predictions
-   asset code (orchestration/assets/kpis.py), then dbt customer_kpis, kpi_daily, kpi_monthly, their
+   asset code (c360/kpis/clv_store.py), then dbt customer_kpis, kpi_daily, kpi_monthly, their
    dbt tests, the great_expectations gates on the golden and KPI tables, and the segments (dbt build);
 4. prints one JSON document: seconds per step, row counts and the fitted parameters.
 """
@@ -68,7 +68,7 @@ def main() -> None:
     from c360.identity.resolve import resolve, write_match_pairs
     from c360.identity.matching import predict_pairs
     from c360.identity.schema import RECORDS_TABLE
-    from orchestration.assets.kpis import write_predictions
+    from c360.kpis.clv_store import write_predictions
     from simulator.world import generate_world
     from tests.identity.world_loader import load_world
 

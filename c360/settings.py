@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 DEMO_SOURCES_HOST = "127.0.0.1"
@@ -57,6 +57,13 @@ def source_url(system: str) -> str:
 
 def warehouse_path() -> Path:
     return Path(_env("C360_WAREHOUSE", "warehouse/c360.duckdb"))
+
+
+def as_of_date(override: str = "") -> date:
+    """The date a run computes as of (KPIs, identity merges, model ages): `override` (a run's config),
+    else `C360_AS_OF` (replays of past data), else today (UTC)."""
+    value = override.strip() or _env("C360_AS_OF", "")
+    return date.fromisoformat(value) if value else datetime.now(UTC).date()
 
 
 def http_timeout_seconds() -> float:
