@@ -121,3 +121,40 @@ def test_no_function_is_too_long():
                 if length > MAX_FUNCTION_LINES and not _excused(node, lines):
                     too_long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {length} lines")
     assert not too_long, f"longer than {MAX_FUNCTION_LINES} lines:\n" + "\n".join(too_long)
+
+
+ENVIRONMENT_ACCESS = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
+
+
+def test_only_the_settings_read_the_environment():
+    """Every environment variable is read in `c360.settings`, where its name, default and README row
+    are kept together."""
+    found = []
+    for module, path in MODULES.items():
+        if module == "c360.settings":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if (isinstance(node, ast.Attribute) and node.attr in ENVIRONMENT_ACCESS
+                    and isinstance(node.value, ast.Name) and node.value.id == "os"):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} os.{node.attr}")
+            elif isinstance(node, ast.ImportFrom) and node.module == "os":
+                found += [f"{path.relative_to(ROOT)}:{node.lineno} from os import {alias.name}"
+                          for alias in node.names if alias.name in ENVIRONMENT_ACCESS]
+    assert not found, "read the environment outside c360/settings.py:\n" + "\n".join(found)
+
+
+def test_every_setting_is_in_the_readme():
+    """Each environment variable `c360.settings` names has a row in the README's configuration table."""
+    text = (ROOT / "c360" / "settings.py").read_text()
+    names = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if (node.value.isupper() and node.value.replace("_", "").isalnum() and "_" in node.value
+                    and not node.value.startswith("_")):
+                names.add(node.value)
+    names |= {f"{system.upper()}_API_URL" for system in ("shop", "erp", "helpdesk", "accounting")}
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("## Configuration"):]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    missing = sorted(name for name in names if not any(f"`{name}`" in row for row in rows))
+    assert not missing, f"settings without a row in the README's configuration table: {missing}"

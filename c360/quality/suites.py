@@ -22,13 +22,14 @@ last passed (c360/quality/scope.py). Example:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from c360 import settings
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 
@@ -77,7 +78,7 @@ def _setting(value: Any) -> Any:
     if not (isinstance(value, dict) and "env" in value and set(value) <= {"env", "default"}):
         return value
     default = value.get("default")
-    text = os.environ.get(value["env"], "").strip()
+    text = settings.suite_setting(value["env"])
     if not text:
         return default
     try:
