@@ -1,7 +1,9 @@
 """Every setting the pipeline reads from the environment, with the defaults the demo runs on.
 
 One place for names and defaults, so that the simulator, the connectors' Dagster resources and the
-CLI agree without repeating them.
+CLI agree without repeating them: no other module of the pipeline reads the environment
+(tests/test_layout.py), and every variable named here has a row in the README's configuration table.
+The functions read the environment when called, never at import.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ Where identities are resolved, step by step:
    e-mail may not join more than a few people) so that households stay apart.
 5. `c360.identity.clustering`: connected components over the surviving edges, with a cluster-size cap
    and a conflict-aware split of components that would join incompatible records.
-6. `c360.identity.stable_ids` (Dagster asset `identity/golden_customer_sources`): a stable
+6. `c360.identity.stable_ids` (Dagster asset `marts/golden_customer_sources`): a stable
    `golden_customer_id` per cluster against the previous crosswalk, merges and splits recorded in
    `marts.golden_customer_id_history`.
 7. dbt `golden_customers` (dbt_project/models/marts/): survivorship of every golden field.
