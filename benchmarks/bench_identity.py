@@ -82,7 +82,7 @@ def step_match(args) -> dict:
     import duckdb
 
     from c360.settings import identity_memory_limit
-    from identity.match_run import match_records
+    from c360.identity.match_run import match_records
 
     started = time.perf_counter()
     con = duckdb.connect(str(args.warehouse))
@@ -110,7 +110,7 @@ def step_land_day_two(args) -> dict:
 def step_resolve(args) -> dict:
     import duckdb
 
-    from identity.resolve import resolve
+    from c360.identity.resolve import resolve
 
     started = time.perf_counter()
     con = duckdb.connect(str(args.warehouse))
@@ -123,7 +123,7 @@ def step_resolve(args) -> dict:
 def step_baseline(args) -> dict:
     import duckdb
 
-    from identity.baseline import baseline_clusters
+    from c360.identity.baseline import baseline_clusters
 
     started = time.perf_counter()
     con = duckdb.connect(str(args.warehouse))
@@ -139,8 +139,8 @@ def step_evaluate(args) -> dict:
     import duckdb
     import pandas as pd
 
-    from identity.evaluate import evaluate, read_truth
-    from identity.schema import CROSSWALK_TABLE, RECORDS_TABLE
+    from c360.identity.evaluate import evaluate, read_truth
+    from c360.identity.schema import CROSSWALK_TABLE, RECORDS_TABLE
 
     truth = read_truth(Path(args.warehouse).with_suffix(".truth.csv"))
     con = duckdb.connect(str(args.warehouse), read_only=True)
@@ -185,7 +185,7 @@ def main() -> int:
     parser.add_argument("--warehouse", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threshold is None:
-        from identity.matching import DEFAULT_THRESHOLD
+        from c360.identity.matching import DEFAULT_THRESHOLD
 
         args.threshold = DEFAULT_THRESHOLD
     if args.step:

@@ -31,7 +31,7 @@ from bench_serve import bare_fetch  # noqa: E402
 
 from c360.settings import SYSTEMS, SourceCredentials, landing_batch_records  # noqa: E402
 from connectors import ALL_RESOURCES, build_client  # noqa: E402
-from orchestration.landing import land_resource  # noqa: E402
+from c360.raw_store import land_resource  # noqa: E402
 
 
 def free_port() -> int:
@@ -42,7 +42,7 @@ def free_port() -> int:
 
 def start_sources(persons: int, seed: int, port: int) -> subprocess.Popen:
     process = subprocess.Popen(
-        [sys.executable, "-m", "c360.cli", "sources", "serve", "--persons", str(persons),
+        [sys.executable, "-m", "c360_cli.main", "sources", "serve", "--persons", str(persons),
          "--seed", str(seed), "--port", str(port)],
         stdout=subprocess.DEVNULL,
     )

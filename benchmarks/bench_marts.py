@@ -5,7 +5,7 @@
 1. generates a world and loads all 13 resources into the raw tables (demo_sources/testing/world_loader.py);
 2. builds staging + identity as production does (dbt, Splink, resolution) - reported apart;
 3. times the KPI marts alone: dbt facts (models/marts/facts), the BG/NBD + Gamma-Gamma predictions
-   asset code (orchestration/assets/kpis.py), then dbt customer_kpis, kpi_daily, kpi_monthly, their
+   asset code (c360/kpis/clv_store.py), then dbt customer_kpis, kpi_daily, kpi_monthly, their
    dbt tests, the great_expectations gates on the golden and KPI tables, and the segments (dbt build);
 4. prints one JSON document: seconds per step, row counts and the fitted parameters.
 """
@@ -41,8 +41,8 @@ def _gates(warehouse: Path, layers: tuple[str, ...]) -> float:
     """The great_expectations gates of these layers as the asset checks run them: read, validate."""
     import duckdb
 
-    from quality import load_suites
-    from quality.runner import validate
+    from c360.quality import load_suites
+    from c360.quality.runner import validate
 
     started = time.perf_counter()
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -65,10 +65,10 @@ def main() -> None:
 
     from c360.settings import identity_memory_limit
     from connectors import ALL_RESOURCES
-    from identity.resolve import resolve, write_match_pairs
-    from identity.matching import predict_pairs
-    from identity.schema import RECORDS_TABLE
-    from orchestration.assets.kpis import write_predictions
+    from c360.identity.resolve import resolve, write_match_pairs
+    from c360.identity.matching import predict_pairs
+    from c360.identity.schema import RECORDS_TABLE
+    from c360.kpis.clv_store import write_predictions
     from demo_sources.world import generate_world
     from demo_sources.testing.world_loader import load_world
 

@@ -6,8 +6,8 @@
 1. generates a world of --persons and loads every resource into the raw tables of a fresh warehouse
    (or uses --warehouse as it is, read-only: then the golden and KPI suites run too);
 2. for each suite whose tables exist: reads its query into pandas (as the Dagster check does),
-   validates it with GX (`quality.validate`), and runs the same expectations as one SQL aggregate
-   (`quality.sql`); checks that both agree on pass/fail per expectation;
+   validates it with GX (`c360.quality.validate`), and runs the same expectations as one SQL aggregate
+   (`c360.quality.sql`); checks that both agree on pass/fail per expectation;
 3. prints a table and one JSON document (seconds per suite: read, GX, SQL; rows; GX import time).
 """
 
@@ -52,8 +52,8 @@ def main() -> None:
 
     import duckdb
 
-    from quality import load_suites
-    from quality.sql import validate_sql
+    from c360.quality import load_suites
+    from c360.quality.sql import validate_sql
 
     figures: dict = {"persons": None if args.warehouse else args.persons}
     started = time.perf_counter()
@@ -65,7 +65,7 @@ def main() -> None:
 
     figures["gx_import_seconds"] = round(time.perf_counter() - started, 2)
 
-    from quality.runner import validate
+    from c360.quality.runner import validate
 
     con = duckdb.connect(str(path), read_only=True)
     tables = {f"{s}.{t}" for s, t in con.execute("select table_schema, table_name from information_schema.tables").fetchall()}

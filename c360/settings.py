@@ -1,7 +1,9 @@
 """Every setting the pipeline reads from the environment, with the defaults the demo runs on.
 
 One place for names and defaults, so that the demo sources, the connectors' Dagster resources and the
-CLI agree without repeating them.
+CLI agree without repeating them: no other module of the pipeline reads the environment
+(tests/test_layout.py), and every variable named here has a row in the README's configuration table.
+The functions read the environment when called, never at import.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 DEMO_SOURCES_HOST = "127.0.0.1"
@@ -55,8 +57,18 @@ def source_url(system: str) -> str:
     return _env(f"{system.upper()}_API_URL", demo_source_url(system))
 
 
+DEFAULT_WAREHOUSE = "warehouse/c360.duckdb"
+
+
 def warehouse_path() -> Path:
-    return Path(_env("C360_WAREHOUSE", "warehouse/c360.duckdb"))
+    return Path(_env("C360_WAREHOUSE", DEFAULT_WAREHOUSE))
+
+
+def as_of_date(override: str = "") -> date:
+    """The date a run computes as of (KPIs, identity merges, model ages): `override` (a run's config),
+    else `C360_AS_OF` (replays of past data), else today (UTC)."""
+    value = override.strip() or _env("C360_AS_OF", "")
+    return date.fromisoformat(value) if value else datetime.now(UTC).date()
 
 
 def http_timeout_seconds() -> float:
@@ -65,6 +77,20 @@ def http_timeout_seconds() -> float:
 
 def http_max_retries() -> int:
     return int(_env("C360_HTTP_MAX_RETRIES", "8"))
+
+
+def http_ca_bundle() -> str | None:
+    """The CA bundle HTTPS requests verify against (`REQUESTS_CA_BUNDLE`, else `CURL_CA_BUNDLE`, as
+    requests reads them), or None for requests' own."""
+    return _env("REQUESTS_CA_BUNDLE", "") or _env("CURL_CA_BUNDLE", "") or None
+
+
+def http_proxies(url: str) -> dict[str, str]:
+    """The proxies for `url` from `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY` (as requests
+    reads them)."""
+    import requests.utils
+
+    return requests.utils.get_environ_proxies(url)
 
 
 # How far a change marker may lie ahead of the pipeline's clock before the record counts as
@@ -151,6 +177,53 @@ def bi_keep_snapshots() -> int:
     if keep < 1:
         raise ValueError(f"C360_BI_KEEP_SNAPSHOTS is {keep}; the current snapshot must stay, so at least 1")
     return keep
+
+
+def quality_dir() -> Path:
+    """`C360_QUALITY_DIR`: where the validation results go, by default `quality/` beside the warehouse file."""
+    return Path(_env("C360_QUALITY_DIR", str(warehouse_path().parent / "quality")))
+
+
+def suite_setting(name: str) -> str:
+    """The value of an expectation argument that a quality suite names by its environment variable
+    (`{env: NAME, default: ...}` in c360/quality/suites/*.yml); "" when unset."""
+    return _env(name, "")
+
+
+def alert_webhook_url() -> str:
+    """`C360_ALERT_WEBHOOK_URL`: the Slack/Teams-compatible webhook failed runs are posted to ("": none).
+    A secret: never log it."""
+    return _env("C360_ALERT_WEBHOOK_URL", "")
+
+
+def dagster_home() -> Path | None:
+    """`DAGSTER_HOME`: the Dagster instance (run history, pools); None when unset."""
+    value = _env("DAGSTER_HOME", "")
+    return Path(value) if value else None
+
+
+def use_dagster_home(default: Path) -> Path:
+    """`DAGSTER_HOME`, set to `default` for this process and its children when unset."""
+    return Path(os.environ.setdefault("DAGSTER_HOME", str(default)))
+
+
+def use_demo_sources(port: int, host: str = DEMO_SOURCES_HOST) -> None:
+    """Point `<SYSTEM>_API_URL` of this process and its children at demo sources on `port`."""
+    for system in SYSTEMS:
+        os.environ[f"{system.upper()}_API_URL"] = demo_source_url(system, host, port)
+
+
+def environment_with_path(bin_dir: Path) -> dict[str, str]:
+    """This process's environment for a child process, with `bin_dir` first on `PATH`."""
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def default_dbt_indirect_selection() -> None:
+    """`DBT_INDIRECT_SELECTION` (dbt's own): `buildable` unless set. The Python identity steps split
+    the dbt graph into several steps of one run; a singular test reading models of two steps must
+    wait for the later one, and "buildable" runs a test only once all its parents are built or
+    upstream of what is being built."""
+    os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
 
 
 def identity_memory_limit() -> str:

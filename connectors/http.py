@@ -10,7 +10,6 @@ are not logged, and the URL is logged without its query string).
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 from dataclasses import dataclass
@@ -19,6 +18,8 @@ from typing import Any, Callable, Mapping, NamedTuple
 import orjson
 import requests
 from requests.adapters import HTTPAdapter
+
+from c360 import settings
 
 from .base import RequestStats
 from .errors import SourceAuthError, SourceRequestError, SourceUnavailableError, extract_error_message
@@ -119,8 +120,8 @@ class HttpClient:
         self.session.mount("https://", adapter)
         # Read proxy and CA-bundle settings from the environment once, not on every request (with
         # trust_env requests re-scans os.environ per call, a measurable share of a page's cost).
-        self.session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
-        ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        self.session.proxies.update(settings.http_proxies(self.base_url))
+        ca_bundle = settings.http_ca_bundle()
         if ca_bundle:
             self.session.verify = ca_bundle
         self.session.trust_env = False

@@ -11,7 +11,7 @@ from orchestration.assets.kpis import kpi_assets
 from orchestration.assets.raw_landing import raw_landing_assets
 from orchestration.checks import build_quality_checks
 from orchestration.jobs import customer_360_job
-from orchestration.publish import BI_SCHEMAS
+from c360.bi_publish import BI_SCHEMAS
 from orchestration.resources import source_resources, warehouse_resource
 from orchestration.schedules import daily_customer_360
 from orchestration.sensors import alert_on_run_failure
@@ -24,7 +24,7 @@ def build_definitions() -> dg.Definitions:
     """The definitions with resources configured from the environment as it is now."""
     return dg.Definitions(
         assets=[*PIPELINE_ASSETS, build_bi_snapshot_asset(BI_FACING_KEYS)],
-        # blocking great_expectations gates on raw, golden and KPI tables (quality/suites/*.yml)
+        # blocking great_expectations gates on raw, golden and KPI tables (c360/quality/suites/*.yml)
         asset_checks=build_quality_checks(PIPELINE_ASSETS),
         jobs=[customer_360_job],
         schedules=[daily_customer_360],

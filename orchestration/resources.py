@@ -1,7 +1,11 @@
-"""Dagster resources: the warehouse and the four source systems, configured by env vars.
+"""Dagster resources: the warehouse and the four source systems.
 
-Credentials are read from the environment when a client is built, inside the run, so they never
-appear in resource config, the UI or the logs.
+Nothing here reads the environment when the definitions are loaded: a field left unset is taken
+from `c360.settings` (which reads the environment variables) when a step uses the resource, so the
+UI shows neither a value nor a secret, and a changed variable applies to the next run without
+reloading the code location. A deployment may still set a field, for instance to
+`dg.EnvVar("SHOP_API_URL")` (the UI then names the variable). Credentials are read only when a
+client is built, inside the run, so they never appear in resource config, the UI or the logs.
 """
 
 from __future__ import annotations
@@ -20,23 +24,26 @@ from connectors.base import SourceClient
 
 class SourceSystemResource(dg.ConfigurableResource):
     """One source system's API: where it is, how patiently to talk to it, and how far ahead of our
-    clock its change markers may lie before a record counts as future-dated."""
+    clock its change markers may lie before a record counts as future-dated. Unset fields come from
+    the settings when the client is built."""
 
     system: str
-    base_url: str
-    timeout_seconds: float = 30.0
-    max_retries: int = 8
-    future_tolerance_seconds: float = settings.DEFAULT_FUTURE_TOLERANCE.total_seconds()
+    base_url: str | None = None  # default: <SYSTEM>_API_URL, else the demo sources
+    timeout_seconds: float | None = None  # default: C360_HTTP_TIMEOUT
+    max_retries: int | None = None  # default: C360_HTTP_MAX_RETRIES
+    future_tolerance_seconds: float | None = None  # default: C360_FUTURE_TOLERANCE
 
     @contextmanager
     def client(self):
+        tolerance = (settings.future_tolerance() if self.future_tolerance_seconds is None
+                     else timedelta(seconds=self.future_tolerance_seconds))
         client: SourceClient = build_client(
             self.system,
-            self.base_url,
+            self.base_url or settings.source_url(self.system),
             settings.SourceCredentials.from_env(),
-            timeout=self.timeout_seconds,
-            max_retries=self.max_retries,
-            future_tolerance=timedelta(seconds=self.future_tolerance_seconds),
+            timeout=settings.http_timeout_seconds() if self.timeout_seconds is None else self.timeout_seconds,
+            max_retries=settings.http_max_retries() if self.max_retries is None else self.max_retries,
+            future_tolerance=tolerance,
         )
         try:
             yield client
@@ -45,19 +52,22 @@ class SourceSystemResource(dg.ConfigurableResource):
 
 
 def source_resources() -> dict[str, SourceSystemResource]:
-    return {
-        f"{system}_api": SourceSystemResource(
-            system=system,
-            base_url=settings.source_url(system),
-            timeout_seconds=settings.http_timeout_seconds(),
-            max_retries=settings.http_max_retries(),
-            future_tolerance_seconds=settings.future_tolerance().total_seconds(),
-        )
-        for system in settings.SYSTEMS
-    }
+    return {f"{system}_api": SourceSystemResource(system=system) for system in settings.SYSTEMS}
 
 
-def warehouse_resource() -> DuckDBResource:
-    path = settings.warehouse_path()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return DuckDBResource(database=str(path))
+class WarehouseResource(DuckDBResource):
+    """The DuckDB warehouse; `database` unset: `C360_WAREHOUSE` (the settings), read when a step connects."""
+
+    database: str = ""
+
+    @contextmanager
+    def get_connection(self):
+        path = Path(self.database or settings.warehouse_path())
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        with DuckDBResource(database=str(path), connection_config=self.connection_config).get_connection() as con:
+            yield con
+
+
+def warehouse_resource() -> WarehouseResource:
+    return WarehouseResource()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.alerts import send_failure_alert
+from c360.alerts import send_failure_alert
 
 
 @dg.run_failure_sensor(

@@ -67,11 +67,10 @@ def served_by_id(server, spec) -> dict[str, dict]:
 
 def land_raw_record(con: duckdb.DuckDBPyConnection, table: str, record: dict, loaded_at: datetime) -> None:
     """Write `record` into `raw.<table>` as the landing does: it replaces its id's row, landed at `loaded_at`."""
-    con.execute(f"delete from raw.{table} where id = ?", [str(record["id"])])
-    con.execute(
-        f"insert into raw.{table} values (?, ?, 1, null, 'test-sync', ?)",
-        [str(record["id"]), json.dumps(record), loaded_at],
-    )
+    from c360.raw_store import replace_rows
+
+    replace_rows(con, table, [(str(record["id"]), json.dumps(record), 1, None)], sync_id="test-sync",
+                 loaded_at=loaded_at)
 
 
 @contextmanager

@@ -54,3 +54,21 @@ def test_definitions_match_the_snapshot():
         "the definitions changed: review the diff, then write the snapshot again with "
         "C360_UPDATE_SNAPSHOTS=1 pytest tests/test_definitions_snapshot.py"
     )
+
+
+def test_loading_the_definitions_reads_no_setting():
+    """The code location reads no environment variable when it loads (resources take their settings
+    when a step runs): every setting goes through `c360.settings._env`, which refuses here."""
+    import subprocess
+    import sys
+
+    script = (
+        "import c360.settings as s\n"
+        "def refuse(name, default):\n"
+        "    raise SystemExit(f'{name} read while the definitions load')\n"
+        "s._env = refuse\n"
+        "import orchestration.definitions\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]

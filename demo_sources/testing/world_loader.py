@@ -1,6 +1,6 @@
 """Load a generated world straight into the raw landing tables (no HTTP), for tests and benchmarks.
 
-Rows have exactly the layout the raw landing writes (`orchestration.landing.ensure_raw_schema`):
+Rows are written by the raw store (`c360.raw_store.replace_rows`), in the layout the landing writes:
 id, the record as JSON, the change marker, sync id and load time; a record already present is
 replaced (upsert by id, as the landing does).
 """
@@ -11,11 +11,9 @@ import uuid
 from datetime import UTC, datetime
 
 import duckdb
-import orjson
-import pyarrow as pa
 
 from connectors import ALL_RESOURCES
-from orchestration.landing import ensure_raw_schema, epoch_micros
+from c360.raw_store import ensure_raw_schema, raw_row, replace_rows
 
 # what identity resolution reads (customers, and the orders, vouchers and tickets that link them)
 IDENTITY_RESOURCES = ("shop/customers", "shop/orders", "erp/res.partner", "erp/sale.order", "helpdesk/users",
@@ -24,25 +22,8 @@ CUSTOMER_RESOURCES = ("shop/customers", "erp/res.partner", "helpdesk/users", "ac
 
 
 def _land_batch(con: duckdb.DuckDBPyConnection, spec, batch: list[dict], sync_id: str, loaded_at: datetime) -> int:
-    ids, records, versions, updated = [], [], [], []
-    for record in batch:
-        version = spec.record_version(record)
-        ids.append(spec.record_id(record))
-        records.append(orjson.dumps(record).decode())
-        versions.append(epoch_micros(version))
-        updated.append(version if isinstance(version, datetime) else None)
-    arrow = pa.table({
-        "id": pa.array(ids, pa.string()), "record": pa.array(records, pa.string()),
-        "_version": pa.array(versions, pa.int64()),
-        "_source_updated_at": pa.array(updated, pa.timestamp("us", tz="UTC")),
-    })
-    table = f"raw.{spec.table}"
-    con.register("__incoming", arrow)
-    con.execute(f"delete from {table} where id in (select id from __incoming)")
-    con.execute(f"insert into {table} select id, record::json, _version, _source_updated_at, ?, ? "
-                f"from __incoming", [sync_id, loaded_at])
-    con.unregister("__incoming")
-    return len(ids)
+    return replace_rows(con, spec.table, [raw_row(spec, record) for record in batch], sync_id=sync_id,
+                        loaded_at=loaded_at)
 
 
 def load_world(con: duckdb.DuckDBPyConnection, world, resources=IDENTITY_RESOURCES, batch_size: int = 50_000) -> dict:

@@ -3,14 +3,15 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from c360 import settings
+from c360 import settings, tables
 from orchestration.assets.raw_landing import WAREHOUSE_POOL
-from orchestration.publish import BI_SCHEMAS, CURRENT_LINK, publish_snapshot
+from orchestration.keys import asset_key
+from c360.bi_publish import BI_SCHEMAS, CURRENT_LINK, publish_snapshot
 
 
 def build_bi_snapshot_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
     @dg.asset(
-        key=dg.AssetKey(["serving", "bi_snapshot"]),
+        key=asset_key(tables.BI_SNAPSHOT),
         deps=upstream,
         group_name="serving",
         kinds={"duckdb", "parquet"},

@@ -22,6 +22,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 from dagster_duckdb import DuckDBResource
 
+from c360 import settings
 from orchestration.assets.raw_landing import WAREHOUSE_POOL
 
 log = logging.getLogger(__name__)
@@ -162,10 +163,9 @@ SEGMENTS_SELECT = "path:models/segments"
 )
 def c360_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource) -> Iterator:
     """`dbt build` of the selected models: unit tests, models and data tests in DAG order."""
-    # The Python identity steps split the dbt graph into several steps of one run. A singular test
-    # reading models of two steps (the crosswalk check) must wait for the later one: "buildable"
-    # runs a test only once all its parents are built or upstream of what is being built.
-    os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
+    # The Python identity steps split the dbt graph into several steps of one run: a singular test
+    # reading models of two steps (the crosswalk check) must wait for the later one.
+    settings.default_dbt_indirect_selection()
     yield from build_with_table_stats(context, dbt, warehouse)
 
 
@@ -180,7 +180,7 @@ def c360_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, ware
 def c360_dbt_segments(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                       warehouse: DuckDBResource) -> Iterator:
     """`dbt build` of the segment models, run only after the quality gates upstream of them passed."""
-    os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
+    settings.default_dbt_indirect_selection()
     yield from build_with_table_stats(context, dbt, warehouse)
 
 

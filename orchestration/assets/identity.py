@@ -6,42 +6,37 @@
         ─> dbt marts.golden_customers
 
 Matching keeps its trained model in `intermediate.identity_model` and, between retrains, scores only
-the pairs of records changed since its last run (`identity.match_run`; the metadata names the path:
-trained, full or daily). The logic lives in the `identity` package; these assets only read and
+the pairs of records changed since its last run (`c360.identity.match_run`; the metadata names the path:
+trained, full or daily). The logic lives in the `c360.identity` package; these assets only read and
 write the warehouse and report what happened. dbt declares the two marts tables as sources with
 `meta.dagster.asset_key`, so `golden_customers` runs after them in one graph.
 """
 
 
-import os
 import time
-from datetime import UTC, date, datetime
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from c360.settings import identity_memory_limit, identity_retrain_days, identity_retrain_share
-from identity.guards import GuardConfig
-from identity.matching import DEFAULT_THRESHOLD
+from c360 import tables
+from c360.settings import as_of_date, identity_memory_limit, identity_retrain_days, identity_retrain_share
+from c360.identity.guards import GuardConfig
+from c360.identity.matching import DEFAULT_THRESHOLD
 from orchestration.assets.raw_landing import WAREHOUSE_POOL
+from orchestration.keys import asset_key
 
 GROUP = "identity"
-RECORDS_KEY = dg.AssetKey(["intermediate", "int_customer_records"])
-CERTAIN_LINKS_KEY = dg.AssetKey(["intermediate", "int_identity_certain_links"])
-MATCH_PAIRS_KEY = dg.AssetKey(["intermediate", "identity_match_pairs"])
-CROSSWALK_KEY = dg.AssetKey(["marts", "golden_customer_sources"])
-HISTORY_KEY = dg.AssetKey(["marts", "golden_customer_id_history"])
+RECORDS_KEY = asset_key(tables.CUSTOMER_RECORDS)
+CERTAIN_LINKS_KEY = asset_key(tables.IDENTITY_CERTAIN_LINKS)
+MATCH_PAIRS_KEY = asset_key(tables.IDENTITY_MATCH_PAIRS)
+CROSSWALK_KEY = asset_key(tables.GOLDEN_CUSTOMER_SOURCES)
+HISTORY_KEY = asset_key(tables.GOLDEN_CUSTOMER_ID_HISTORY)
 
 
 class MatchingConfig(dg.Config):
     threshold: float = DEFAULT_THRESHOLD  # Splink match probability a pair needs to become a link
     retrain: bool = False  # train a new model now instead of scoring with the stored one
     as_of: str = ""  # date the model's age is counted to (default: $C360_AS_OF, else today, UTC)
-
-
-def _run_date(as_of: str) -> date:
-    as_of = as_of or os.environ.get("C360_AS_OF")
-    return date.fromisoformat(as_of) if as_of else datetime.now(UTC).date()
 
 
 class ResolutionConfig(dg.Config):
@@ -65,12 +60,12 @@ class ResolutionConfig(dg.Config):
 )
 def identity_match_pairs(context: dg.AssetExecutionContext, config: MatchingConfig,
                          warehouse: DuckDBResource) -> dg.MaterializeResult:
-    from identity.match_run import match_records  # imports pandas and scipy: only in the step that needs them
+    from c360.identity.match_run import match_records  # imports pandas and scipy: only in the step that needs them
 
     started = time.perf_counter()
     with warehouse.get_connection() as con:
         stats = match_records(
-            con, _run_date(config.as_of), threshold=config.threshold, retrain=config.retrain,
+            con, as_of_date(config.as_of), threshold=config.threshold, retrain=config.retrain,
             retrain_days=identity_retrain_days(), retrain_share=identity_retrain_share(),
             memory_limit=identity_memory_limit(),
         ).stats
@@ -105,9 +100,9 @@ def identity_match_pairs(context: dg.AssetExecutionContext, config: MatchingConf
 )
 def golden_customer_resolution(context: dg.AssetExecutionContext, config: ResolutionConfig,
                                warehouse: DuckDBResource):
-    from identity.resolve import resolve  # imports pandas and scipy: only in the step that needs them
+    from c360.identity.resolve import resolve  # imports pandas and scipy: only in the step that needs them
 
-    run_date = _run_date(config.as_of)
+    run_date = as_of_date(config.as_of)
     guards = GuardConfig(email_cap=config.email_cap, phone_cap=config.phone_cap, address_cap=config.address_cap,
                          max_cluster_size=config.max_cluster_size)
     with warehouse.get_connection() as con:

@@ -13,7 +13,8 @@ from c360 import settings
 from connectors import ALL_RESOURCES
 from connectors.base import ResourceSpec
 from connectors.errors import SourceAuthError, SourceRequestError
-from orchestration.landing import LandingStats, future_dated_warning, land_resource
+from orchestration.keys import raw_asset_key
+from c360.raw_store import RAW_SCHEMA, LandingStats, future_dated_warning, land_resource
 
 WAREHOUSE_POOL = "warehouse"
 
@@ -52,7 +53,7 @@ def build_raw_landing_asset(spec: ResourceSpec) -> dg.AssetsDefinition:
     api_resource_key = f"{spec.system}_api"
 
     @dg.asset(
-        key=dg.AssetKey(["raw", spec.table]),
+        key=raw_asset_key(spec.table),
         group_name=spec.system,
         kinds={"python", "duckdb"},
         description=(
@@ -84,7 +85,7 @@ def build_raw_landing_asset(spec: ResourceSpec) -> dg.AssetsDefinition:
                     batch_records=settings.landing_batch_records(),
                     on_progress=progress,
                 )
-                table_rows = con.execute(f"select count(*) from raw.{spec.table}").fetchone()[0]
+                table_rows = con.execute(f"select count(*) from {RAW_SCHEMA}.{spec.table}").fetchone()[0]
         except (SourceAuthError, SourceRequestError) as exc:
             # Wrong credentials or a request the source refuses will not heal by retrying the step.
             raise dg.Failure(description=str(exc), allow_retries=False) from exc

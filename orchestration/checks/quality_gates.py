@@ -1,7 +1,7 @@
-"""The quality gates: each suite of `quality/suites/*.yml` as a BLOCKING Dagster asset check.
+"""The quality gates: each suite of `c360/quality/suites/*.yml` as a BLOCKING Dagster asset check.
 
 A check reads its suite's query from the warehouse into a DataFrame, validates it with
-great_expectations (`quality.validate`), keeps the result (`quality.docs`: GX JSON + HTML under
+great_expectations (`c360.quality.validate`), keeps the result (`c360.quality.docs`: GX JSON + HTML under
 `$C360_QUALITY_DIR/<run_id>/`) and reports an `AssetCheckResult` with ERROR severity. Because the
 checks are blocking, a failed one stops every asset directly downstream of the checked asset in
 the same run (Dagster skips those steps and fails the run naming the check):
@@ -24,7 +24,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from orchestration.assets.raw_landing import WAREHOUSE_POOL
-from quality.suites import Suite, load_suites
+from c360.quality.suites import Suite, load_suites
 
 MAX_EXAMPLE_ROWS_IN_TABLE = 10
 
@@ -76,15 +76,15 @@ def build_quality_check(suite: Suite, known_keys: set[dg.AssetKey] | None = None
         asset=dg.AssetKey(list(suite.asset)),
         name=f"gx_{suite.name}",
         description=(suite.description or f"great_expectations suite `{suite.name}`")
-        + f" (quality/suites/{suite.layer}.yml; blocking)",
+        + f" (c360/quality/suites/{suite.layer}.yml; blocking)",
         blocking=True,
         additional_deps=deps or None,
         pool=WAREHOUSE_POOL,
-        metadata={"suite_file": f"quality/suites/{suite.layer}.yml", "layer": suite.layer},
+        metadata={"suite_file": f"c360/quality/suites/{suite.layer}.yml", "layer": suite.layer},
     )
     def _gate(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource) -> dg.AssetCheckResult:
-        from quality.docs import write_validation
-        from quality.scope import validate_in_warehouse
+        from c360.quality.docs import write_validation
+        from c360.quality.scope import validate_in_warehouse
 
         with warehouse.get_connection() as con:
             result, scope = validate_in_warehouse(con, suite)

@@ -234,8 +234,8 @@ def test_a_broken_export_stops_the_run_at_the_staging_gate_naming_records(junk_b
 
     # below the threshold the same data passes: the threshold is a setting
     monkeypatch.setenv("C360_SET_ASIDE_MAX_SHARE", "0.5")
-    from quality.scope import validate_in_warehouse
-    from quality.suites import get_suite
+    from c360.quality.scope import validate_in_warehouse
+    from c360.quality.suites import get_suite
 
     with duckdb.connect(str(path)) as con:
         passed, _ = validate_in_warehouse(con, get_suite("staging_set_aside"))

@@ -2,14 +2,13 @@
 
 One warehouse is built per module: a generated world (300 persons) plus a few hand-written records in
 the contract's shapes that carry every phone format and soft delete, landed in the raw layout of
-`orchestration/landing.py`; then a single `dbt build` of the staging models (unit tests, views and
+`c360/raw_store.py`; then a single `dbt build` of the staging models (unit tests, views and
 incremental tables, data tests). The assertions compare the staging models with independent
 computations from the same records.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ import pytest
 
 from connectors import ALL_RESOURCES
 from connectors.base import MalformedRecord
-from orchestration.landing import epoch_micros
+from c360.raw_store import ensure_raw_schema, raw_row, replace_rows
 from tests.conftest import make_world, serving, using_warehouse
 
 SPECS = {spec.key: spec for spec in ALL_RESOURCES}
@@ -197,27 +196,20 @@ def hand_written_records() -> dict[str, list[dict]]:
 
 def land_records(con: duckdb.DuckDBPyConnection, records: dict[str, list[dict]]) -> dict[str, dict[str, dict]]:
     """Write records in the raw landing layout (one row per id, latest version); returns them by table and id."""
-    con.execute("create schema if not exists raw")
+    ensure_raw_schema(con, list(SPECS.values()))
     loaded_at = datetime.now(UTC)
     landed: dict[str, dict[str, dict]] = {}
     for key, spec in SPECS.items():
-        con.execute(
-            f"create table raw.{spec.table} (id varchar not null, record json not null, _version bigint not null, "
-            "_source_updated_at timestamptz, _sync_id varchar not null, _loaded_at timestamptz not null)"
-        )
-        by_id: dict[str, tuple[int, dict, datetime | None]] = {}
+        by_id: dict[str, tuple[tuple, dict]] = {}
         for record in records.get(key, []):
             try:
-                record_id, version = spec.record_id(record), spec.record_version(record)
+                row = raw_row(spec, record)
             except MalformedRecord:
                 continue  # landing quarantines it
-            micros = epoch_micros(version)
-            if record_id not in by_id or micros >= by_id[record_id][0]:
-                by_id[record_id] = (micros, record, version if isinstance(version, datetime) else None)
-        rows = [(rid, json.dumps(rec), v, ts, "test-sync", loaded_at) for rid, (v, rec, ts) in by_id.items()]
-        if rows:
-            con.executemany(f"insert into raw.{spec.table} values (?, ?, ?, ?, ?, ?)", rows)
-        landed[spec.table] = {rid: rec for rid, (_, rec, _) in by_id.items()}
+            if row[0] not in by_id or row[2] >= by_id[row[0]][0][2]:
+                by_id[row[0]] = (row, record)
+        replace_rows(con, spec.table, [row for row, _ in by_id.values()], sync_id="test-sync", loaded_at=loaded_at)
+        landed[spec.table] = {rid: rec for rid, (_, rec) in by_id.items()}
     return landed
 
 

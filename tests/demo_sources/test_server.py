@@ -642,7 +642,7 @@ def test_admin_refuses_cross_site_browser_requests(world, server):
 
 
 def test_admin_accepts_the_cli_same_origin_pages_and_allowed_hosts(world, monkeypatch, capsys):
-    from c360.cli import build_parser
+    from c360_cli.main import build_parser
 
     monkeypatch.setenv("C360_SOURCES_ADMIN_HOSTS", "sources.internal, proxy.internal:8443")
     with SourceServer(world, credentials=CREDS, admin_hosts=("c360-sources.lan",)) as srv:

@@ -14,11 +14,11 @@ import duckdb
 import pandas as pd
 import pytest
 
-from identity.match_run import (DAILY, FULL, MATCH_INPUT, TRAINED, StoredModel, load_model, match_records,
+from c360.identity.match_run import (DAILY, FULL, MATCH_INPUT, TRAINED, StoredModel, load_model, match_records,
                                 retrain_reason)
-from identity.matching import TrainedModel, score_pairs
-from identity.resolve import resolve, write_match_pairs
-from identity.schema import CROSSWALK_TABLE, MATCH_PAIRS_TABLE, MATCH_RUNS_TABLE, RECORDS_TABLE
+from c360.identity.matching import TrainedModel, score_pairs
+from c360.identity.resolve import resolve, write_match_pairs
+from c360.identity.schema import CROSSWALK_TABLE, MATCH_PAIRS_TABLE, MATCH_RUNS_TABLE, RECORDS_TABLE
 from tests.conftest import TEST_TODAY
 from tests.identity.test_end_to_end import _copy_warehouse, _identity_input, _rebuild_identity_models
 from demo_sources.testing.world_loader import land_changes

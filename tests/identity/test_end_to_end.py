@@ -18,10 +18,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from identity.evaluate import evaluate
-from identity.matching import predict_pairs
-from identity.resolve import resolve, write_match_pairs
-from identity.schema import CROSSWALK_TABLE, HISTORY_TABLE, RECORDS_TABLE
+from c360.identity.evaluate import evaluate
+from c360.identity.matching import predict_pairs
+from c360.identity.resolve import resolve, write_match_pairs
+from c360.identity.schema import CROSSWALK_TABLE, HISTORY_TABLE, RECORDS_TABLE
 from tests.conftest import TEST_TODAY
 from demo_sources.testing.world_loader import CUSTOMER_RESOURCES, load_world
 

@@ -9,16 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from identity.clustering import CERTAIN_WEIGHT, cluster
-from identity.evaluate import household_metrics, pairwise_metrics
-from identity.guards import (
+from c360.identity.clustering import CERTAIN_WEIGHT, cluster
+from c360.identity.evaluate import household_metrics, pairwise_metrics
+from c360.identity.guards import (
     GuardConfig,
     apply_guards,
     first_name_conflict_sql,
     first_names_compatible,
     groups_compatible,
 )
-from identity.stable_ids import assign_stable_ids, format_id
+from c360.identity.stable_ids import assign_stable_ids, format_id
 
 
 # --- guards ---------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""BG/NBD and Gamma-Gamma reproduce the published CDNOW parameters (kpis.clv)."""
+"""BG/NBD and Gamma-Gamma reproduce the published CDNOW parameters (c360.kpis.clv)."""
 
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kpis.clv import (
+from c360.kpis.clv import (
     bgnbd_expected_purchases,
     bgnbd_log_likelihood,
     bgnbd_p_alive,

@@ -1,4 +1,4 @@
-"""The CLV asset refits weekly and predicts daily with the stored parameters (orchestration/assets/kpis.py).
+"""The CLV asset refits weekly and predicts daily with the stored parameters (c360/kpis/clv_store.py).
 
 A daily refit cost 20 s at 1M persons for parameters that barely move from one day to the next; these
 tests prove that a run within the refit interval predicts with the stored parameters and fits nothing,
@@ -16,16 +16,10 @@ import pandas as pd
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from kpis.clv import fit_models, predict, rfm_summary
-from orchestration.assets import kpis as clv_asset
-from orchestration.assets.kpis import (
-    FITS_TABLE,
-    ORDERS_SQL,
-    PREDICTIONS_TABLE,
-    customer_clv_predictions,
-    latest_fit,
-    write_predictions,
-)
+from c360.kpis.clv import fit_models, predict, rfm_summary
+from c360.kpis import clv_store
+from c360.kpis.clv_store import FITS_TABLE, ORDERS_SQL, PREDICTIONS_TABLE, latest_fit, write_predictions
+from orchestration.assets.kpis import customer_clv_predictions
 
 AS_OF = date(2026, 6, 1)
 WEEKLY = {"refit_days": 7, "refit_growth": 0.10}
@@ -95,7 +89,7 @@ def test_a_run_within_the_interval_predicts_with_the_stored_fit_and_fits_nothing
     orders = simulated_orders(400, seed=1)
     extra = orders.groupby("golden_customer_id").head(1).head(60).assign(order_date=AS_OF + timedelta(days=2))
     write_orders(con, pd.concat([orders, extra]))
-    monkeypatch.setattr(clv_asset, "fit_models", lambda *a, **k: pytest.fail("the models were refitted"))
+    monkeypatch.setattr(clv_store, "fit_models", lambda *a, **k: pytest.fail("the models were refitted"))
     later = AS_OF + timedelta(days=3)
     second = write_predictions(con, later, **WEEKLY)
 

@@ -14,7 +14,7 @@ import pytest
 from c360.settings import DEFAULT_FUTURE_TOLERANCE
 from connectors import ALL_RESOURCES
 from connectors.base import ResourceSpec, parse_erp_datetime, parse_iso_offset
-from orchestration.landing import land_resource, read_watermark
+from c360.raw_store import land_resource, read_watermark
 from tests.conftest import clients, make_world, serving
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -64,7 +64,7 @@ def test_a_future_dated_record_lands_flagged_and_later_records_still_land(wareho
         future = {**template, "id": record_id(spec, 1), spec.version_field: marker(spec, FUTURE)}
         server.upsert(key, [future])
 
-        with clients(server) as by_system, caplog.at_level(logging.WARNING, logger="orchestration.landing"):
+        with clients(server) as by_system, caplog.at_level(logging.WARNING, logger="c360.raw_store"):
             client = by_system[spec.system]
             first = land_resource(warehouse, client, spec.name)
             after_first = read_watermark(warehouse, key)

@@ -10,7 +10,7 @@ import requests
 
 from connectors import ALL_RESOURCES
 from connectors.errors import SourceAuthError
-from orchestration.landing import land_resource
+from c360.raw_store import land_resource
 from tests.conftest import CREDENTIALS, clients, make_world, served_by_id, serving
 
 

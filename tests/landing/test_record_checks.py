@@ -13,7 +13,7 @@ import pytest
 
 from connectors import ALL_RESOURCES
 from connectors.base import MalformedRecord
-from orchestration.landing import epoch_micros
+from c360.raw_store import epoch_micros
 
 IDS = [
     1, 0, 42, 2**63 - 1, 2**63, -5, 1.0, 1.5, True, False, None, "17", "", [1], {"id": 1},

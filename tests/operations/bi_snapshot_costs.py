@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.publish import bi_tables, publish_snapshot, table_fingerprint
+from c360.bi_publish import bi_tables, publish_snapshot, table_fingerprint
 
 
 def seconds(action) -> float:

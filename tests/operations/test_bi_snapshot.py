@@ -12,7 +12,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.publish import (
+from c360.bi_publish import (
     CURRENT_FILE,
     CURRENT_LINK,
     SNAPSHOT_ID_METADATA_KEY,
@@ -373,7 +373,7 @@ def test_a_duckdb_file_that_cannot_be_trusted_is_written_whole(generation_wareho
 
 
 def test_a_mostly_changed_warehouse_gets_a_new_duckdb_file_not_a_copy(generation_warehouse, tmp_path, monkeypatch):
-    import orchestration.publish as publish
+    import c360.bi_publish as publish
 
     con, parquet_dir, bi_path = generation_warehouse, tmp_path / "bi", tmp_path / "bi.duckdb"
     publish_snapshot(con, bi_path, parquet_dir, keep_snapshots=2)

@@ -122,7 +122,7 @@ def held_slots(instance) -> list[tuple[str, str]]:
 def test_a_killed_run_worker_frees_the_warehouse_pool_for_the_next_run(tmp_path):
     from dagster import DagsterInstance, DagsterRunStatus
 
-    from orchestration.landing import land_resource
+    from c360.raw_store import land_resource
 
     world = make_world(persons=200, seed=83)
     with serving(world) as server:
@@ -204,7 +204,7 @@ def test_demo_adds_new_instance_settings_to_an_existing_home_keeping_its_own(tmp
     import yaml
     from dagster import DagsterInstance
 
-    from c360.cli import PROJECT_ROOT, update_instance_file
+    from c360_cli.main import PROJECT_ROOT, update_instance_file
 
     project_file = PROJECT_ROOT / "orchestration" / "dagster.yaml"
     project = yaml.safe_load(project_file.read_text())

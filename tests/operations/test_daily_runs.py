@@ -34,7 +34,7 @@ def canonical_table(con, schema: str, table: str) -> pd.DataFrame:
     return frame.sort_values(list(frame.columns)).reset_index(drop=True)
 
 
-# The stored models a daily run reuses (identity/schema.py, orchestration/assets/kpis.py).
+# The stored models a daily run reuses (c360/tables.py).
 MODEL_TABLES = ("intermediate.identity_model", "intermediate.identity_model_term_frequencies",
                 "intermediate.clv_model_fits")
 

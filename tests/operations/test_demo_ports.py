@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from c360.cli import _bindable_port
+from c360_cli.main import _bindable_port
 
 
 def test_a_busy_sources_port_is_refused_naming_the_option(tmp_path):
@@ -19,7 +19,7 @@ def test_a_busy_sources_port_is_refused_naming_the_option(tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         finished = subprocess.run(
-            [sys.executable, "-m", "c360.cli", "demo", "--persons", "20", "--sources-port", str(port)],
+            [sys.executable, "-m", "c360_cli.main", "demo", "--persons", "20", "--sources-port", str(port)],
             env={**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}, capture_output=True, text=True, timeout=120,
         )
     assert finished.returncode != 0

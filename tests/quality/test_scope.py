@@ -13,9 +13,9 @@ import duckdb
 import pytest
 
 from connectors import ALL_RESOURCES
-from orchestration.landing import ensure_raw_schema
-from quality.scope import validate_in_warehouse
-from quality.suites import get_suite
+from c360.raw_store import ensure_raw_schema
+from c360.quality.scope import validate_in_warehouse
+from c360.quality.suites import get_suite
 from tests.conftest import land_raw_record
 
 T0 = datetime(2026, 11, 2, 5, 0, tzinfo=UTC)

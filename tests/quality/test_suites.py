@@ -1,5 +1,5 @@
 """The quality suites on small DataFrames: a good frame passes; each defect fails with the right
-expectation named and example rows. No warehouse, no Dagster: `quality.validate` only."""
+expectation named and example rows. No warehouse, no Dagster: `c360.quality.validate` only."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import json
 import pandas as pd
 import pytest
 
-from quality import get_suite, load_suites, validate
-from quality.docs import write_validation
-from quality.sql import validate_sql
-from quality.suites import suite_from_dict
+from c360.quality import get_suite, load_suites, validate
+from c360.quality.docs import write_validation
+from c360.quality.sql import validate_sql
+from c360.quality.suites import suite_from_dict
 
 
 def shop_customers(n: int = 40) -> pd.DataFrame:

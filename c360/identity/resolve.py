@@ -2,7 +2,7 @@
 
 `resolve()` reads the records (`int_customer_records`), the certain links
 (`int_identity_certain_links`) and the probable pairs (`identity_match_pairs`, from
-`identity.matching`), applies the guards, clusters, assigns stable ids against the previous
+`c360.identity.matching`), applies the guards, clusters, assigns stable ids against the previous
 crosswalk, and writes `marts.golden_customer_sources` (one row per source record) and appends this
 run's merges and splits to `marts.golden_customer_id_history`.
 """
@@ -17,10 +17,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from identity.clustering import CERTAIN_WEIGHT, cluster
-from identity.guards import GuardConfig, apply_guards
-from identity.schema import CERTAIN_LINKS_TABLE, CROSSWALK_TABLE, HISTORY_TABLE, MATCH_PAIRS_TABLE, RECORDS_TABLE
-from identity.stable_ids import HISTORY_COLUMNS, assign_stable_ids, id_number
+from c360.identity.clustering import CERTAIN_WEIGHT, cluster
+from c360.identity.guards import GuardConfig, apply_guards
+from c360.identity.schema import CERTAIN_LINKS_TABLE, CROSSWALK_TABLE, HISTORY_TABLE, MATCH_PAIRS_TABLE, RECORDS_TABLE
+from c360.identity.stable_ids import HISTORY_COLUMNS, assign_stable_ids, id_number
 
 # how a record came into its cluster, strongest first (the crosswalk's `link_rule`)
 SINGLETON = "singleton"
@@ -78,22 +78,9 @@ def candidate_edges(con: duckdb.DuckDBPyConnection, target: str, match_pairs: st
     )
 
 
-def resolve(
-    con: duckdb.DuckDBPyConnection,
-    run_date: date | None = None,
-    *,
-    records_table: str = RECORDS_TABLE,
-    certain_links_table: str | None = CERTAIN_LINKS_TABLE,
-    match_pairs_table: str | None = MATCH_PAIRS_TABLE,
-    crosswalk_table: str = CROSSWALK_TABLE,
-    history_table: str = HISTORY_TABLE,
-    guard_config: GuardConfig = GuardConfig(),
-    use_guards: bool = True,
-) -> ResolveResult:
-    started = time.perf_counter()
-    run_date = run_date or date.today()
-    stats: dict = {}
-
+def _kept_edges(con: duckdb.DuckDBPyConnection, records_table: str, certain_links_table: str | None,
+                match_pairs_table: str | None, guard_config: GuardConfig, use_guards: bool, stats: dict) -> None:
+    """`__identity_kept`: the candidate links that pass the guards (all of them without guards)."""
     candidate_edges(con, "__identity_edges", match_pairs_table, certain_links_table)
     stats["certain_links"] = con.execute("select count(*) from __identity_edges where rule <> 'splink'").fetchall()[0][0]
     stats["probable_links"] = con.execute("select count(*) from __identity_edges where rule = 'splink'").fetchall()[0][0]
@@ -104,6 +91,9 @@ def resolve(
         vetoes = {}
     stats["vetoed_links"] = vetoes
 
+
+def _cluster_records(con: duckdb.DuckDBPyConnection, records_table: str, guard_config: GuardConfig, stats: dict):
+    """(the records as `__identity_nodes` in a DataFrame, the kept links by node index, the clusters)."""
     con.execute(
         f"""create or replace temp table __identity_nodes as
             select row_number() over (order by record_key) - 1 as idx, record_key, source_system, source_record_id,
@@ -120,21 +110,26 @@ def resolve(
             -- links of equal strength are taken in this order: the same clusters on every run
             order by l, r"""
     ).fetchnumpy()
-    n = len(nodes)
     first_names = nodes["first_name_folded"].astype(object).where(nodes["first_name_folded"].notna(), None).to_numpy()
     birthdays = nodes["birthday"].astype(object).where(nodes["birthday"].notna(), None).to_numpy()
-    clustered = cluster(n, edges["l"], edges["r"], edges["w"], first_names, birthdays,
+    clustered = cluster(len(nodes), edges["l"], edges["r"], edges["w"], first_names, birthdays,
                         guard_config.max_cluster_size)
     stats.update(clustered.stats)
+    return nodes, edges, clustered
 
-    # how each record was linked: its strongest link inside its final cluster
-    labels = clustered.labels
+
+def _strongest_inside_links(labels: np.ndarray, edges, n: int) -> np.ndarray:
+    """How each record was linked: the weight of its strongest link inside its final cluster (-1: none)."""
     l_idx, r_idx, w = np.asarray(edges["l"]), np.asarray(edges["r"]), np.asarray(edges["w"], dtype=float)
     inside = labels[l_idx] == labels[r_idx] if len(l_idx) else np.zeros(0, bool)
     best = np.full(n, -1.0)
     np.maximum.at(best, l_idx[inside], w[inside])
     np.maximum.at(best, r_idx[inside], w[inside])
+    return best
 
+
+def _previous_ids(con: duckdb.DuckDBPyConnection, crosswalk_table: str, history_table: str):
+    """(the previous crosswalk or None, the highest id number ever handed out)."""
     previous = None
     last_id_number = 0
     if _table_exists(con, crosswalk_table):
@@ -147,14 +142,11 @@ def resolve(
         ).df()["golden_customer_id"].dropna()
         if len(ids):
             last_id_number = max(last_id_number, int(ids.map(id_number).max()))
-    assigned = assign_stable_ids(
-        pd.DataFrame({"record_key": nodes["record_key"], "cluster": labels}), previous, run_date, last_id_number
-    )
-    stats.update({f"ids_{k}" if not k.startswith("ids_") else k: v for k, v in assigned.stats.items()})
+    return previous, last_id_number
 
-    crosswalk = assigned.crosswalk
-    crosswalk["idx"] = np.arange(n)  # assign_stable_ids keeps the order of its input
-    crosswalk["best"] = best
+
+def _write_crosswalk(con: duckdb.DuckDBPyConnection, crosswalk_table: str, crosswalk: pd.DataFrame,
+                     run_date: date, resolved_at: datetime) -> None:
     con.register("__crosswalk_df", crosswalk)
     con.execute(f"create schema if not exists {crosswalk_table.split('.')[0]}")
     con.execute(
@@ -178,7 +170,6 @@ def resolve(
         group by e.record_key
         """
     )
-    resolved_at = datetime.now(timezone.utc)
     con.execute(
         f"""
         create or replace table {crosswalk_table} as
@@ -197,17 +188,53 @@ def resolve(
     )
     con.unregister("__crosswalk_df")
 
+
+def _append_history(con: duckdb.DuckDBPyConnection, history_table: str, history: pd.DataFrame,
+                    resolved_at: datetime) -> None:
     con.execute(
         f"""create table if not exists {history_table} (
             event_date date not null, event_type varchar not null, golden_customer_id varchar not null,
             related_golden_customer_id varchar not null, records bigint not null, recorded_at timestamptz not null)"""
     )
-    history = assigned.history
     if len(history):
         history = history[HISTORY_COLUMNS].assign(recorded_at=resolved_at)
         con.register("__history_df", history)
         con.execute(f"insert into {history_table} select * from __history_df")
         con.unregister("__history_df")
+
+
+def resolve(
+    con: duckdb.DuckDBPyConnection,
+    run_date: date | None = None,
+    *,
+    records_table: str = RECORDS_TABLE,
+    certain_links_table: str | None = CERTAIN_LINKS_TABLE,
+    match_pairs_table: str | None = MATCH_PAIRS_TABLE,
+    crosswalk_table: str = CROSSWALK_TABLE,
+    history_table: str = HISTORY_TABLE,
+    guard_config: GuardConfig = GuardConfig(),
+    use_guards: bool = True,
+) -> ResolveResult:
+    started = time.perf_counter()
+    run_date = run_date or date.today()
+    stats: dict = {}
+
+    _kept_edges(con, records_table, certain_links_table, match_pairs_table, guard_config, use_guards, stats)
+    nodes, edges, clustered = _cluster_records(con, records_table, guard_config, stats)
+    n = len(nodes)
+    previous, last_id_number = _previous_ids(con, crosswalk_table, history_table)
+    assigned = assign_stable_ids(
+        pd.DataFrame({"record_key": nodes["record_key"], "cluster": clustered.labels}), previous, run_date,
+        last_id_number,
+    )
+    stats.update({f"ids_{k}" if not k.startswith("ids_") else k: v for k, v in assigned.stats.items()})
+
+    crosswalk = assigned.crosswalk
+    crosswalk["idx"] = np.arange(n)  # assign_stable_ids keeps the order of its input
+    crosswalk["best"] = _strongest_inside_links(clustered.labels, edges, n)
+    resolved_at = datetime.now(timezone.utc)
+    _write_crosswalk(con, crosswalk_table, crosswalk, run_date, resolved_at)
+    _append_history(con, history_table, assigned.history, resolved_at)
     con.execute("drop table if exists __identity_edges; drop table if exists __identity_kept; "
                 "drop table if exists __identity_nodes; drop table if exists __identity_rule")
     stats["records"] = n

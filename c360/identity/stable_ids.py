@@ -52,6 +52,40 @@ class StableIdResult:
     stats: dict
 
 
+def _history_events(df: pd.DataFrame, known: pd.DataFrame, merged: pd.DataFrame, new_ids: list[str],
+                    run_date: date) -> pd.DataFrame:
+    """This run's merges, splits and moves (HISTORY_COLUMNS): `df` the records with their previous and
+    new ids, `known` those that had an id, `merged` the previous ids absorbed into a survivor."""
+    events = []
+    if len(merged):
+        events.append(pd.DataFrame({
+            "event_type": "merged",
+            "golden_customer_id": merged["survivor"].to_numpy(),
+            "related_golden_customer_id": merged["prev_id"].to_numpy(),
+            "records": merged["n"].to_numpy(),
+        }))
+    # records whose id changed to an id other than the one their old id was merged into
+    moved = known[known["prev_id"] != df.loc[known.index, "golden_customer_id"]]
+    moved = moved.assign(golden_customer_id=df.loc[moved.index, "golden_customer_id"])
+    merged_pairs = set(zip(merged["prev_id"], merged["survivor"]))
+    new_id_set = set(new_ids)
+    if len(moved):
+        flows = moved.groupby(["prev_id", "golden_customer_id"]).size().rename("records").reset_index()
+        flows = flows[[(p, g) not in merged_pairs for p, g in zip(flows["prev_id"], flows["golden_customer_id"])]]
+        if len(flows):
+            events.append(pd.DataFrame({
+                "event_type": np.where(flows["golden_customer_id"].isin(new_id_set), "split", "moved"),
+                "golden_customer_id": flows["golden_customer_id"].to_numpy(),
+                "related_golden_customer_id": flows["prev_id"].to_numpy(),
+                "records": flows["records"].to_numpy(),
+            }))
+    history = pd.concat(events, ignore_index=True) if events else pd.DataFrame(columns=HISTORY_COLUMNS[1:])
+    history.insert(0, "event_date", run_date)
+    history = history[HISTORY_COLUMNS].sort_values(["event_type", "golden_customer_id", "related_golden_customer_id"])
+    history["records"] = history["records"].astype("int64")
+    return history
+
+
 def assign_stable_ids(
     clusters: pd.DataFrame,
     previous: pd.DataFrame | None,
@@ -91,33 +125,7 @@ def assign_stable_ids(
 
     df["golden_customer_id"] = df["cluster"].map(assigned)
 
-    events = []
-    if len(merged):
-        events.append(pd.DataFrame({
-            "event_type": "merged",
-            "golden_customer_id": merged["survivor"].to_numpy(),
-            "related_golden_customer_id": merged["prev_id"].to_numpy(),
-            "records": merged["n"].to_numpy(),
-        }))
-    # records whose id changed to an id other than the one their old id was merged into
-    moved = known[known["prev_id"] != df.loc[known.index, "golden_customer_id"]]
-    moved = moved.assign(golden_customer_id=df.loc[moved.index, "golden_customer_id"])
-    merged_pairs = set(zip(merged["prev_id"], merged["survivor"]))
-    new_id_set = set(new_ids)
-    if len(moved):
-        flows = moved.groupby(["prev_id", "golden_customer_id"]).size().rename("records").reset_index()
-        flows = flows[[(p, g) not in merged_pairs for p, g in zip(flows["prev_id"], flows["golden_customer_id"])]]
-        if len(flows):
-            events.append(pd.DataFrame({
-                "event_type": np.where(flows["golden_customer_id"].isin(new_id_set), "split", "moved"),
-                "golden_customer_id": flows["golden_customer_id"].to_numpy(),
-                "related_golden_customer_id": flows["prev_id"].to_numpy(),
-                "records": flows["records"].to_numpy(),
-            }))
-    history = pd.concat(events, ignore_index=True) if events else pd.DataFrame(columns=HISTORY_COLUMNS[1:])
-    history.insert(0, "event_date", run_date)
-    history = history[HISTORY_COLUMNS].sort_values(["event_type", "golden_customer_id", "related_golden_customer_id"])
-    history["records"] = history["records"].astype("int64")
+    history = _history_events(df, known, merged, new_ids, run_date)
 
     prev_ids = set(prev["golden_customer_id"]) if prev is not None else set()
     kept = len(set(assigned.to_numpy()) & prev_ids)

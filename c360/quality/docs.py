@@ -8,20 +8,16 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
-from quality.runner import SuiteResult
-from quality.suites import Suite
+from c360 import settings
+from c360.quality.runner import SuiteResult
+from c360.quality.suites import Suite
 
 
 def quality_root() -> Path:
-    configured = os.environ.get("C360_QUALITY_DIR", "").strip()
-    if configured:
-        return Path(configured)
-    warehouse = Path(os.environ.get("C360_WAREHOUSE", "").strip() or "warehouse/c360.duckdb")
-    return warehouse.parent / "quality"
+    return settings.quality_dir()
 
 
 def run_dir(run_id: str) -> Path:

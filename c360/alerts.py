@@ -7,14 +7,12 @@ a JSON body with a `text` field). The URL is a secret: it is never logged.
 from __future__ import annotations
 
 import logging
-import os
 
 import requests
 
+from c360 import settings
+
 log = logging.getLogger(__name__)
-
-WEBHOOK_ENV = "C360_ALERT_WEBHOOK_URL"
-
 
 def failure_message(job_name: str, run_id: str, failed_steps: list[str], error: str | None) -> str:
     steps = ", ".join(failed_steps) if failed_steps else "(no step failed: the run itself failed)"
@@ -28,7 +26,7 @@ def send_failure_alert(job_name: str, run_id: str, failed_steps: list[str], erro
     """Log the failure and post it to the webhook if one is configured; True if a post was accepted."""
     text = failure_message(job_name, run_id, failed_steps, error)
     log.error(text)
-    url = os.environ.get(WEBHOOK_ENV, "").strip()
+    url = settings.alert_webhook_url()
     if not url:
         return False
     payload = {"text": text, "job": job_name, "run_id": run_id, "failed_steps": failed_steps}

@@ -155,6 +155,38 @@ def read_watermark(con: duckdb.DuckDBPyConnection, resource: str) -> str | None:
     return row[0] if row else None
 
 
+def raw_row(spec: ResourceSpec, record: dict) -> tuple[str, str, int, datetime | None]:
+    """A well-formed record as the columns of its raw row: (id, record as JSON text, `_version`,
+    `_source_updated_at`). Raises `MalformedRecord` for a record the landing would quarantine."""
+    version = spec.record_version(record)
+    updated_at = version if isinstance(version, datetime) else None
+    return spec.record_id(record), orjson.dumps(record).decode(), epoch_micros(version), updated_at
+
+
+def replace_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[str, str, int, datetime | None]],
+                 *, sync_id: str, loaded_at: datetime) -> int:
+    """Write rows (id, record JSON, `_version`, `_source_updated_at`) into `raw.<table>`, each replacing
+    the stored row of its id: the landing's upsert without its checks, for records known to be
+    well-formed with one row per id (loading a generated world in tests and benchmarks)."""
+    ids, records, versions, updated_ats = (list(column) for column in zip(*rows)) if rows else ([], [], [], [])
+    incoming = pa.table({
+        "id": pa.array(ids, pa.string()), "record": pa.array(records, pa.string()),
+        "_version": pa.array(versions, pa.int64()),
+        "_source_updated_at": pa.array(updated_ats, pa.timestamp("us", tz="UTC")),
+    })
+    con.register("__incoming_rows", incoming)
+    try:
+        con.execute(f"delete from {RAW_SCHEMA}.{table} where id in (select id from __incoming_rows)")
+        con.execute(
+            f"insert into {RAW_SCHEMA}.{table} (id, record, _version, _source_updated_at, _sync_id, _loaded_at) "
+            "select id, record::json, _version, _source_updated_at, ?, ? from __incoming_rows",
+            [sync_id, loaded_at],
+        )
+    finally:
+        con.unregister("__incoming_rows")
+    return len(ids)
+
+
 @dataclass(frozen=True)
 class _FetchedPage:
     """What the landing keeps of a page: its body as received, not the decoded records."""
@@ -312,15 +344,9 @@ def _arrow_strings(values: list[bytes]) -> pa.Array:
     )
 
 
-def _write_batch(
-    con: duckdb.DuckDBPyConnection,
-    spec: ResourceSpec,
-    batch: _Batch,
-    stats: LandingStats,
-    loaded_at: datetime,
-) -> None:
-    table = f"{RAW_SCHEMA}.{spec.table}"
-    pages = pa.Table.from_arrays(
+def _pages_table(batch: _Batch) -> pa.Table:
+    """The batch's page bodies as one Arrow table, packed without converting them element by element."""
+    return pa.Table.from_arrays(
         [
             pa.Array.from_buffers(pa.int64(), batch.pages, [None, pa.py_buffer(array.array("q", batch.page_numbers))]),
             _arrow_strings(batch.bodies),
@@ -329,166 +355,217 @@ def _write_batch(
         ],
         names=["page_no", "body", "records_path", "future_after"],
     )
+
+
+def _parse_records(con: duckdb.DuckDBPyConnection, spec: ResourceSpec, records_paths: list[str]) -> None:
+    """`landing_records`: the records, their ids and change markers, parsed out of the page bodies of
+    `incoming_pages` by DuckDB (in its own threads, without the GIL, while the next pages are fetched)."""
     # A wildcard path must be a constant (or a parameter) for json_extract to give a list: one
     # select per path.
-    paths = sorted(set(batch.records_paths))
-    page_records = "\n                union all\n                ".join(
+    paths = sorted(set(records_paths))
+    page_records = "\n            union all\n            ".join(
         "select page_no, future_after, json_extract(body, ?) as records from incoming_pages where records_path = ?"
         for _ in paths
     )
-    con.register("incoming_pages", pages)
-    try:
-        # The records, their ids and change markers, parsed out of the page bodies by DuckDB (in its
-        # own threads, without the GIL, while the next pages are fetched).
-        con.execute(
-            f"""
-            create or replace temp table landing_records as
-            with page_records as (
-                {page_records}
-            ),
-            elements as (
-                select page_no, future_after, generate_subscripts(records, 1) as position, unnest(records) as record
-                from page_records
-            ),
-            id_and_marker as (
-                select
-                    page_no,
-                    future_after,
-                    position,
-                    record,
-                    -- NULLs for a record that is not an object, which sends it to the Python check
-                    json_extract(record, ['$.{spec.id_field}', '$.{spec.version_field}']) as id_and_marker
-                from elements
-            )
+    con.execute(
+        f"""
+        create or replace temp table landing_records as
+        with page_records as (
+            {page_records}
+        ),
+        elements as (
+            select page_no, future_after, generate_subscripts(records, 1) as position, unnest(records) as record
+            from page_records
+        ),
+        id_and_marker as (
             select
                 page_no,
+                future_after,
                 position,
                 record,
-                {spec.sql_id("id_and_marker[1]")} as id,
-                {spec.sql_version("id_and_marker[2]")} as _version,
-                {spec.sql_updated_at("id_and_marker[2]") or "null::timestamptz"} as _source_updated_at,
-                future_after
-            from id_and_marker
-            """,
-            [value for path in paths for value in (path, path)],
+                -- NULLs for a record that is not an object, which sends it to the Python check
+                json_extract(record, ['$.{spec.id_field}', '$.{spec.version_field}']) as id_and_marker
+            from elements
         )
-        rescued, quarantine = _recheck_rejected(con, spec)
-        con.execute(
-            """
-            create or replace temp table rescued_records as
-            select unnest($1::bigint[]) as page_no, unnest($2::bigint[]) as position, unnest($3::varchar[]) as id,
-                   unnest($4::bigint[]) as _version, unnest($5::timestamptz[]) as _source_updated_at
-            """,
-            rescued,
-        )
-        con.execute(
-            """
-            create or replace temp table quarantined_batch as
-            select unnest($1::varchar[]) as source_id, unnest($2::varchar[]) as reason,
-                   unnest($3::varchar[]) as payload
-            """,
-            [list(column) for column in zip(*quarantine)] if quarantine else [[], [], []],
-        )
-        con.execute(
-            """
-            create or replace temp view landing_accepted as
-            select page_no, position, id, record, _version, _source_updated_at, future_after
-            from landing_records
-            where id is not null and _version is not null
-            union all
-            select rescued.page_no, rescued.position, rescued.id, landing_records.record,
-                   rescued._version, rescued._source_updated_at, landing_records.future_after
-            from rescued_records as rescued
-            join landing_records using (page_no, position)
-            """
-        )
-        future_dated, future_examples = _future_dated(con, spec)
-        con.execute("begin transaction")
-        try:
-            # Within one batch the same id may come twice (a record updated while paging): keep the
-            # latest version, and of equal versions the one read last.
-            con.execute(
-                f"""
-                create or replace temp table landing_changes as
-                with latest as (
-                    select * from landing_accepted
-                    qualify row_number() over (partition by id order by _version desc, page_no desc, position desc) = 1
-                ),
-                -- The stored ids and versions only: the stored records are read (by row id) just for
-                -- equal versions, since reading all of them costs what the table holds, not the batch.
-                stored as (
-                    select latest.id, current._version, current.rowid as row_id
-                    from latest
-                    join {table} as current on current.id = latest.id
-                )
-                select latest.*, stored.id is null as is_new
-                from latest
-                left join stored on stored.id = latest.id
-                where stored.id is null or latest._version > stored._version
-                union all
-                select latest.*, false as is_new
-                from latest
-                join stored on stored.id = latest.id and stored._version = latest._version
-                join {table} as current on current.rowid = stored.row_id
-                where latest.record::varchar <> current.record::varchar
-                """
-            )
-            new, updated = con.execute(
-                "select count(*) filter (where is_new), count(*) filter (where not is_new) from landing_changes"
-            ).fetchone()
-            if updated:
-                con.execute(
-                    f"delete from {table} where id in (select id from landing_changes where not is_new)"
-                )
-            con.execute(
-                f"""
-                insert into {table} (id, record, _version, _source_updated_at, _sync_id, _loaded_at)
-                select id, record, _version, _source_updated_at, ?, ? from landing_changes
-                """,
-                [stats.sync_id, loaded_at],
-            )
-            if quarantine:
-                # A malformed record read again at a boundary is the same quarantined record, not a new one.
-                con.execute(
-                    f"""
-                    insert into {RAW_SCHEMA}._quarantine
-                    select distinct ?, q.source_id, q.reason, q.payload, ?, ?
-                    from quarantined_batch as q
-                    where not exists (
-                        select 1 from {RAW_SCHEMA}._quarantine as seen
-                        where seen.resource = ? and seen.payload = q.payload
-                    )
-                    """,
-                    [spec.key, stats.sync_id, loaded_at, spec.key],
-                )
-            if batch.watermark is not None:
-                con.execute(f"delete from {RAW_SCHEMA}._sync_state where resource = ?", [spec.key])
-                con.execute(
-                    f"insert into {RAW_SCHEMA}._sync_state values (?, ?, ?, ?)",
-                    [spec.key, batch.watermark, stats.sync_id, loaded_at],
-                )
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
-    finally:
-        con.unregister("incoming_pages")
+        select
+            page_no,
+            position,
+            record,
+            {spec.sql_id("id_and_marker[1]")} as id,
+            {spec.sql_version("id_and_marker[2]")} as _version,
+            {spec.sql_updated_at("id_and_marker[2]") or "null::timestamptz"} as _source_updated_at,
+            future_after
+        from id_and_marker
+        """,
+        [value for path in paths for value in (path, path)],
+    )
 
-    stats.new += new
-    stats.updated += updated
-    stats.unchanged += batch.fetched - len(quarantine) - new - updated
-    stats.quarantined += len(quarantine)
-    stats.future_dated += future_dated
-    for record_id, marker in future_examples:
+
+def _accept_rechecked(con: duckdb.DuckDBPyConnection, spec: ResourceSpec) -> list[tuple[str | None, str, str]]:
+    """Re-check the records the SQL did not accept; `landing_accepted` is then every accepted record of
+    the batch and `quarantined_batch` the rest. Returns the quarantine entries (source id, reason, payload)."""
+    rescued, quarantine = _recheck_rejected(con, spec)
+    con.execute(
+        """
+        create or replace temp table rescued_records as
+        select unnest($1::bigint[]) as page_no, unnest($2::bigint[]) as position, unnest($3::varchar[]) as id,
+               unnest($4::bigint[]) as _version, unnest($5::timestamptz[]) as _source_updated_at
+        """,
+        rescued,
+    )
+    con.execute(
+        """
+        create or replace temp table quarantined_batch as
+        select unnest($1::varchar[]) as source_id, unnest($2::varchar[]) as reason,
+               unnest($3::varchar[]) as payload
+        """,
+        [list(column) for column in zip(*quarantine)] if quarantine else [[], [], []],
+    )
+    con.execute(
+        """
+        create or replace temp view landing_accepted as
+        select page_no, position, id, record, _version, _source_updated_at, future_after
+        from landing_records
+        where id is not null and _version is not null
+        union all
+        select rescued.page_no, rescued.position, rescued.id, landing_records.record,
+               rescued._version, rescued._source_updated_at, landing_records.future_after
+        from rescued_records as rescued
+        join landing_records using (page_no, position)
+        """
+    )
+    return quarantine
+
+
+def _upsert_accepted(con: duckdb.DuckDBPyConnection, table: str, sync_id: str, loaded_at: datetime) -> tuple[int, int]:
+    """Write the accepted records that are new or changed into `table`; returns (new, updated)."""
+    # Within one batch the same id may come twice (a record updated while paging): keep the
+    # latest version, and of equal versions the one read last.
+    con.execute(
+        f"""
+        create or replace temp table landing_changes as
+        with latest as (
+            select * from landing_accepted
+            qualify row_number() over (partition by id order by _version desc, page_no desc, position desc) = 1
+        ),
+        -- The stored ids and versions only: the stored records are read (by row id) just for
+        -- equal versions, since reading all of them costs what the table holds, not the batch.
+        stored as (
+            select latest.id, current._version, current.rowid as row_id
+            from latest
+            join {table} as current on current.id = latest.id
+        )
+        select latest.*, stored.id is null as is_new
+        from latest
+        left join stored on stored.id = latest.id
+        where stored.id is null or latest._version > stored._version
+        union all
+        select latest.*, false as is_new
+        from latest
+        join stored on stored.id = latest.id and stored._version = latest._version
+        join {table} as current on current.rowid = stored.row_id
+        where latest.record::varchar <> current.record::varchar
+        """
+    )
+    new, updated = con.execute(
+        "select count(*) filter (where is_new), count(*) filter (where not is_new) from landing_changes"
+    ).fetchone()
+    if updated:
+        con.execute(f"delete from {table} where id in (select id from landing_changes where not is_new)")
+    con.execute(
+        f"""
+        insert into {table} (id, record, _version, _source_updated_at, _sync_id, _loaded_at)
+        select id, record, _version, _source_updated_at, ?, ? from landing_changes
+        """,
+        [sync_id, loaded_at],
+    )
+    return new, updated
+
+
+def _quarantine_rejected(con: duckdb.DuckDBPyConnection, resource: str, sync_id: str, loaded_at: datetime) -> None:
+    """Keep the batch's malformed records in `raw._quarantine`."""
+    # A malformed record read again at a boundary is the same quarantined record, not a new one.
+    con.execute(
+        f"""
+        insert into {RAW_SCHEMA}._quarantine
+        select distinct ?, q.source_id, q.reason, q.payload, ?, ?
+        from quarantined_batch as q
+        where not exists (
+            select 1 from {RAW_SCHEMA}._quarantine as seen
+            where seen.resource = ? and seen.payload = q.payload
+        )
+        """,
+        [resource, sync_id, loaded_at, resource],
+    )
+
+
+def _store_watermark(con: duckdb.DuckDBPyConnection, resource: str, watermark: str, sync_id: str,
+                     loaded_at: datetime) -> None:
+    con.execute(f"delete from {RAW_SCHEMA}._sync_state where resource = ?", [resource])
+    con.execute(f"insert into {RAW_SCHEMA}._sync_state values (?, ?, ?, ?)", [resource, watermark, sync_id, loaded_at])
+
+
+@dataclass
+class _BatchOutcome:
+    new: int
+    updated: int
+    quarantine: list[tuple[str | None, str, str]]
+    future_dated: int
+    future_examples: list[tuple[str, str]]
+
+
+def _count_batch(stats: LandingStats, batch: _Batch, outcome: _BatchOutcome) -> None:
+    stats.new += outcome.new
+    stats.updated += outcome.updated
+    stats.unchanged += batch.fetched - len(outcome.quarantine) - outcome.new - outcome.updated
+    stats.quarantined += len(outcome.quarantine)
+    stats.future_dated += outcome.future_dated
+    for record_id, marker in outcome.future_examples:
         if len(stats.future_dated_examples) < FUTURE_DATED_EXAMPLES:
             stats.future_dated_examples.setdefault(record_id, marker)
-    for _, reason, _ in quarantine:
+    for _, reason, _ in outcome.quarantine:
         stats.quarantine_reasons[reason] = stats.quarantine_reasons.get(reason, 0) + 1
     stats.fetched += batch.fetched
     stats.pages += batch.pages
     stats.batches += 1
     if batch.watermark is not None:
         stats.watermark_after = batch.watermark
+
+
+def _commit_batch(con: duckdb.DuckDBPyConnection, spec: ResourceSpec, batch: _Batch, stats: LandingStats,
+                  loaded_at: datetime, quarantined: bool) -> tuple[int, int]:
+    """In one transaction: the upsert, the quarantine and the watermark that resumes after the batch."""
+    con.execute("begin transaction")
+    try:
+        new, updated = _upsert_accepted(con, f"{RAW_SCHEMA}.{spec.table}", stats.sync_id, loaded_at)
+        if quarantined:
+            _quarantine_rejected(con, spec.key, stats.sync_id, loaded_at)
+        if batch.watermark is not None:
+            _store_watermark(con, spec.key, batch.watermark, stats.sync_id, loaded_at)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return new, updated
+
+
+def _write_batch(
+    con: duckdb.DuckDBPyConnection,
+    spec: ResourceSpec,
+    batch: _Batch,
+    stats: LandingStats,
+    loaded_at: datetime,
+) -> None:
+    """Parse, check and land one batch of pages, then count it in `stats`."""
+    con.register("incoming_pages", _pages_table(batch))
+    try:
+        _parse_records(con, spec, batch.records_paths)
+        quarantine = _accept_rechecked(con, spec)
+        future_dated, future_examples = _future_dated(con, spec)
+        new, updated = _commit_batch(con, spec, batch, stats, loaded_at, quarantined=bool(quarantine))
+    finally:
+        con.unregister("incoming_pages")
+    _count_batch(stats, batch, _BatchOutcome(new, updated, quarantine, future_dated, future_examples))
 
 
 def land_resource(

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from quality.suites import Expectation, Suite
+from c360.quality.suites import Expectation, Suite
 
 if TYPE_CHECKING:  # pandas is imported where a DataFrame is validated, not with the package
     import pandas as pd

@@ -19,7 +19,7 @@ its own in-memory DuckDB so that none of its work tables land in the warehouse.
 
 Training and scoring are apart: `predict_pairs` trains and scores everything, `score_pairs` scores
 with a stored `TrainedModel` (settings JSON and term frequencies), all pairs or only those touching
-the records changed since the last run (`identity.match_run` decides which and keeps the model).
+the records changed since the last run (`c360.identity.match_run` decides which and keeps the model).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from identity.schema import CERTAIN_LINKS_TABLE, RECORDS_TABLE
+from c360.identity.schema import CERTAIN_LINKS_TABLE, RECORDS_TABLE
 
 EXACT_KEYS = [
     "email_normalized",

@@ -22,7 +22,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from identity.guards import _clean, first_names_compatible, groups_compatible
+from c360.identity.guards import _clean, first_names_compatible, groups_compatible
 
 CERTAIN_WEIGHT = 2.0  # certain links sort before every probable link (match probability <= 1)
 

@@ -8,7 +8,7 @@ Three kinds of guard, applied to every candidate link (certain or probable) befo
   names, it is a household (or a placeholder) identifier; a link through it then needs the same
   first name on both sides, so that `A. Müller` or a record without a first name cannot bridge the
   people who share it;
-- **cluster conflicts** (used by `identity.clustering`): two groups of records may only be merged
+- **cluster conflicts** (used by `c360.identity.clustering`): two groups of records may only be merged
   if no first name or birthday of one conflicts with the other, which stops transitive chains
   (Anna -phone- A. -email- Andreas) from joining people whom no single link joined.
 

@@ -29,9 +29,9 @@ from datetime import UTC, date, datetime
 import duckdb
 import pyarrow as pa
 
-from identity.matching import DEFAULT_THRESHOLD, TrainedModel, predict_pairs, score_pairs
-from identity.resolve import _table_exists, write_match_pairs
-from identity.schema import (MATCH_PAIRS_TABLE, MATCH_RUNS_TABLE, MODEL_TABLE, MODEL_TERM_FREQUENCIES_TABLE,
+from c360.identity.matching import DEFAULT_THRESHOLD, TrainedModel, predict_pairs, score_pairs
+from c360.identity.resolve import _table_exists, write_match_pairs
+from c360.identity.schema import (MATCH_PAIRS_TABLE, MATCH_RUNS_TABLE, MODEL_TABLE, MODEL_TERM_FREQUENCIES_TABLE,
                              RECORDS_TABLE)
 
 TRAINED, FULL, DAILY = "trained", "full", "daily"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
-from quality.suites import Expectation, Suite
+from c360.quality.suites import Expectation, Suite
 
 
 def _literal(value) -> str:

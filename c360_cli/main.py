@@ -129,7 +129,7 @@ def materialize(selection: str | None = None) -> bool:
 
     from orchestration.definitions import defs
 
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    instance = dg.DagsterInstance.get() if settings.dagster_home() else dg.DagsterInstance.ephemeral()
     job = defs.resolve_implicit_global_asset_job_def()
     asset_selection = None
     if selection:
@@ -256,15 +256,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.chdir(PROJECT_ROOT)
-    dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")))
+    dagster_home = settings.use_dagster_home(PROJECT_ROOT / ".dagster_home")
     dagster_home.mkdir(parents=True, exist_ok=True)
     update_instance_file(dagster_home / "dagster.yaml", PROJECT_ROOT / "orchestration" / "dagster.yaml")
     port = _bindable_port(settings.DEMO_SOURCES_HOST, args.sources_port)
     # The pipeline, in this process and under `dagster dev`, reads the sources started here.
-    for system in settings.SYSTEMS:
-        os.environ[f"{system.upper()}_API_URL"] = settings.demo_source_url(system, port=port)
+    settings.use_demo_sources(port)
     sources = subprocess.Popen(
-        [sys.executable, "-m", "c360.cli", "sources", "serve", "--persons", str(args.persons),
+        [sys.executable, "-m", "c360_cli.main", "sources", "serve", "--persons", str(args.persons),
          "--seed", str(args.seed), "--port", str(port), "--host", settings.DEMO_SOURCES_HOST],
     )
     try:
@@ -285,7 +284,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         venv_bin = Path(sys.executable).parent
         ui = subprocess.Popen(
             [str(venv_bin / "dagster"), "dev", "-w", "workspace.yaml", "-h", args.ui_host, "-p", str(args.ui_port)],
-            env={**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"},
+            env=settings.environment_with_path(venv_bin),
         )
         try:
             return ui.wait()
@@ -299,7 +298,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from identity.evaluate import main_cli
+    from c360.identity.evaluate import main_cli
 
     return main_cli(args)
 

@@ -20,9 +20,9 @@ import duckdb
 import pandas as pd
 
 from c360.settings import quality_scope
-from quality.runner import SuiteResult, validate
-from quality.sql import quote_identifier
-from quality.suites import Suite
+from c360.quality.runner import SuiteResult, validate
+from c360.quality.sql import quote_identifier
+from c360.quality.suites import Suite
 
 PASSED_TABLE = "_gates_passed"
 

@@ -145,7 +145,7 @@ def evaluate_warehouse(warehouse: str | Path, truth: pd.DataFrame) -> dict:
     """Compare `marts.golden_customer_sources` of a warehouse with a truth table."""
     import duckdb
 
-    from identity.schema import CROSSWALK_TABLE, RECORDS_TABLE
+    from c360.identity.schema import CROSSWALK_TABLE, RECORDS_TABLE
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:

@@ -1,11 +1,11 @@
-"""Quality suites as data: `quality/suites/*.yml`, one list of suites per layer (raw, staging, golden, kpis).
+"""Quality suites as data: `c360/quality/suites/*.yml`, one list of suites per layer (raw, staging, golden, kpis).
 
 A suite names the asset it gates (`asset: [schema, table]`), the SQL that reads the rows to validate
 from the warehouse (`query`), the columns that identify a failing row in the examples (`id_columns`),
 and its expectations: a great_expectations 1.x expectation type in snake case plus its arguments,
 and `why` (shown in the UI and the Data Docs page). A suite over landed data names the column of its
 query that tells when a row arrived (`arrival_column`) and then validates the rows arrived since it
-last passed (quality/scope.py). Example:
+last passed (c360/quality/scope.py). Example:
 
     - name: raw_shop_customers
       asset: [raw, shop_customers]
@@ -22,13 +22,14 @@ last passed (quality/scope.py). Example:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from c360 import settings
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 
@@ -68,7 +69,7 @@ class Suite:
     # Small summary queries (one row per table): the check shows every validated row in the UI.
     show_rows: bool = False
     # A column of the query telling when a row arrived: the suite then validates the rows arrived
-    # since it last passed (quality/scope.py). None: the whole table each time.
+    # since it last passed (c360/quality/scope.py). None: the whole table each time.
     arrival_column: str | None = None
 
 
@@ -77,7 +78,7 @@ def _setting(value: Any) -> Any:
     if not (isinstance(value, dict) and "env" in value and set(value) <= {"env", "default"}):
         return value
     default = value.get("default")
-    text = os.environ.get(value["env"], "").strip()
+    text = settings.suite_setting(value["env"])
     if not text:
         return default
     try:

@@ -1,0 +1,17 @@
+"""Names of the warehouse tables that identity resolution reads and writes (declared in `c360.tables`)."""
+
+from c360 import tables
+
+# dbt models (dbt_project/models/identity/), read by the Python steps
+RECORDS_TABLE = tables.CUSTOMER_RECORDS
+CERTAIN_LINKS_TABLE = tables.IDENTITY_CERTAIN_LINKS
+
+# written by the Dagster assets in orchestration/assets/identity.py, declared to dbt as sources
+MATCH_PAIRS_TABLE = tables.IDENTITY_MATCH_PAIRS
+CROSSWALK_TABLE = tables.GOLDEN_CUSTOMER_SOURCES
+HISTORY_TABLE = tables.GOLDEN_CUSTOMER_ID_HISTORY
+
+# the stored matching model and the state of the last matching run (c360.identity.match_run)
+MODEL_TABLE = tables.IDENTITY_MODEL
+MODEL_TERM_FREQUENCIES_TABLE = tables.IDENTITY_MODEL_TERM_FREQUENCIES
+MATCH_RUNS_TABLE = tables.IDENTITY_MATCH_RUNS

@@ -1,0 +1,28 @@
+"""The warehouse tables the pipeline's Python steps read and write, declared once.
+
+Names are `<schema>.<table>`; the Dagster asset key of a table is its name split at the dot
+(`orchestration.keys.asset_key`), so `marts.golden_customer_sources` is the asset
+`marts/golden_customer_sources`. The dbt models are keyed the same way by their own project.
+"""
+
+from __future__ import annotations
+
+# dbt models the Python steps read
+CUSTOMER_RECORDS = "intermediate.int_customer_records"
+IDENTITY_CERTAIN_LINKS = "intermediate.int_identity_certain_links"
+ORDERS = "marts.fct_orders"
+REFUNDS = "marts.fct_refunds"
+
+# written by the Python steps (each one an asset), declared to dbt as sources where dbt reads them
+IDENTITY_MATCH_PAIRS = "intermediate.identity_match_pairs"
+GOLDEN_CUSTOMER_SOURCES = "marts.golden_customer_sources"
+GOLDEN_CUSTOMER_ID_HISTORY = "marts.golden_customer_id_history"
+CLV_PREDICTIONS = "marts.customer_clv_predictions"
+# the published copy for BI tools (c360.bi_publish): not a warehouse table, but keyed like one
+BI_SNAPSHOT = "serving.bi_snapshot"
+
+# state the Python steps keep between runs (no assets: outside `marts`, never published)
+IDENTITY_MODEL = "intermediate.identity_model"
+IDENTITY_MODEL_TERM_FREQUENCIES = "intermediate.identity_model_term_frequencies"
+IDENTITY_MATCH_RUNS = "intermediate.identity_match_runs"
+CLV_MODEL_FITS = "intermediate.clv_model_fits"

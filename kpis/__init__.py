@@ -1,1 +1,0 @@
-"""Customer KPI models that need more than SQL: BG/NBD, Gamma-Gamma and predicted CLV (`kpis.clv`)."""
