@@ -10,8 +10,7 @@ from __future__ import annotations
 # dbt models the Python steps read
 CUSTOMER_RECORDS = "intermediate.int_customer_records"
 IDENTITY_CERTAIN_LINKS = "intermediate.int_identity_certain_links"
-ORDERS = "marts.fct_orders"
-REFUNDS = "marts.fct_refunds"
+ORDER_VALUES = "intermediate.int_order_values"
 
 # written by the Python steps (each one an asset), declared to dbt as sources where dbt reads them
 IDENTITY_MATCH_PAIRS = "intermediate.identity_match_pairs"

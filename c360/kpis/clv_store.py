@@ -1,7 +1,7 @@
 """The CLV models' stored fits and their predictions in the warehouse (the asset in
 `orchestration/assets/kpis.py` runs `write_predictions`).
 
-    marts.fct_orders + marts.fct_refunds -> marts.customer_clv_predictions (BG/NBD + Gamma-Gamma)
+    intermediate.int_order_values -> marts.customer_clv_predictions (BG/NBD + Gamma-Gamma)
 
 The fit (20 s of a daily run at 1M persons) is not repeated every day: how a customer base buys moves
 slowly, so each fit's parameters are kept in `intermediate.clv_model_fits` and a run predicts with the
@@ -18,27 +18,19 @@ from datetime import UTC, date, datetime
 
 from c360 import settings
 from c360.kpis.clv import BgNbdParams, ClvFit, GammaGammaParams, fit_models, predict, rfm_summary
-from c360.tables import CLV_MODEL_FITS, CLV_PREDICTIONS, ORDERS, REFUNDS
+from c360.tables import CLV_MODEL_FITS, CLV_PREDICTIONS, ORDER_VALUES
 
 PREDICTIONS_TABLE = CLV_PREDICTIONS
 FITS_TABLE = CLV_MODEL_FITS
 BGNBD_PARAMS = ("r", "alpha", "a", "b")
 GAMMA_GAMMA_PARAMS = ("p", "q", "gamma")
 
-# one row per counted order of a resolved customer, its value net of VAT and of counted refunds
+# one row per counted order of a resolved customer, its value kept after refunds (net of VAT), as
+# dbt defines it once for every KPI
 ORDERS_SQL = f"""
-select
-    o.golden_customer_id,
-    o.order_date,
-    cast(o.amount_net - coalesce(r.refunded_net, 0) as double) as net_value
-from {ORDERS} o
-left join (
-    select order_key, sum(amount_net) as refunded_net
-    from {REFUNDS}
-    where is_counted and order_key is not null
-    group by order_key
-) r on r.order_key = o.order_key
-where o.is_counted and o.golden_customer_id is not null and o.order_date <= ?
+select golden_customer_id, order_date, cast(net_value_kept as double) as net_value
+from {ORDER_VALUES}
+where golden_customer_id is not null and order_date <= ?
 """
 
 

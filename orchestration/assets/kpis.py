@@ -1,6 +1,6 @@
 """Customer predictions as a Dagster asset, between the dbt fact models and `customer_kpis`.
 
-    dbt marts.fct_orders + marts.fct_refunds ─> marts/customer_clv_predictions (BG/NBD + Gamma-Gamma)
+    dbt intermediate.int_order_values ─> marts/customer_clv_predictions (BG/NBD + Gamma-Gamma)
         ─> dbt marts.customer_kpis
 
 The models live in `c360.kpis.clv`, their stored fits and the predictions table in
@@ -18,8 +18,7 @@ from orchestration.assets.raw_landing import WAREHOUSE_POOL
 from orchestration.keys import asset_key
 
 PREDICTIONS_KEY = asset_key(tables.CLV_PREDICTIONS)
-ORDERS_KEY = asset_key(tables.ORDERS)
-REFUNDS_KEY = asset_key(tables.REFUNDS)
+ORDER_VALUES_KEY = asset_key(tables.ORDER_VALUES)
 
 
 class PredictionConfig(dg.Config):
@@ -32,7 +31,7 @@ class PredictionConfig(dg.Config):
 
 @dg.asset(
     key=PREDICTIONS_KEY,
-    deps=[ORDERS_KEY, REFUNDS_KEY],
+    deps=[ORDER_VALUES_KEY],
     group_name="marts",
     pool=WAREHOUSE_POOL,
     kinds={"scipy", "duckdb"},

@@ -41,18 +41,16 @@ def simulated_orders(customers: int, seed: int, first_id: int = 0) -> pd.DataFra
 
 
 def write_orders(con: duckdb.DuckDBPyConnection, orders: pd.DataFrame) -> None:
-    """`marts.fct_orders` and an empty `marts.fct_refunds` with the columns the asset reads."""
-    con.execute("create schema if not exists marts")
+    """`intermediate.int_order_values` (the counted orders with their value kept) as the asset reads it."""
+    con.execute("create schema if not exists intermediate")
     con.register("__orders", orders)
     con.execute("""
-        create or replace table marts.fct_orders as
+        create or replace table intermediate.int_order_values as
         select 'o' || row_number() over () as order_key, golden_customer_id, order_date::date as order_date,
-               net_value as amount_net, true as is_counted
+               net_value as net_value_kept
         from __orders
     """)
     con.unregister("__orders")
-    con.execute("create or replace table marts.fct_refunds "
-                "(order_key varchar, amount_net double, is_counted boolean)")
 
 
 def fits(con) -> list[tuple]:
