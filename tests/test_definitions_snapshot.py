@@ -72,3 +72,21 @@ def test_loading_the_definitions_reads_no_setting():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
                           cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_hand_typed_asset_keys_name_assets_that_exist():
+    """Asset keys typed outside Python (dbt sources' `meta.dagster.asset_key`, the quality suites'
+    `asset:`) name assets the code location materializes: a typo would otherwise make an unexecutable
+    stub in the graph (a dbt source) or a check on nothing (a suite), and no run would fail."""
+    import dagster as dg
+
+    from c360.quality.suites import load_suites
+    from orchestration.definitions import build_definitions
+
+    graph = build_definitions().resolve_asset_graph()
+    stubs = sorted(key.to_user_string() for key in graph.get_all_asset_keys() if not graph.get(key).is_materializable)
+    assert not stubs, f"assets nothing materializes (a mistyped key?): {stubs}"
+    suite_assets = {dg.AssetKey(list(suite.asset)) for suite in load_suites()}
+    assert suite_assets, "no suites loaded: the test would prove nothing"
+    unknown = sorted(k.to_user_string() for k in suite_assets - graph.get_all_asset_keys())
+    assert not unknown, f"suites gate assets that do not exist: {unknown}"
