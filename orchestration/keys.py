@@ -1,4 +1,5 @@
-"""Asset keys of the warehouse tables: one rule, `<schema>.<table>` -> `[<schema>, <table>]`.
+"""Asset keys of the warehouse tables (one rule, `<schema>.<table>` -> `[<schema>, <table>]`) and the
+owners every asset names.
 
 The table names are declared in `c360.tables` (and the raw tables by the connectors' resource specs);
 asset keys are the history of every materialization, so they come from here and nowhere else.
@@ -9,6 +10,9 @@ from __future__ import annotations
 import dagster as dg
 
 from c360.raw_store import RAW_SCHEMA
+
+# Who answers for an asset in the UI and in alerts: one team owns the whole pipeline.
+OWNERS = ["team:data-engineering"]
 
 
 def asset_key(table: str) -> dg.AssetKey:

@@ -5,7 +5,7 @@ from dagster_duckdb import DuckDBResource
 
 from c360 import settings, tables
 from orchestration.assets.raw_landing import WAREHOUSE_POOL
-from orchestration.keys import asset_key
+from orchestration.keys import OWNERS, asset_key
 from c360.bi_publish import BI_SCHEMAS, CURRENT_LINK, publish_snapshot
 
 
@@ -15,7 +15,7 @@ def build_bi_snapshot_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         deps=upstream,
         group_name="serving",
         kinds={"duckdb", "parquet"},
-        owners=["team:data-engineering"],
+        owners=OWNERS,
         pool=WAREHOUSE_POOL,
         description=(
             "Read-only copy of every table in the schemas "

@@ -24,6 +24,7 @@ from dagster_duckdb import DuckDBResource
 
 from c360 import settings
 from orchestration.assets.raw_landing import WAREHOUSE_POOL
+from orchestration.keys import OWNERS
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class C360DbtTranslator(DagsterDbtTranslator):
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
-        spec = spec.replace_attributes(owners=["team:data-engineering"])
+        spec = spec.replace_attributes(owners=OWNERS)
         if spec.group_name in BI_FACING_GROUPS:
             # The daily run is at 06:00; a mart older than a day and a bit means a run was missed.
             spec = spec.replace_attributes(freshness_policy=MARTS_FRESHNESS)

@@ -23,7 +23,7 @@ from c360.settings import as_of_date, identity_memory_limit, identity_retrain_da
 from c360.identity.guards import GuardConfig
 from c360.identity.matching import DEFAULT_THRESHOLD
 from orchestration.assets.raw_landing import WAREHOUSE_POOL
-from orchestration.keys import asset_key
+from orchestration.keys import OWNERS, asset_key
 
 GROUP = "identity"
 RECORDS_KEY = asset_key(tables.CUSTOMER_RECORDS)
@@ -51,6 +51,7 @@ class ResolutionConfig(dg.Config):
     key=MATCH_PAIRS_KEY,
     deps=[RECORDS_KEY],
     group_name=GROUP,
+    owners=OWNERS,
     pool=WAREHOUSE_POOL,
     kinds={"splink", "duckdb"},
     description="Probable pairs of customer records from a Splink 5 model trained without labels "
@@ -88,11 +89,11 @@ def identity_match_pairs(context: dg.AssetExecutionContext, config: MatchingConf
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(CROSSWALK_KEY, deps=[RECORDS_KEY, CERTAIN_LINKS_KEY, MATCH_PAIRS_KEY], group_name=GROUP,
-                     kinds={"duckdb"},
+                     owners=OWNERS, kinds={"duckdb"},
                      description="The crosswalk: exactly one row per source record with its stable "
                      "golden_customer_id and how it was linked (rule, or match probability)."),
         dg.AssetSpec(HISTORY_KEY, deps=[RECORDS_KEY, CERTAIN_LINKS_KEY, MATCH_PAIRS_KEY], group_name=GROUP,
-                     kinds={"duckdb"},
+                     owners=OWNERS, kinds={"duckdb"},
                      description="Merges, splits and moves of golden_customer_ids, one row per event, with dates."),
     ],
     name="golden_customer_resolution",

@@ -15,7 +15,7 @@ from dagster_duckdb import DuckDBResource
 from c360 import settings, tables
 from c360.kpis.clv_store import FITS_TABLE, write_predictions
 from orchestration.assets.raw_landing import WAREHOUSE_POOL
-from orchestration.keys import asset_key
+from orchestration.keys import OWNERS, asset_key
 
 PREDICTIONS_KEY = asset_key(tables.CLV_PREDICTIONS)
 ORDER_VALUES_KEY = asset_key(tables.ORDER_VALUES)
@@ -33,6 +33,7 @@ class PredictionConfig(dg.Config):
     key=PREDICTIONS_KEY,
     deps=[ORDER_VALUES_KEY],
     group_name="marts",
+    owners=OWNERS,
     pool=WAREHOUSE_POOL,
     kinds={"scipy", "duckdb"},
     description="Predicted CLV and P(alive) per golden customer: BG/NBD (Fader, Hardie & Lee 2005) and "

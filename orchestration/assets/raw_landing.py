@@ -13,7 +13,7 @@ from c360 import settings
 from connectors import ALL_RESOURCES
 from connectors.base import ResourceSpec
 from connectors.errors import SourceAuthError, SourceRequestError
-from orchestration.keys import raw_asset_key
+from orchestration.keys import OWNERS, raw_asset_key
 from c360.raw_store import RAW_SCHEMA, LandingStats, future_dated_warning, land_resource
 
 WAREHOUSE_POOL = "warehouse"
@@ -65,7 +65,7 @@ def build_raw_landing_asset(spec: ResourceSpec) -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
         retry_policy=LANDING_RETRY_POLICY,
         tags={"source_system": spec.system},
-        owners=["team:data-engineering"],
+        owners=OWNERS,
     )
     def _landing(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         source = getattr(context.resources, api_resource_key)
