@@ -40,9 +40,10 @@ def test_an_incremental_staging_build_equals_a_full_build_after_changes(tmp_path
     payment = records["accounting/payments"][0]
     new_line = {**records["erp/sale.order.line"][0], "id": 990_000_001}
     with duckdb.connect(str(daily)) as con:
+        # fetchall: DuckDB refuses other work on a connection while a result is not read to the end
         stored_lines = con.execute(
             "select count(*) from staging.stg_shop__order_lines where order_id = ?", [emptied["id"]]
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         assert stored_lines > 0
         now = datetime.now(UTC)
         land_raw_record(con, "shop_orders", {**emptied, "line_items": [], "refunds": []}, now)
