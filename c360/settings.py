@@ -57,6 +57,40 @@ def source_url(system: str) -> str:
     return _env(f"{system.upper()}_API_URL", demo_source_url(system))
 
 
+# --- ERP (Odoo) -------------------------------------------------------------------------------
+ERP_PROTOCOLS = ("json2", "xmlrpc")
+# The custom fields the demo ERP keeps (a real Odoo has neither: see docs/source_protocol.md A2).
+DEMO_ERP_CUSTOM_FIELDS = {"C360_ERP_BIRTHDAY_FIELD": "x_birthdate", "C360_ERP_RETURNED_QTY_FIELD": "x_qty_returned"}
+
+
+@dataclass(frozen=True)
+class ErpOptions:
+    """How the ERP connector talks to Odoo: the protocol by version (`json2` for Odoo 19+, `xmlrpc` for
+    16-18), the database (`X-Odoo-Database` / the XML-RPC `db` argument), the login XML-RPC
+    authenticates with, and the names of the custom fields read besides the standard ones ("": none)."""
+
+    protocol: str = "json2"
+    database: str = ""
+    login: str = ""
+    birthday_field: str = ""
+    returned_qty_field: str = ""
+
+    @classmethod
+    def from_env(cls) -> "ErpOptions":
+        protocol = _env("C360_ERP_PROTOCOL", "json2").lower()
+        if protocol not in ERP_PROTOCOLS:
+            raise ValueError(f"C360_ERP_PROTOCOL is {protocol!r}; use 'json2' (Odoo 19+) or 'xmlrpc' (Odoo 16-18)")
+        return cls(protocol=protocol, database=_env("C360_ERP_DATABASE", ""), login=_env("ERP_LOGIN", ""),
+                   birthday_field=_env("C360_ERP_BIRTHDAY_FIELD", ""),
+                   returned_qty_field=_env("C360_ERP_RETURNED_QTY_FIELD", ""))
+
+
+def use_demo_erp_custom_fields() -> None:
+    """Read the demo ERP's custom birthday and returned-quantity fields, unless configured otherwise."""
+    for name, value in DEMO_ERP_CUSTOM_FIELDS.items():
+        os.environ.setdefault(name, value)
+
+
 DEFAULT_WAREHOUSE = "warehouse/c360.duckdb"
 
 
@@ -211,6 +245,7 @@ def use_demo_sources(port: int, host: str = DEMO_SOURCES_HOST) -> None:
     """Point `<SYSTEM>_API_URL` of this process and its children at demo sources on `port`."""
     for system in SYSTEMS:
         os.environ[f"{system.upper()}_API_URL"] = demo_source_url(system, host, port)
+    use_demo_erp_custom_fields()
 
 
 def environment_with_path(bin_dir: Path) -> dict[str, str]:

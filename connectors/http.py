@@ -135,14 +135,18 @@ class HttpClient:
         self.session.close()
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                json_body: Any = None) -> Response:
+                json_body: Any = None, data: bytes | None = None, content_type: str | None = None,
+                decode: Callable[[bytes], Any] | None = None) -> Response:
+        """`decode` (default JSON) turns a 2xx body into `Response.body`; a ValueError from it is an
+        undecodable body, retried like a truncated one (the ERP's XML-RPC passes its own)."""
         url = self.base_url + path
         endpoint = f"{method} {path}"
-        data = None
         headers = None
         if json_body is not None:
             data = orjson.dumps(json_body)
             headers = {"Content-Type": "application/json"}
+        elif data is not None and content_type:
+            headers = {"Content-Type": content_type, "Accept": content_type}
         stats = self.stats
         failures = 0
         throttles = 0
@@ -158,9 +162,9 @@ class HttpClient:
                 status = resp.status_code
                 if 200 <= status < 300:
                     try:
-                        body = orjson.loads(resp.content)
-                    except orjson.JSONDecodeError:
-                        cause = f"undecodable JSON body ({len(resp.content)} bytes)"
+                        body = orjson.loads(resp.content) if decode is None else decode(resp.content)
+                    except ValueError:  # orjson.JSONDecodeError is one
+                        cause = f"undecodable {'JSON' if decode is None else 'response'} body ({len(resp.content)} bytes)"
                     else:
                         stats.pages += 1
                         return Response(body, resp.headers, resp.content)

@@ -7,8 +7,10 @@ events; `ErpApi` answers its HTTP endpoints from the records the server stores.
 
 from __future__ import annotations
 
+import hmac
 import math
 import re
+import xmlrpc.client
 
 import numpy as np
 import orjson
@@ -355,6 +357,27 @@ _ERP_PATH = re.compile(r"json/2/([A-Za-z0-9_.]+)/([A-Za-z_]+)")
 
 
 _ERP_DOMAIN_FIELDS = ("write_date", "id", "active")
+# The demo's one database (`X-Odoo-Database` / the XML-RPC `db` argument) and the API user's id.
+DEMO_ERP_DATABASE = "c360-demo"
+DEMO_ERP_UID = 2
+_ERP_FIELD_TYPES = {"id": "integer", "active": "boolean", "is_company": "boolean", "create_date": "datetime",
+                    "write_date": "datetime", "date_order": "datetime", "x_birthdate": "date"}
+
+
+def _erp_check_db(db) -> None:
+    if db != DEMO_ERP_DATABASE:
+        raise xmlrpc.client.Fault(1, f'Traceback (most recent call last):\npsycopg2.OperationalError: '
+                                     f'connection to server failed: FATAL:  database "{db}" does not exist')
+
+
+def _json_response(value) -> Response:
+    return Response(200, orjson.dumps(value), "application/json; charset=utf-8")
+
+
+def _xml_response(value) -> Response:
+    """An XML-RPC method response as Odoo's `/xmlrpc/2` sends it (HTTP 200 even for a fault)."""
+    return Response(200, xmlrpc.client.dumps(value, methodresponse=True, allow_none=False).encode(),
+                    "text/xml; charset=utf-8")
 _ERP_OPS = ("=", "!=", ">", ">=", "<", "<=", "in", "not in")
 
 
@@ -580,10 +603,67 @@ class ErpApi:
     def _erp_error(message: str) -> ApiError:
         return ApiError(422, message, code="odoo.exceptions.ValidationError")
 
-    def erp(self, method: str, rest: str, body: bytes) -> Response:
+    def erp(self, method: str, rest: str, body: bytes, headers=None) -> Response:
+        if rest.startswith("xmlrpc/"):
+            return self._erp_xmlrpc(method, rest, body)
+        database = (headers.get("X-Odoo-Database", "") if headers is not None else "").strip()
+        if database and database != DEMO_ERP_DATABASE:
+            raise ApiError(404, f"Not Found: database {database!r} not found", code="werkzeug.exceptions.NotFound")
         call, model, store = self._erp_target(method, rest)
-        active_test, by_time, domain, fields, limit, offset = self._erp_query(body, model, call, store)
+        return self._erp_call(store, model, call, self._erp_json_args(body, model, call))
+
+    def _erp_call(self, store, model: str, call: str, args: dict) -> Response:
+        """One model method with its named arguments (JSON-2 body or XML-RPC `execute_kw`)."""
+        if call == "fields_get":
+            return _json_response({name: {"type": _ERP_FIELD_TYPES.get(name, "char"), "string": name}
+                                   for name in sorted(store.fields | {"id"})})
+        active_test, by_time, domain, fields, limit, offset = self._erp_query(args, model, call, store)
         return self._erp_answer(store, domain, by_time, active_test, call, limit, offset, fields)
+
+    # --- XML-RPC (Odoo 16-18 external API) ---------------------------------------------------------
+    def _erp_xmlrpc(self, method: str, rest: str, body: bytes) -> Response:
+        """`/xmlrpc/2/common` (`version`, `authenticate`) and `/xmlrpc/2/object` (`execute_kw`), answered
+        as Odoo does: HTTP 200, `text/xml`, errors as faults with integer codes."""
+        if method != "POST" or rest not in ("xmlrpc/2/common", "xmlrpc/2/object"):
+            raise ApiError(404, "Not Found: the requested URL was not found on the server.")
+        try:
+            params, name = xmlrpc.client.loads(body)
+            value = self._erp_xmlrpc_dispatch(rest.rsplit("/", 1)[1], name, params)
+        except xmlrpc.client.Fault as fault:
+            return _xml_response(fault)
+        except ApiError as exc:
+            code = 3 if exc.status == 401 else 2 if exc.status == 422 else 1
+            return _xml_response(xmlrpc.client.Fault(code, exc.message))
+        except Exception as exc:  # an unreadable request: Odoo answers a fault with the traceback
+            return _xml_response(xmlrpc.client.Fault(1, f"Traceback (most recent call last):\n{type(exc).__name__}: {exc}"))
+        return _xml_response((value,))
+
+    def _erp_xmlrpc_dispatch(self, service: str, name, params: tuple):
+        key = self.credentials.erp_api_key
+        if service == "common":
+            if name == "version":
+                return {"server_version": "17.0", "server_version_info": [17, 0, 0, "final", 0, ""],
+                        "server_serie": "17.0", "protocol_version": 1}
+            if name == "authenticate" and len(params) == 4:
+                db, login, password, _ = params
+                _erp_check_db(db)
+                ok = isinstance(password, str) and hmac.compare_digest(password.encode(), key.encode())
+                return DEMO_ERP_UID if ok and login else False
+            raise xmlrpc.client.Fault(1, f"Traceback (most recent call last):\nNameError: method {name!r} not found")
+        if name != "execute_kw" or not 5 <= len(params) <= 7:
+            raise xmlrpc.client.Fault(1, f"Traceback (most recent call last):\nNameError: method {name!r} not found")
+        db, uid, password, model, call = params[:5]
+        args = params[5] if len(params) > 5 else []
+        kwargs = params[6] if len(params) > 6 else {}
+        _erp_check_db(db)
+        if uid != DEMO_ERP_UID or not isinstance(password, str) or not hmac.compare_digest(password.encode(), key.encode()):
+            raise xmlrpc.client.Fault(3, "Access Denied")
+        call_model = f"json/2/{model}/{call}"
+        call, model, store = self._erp_target("POST", call_model)
+        positional = ("domain",) if call != "fields_get" else ("allfields", "attributes")
+        if len(args) > len(positional):
+            raise self._erp_error(f"{model}.{call}() takes {len(positional)} positional arguments")
+        return orjson.loads(self._erp_call(store, model, call, {**dict(zip(positional, args)), **kwargs}).body)
 
     def _erp_target(self, method, rest):
         """The model store and method a request path names (404, 405 and unknown models refused)."""
@@ -596,18 +676,27 @@ class ErpApi:
         store = self.stores.get("erp/" + model)
         if store is None:
             raise self._erp_error(f"Object {model} doesn't exist")
-        if call not in ("search_read", "search_count"):
+        if call not in ("search_read", "search_count", "fields_get"):
             raise ApiError(404, f"Not Found: method {call!r} is not available on {model}")
         return call, model, store
 
-    def _erp_query(self, body, model, call, store):
-        """The parsed and checked keyword arguments of a call: domain, context, offset, limit, order, fields."""
+    @staticmethod
+    def _erp_json_args(body: bytes, model: str, call: str) -> dict:
+        """The named arguments of a JSON-2 call (its JSON object body)."""
         try:
             args = orjson.loads(body) if body.strip() else {}
         except orjson.JSONDecodeError:
             raise ApiError(400, "Bad Request: the body is not valid JSON", code="werkzeug.exceptions.BadRequest") from None
         if not isinstance(args, dict):
             raise ApiError(400, "Bad Request: the body must be a JSON object", code="werkzeug.exceptions.BadRequest")
+        if call == "fields_get":
+            unknown = sorted(set(args) - {"allfields", "attributes", "context"})
+            if unknown:
+                raise ErpApi._erp_error(f"{model}.{call}() got an unexpected keyword argument {unknown[0]!r}")
+        return args
+
+    def _erp_query(self, args, model, call, store):
+        """The checked keyword arguments of a call: domain, context, offset, limit, order, fields."""
         unknown = sorted(set(args) - {"domain", "fields", "offset", "limit", "order", "context"})
         if unknown:
             raise self._erp_error(f"{model}.{call}() got an unexpected keyword argument {unknown[0]!r}")
@@ -679,7 +768,7 @@ class ErpApi:
         else:
             positions = _scan(mask_fn, start, end, need)[offset:]
         records = view.encoded(positions)
-        if fields and not set(store.fields) <= set(fields):
+        if fields and not set(store.fields) - {"id"} <= set(fields):
             records = [orjson.dumps(self._project(orjson.loads(raw), fields)) for raw in records]
         return Response(200, b"".join((b"[", b",".join(records), b"]")), "application/json; charset=utf-8")
 
@@ -687,7 +776,9 @@ class ErpApi:
     def _project(record, fields: list[str]):
         if not isinstance(record, dict):
             return record
+        # `id` always comes back; a field a (hand-made, malformed) record lacks stays absent
         projected = {"id": record.get("id", False)}
         for name in fields:
-            projected[name] = record.get(name, False)
+            if name in record:
+                projected[name] = record[name]
         return projected

@@ -106,7 +106,9 @@ class SourceApp(ShopApi, ErpApi, HelpdeskApi, AccountingApi):
         return to_epoch_us(self.now())
 
     # --- auth ---------------------------------------------------------------------------------
-    def authorized(self, system: str, headers) -> bool:
+    def authorized(self, system: str, headers, path: str = "") -> bool:
+        if system == "erp" and path.startswith("/erp/xmlrpc/"):
+            return True  # Odoo's XML-RPC carries the credentials in the call's arguments
         if system == "shop":
             given = headers.get("X-Shop-Access-Token", "")
             return hmac.compare_digest(given.encode(), self._auth["shop"])
@@ -175,12 +177,13 @@ class SourceApp(ShopApi, ErpApi, HelpdeskApi, AccountingApi):
                           shop_errors="Internal Server Error" if status == 500 else "Service Unavailable")
 
     # --- dispatch -----------------------------------------------------------------------------
-    def route(self, system: str, method: str, rest: str, params: dict, body: bytes, base: str) -> Response:
+    def route(self, system: str, method: str, rest: str, params: dict, body: bytes, base: str,
+              headers=None) -> Response:
         try:
             if system == "shop":
                 return self.shop(method, rest, params, base)
             if system == "erp":
-                return self.erp(method, rest, body)
+                return self.erp(method, rest, body, headers)
             if system == "helpdesk":
                 return self.helpdesk(method, rest, params, base)
             return self.accounting(method, rest, params)
@@ -330,7 +333,7 @@ class _Handler(BaseHTTPRequestHandler):
                     response = app.admin(method, path, params, body)
             elif system not in SYSTEMS:
                 response = _json(404, {"error": "Not Found", "message": f"no source system at {path}"})
-            elif not app.authorized(system, self.headers):
+            elif not app.authorized(system, self.headers, path):
                 response = app.error(system, 401, _UNAUTHORIZED[system], path=path,
                                      code="Unauthorized" if system == "helpdesk" else None)
             else:
@@ -348,7 +351,7 @@ class _Handler(BaseHTTPRequestHandler):
                     rest = path[len(system) + 2:]
                     host = self.headers.get("Host") or "%s:%s" % self.server.server_address[:2]
                     base = f"http://{host}/{system}"
-                    response = app.route(system, method, rest, params, body, base)
+                    response = app.route(system, method, rest, params, body, base, self.headers)
                 if system == "shop":
                     response.headers.append(("X-Shop-Api-Call-Limit", app.injector.shop_call_limit()))
         except Exception:  # an internal error must not kill the connection thread

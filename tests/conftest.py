@@ -12,8 +12,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from c360.settings import SYSTEMS
+from c360.settings import DEMO_ERP_CUSTOM_FIELDS, SYSTEMS
 from demo_sources.testing import CREDENTIALS, TEST_TODAY
+
+
+# The demo ERP keeps a custom birthday and returned-quantity field; the test runs read them (and the
+# dbt builds they start), as `c360 demo` does. A test of the default (no custom fields) unsets them.
+for _name, _value in DEMO_ERP_CUSTOM_FIELDS.items():
+    os.environ.setdefault(_name, _value)
 
 
 def make_world(persons: int = 300, seed: int = 7):
@@ -39,6 +45,8 @@ def point_pipeline_at(monkeypatch, server, warehouse) -> None:
     monkeypatch.setenv("C360_BI_WAREHOUSE", str(Path(warehouse).with_name("bi.duckdb")))
     monkeypatch.setenv("SHOP_API_TOKEN", CREDENTIALS.shop_token)
     monkeypatch.setenv("ERP_API_KEY", CREDENTIALS.erp_api_key)
+    for name, value in DEMO_ERP_CUSTOM_FIELDS.items():  # the demo ERP's custom fields
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("HELPDESK_EMAIL", CREDENTIALS.helpdesk_email)
     monkeypatch.setenv("HELPDESK_API_TOKEN", CREDENTIALS.helpdesk_token)
     monkeypatch.setenv("ACCOUNTING_API_KEY", CREDENTIALS.accounting_api_key)

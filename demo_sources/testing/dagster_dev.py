@@ -19,7 +19,7 @@ from pathlib import Path
 
 import requests
 
-from c360.settings import SYSTEMS
+from c360.settings import DEMO_ERP_CUSTOM_FIELDS, SYSTEMS
 from demo_sources.testing import CREDENTIALS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -62,6 +62,7 @@ def pipeline_env(server, warehouse: Path, dagster_home: Path, **extra: str) -> d
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "SHOP_API_TOKEN": CREDENTIALS.shop_token,
         "ERP_API_KEY": CREDENTIALS.erp_api_key,
+        **DEMO_ERP_CUSTOM_FIELDS,
         "HELPDESK_EMAIL": CREDENTIALS.helpdesk_email,
         "HELPDESK_API_TOKEN": CREDENTIALS.helpdesk_token,
         "ACCOUNTING_API_KEY": CREDENTIALS.accounting_api_key,

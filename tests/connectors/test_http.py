@@ -268,6 +268,7 @@ def test_connection_refused_is_retried_then_unavailable():
 def test_build_client_sends_each_systems_auth(stub):
     creds = SourceCredentials("tok-shop", "key-erp", "agent@example.com", "tok-hd", "key-acc")
     stub.steps = [{"status": 200, "body": b'{"customers": [], "orders": []}'},
+                  {"status": 200, "body": b"{}"},  # erp fields_get (asked once per model)
                   {"status": 200, "body": b"[]"},
                   {"status": 200, "body": b'{"users": [], "after_cursor": "x", "end_of_stream": true}'},
                   {"status": 200, "body": b'{"content": [], "last": true, "totalElements": 0}'}]
@@ -276,6 +277,8 @@ def test_build_client_sends_each_systems_auth(stub):
         client = build_client(system, f"{stub.url}/{system}", creds)
         assert [p.records for p in client.fetch(resource, None)] == [[]]
         client.close()
+    assert stub.seen[1][1] == "/erp/json/2/res.partner/fields_get" and stub.seen[1][2]["Authorization"] == "bearer key-erp"
+    stub.seen = [seen for seen in stub.seen if not seen[1].endswith("/fields_get")]
     headers = [h for _, _, h in stub.seen]
     assert headers[0]["X-Shop-Access-Token"] == "tok-shop"
     assert headers[1]["Authorization"] == "bearer key-erp"

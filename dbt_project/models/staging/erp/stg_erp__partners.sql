@@ -20,7 +20,8 @@ renamed as (
         {{ erp_text('name') }} as name,
         coalesce({{ json_bool('is_company') }}, false) as is_company,
         {{ erp_text('vat') }} as vat_id,
-        {{ erp_text('x_birthdate') }} as birthday_raw,
+        -- no birthday in standard Odoo: a custom field named by C360_ERP_BIRTHDAY_FIELD, if any
+        {{ erp_custom_text('erp_birthday_field', 'C360_ERP_BIRTHDAY_FIELD') }} as birthday_raw,
 
         ----------  contact
         {{ erp_text('email') }} as email,
@@ -34,6 +35,12 @@ renamed as (
         {{ erp_text('city') }} as city,
         {{ erp_many2one_id('country_id') }} as country_id,
         {{ erp_many2one_name('country_id') }} as country_name,
+
+        ----------  contacts of a company (res.partner parent_id), address type, customer rank
+        {{ erp_many2one_id('parent_id') }} as parent_partner_id,
+        {{ erp_many2one_name('parent_id') }} as parent_partner_name,
+        {{ erp_text('type') }} as address_type,
+        try_cast({{ erp_text('customer_rank') }} as integer) as customer_rank,
 
         ----------  status
         coalesce({{ json_bool('active') }}, true) as is_active,
@@ -92,6 +99,10 @@ final as (
         city,
         country_id,
         country_name,
+        parent_partner_id,
+        parent_partner_name,
+        address_type,
+        customer_rank,
         is_active,
         not is_active as is_deleted,
         created_at,

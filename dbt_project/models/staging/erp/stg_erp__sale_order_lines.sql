@@ -24,9 +24,13 @@ renamed as (
         {{ erp_many2one_name('product_id') }} as product_display_name,
         try_cast({{ erp_text('product_uom_qty') }} as decimal(18, 3)) as quantity_ordered,
         try_cast({{ erp_text('qty_delivered') }} as decimal(18, 3)) as quantity_delivered,
-        coalesce(try_cast({{ erp_text('x_qty_returned') }} as decimal(18, 3)), 0) as quantity_returned,
+        try_cast({{ erp_text('qty_invoiced') }} as decimal(18, 3)) as quantity_invoiced,
+        -- no returned quantity in standard Odoo: a custom field named by C360_ERP_RETURNED_QTY_FIELD
+        coalesce(try_cast({{ erp_custom_text('erp_returned_qty_field', 'C360_ERP_RETURNED_QTY_FIELD') }} as decimal(18, 3)), 0) as quantity_returned,
         {{ to_money(erp_text('price_unit')) }} as price_unit,
         {{ to_money(erp_text('price_subtotal')) }} as price_subtotal_net,
+        {{ to_money(erp_text('price_total')) }} as price_total_gross,
+        try_cast({{ erp_text('discount') }} as decimal(7, 3)) as discount_percent,
         {{ erp_utc_timestamp(erp_text('write_date')) }} as updated_at,
         _loaded_at as loaded_at
 

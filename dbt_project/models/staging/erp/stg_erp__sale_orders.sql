@@ -29,6 +29,7 @@ renamed as (
         {{ erp_many2one_id('team_id') }} as team_id,
         {{ erp_many2one_name('team_id') }} as team_name,
         {{ erp_text('state') }} as state,
+        {{ erp_many2one_name('currency_id') }} as currency_code,
         {{ to_money(erp_text('amount_untaxed')) }} as amount_untaxed,
         {{ to_money(erp_text('amount_tax')) }} as amount_tax,
         {{ to_money(erp_text('amount_total')) }} as amount_total,
