@@ -17,7 +17,20 @@
 {#- A filter on the model's input: landed after everything the stored table holds. `column` is the
     input's landing time (`_loaded_at` on raw tables), `stored_column` the stored table's. -#}
 {% macro landed_since_last_build(column='loaded_at', stored_column='loaded_at') -%}
-    {{ column }} > (select coalesce(max({{ stored_column }}), '-infinity'::timestamptz) from {{ this }})
+    {{ column }} > {{ stored_max(stored_column) }}
+{%- endmacro %}
+
+{#- The greatest `column` (a timestamptz) of the stored table, as a literal read when the model runs.
+    A constant bound is what lets DuckDB filter the raw table before it parses any JSON, and skip the
+    row groups landed before it; with the same bound as a subquery, every raw record was parsed: 14.3 s
+    instead of 0.7 s to pick the day's shop orders out of 1.36M at 1M persons. -#}
+{% macro stored_max(column) -%}
+    {%- if execute -%}
+        {%- set query = "select coalesce(max(" ~ column ~ "), '-infinity'::timestamptz)::varchar from " ~ this -%}
+        '{{ run_query(query).columns[0].values()[0] }}'::timestamptz
+    {%- else -%}
+        (select coalesce(max({{ column }}), '-infinity'::timestamptz) from {{ this }})
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Pre-hook of an incremental model whose rows are unnested from raw records (the lines and refunds

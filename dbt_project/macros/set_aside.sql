@@ -82,8 +82,8 @@
     those whose change marker lies beyond it. A future-dated record is set aside until its date is
     plausible and is not landed again meanwhile (it has not changed), so it is re-read until then. -#}
 {% macro raw_records_to_restage() -%}
-    ({{ landed_since_last_build('_loaded_at') }}
-     or _source_updated_at > (select coalesce(max(loaded_at), '-infinity'::timestamptz) from {{ this }}))
+    {%- set built_through = stored_max('loaded_at') %}
+    (_loaded_at > {{ built_through }} or _source_updated_at > {{ built_through }})
 {%- endmacro %}
 
 {#- Pre-hook of an incremental staging model kept by delete+insert on `key`: removes the stored
