@@ -34,7 +34,7 @@ ERP_PAGE = 500
 
 def _headers(system: str, c: SourceCredentials) -> dict[str, str]:
     if system == "shop":
-        return {"X-Shop-Access-Token": c.shop_token}
+        return {"X-Shopify-Access-Token": c.shop_token}
     if system == "erp":
         return {"Authorization": f"bearer {c.erp_api_key}"}
     if system == "helpdesk":

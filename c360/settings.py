@@ -57,6 +57,20 @@ def source_url(system: str) -> str:
     return _env(f"{system.upper()}_API_URL", demo_source_url(system))
 
 
+# Shopify releases an Admin API version each quarter and supports each for at least twelve months
+# (docs/source_protocol.md A1); set a newer one when the shop's app is moved forward.
+DEFAULT_SHOP_API_VERSION = "2026-10"
+_SHOP_API_VERSION_RE = re.compile(r"\d{4}-(01|04|07|10)|unstable")
+
+
+def shop_api_version() -> str:
+    """`C360_SHOP_API_VERSION`: the Shopify GraphQL Admin API version the shop connector asks for."""
+    version = _env("C360_SHOP_API_VERSION", DEFAULT_SHOP_API_VERSION)
+    if not _SHOP_API_VERSION_RE.fullmatch(version):
+        raise ValueError(f"C360_SHOP_API_VERSION is {version!r}; use a quarterly version such as {DEFAULT_SHOP_API_VERSION}")
+    return version
+
+
 # --- ERP (Odoo) -------------------------------------------------------------------------------
 ERP_PROTOCOLS = ("json2", "xmlrpc")
 # The custom fields the demo ERP keeps (a real Odoo has neither: see docs/source_protocol.md A2).

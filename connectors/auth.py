@@ -1,5 +1,6 @@
 """Authentication strategies of the source connectors, one small class per scheme (as dlt's REST
-client has them). Each system keeps its classes in its own section below."""
+client has them): each gives the headers (or the credentials) a system's API expects. Each system keeps
+its classes in its own section below."""
 
 from __future__ import annotations
 
@@ -49,3 +50,22 @@ class OdooXmlRpcAuth:
 
     def __repr__(self) -> str:
         return f"OdooXmlRpcAuth(database={self.database!r}, login={self.login!r}, <redacted>)"
+
+
+# --------------------------------------------------------------------------------------------------
+# shop (Shopify)
+# --------------------------------------------------------------------------------------------------
+class ShopifyAccessTokenAuth:
+    """Shopify Admin API: the app's access token in the `X-Shopify-Access-Token` header
+    (https://shopify.dev/docs/api/admin-graphql#authentication)."""
+
+    header = "X-Shopify-Access-Token"
+
+    def __init__(self, token: str):
+        self._token = token
+
+    def headers(self) -> dict[str, str]:
+        return {self.header: self._token}
+
+    def __repr__(self) -> str:
+        return "ShopifyAccessTokenAuth(<redacted>)"

@@ -4,7 +4,7 @@ Change markers per resource (docs/source_protocol.md):
 
 | system                        | field        | format                                         |
 |-------------------------------|--------------|------------------------------------------------|
-| shop                          | `updated_at` | ISO 8601 with Europe/Berlin offset             |
+| shop                          | `updatedAt`  | ISO 8601 (GraphQL `DateTime`; REST `updated_at`)|
 | erp                           | `write_date` | naive UTC `YYYY-MM-DD HH:MM:SS`                |
 | helpdesk                      | `updated_at` | ISO 8601 UTC with `Z`                          |
 | accounting contacts           | `version`    | integer                                        |
@@ -22,6 +22,7 @@ from .errors import SourceError
 
 UTC = timezone.utc
 
+_SHOP_GID_RE = re.compile(r"^gid://shopify/[A-Za-z]+/([0-9]+)$")
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ERP_DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 
@@ -85,6 +86,17 @@ def _int_id(value: Any, field: str) -> str:
     return str(value)
 
 
+def _shop_id(value: Any, field: str) -> str:
+    """A shop id: the numeric tail of a GraphQL global id (`gid://shopify/Customer/123` -> "123", the
+    same number as its `legacyResourceId` and its REST/webhook `id`), or a REST-shaped integer id."""
+    if isinstance(value, str):
+        m = _SHOP_GID_RE.match(value)
+        if m:
+            return m.group(1)
+        raise MalformedRecord(f"{field} is {_describe(value)}, expected a gid://shopify/<Type>/<number> id")
+    return _int_id(value, field)
+
+
 def _uuid_id(value: Any, field: str) -> str:
     if not isinstance(value, str) or not _UUID_RE.match(value):
         raise MalformedRecord(f"{field} is {_describe(value)}, expected a UUID string")
@@ -92,11 +104,17 @@ def _uuid_id(value: Any, field: str) -> str:
 
 
 _ID_PARSERS: dict[str, Callable[[Any, str], str]] = {
-    "shop": _int_id,
+    "shop": _shop_id,
     "erp": _int_id,
     "helpdesk": _int_id,
     "accounting": _uuid_id,
 }
+
+
+# A shop record in the REST/webhook shape (old replay directories, webhook payloads, raws landed before
+# the GraphQL connector) names its marker in snake_case; the Python check accepts it (the SQL check
+# reads only the GraphQL name and hands such records over to it).
+_REST_MARKERS = {("shop", "updatedAt"): "updated_at"}
 
 
 def _version_parser(system: str, version_field: str) -> Callable[[Any, str], datetime | int]:
@@ -120,7 +138,12 @@ _SQL_UUID_ID = (
     "case when json_type({v}) = 'VARCHAR' and regexp_full_match({v}->>'$', "
     "'[0-9a-fA-F]{{8}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{12}}') then {v}->>'$' end"
 )
-_SQL_ID = {"shop": _SQL_INT_ID, "erp": _SQL_INT_ID, "helpdesk": _SQL_INT_ID, "accounting": _SQL_UUID_ID}
+_SQL_SHOP_ID = (
+    "case when json_type({v}) = 'UBIGINT' then {v}::varchar "
+    "when json_type({v}) = 'VARCHAR' and regexp_full_match({v}->>'$', 'gid://shopify/[A-Za-z]+/[0-9]+') "
+    "then regexp_extract({v}->>'$', '([0-9]+)$', 1) end"
+)
+_SQL_ID = {"shop": _SQL_SHOP_ID, "erp": _SQL_INT_ID, "helpdesk": _SQL_INT_ID, "accounting": _SQL_UUID_ID}
 _SQL_ERP_DATETIME = (
     "case when json_type({v}) = 'VARCHAR' and regexp_full_match({v}->>'$', '\\d{{4}}-\\d{{2}}-\\d{{2}} "
     "\\d{{2}}:\\d{{2}}:\\d{{2}}') then timezone('UTC', try_strptime({v}->>'$', '%Y-%m-%d %H:%M:%S')) end"
@@ -156,9 +179,12 @@ class ResourceSpec:
         """The change marker: tz-aware UTC datetime, or int for version counters."""
         if not isinstance(record, dict):
             raise MalformedRecord(f"record is {_describe(record)}, expected a JSON object")
-        if self.version_field not in record:
-            raise MalformedRecord(f"{self.version_field} is missing")
-        return _version_parser(self.system, self.version_field)(record[self.version_field], self.version_field)
+        field = self.version_field
+        if field not in record:
+            field = _REST_MARKERS.get((self.system, field), field)
+            if field not in record:
+                raise MalformedRecord(f"{self.version_field} is missing")
+        return _version_parser(self.system, field)(record[field], field)
 
     def sql_id(self, value: str) -> str:
         """SQL giving the id (varchar) of the JSON value `value`, NULL where `record_id` may object."""

@@ -1,46 +1,147 @@
-"""Shop connector (Shopify Admin REST style).
+"""Shop connector: Shopify's GraphQL Admin API (docs/source_protocol.md, A1).
 
-Pagination: `Link: <...page_info=...>; rel="next"`, limit 250; a request with `page_info` carries
-only `limit`. Incremental: `updated_at_min=<watermark>` (inclusive). Watermark = the greatest
-`updated_at` landed, as the shop wrote it, that is not after the clock when its page arrived (a
-future-dated record never moves it); records sharing that second are read again next run (harmless:
-the landing upserts). Orders are always asked with `status=any`.
+`POST /admin/api/<version>/graphql.json` with `X-Shopify-Access-Token`; the version is the setting
+`C360_SHOP_API_VERSION`. Each resource is one connection (`customers`, `orders`,
+`abandonedCheckouts`) read with `first`/`after`, `sortKey: UPDATED_AT` and, for an increment, the
+search filter `updated_at:>='<watermark>'` (inclusive: records sharing the watermark's second are read
+again, which the landing's upsert makes harmless). Pages follow `pageInfo { hasNextPage endCursor }`.
+
+Raw records are the GraphQL nodes as received (camelCase, `gid://shopify/<Type>/<n>` ids); the landing
+id is the gid's numeric tail, the same number as the node's `legacyResourceId` and the REST/webhook
+`id`. Watermark = the greatest `updatedAt` landed, as the shop wrote it, that is not after the clock
+when its page arrived (a future-dated record never moves it).
+
+Throttling is Shopify's calculated query cost: every answer reports `extensions.cost.throttleStatus`
+(`maximumAvailable`, `currentlyAvailable`, `restoreRate`). A `THROTTLED` error (HTTP 200, no data) is
+retried after the bucket has refilled by the query's cost at `restoreRate`; when the bucket reported
+by the last answer cannot pay for the next page, the client waits before asking. Any other GraphQL
+error stops the sync with the errors' messages and codes.
 """
 
 from __future__ import annotations
 
-import re
+import logging
+import time
 from datetime import UTC, datetime, timedelta
-from typing import Iterator
-from urllib.parse import parse_qs, urlsplit
+from typing import Any, Callable, Iterator
 
-from c360.settings import DEFAULT_FUTURE_TOLERANCE, SourceCredentials
+from c360.settings import DEFAULT_FUTURE_TOLERANCE, SourceCredentials, shop_api_version
 
-from .base import (MalformedRecord, Page, RequestStats, ResourceSpec, expect_records, last_valid, parse_iso_offset,
-                   records_path, resource)
-from .http import HttpClient
+from .auth import ShopifyAccessTokenAuth
+from .base import MalformedRecord, Page, RequestStats, ResourceSpec, last_valid, parse_iso_offset, resource
+from .errors import SourceError, SourceRequestError, SourceUnavailableError
+from .http import HttpClient, Response
+from .paginators import GraphqlConnectionPaginator
 
-API = "/admin/api/2024-10"
-PAGE_SIZE = 250
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 250  # the largest `first` Shopify accepts
+ORDERS_PAGE_SIZE = 50  # orders carry nested connections: smaller pages keep a query's cost low
+MAX_THROTTLED_RETRIES = 30
 
 RESOURCES: dict[str, ResourceSpec] = {
-    "customers": resource("shop", "customers", "shop_customers", "updated_at"),
-    "orders": resource("shop", "orders", "shop_orders", "updated_at"),
-    "checkouts": resource("shop", "checkouts", "shop_checkouts", "updated_at"),
+    "customers": resource("shop", "customers", "shop_customers", "updatedAt"),
+    "orders": resource("shop", "orders", "shop_orders", "updatedAt"),
+    "checkouts": resource("shop", "checkouts", "shop_checkouts", "updatedAt"),
+}
+CONNECTIONS = {"customers": "customers", "orders": "orders", "checkouts": "abandonedCheckouts"}
+
+_FRAGMENTS = """
+fragment Bag on MoneyBag { shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }
+fragment Address on MailingAddress {
+  firstName lastName company address1 address2 zip city province provinceCode country countryCodeV2 phone
+}"""
+
+_CUSTOMER = """
+  id legacyResourceId firstName lastName
+  defaultEmailAddress { emailAddress marketingState }
+  defaultPhoneNumber { phoneNumber }
+  state verifiedEmail tags note
+  emailMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt }
+  birthDate: metafield(namespace: "facts", key: "birth_date") { value }
+  defaultAddress { ...Address }
+  addresses { ...Address }
+  createdAt updatedAt"""
+
+_ORDER = """
+  id legacyResourceId name email phone customer { id }
+  createdAt processedAt updatedAt cancelledAt cancelReason test displayFinancialStatus
+  currencyCode presentmentCurrencyCode
+  totalPriceSet { ...Bag } subtotalPriceSet { ...Bag } totalTaxSet { ...Bag }
+  totalDiscountsSet { ...Bag } totalShippingPriceSet { ...Bag }
+  paymentGatewayNames
+  billingAddress { ...Address } shippingAddress { ...Address }
+  lineItems(first: 250) {
+    nodes { id sku title name quantity originalUnitPriceSet { ...Bag } product { id } variant { id } }
+  }
+  shippingLines(first: 250) { nodes { title code source originalPriceSet { ...Bag } } }
+  refunds(first: 250) {
+    id createdAt note totalRefundedSet { ...Bag }
+    refundLineItems(first: 250) { nodes { id quantity lineItem { id } subtotalSet { ...Bag } } }
+    transactions(first: 250) { nodes { id kind status gateway processedAt amountSet { ...Bag } } }
+  }
+  transactions(first: 250) { id kind status gateway processedAt amountSet { ...Bag } }"""
+
+_CHECKOUT = """
+  id name abandonedCheckoutUrl createdAt updatedAt completedAt
+  customer { id defaultEmailAddress { emailAddress } }
+  totalPriceSet { ...Bag }
+  lineItems(first: 250) {
+    nodes { id sku title quantity originalUnitPriceSet { ...Bag } product { id } variant { id } }
+  }"""
+
+
+def connection_query(connection: str, node_fields: str) -> str:
+    """A query document reading one page of `connection`, oldest change first."""
+    return (f"query Page($first: Int!, $after: String, $query: String) {{\n"
+            f"  {connection}(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {{\n"
+            f"    nodes {{{node_fields}\n    }}\n"
+            f"    pageInfo {{ hasNextPage endCursor }}\n  }}\n}}\n{_FRAGMENTS}")
+
+
+QUERIES = {
+    "customers": connection_query("customers", _CUSTOMER),
+    "orders": connection_query("orders", _ORDER),
+    "checkouts": connection_query("abandonedCheckouts", _CHECKOUT),
 }
 
-_NEXT_RE = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
+
+def graphql_errors(body: Any) -> list[dict]:
+    """The `errors` of a GraphQL answer (Shopify also writes a bare string there)."""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not errors:
+        return []
+    if isinstance(errors, list):
+        return [e if isinstance(e, dict) else {"message": str(e)} for e in errors]
+    return [{"message": str(errors)}]
 
 
-def next_page_info(link_header: str | None) -> str | None:
-    """The `page_info` of the rel="next" link, or None on the last page."""
-    if not link_header:
-        return None
-    m = _NEXT_RE.search(link_header)
-    if not m:
-        return None
-    values = parse_qs(urlsplit(m.group(1)).query).get("page_info")
-    return values[0] if values else None
+def _code(error: dict) -> str | None:
+    ext = error.get("extensions")
+    return ext.get("code") if isinstance(ext, dict) else None
+
+
+def throttle_status(body: Any) -> dict | None:
+    ext = body.get("extensions") if isinstance(body, dict) else None
+    cost = ext.get("cost") if isinstance(ext, dict) else None
+    status = cost.get("throttleStatus") if isinstance(cost, dict) else None
+    return cost if isinstance(status, dict) else None
+
+
+def refill_wait(cost: dict | None, needed: float | None = None) -> float:
+    """Seconds until the bucket holds `needed` points (default: the query's requested cost)."""
+    if not cost:
+        return 1.0
+    status = cost["throttleStatus"]
+    try:
+        rate = float(status.get("restoreRate") or 0)
+        available = float(status.get("currentlyAvailable") or 0)
+        needed = float(needed if needed is not None else cost.get("requestedQueryCost") or 0)
+    except (TypeError, ValueError):
+        return 1.0
+    if rate <= 0:
+        return 1.0
+    return max(0.0, (needed - available) / rate)
 
 
 class ShopClient:
@@ -49,41 +150,80 @@ class ShopClient:
 
     def __init__(self, base_url: str, credentials: SourceCredentials, *, timeout: float = 30.0,
                  max_retries: int = 8, future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
-                 page_size: int = PAGE_SIZE):
+                 page_size: int = PAGE_SIZE, api_version: str | None = None,
+                 sleep: Callable[[float], None] = time.sleep):
         self.stats = RequestStats()
         self.page_size = page_size
         self.future_tolerance = future_tolerance
-        self.http = HttpClient("shop", base_url, headers={"X-Shop-Access-Token": credentials.shop_token},
-                               timeout=timeout, max_retries=max_retries, stats=self.stats)
+        self.api_version = api_version or shop_api_version()
+        self.path = f"/admin/api/{self.api_version}/graphql.json"
+        self.sleep = sleep
+        self._last_cost: dict | None = None
+        auth = ShopifyAccessTokenAuth(credentials.shop_token)
+        self.http = HttpClient("shop", base_url, headers=auth.headers(), timeout=timeout,
+                               max_retries=max_retries, stats=self.stats, sleep=sleep)
+
+    def page_size_of(self, resource: str) -> int:
+        return min(self.page_size, ORDERS_PAGE_SIZE) if resource == "orders" else self.page_size
+
+    def query(self, document: str, variables: dict) -> Response:
+        """One GraphQL call: THROTTLED answers are retried once the bucket has refilled; other errors raise."""
+        endpoint = f"POST {self.path}"
+        for attempt in range(MAX_THROTTLED_RETRIES + 1):
+            if self._last_cost is not None:
+                wait = refill_wait(self._last_cost)
+                if wait > 0:
+                    self.sleep(wait)
+            response = self.http.post(self.path, {"query": document, "variables": variables})
+            body = response.body
+            self._last_cost = throttle_status(body)
+            errors = graphql_errors(body)
+            if errors and all(_code(e) == "THROTTLED" for e in errors):
+                self.stats.throttled += 1
+                self.stats.retries += 1
+                wait = refill_wait(self._last_cost)
+                log.debug("shop: %s throttled (query cost), retry %d after %.2fs", endpoint, attempt + 1, wait)
+                self.sleep(max(wait, 0.05))
+                self._last_cost = None
+                continue
+            if errors:
+                detail = "; ".join(f"{e.get('message')}" + (f" [{_code(e)}]" if _code(e) else "") for e in errors)
+                raise SourceRequestError(f"shop: GraphQL errors at {endpoint}: {detail}", system="shop",
+                                         endpoint=endpoint, status=200)
+            return response
+        raise SourceUnavailableError.exhausted("shop", endpoint, MAX_THROTTLED_RETRIES + 1,
+                                               "GraphQL THROTTLED (query cost above the available points)", status=200)
 
     def fetch(self, resource: str, watermark: str | None) -> Iterator[Page]:
         spec = self.resources[resource]
-        path = f"{API}/{resource}.json"
-        params: dict[str, object] = {"limit": self.page_size}
-        if resource == "orders":
-            params["status"] = "any"
+        paginator = GraphqlConnectionPaginator(CONNECTIONS[resource])
+        variables: dict[str, Any] = {"first": self.page_size_of(resource), "after": None, "query": None}
         best = None
         if watermark:
             try:
                 best = parse_iso_offset(watermark, "watermark")
             except MalformedRecord as exc:
                 raise ValueError(f"shop/{resource}: stored watermark is unusable: {exc}") from None
-            params["updated_at_min"] = watermark
+            variables["query"] = f"updated_at:>='{watermark}'"
         while True:
-            response = self.http.get(path, params)
+            response = self.query(QUERIES[resource], variables)
             read_at = datetime.now(UTC)
-            records = expect_records(response.body, resource, "shop", f"GET {path}")
+            records = paginator.nodes(response.body)
+            if not isinstance(records, list):
+                raise SourceError(f"shop: unexpected response at POST {self.path}: data.{paginator.connection}.nodes "
+                                  f"is not a list; is the base URL pointing at the shop's Admin API?",
+                                  system="shop", endpoint=f"POST {self.path}", status=200)
             new_wm = None
             rec, marker = last_valid(records, spec, not_after=read_at)
             if rec is not None and (best is None or marker > best):
                 best = marker
-                new_wm = rec[spec.version_field]
-            yield Page(records, new_wm, response.content, records_path(resource),
+                new_wm = rec.get(spec.version_field)
+            yield Page(records, new_wm, response.content, paginator.records_path(),
                        future_after=read_at + self.future_tolerance)
-            page_info = next_page_info(response.headers.get("Link"))
-            if not page_info or not records:
+            cursor = paginator.next_cursor(response.body)
+            if not cursor or not records:
                 return
-            params = {"limit": self.page_size, "page_info": page_info}
+            variables = dict(variables, after=cursor)
 
     def close(self) -> None:
         self.http.close()

@@ -44,7 +44,8 @@ from demo_sources.api import BERLIN, HOLDBACK_US, ApiError, Response, _json
 from demo_sources.erp import ErpApi, ErpDomain
 from demo_sources.faults import Decision, FaultInjector, FaultProfile, resolve_profile
 from demo_sources.helpdesk import HelpdeskApi
-from demo_sources.shop import ShopApi
+from demo_sources.shop import GRAPHQL_PATH, ShopApi, ShopGraphqlApi
+from demo_sources.shop_graphql import as_fetched
 from demo_sources.store import RESOURCE_KEYS, ResourceStore, to_epoch_us
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ ADMIN_HOSTS_ENV = "C360_SOURCES_ADMIN_HOSTS"
 # ----------------------------------------------------------------------------------------------
 # The application: routing, auth, the four APIs and the admin endpoints
 # ----------------------------------------------------------------------------------------------
-class SourceApp(ShopApi, ErpApi, HelpdeskApi, AccountingApi):
+class SourceApp(ShopApi, ShopGraphqlApi, ErpApi, HelpdeskApi, AccountingApi):
     def __init__(self, world, profile: FaultProfile, credentials: SourceCredentials, fault_seed: int):
         self.world = world
         self.profile = profile
@@ -110,7 +111,7 @@ class SourceApp(ShopApi, ErpApi, HelpdeskApi, AccountingApi):
         if system == "erp" and path.startswith("/erp/xmlrpc/"):
             return True  # Odoo's XML-RPC carries the credentials in the call's arguments
         if system == "shop":
-            given = headers.get("X-Shop-Access-Token", "")
+            given = headers.get("X-Shopify-Access-Token", "")
             return hmac.compare_digest(given.encode(), self._auth["shop"])
         if system == "helpdesk":
             given = headers.get("Authorization", "").strip()
@@ -151,6 +152,8 @@ class SourceApp(ShopApi, ErpApi, HelpdeskApi, AccountingApi):
         return _json(status, {"error": HTTPStatus(status).phrase, "message": message}, headers)
 
     def too_many(self, system: str, decision: Decision, path: str) -> Response:
+        if system == "shop" and GRAPHQL_PATH.search(path):
+            return self.shop_throttled()
         if system == "shop":
             rate = self.profile.throttle.get("shop")
             per_second = f"{rate.rate:g}" if rate is not None else "2"
@@ -181,7 +184,7 @@ class SourceApp(ShopApi, ErpApi, HelpdeskApi, AccountingApi):
               headers=None) -> Response:
         try:
             if system == "shop":
-                return self.shop(method, rest, params, base)
+                return self.shop(method, rest, params, base, body)
             if system == "erp":
                 return self.erp(method, rest, body, headers)
             if system == "helpdesk":
@@ -338,6 +341,9 @@ class _Handler(BaseHTTPRequestHandler):
                                      code="Unauthorized" if system == "helpdesk" else None)
             else:
                 decision = app.injector.decide(system)
+                graphql = system == "shop" and GRAPHQL_PATH.search(path) is not None
+                if graphql and decision.kind == "throttled":
+                    decision = Decision()  # GraphQL calls are limited by their cost, not by the REST call bucket
                 kind = decision.kind
                 if kind == "reset":
                     self._reset()
@@ -352,8 +358,8 @@ class _Handler(BaseHTTPRequestHandler):
                     host = self.headers.get("Host") or "%s:%s" % self.server.server_address[:2]
                     base = f"http://{host}/{system}"
                     response = app.route(system, method, rest, params, body, base, self.headers)
-                if system == "shop":
-                    response.headers.append(("X-Shop-Api-Call-Limit", app.injector.shop_call_limit()))
+                if system == "shop" and not graphql:
+                    response.headers.append(("X-Shopify-Shop-Api-Call-Limit", app.injector.shop_call_limit()))
         except Exception:  # an internal error must not kill the connection thread
             log.exception("demo sources: internal error on %s %s", method, path)
             response = app.error(system if system in SYSTEMS else "", 500, "Internal server error", path=path)
@@ -570,6 +576,10 @@ class SourceServer:
         """Every record a full sync of `key` would receive now (held-back helpdesk records excluded)."""
         view, end = self.app.served_positions(key)
         return [orjson.loads(raw) for raw in view.encoded(slice(0, end))]
+
+    def fetched(self, key: str) -> list:
+        """`served(key)` as the connector receives it (shop records as GraphQL nodes)."""
+        return [as_fetched(key, record) for record in self.served(key)]
 
     def __enter__(self) -> SourceServer:
         return self.start()

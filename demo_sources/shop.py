@@ -8,15 +8,19 @@ events; `ShopApi` answers its HTTP endpoints from the records the server stores.
 from __future__ import annotations
 
 import re
+import threading
+import time
 from datetime import datetime
 
 import numpy as np
+import orjson
 
 from .api import BERLIN, ApiError, Response, _b64, _int_param, _scan, _unb64
 from .core import (CITY_NAME, CITY_P, CITY_ZIP, CONSENT, DAY, Day, FREE_SHIPPING_FROM, GATEWAYS,
                    GATEWAY_METHOD, GATEWAY_P, HOUR, PAYMENT_METHODS, SHIPPING_CENTS, SHOP_STATES, STREETS,
                    _cluster, _money, _net, _person_ids, _sort_table)
 from .dirt import email_other_mailbox
+from .shop_graphql import NODES
 from .store import to_epoch_us
 from .timefmt import day_str_nullable, erp_ts, shop_ts
 
@@ -466,6 +470,18 @@ class ShopWorld:
 SHOP_MAX_LIMIT = 250
 SHOP_DEFAULT_LIMIT = 50
 _SHOP_PATH = re.compile(r"admin/api/(\d{4}-\d{2})/(customers|orders|checkouts)\.json")
+GRAPHQL_PATH = re.compile(r"admin/api/(\d{4}-\d{2}|unstable)/graphql\.json")
+# root connection -> stored resource
+GRAPHQL_ROOTS = {"customers": "customers", "orders": "orders", "abandonedCheckouts": "checkouts"}
+GRAPHQL_MAX_FIRST = 250
+# The calculated query cost, approximated per node of each connection (Shopify adds up the selected
+# objects and connections; the demo's weights are of the connector's selections).
+GRAPHQL_NODE_COST = {"customers": 4, "orders": 12, "abandonedCheckouts": 4}
+GRAPHQL_MAX_AVAILABLE = 2000.0
+GRAPHQL_RESTORE_RATE = 100.0  # points a second, a Standard plan
+_ROOT_RE = re.compile(r"\b(" + "|".join(GRAPHQL_ROOTS) + r")\s*\(([^)]*)\)")
+_ARG_RE = re.compile(r'(\w+)\s*:\s*(\$\w+|"(?:[^"\\]|\\.)*"|-?\d+|\w+)')
+_FILTER_RE = re.compile(r"^\s*updated_at\s*:\s*(>=|<=|>|<)\s*'?\"?([^'\"]+?)'?\"?\s*$")
 _SHOP_STATUSES = ("open", "closed", "cancelled", "any")
 
 
@@ -479,7 +495,11 @@ class ShopApi:
     def _shop_param_error(name: str, message: str) -> ApiError:
         return ApiError(400, message, shop_errors={name: [message]})
 
-    def shop(self, method: str, rest: str, params: dict, base: str) -> Response:
+    def shop(self, method: str, rest: str, params: dict, base: str, body: bytes = b"") -> Response:
+        if GRAPHQL_PATH.fullmatch(rest):
+            if method != "POST":
+                raise ApiError(405, "Method Not Allowed")
+            return self.shop_graphql(body)
         match = _SHOP_PATH.fullmatch(rest)
         if not match:
             raise ApiError(404, "Not Found")
@@ -544,3 +564,172 @@ class ShopApi:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=BERLIN)
         return to_epoch_us(moment)
+
+
+class ShopGraphqlApi:
+    """The shop's GraphQL Admin API (`POST /admin/api/<version>/graphql.json`): the `customers`,
+    `orders` and `abandonedCheckouts` connections with `first`/`after`, `sortKey: UPDATED_AT` and an
+    `updated_at` search filter, `pageInfo { hasNextPage endCursor }`, and the calculated-cost leaky
+    bucket reported in `extensions.cost` (THROTTLED when a query costs more than is available).
+
+    The demo reads the root connection and its arguments, not the selection set: it answers with the
+    whole node as `shop_graphql` converts it (the connector's selection). A mixin of `SourceApp`.
+    """
+
+    _shop_cost_lock = threading.Lock()
+
+    def _shop_bucket(self) -> dict:
+        bucket = getattr(self, "_shop_cost", None)
+        if bucket is None:
+            throttle = self.profile.throttle.get("shop")
+            enabled = throttle is not None and throttle.enabled
+            # flaky/hostile: the real bucket, refilled at a test-friendly rate (100 x the REST calls/s)
+            rate = 100.0 * throttle.rate if enabled else GRAPHQL_RESTORE_RATE
+            bucket = {"enabled": enabled, "rate": rate, "available": GRAPHQL_MAX_AVAILABLE, "stamp": time.monotonic()}
+            self._shop_cost = bucket
+        return bucket
+
+    def _shop_cost_take(self, requested: float) -> tuple[bool, dict]:
+        """Take `requested` points from the bucket (if enabled); (allowed, throttleStatus)."""
+        with self._shop_cost_lock:
+            b = self._shop_bucket()
+            now = time.monotonic()
+            b["available"] = min(GRAPHQL_MAX_AVAILABLE, b["available"] + (now - b["stamp"]) * b["rate"])
+            b["stamp"] = now
+            allowed = not b["enabled"] or requested <= b["available"]
+            if allowed and b["enabled"]:
+                b["available"] -= requested
+            return allowed, {"maximumAvailable": GRAPHQL_MAX_AVAILABLE, "currentlyAvailable": int(b["available"]),
+                             "restoreRate": b["rate"]}
+
+    def _shop_cost_refund(self, points: float) -> None:
+        with self._shop_cost_lock:
+            b = self._shop_bucket()
+            if b["enabled"]:
+                b["available"] = min(GRAPHQL_MAX_AVAILABLE, b["available"] + points)
+
+    def shop_throttled(self, requested: float | None = None) -> Response:
+        """The THROTTLED answer: HTTP 200, an error with code THROTTLED, no data, the bucket's state."""
+        with self._shop_cost_lock:
+            b = self._shop_bucket()
+            status = {"maximumAvailable": GRAPHQL_MAX_AVAILABLE, "currentlyAvailable": int(b["available"]),
+                      "restoreRate": b["rate"]}
+        requested = requested if requested is not None else GRAPHQL_MAX_AVAILABLE / 2
+        return _graphql_response({"errors": [{"message": "Throttled", "extensions": {
+            "code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}]},
+            _cost(requested, None, status))
+
+    def shop_graphql(self, body: bytes) -> Response:
+        try:
+            payload = orjson.loads(body or b"null")
+        except orjson.JSONDecodeError:
+            payload = None
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            raise ApiError(400, "Bad Request", shop_errors={"query": "Required parameter missing or invalid"})
+        variables = payload.get("variables") or {}
+        try:
+            root, args = _graphql_root(payload["query"], variables if isinstance(variables, dict) else {})
+            first, low, high, cursor = self._graphql_args(root, args)
+        except _GraphqlError as exc:
+            return _graphql_response({"errors": [{"message": exc.message, "extensions": {"code": exc.code}}]}, None)
+        weight = GRAPHQL_NODE_COST[root]
+        requested = 2 + first * weight
+        allowed, status = self._shop_cost_take(requested)
+        if not allowed:
+            return self.shop_throttled(requested)
+        resource = GRAPHQL_ROOTS[root]
+        view = self.stores["shop/" + resource].view()
+        start = view.position_after(cursor["m"], cursor["i"]) if cursor else (
+            view.marker_left(low) if low is not None else 0)
+        end = view.marker_right(high) if high is not None else len(view)
+        positions = np.arange(start, max(start, min(end, start + first + 1)))
+        more = len(positions) > first
+        positions = positions[:first]
+        convert = NODES[root]
+        nodes = [convert(orjson.loads(bytes(raw))) for raw in view.encoded(positions)]
+        end_cursor = None
+        if len(positions):
+            last = positions[-1]
+            end_cursor = _b64({"r": resource, "m": int(view.marker[last]), "i": int(view.ids[last]),
+                               "min": low, "max": high})
+        actual = 2 + len(nodes) * weight
+        self._shop_cost_refund(requested - actual)
+        status = dict(status, currentlyAvailable=int(status["currentlyAvailable"] + requested - actual)) \
+            if self._shop_bucket()["enabled"] else status
+        data = {root: {"nodes": nodes, "pageInfo": {"hasNextPage": bool(more), "endCursor": end_cursor}}}
+        return _graphql_response({"data": data}, _cost(requested, actual, status))
+
+    def _graphql_args(self, root: str, args: dict):
+        first = args.get("first")
+        if first is None:
+            raise _GraphqlError("you must provide one of first or last", "argumentLiteralsIncompatible")
+        if isinstance(first, bool) or not isinstance(first, int) or first < 1 or first > GRAPHQL_MAX_FIRST:
+            raise _GraphqlError(f"The maximum number of nodes that can be requested is {GRAPHQL_MAX_FIRST} "
+                                f"(first: {first!r})", "argumentLiteralsIncompatible")
+        sort_key = args.get("sortKey", "UPDATED_AT")
+        if sort_key != "UPDATED_AT":
+            raise _GraphqlError(f"the demo shop sorts {root} by UPDATED_AT only, not {sort_key}", "argumentNotAccepted")
+        cursor = None
+        if args.get("after") is not None:
+            cursor = _unb64(str(args["after"]))
+            if (not isinstance(cursor, dict) or cursor.get("r") != GRAPHQL_ROOTS[root]
+                    or not isinstance(cursor.get("m"), int) or not isinstance(cursor.get("i"), int)):
+                raise _GraphqlError("Invalid cursor for current pagination sort.", "invalidCursor")
+            return first, cursor.get("min"), cursor.get("max"), cursor
+        low = high = None
+        search = args.get("query")
+        for term in (search or "").split(" AND ") if search else []:
+            m = _FILTER_RE.match(term)
+            if not m:
+                raise _GraphqlError(f"the demo shop filters by updated_at only, not {term!r}", "argumentNotAccepted")
+            op, raw = m.groups()
+            try:
+                moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            except ValueError:
+                raise _GraphqlError(f"{raw!r} is not a valid ISO 8601 time", "argumentNotAccepted") from None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=BERLIN)
+            us = to_epoch_us(moment)
+            if op in (">=", ">"):
+                low = us + (1 if op == ">" else 0)
+            else:
+                high = us - (1 if op == "<" else 0)
+        return first, low, high, None
+
+
+class _GraphqlError(Exception):
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def _cost(requested: float, actual: float | None, status: dict) -> dict:
+    return {"cost": {"requestedQueryCost": requested, "actualQueryCost": actual, "throttleStatus": status}}
+
+
+def _graphql_response(payload: dict, extensions: dict | None) -> Response:
+    if extensions is not None:
+        payload["extensions"] = extensions
+    return Response(200, orjson.dumps(payload), "application/json; charset=utf-8")
+
+
+def _graphql_value(token: str, variables: dict):
+    if token.startswith("$"):
+        return variables.get(token[1:])
+    if token.startswith('"'):
+        return orjson.loads(token)
+    if re.fullmatch(r"-?\d+", token):
+        return int(token)
+    return {"true": True, "false": False, "null": None}.get(token, token)
+
+
+def _graphql_root(query: str, variables: dict) -> tuple[str, dict]:
+    """The root connection of a query document and its arguments (variables resolved)."""
+    m = _ROOT_RE.search(query)
+    if not m:
+        word = re.search(r"{\s*(\w+)", query)
+        name = word.group(1) if word else "?"
+        raise _GraphqlError(f"Field '{name}' doesn't exist on type 'QueryRoot'", "undefinedField")
+    args = {name: _graphql_value(token, variables) for name, token in _ARG_RE.findall(m.group(2))}
+    return m.group(1), args

@@ -69,8 +69,15 @@ def using_warehouse(path: Path) -> Iterator[None]:
 
 
 def served_by_id(server, spec) -> dict[str, dict]:
-    """Every record a complete sync of the resource receives now, by source id."""
-    return {str(record["id"]): record for record in server.served(spec.key) if "id" in record}
+    """Every record a complete sync of the resource receives now (as the connector receives it), by source id."""
+    by_id = {}
+    for record in server.fetched(spec.key):
+        if isinstance(record, dict) and record.get("id") is not None:
+            try:
+                by_id[spec.record_id(record)] = record
+            except ValueError:
+                by_id[str(record["id"])] = record
+    return by_id
 
 
 def land_raw_record(con: duckdb.DuckDBPyConnection, table: str, record: dict, loaded_at: datetime) -> None:

@@ -13,8 +13,8 @@
 {% macro set_aside_rules() -%}
     {{ return({
         'shop_customers': [bad_id_reason()],
-        'shop_orders': [bad_id_reason(), implausible_date_reason('created_at')],
-        'shop_checkouts': [bad_id_reason(), implausible_date_reason('created_at')],
+        'shop_orders': [bad_id_reason(), implausible_date_reason('createdAt'), implausible_date_reason('created_at')],
+        'shop_checkouts': [bad_id_reason(), implausible_date_reason('createdAt'), implausible_date_reason('created_at')],
         'erp_partners': [bad_id_reason()],
         'erp_sale_orders': [bad_id_reason(), implausible_date_reason('date_order', erp=true)],
         'erp_sale_order_lines': [bad_id_reason()],

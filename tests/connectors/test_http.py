@@ -134,7 +134,7 @@ def stub():
 def _client(stub, system="shop", **kw):
     waits: list[float] = []
     kw.setdefault("timeout", 2.0)
-    c = HttpClient(system, stub.url + "/" + system, headers={"X-Shop-Access-Token": SECRET}, sleep=waits.append,
+    c = HttpClient(system, stub.url + "/" + system, headers={"X-Shopify-Access-Token": SECRET}, sleep=waits.append,
                    rng=random.Random(0), **kw)
     return c, waits
 
@@ -267,7 +267,7 @@ def test_connection_refused_is_retried_then_unavailable():
 
 def test_build_client_sends_each_systems_auth(stub):
     creds = SourceCredentials("tok-shop", "key-erp", "agent@example.com", "tok-hd", "key-acc")
-    stub.steps = [{"status": 200, "body": b'{"customers": [], "orders": []}'},
+    stub.steps = [{"status": 200, "body": b'{"data": {"customers": {"nodes": [], "pageInfo": {"hasNextPage": false}}}}'},
                   {"status": 200, "body": b"{}"},  # erp fields_get (asked once per model)
                   {"status": 200, "body": b"[]"},
                   {"status": 200, "body": b'{"users": [], "after_cursor": "x", "end_of_stream": true}'},
@@ -280,13 +280,13 @@ def test_build_client_sends_each_systems_auth(stub):
     assert stub.seen[1][1] == "/erp/json/2/res.partner/fields_get" and stub.seen[1][2]["Authorization"] == "bearer key-erp"
     stub.seen = [seen for seen in stub.seen if not seen[1].endswith("/fields_get")]
     headers = [h for _, _, h in stub.seen]
-    assert headers[0]["X-Shop-Access-Token"] == "tok-shop"
+    assert headers[0]["X-Shopify-Access-Token"] == "tok-shop"
     assert headers[1]["Authorization"] == "bearer key-erp"
     import base64
     assert headers[2]["Authorization"] == "Basic " + base64.b64encode(b"agent@example.com/token:tok-hd").decode()
     assert headers[3]["Authorization"] == "Bearer key-acc"
     paths = [p for _, p, _ in stub.seen]
-    assert paths[0] == "/shop/admin/api/2024-10/customers.json?limit=250"
+    assert paths[0] == "/shop/admin/api/2026-10/graphql.json"
     assert paths[1] == "/erp/json/2/res.partner/search_read"
     assert paths[2] == "/helpdesk/api/v2/incremental/users/cursor.json?start_time=0"
     assert paths[3] == "/accounting/v1/contacts?page=0&size=250"
@@ -297,6 +297,6 @@ def test_unexpected_response_shape_is_a_clear_error(stub):
 
     stub.steps = [{"status": 200, "body": b'{"message": "welcome to the login page"}'}]
     client = build_client("shop", f"{stub.url}/shop", SourceCredentials.from_env())
-    with pytest.raises(SourceError, match="shop: unexpected response at GET /admin/api/2024-10/orders.json"):
+    with pytest.raises(SourceError, match="shop: unexpected response at POST /admin/api/2026-10/graphql.json"):
         list(client.fetch("orders", None))
     client.close()

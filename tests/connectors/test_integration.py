@@ -59,7 +59,7 @@ def land(spec, pages, into: dict | None = None) -> tuple[dict, str | None, int]:
 
 
 def served(server, spec) -> dict:
-    return {_key(spec, r): r for r in server.served(spec.key)}
+    return {_key(spec, r): r for r in server.fetched(spec.key)}
 
 
 # Small pages so that a small world still means many requests: paging, keysets, faults and (with a

@@ -60,7 +60,8 @@ def test_accounting_contact_version_is_int():
 
 
 def test_ids():
-    assert SPECS["shop/orders"].record_id({"id": 5501234}) == "5501234"
+    assert SPECS["shop/orders"].record_id({"id": 5501234}) == "5501234"  # REST/webhook shape
+    assert SPECS["shop/orders"].record_id({"id": "gid://shopify/Order/5501234"}) == "5501234"  # GraphQL
     assert SPECS["erp/sale.order"].record_id({"id": 42}) == "42"
     assert SPECS["helpdesk/users"].record_id({"id": 3812345}) == "3812345"
     uid = "0B8E9A3C-1f2d-4e5a-9b6c-7d8e9f0a1b2c"
@@ -69,7 +70,8 @@ def test_ids():
 
 @pytest.mark.parametrize("key, record, words", [
     ("shop/customers", {"updated_at": "2026-03-02T10:15:00+01:00"}, ["id", "missing"]),
-    ("shop/customers", {"id": "7012345678"}, ["id", "integer"]),
+    ("shop/customers", {"id": "7012345678"}, ["id", "gid://shopify"]),
+    ("shop/customers", {"id": "gid://shopify/Customer/"}, ["id", "gid://shopify"]),
     ("shop/customers", {"id": True}, ["id", "integer"]),
     ("shop/customers", {"id": None}, ["id", "null"]),
     ("erp/res.partner", {"id": 4.5}, ["id", "integer"]),
@@ -84,11 +86,11 @@ def test_malformed_ids(key, record, words):
 
 
 @pytest.mark.parametrize("key, value, words", [
-    ("shop/customers", None, ["updated_at", "null"]),
-    ("shop/customers", "2026-03-02T10:15:00", ["updated_at", "offset"]),  # naive: ambiguous
-    ("shop/customers", "2026-03-02", ["updated_at", "date-time"]),
-    ("shop/orders", "yesterday", ["updated_at", "date-time"]),
-    ("shop/orders", 1767225600, ["updated_at", "1767225600"]),
+    ("shop/customers", None, ["updatedAt", "null"]),
+    ("shop/customers", "2026-03-02T10:15:00", ["updatedAt", "offset"]),  # naive: ambiguous
+    ("shop/customers", "2026-03-02", ["updatedAt", "date-time"]),
+    ("shop/orders", "yesterday", ["updatedAt", "date-time"]),
+    ("shop/orders", 1767225600, ["updatedAt", "1767225600"]),
     ("erp/res.partner", False, ["write_date", "empty"]),
     ("erp/sale.order", "2026-05-01T13:45:10", ["write_date", "YYYY-MM-DD HH:MM:SS"]),
     ("erp/sale.order", "2026-02-30 10:00:00", ["write_date", "valid"]),
@@ -114,3 +116,11 @@ def test_missing_marker_and_non_object():
     with pytest.raises(MalformedRecord, match="JSON object"):
         spec.record_version(["not", "a", "record"])
     assert issubclass(MalformedRecord, ValueError)
+
+
+def test_shop_rest_shaped_records_keep_their_marker():
+    spec = SPECS["shop/orders"]
+    rest = {"id": 5501234, "updated_at": "2026-03-02T10:15:00+01:00"}
+    assert spec.record_version(rest) == datetime(2026, 3, 2, 9, 15, tzinfo=timezone.utc)
+    with pytest.raises(MalformedRecord, match="updatedAt is missing"):
+        spec.record_version({"id": 5501234})

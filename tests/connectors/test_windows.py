@@ -1,4 +1,4 @@
-"""Pure parts of the connectors: accounting date windows, ERP keyset domains, shop Link headers."""
+"""Pure parts of the connectors: accounting date windows, ERP keyset domains, shop GraphQL paging and cost."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from connectors.accounting import (RESOURCES as ACC, VOUCHER_PARTS, berlin_day, 
                                    halve)
 from connectors.erp import keyset_domain
 from connectors.http import Response
-from connectors.shop import next_page_info
+from connectors.paginators import GraphqlConnectionPaginator
+from connectors.shop import refill_wait
 
 D = date.fromisoformat
 
@@ -201,13 +202,25 @@ def test_erp_keyset_domain():
         "&", ["write_date", "=", "2026-05-02 10:00:00"], ["id", ">", 17]]
 
 
-def test_shop_next_page_info():
-    link = ('<https://x.example/admin/api/2024-10/customers.json?limit=250&page_info=abc%3D%3D>; rel="previous", '
-            '<https://x.example/admin/api/2024-10/customers.json?limit=250&page_info=def456>; rel="next"')
-    assert next_page_info(link) == "def456"
-    assert next_page_info('<https://x/c.json?limit=250&page_info=abc%3D%3D>; rel="next"') == "abc=="
-    assert next_page_info('<https://x/c.json?page_info=p>; rel="previous"') is None
-    assert next_page_info(None) is None
+def test_shop_graphql_connection_paging():
+    pager = GraphqlConnectionPaginator("customers")
+    body = {"data": {"customers": {"nodes": [{"id": "gid://shopify/Customer/1"}],
+                                   "pageInfo": {"hasNextPage": True, "endCursor": "eyJsYXN0X2lkIjoxfQ"}}}}
+    assert pager.records_path() == "$.data.customers.nodes"
+    assert pager.nodes(body) == [{"id": "gid://shopify/Customer/1"}]
+    assert pager.next_cursor(body) == "eyJsYXN0X2lkIjoxfQ"
+    body["data"]["customers"]["pageInfo"] = {"hasNextPage": False, "endCursor": "x"}
+    assert pager.next_cursor(body) is None
+    assert pager.next_cursor({"errors": [{"message": "Throttled"}]}) is None
+    assert pager.nodes({"data": None}) is None
+
+
+def test_shop_throttle_waits_for_the_bucket_to_refill():
+    cost = {"requestedQueryCost": 752, "actualQueryCost": None,
+            "throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": 352, "restoreRate": 100.0}}
+    assert refill_wait(cost) == 4.0
+    assert refill_wait(dict(cost, requestedQueryCost=100)) == 0.0
+    assert refill_wait(None) == 1.0
 
 
 def test_watermark_ignores_future_dated_records_and_pages_say_which_are():

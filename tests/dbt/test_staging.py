@@ -104,7 +104,8 @@ def first(mapping: dict, *keys):
 
 # record -> (raw phone values by staging column, is_deleted)
 CUSTOMER_MODELS = {
-    "shop_customers": lambda r: ({"phone_e164": r.get("phone")}, r.get("state") == "disabled"),
+    # Shopify's `state` is the account (disabled = none), never a deletion
+    "shop_customers": lambda r: ({"phone_e164": r.get("phone")}, False),
     "erp_partners": lambda r: (
         {"phone_e164": erp_value(r.get("phone")), "mobile_e164": erp_value(r.get("mobile"))},
         r.get("active") is False,
@@ -335,7 +336,7 @@ def test_soft_deletes_are_flagged_and_kept(staged, table):
     flag = (lambda r: CUSTOMER_MODELS[table](r)[1]) if table in CUSTOMER_MODELS else DELETED[table]
     expected = {rid: flag(record) for rid, record in landed[table].items()}
     assert df["is_deleted"].to_dict() == expected
-    if table != "erp_products":  # the contract gives products no archive flag; the others have soft deletes
+    if table not in ("erp_products", "shop_customers"):  # products have no archive flag; Shopify deletes outright
         assert any(expected.values()), f"no soft-deleted {table} record: the test would prove nothing"
 
 

@@ -154,7 +154,7 @@ class Fetcher:
     def headers(self, system: str) -> dict:
         c = self.creds
         if system == "shop":
-            return {"X-Shop-Access-Token": c.shop_token}
+            return {"X-Shopify-Access-Token": c.shop_token}
         if system == "erp":
             return {"Authorization": f"bearer {c.erp_api_key}"}
         if system == "helpdesk":
@@ -385,7 +385,7 @@ def test_shop_page_info_with_another_filter_is_400(server, client):
     r = client.session.get(server.url("shop") + "/admin/api/2024-10/customers.json?limit=251",
                            headers=client.headers("shop"))
     assert r.status_code == 400 and "limit" in r.json()["errors"]
-    assert r.headers["X-Shop-Api-Call-Limit"].endswith("/40")
+    assert r.headers["X-Shopify-Shop-Api-Call-Limit"].endswith("/40")
 
 
 def test_shop_orders_are_open_only_unless_status_any(world, client):
@@ -740,7 +740,7 @@ def test_shop_bucket_reports_level_and_real_wait():
             if r.status_code == 429:
                 throttled = r
                 break
-            levels.append(r.headers["X-Shop-Api-Call-Limit"])
+            levels.append(r.headers["X-Shopify-Shop-Api-Call-Limit"])
         assert levels[:3] == ["1/5", "2/5", "3/5"]
         assert throttled is not None and 0 < float(throttled.headers["Retry-After"]) <= 0.25
 

@@ -26,11 +26,17 @@ def marker(spec: ResourceSpec, moment: datetime) -> str:
     """`moment` written as the resource's source writes its change marker (docs/source_protocol.md)."""
     if spec.system == "erp":
         return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    if spec.system == "helpdesk":
+    if spec.system in ("helpdesk", "shop"):  # Zendesk; a Shopify GraphQL DateTime
         return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if spec.system == "accounting":
         return moment.astimezone(BERLIN).isoformat(timespec="milliseconds")
     return moment.astimezone(BERLIN).isoformat(timespec="seconds")
+
+
+def stored_marker(spec: ResourceSpec) -> str:
+    """The marker's field in the demo's stored records: shop records are stored in the REST shape
+    (`updated_at`) and reach the connector as GraphQL nodes (`updatedAt`)."""
+    return "updated_at" if spec.system == "shop" else spec.version_field
 
 
 def record_id(spec: ResourceSpec, n: int) -> int | str:
@@ -61,7 +67,7 @@ def test_a_future_dated_record_lands_flagged_and_later_records_still_land(wareho
             # once): with its clock past 2099 it serves the future-dated record as Zendesk would.
             monkeypatch.setattr(server.app, "now", lambda: FUTURE + timedelta(days=1))
         template = server.served(key)[-1]
-        future = {**template, "id": record_id(spec, 1), spec.version_field: marker(spec, FUTURE)}
+        future = {**template, "id": record_id(spec, 1), stored_marker(spec): marker(spec, FUTURE)}
         server.upsert(key, [future])
 
         with clients(server) as by_system, caplog.at_level(logging.WARNING, logger="c360.raw_store"):
@@ -70,7 +76,7 @@ def test_a_future_dated_record_lands_flagged_and_later_records_still_land(wareho
             after_first = read_watermark(warehouse, key)
 
             now = datetime.now(UTC) - timedelta(minutes=2)
-            fresh = [{**template, "id": record_id(spec, n), spec.version_field: marker(spec, now)} for n in (2, 3)]
+            fresh = [{**template, "id": record_id(spec, n), stored_marker(spec): marker(spec, now)} for n in (2, 3)]
             server.upsert(key, fresh)
             second = land_resource(warehouse, client, spec.name)
             after_second = read_watermark(warehouse, key)
@@ -86,13 +92,13 @@ def test_a_future_dated_record_lands_flagged_and_later_records_still_land(wareho
 
     for stats in (first, second):  # read again on every run until its time comes, and flagged each time
         assert stats.future_dated == 1, key
-        assert stats.future_dated_examples == {str(future["id"]): future[spec.version_field]}, key
+        assert stats.future_dated_examples == {str(future["id"]): future[stored_marker(spec)]}, key
         assert warehouse.execute(
             "select future_dated from raw._syncs where sync_id = ?", [stats.sync_id]
         ).fetchone() == (1,), key
     assert second.unchanged >= 1, key
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any(key in w and str(future["id"]) in w and future[spec.version_field] in w for w in warnings), warnings
+    assert any(key in w and str(future["id"]) in w and future[stored_marker(spec)] in w for w in warnings), warnings
 
 
 def test_records_within_the_tolerance_are_not_flagged(warehouse):
@@ -100,7 +106,7 @@ def test_records_within_the_tolerance_are_not_flagged(warehouse):
     with serving(make_world(persons=60, seed=42)) as server:
         soon = datetime.now(UTC) + DEFAULT_FUTURE_TOLERANCE / 2
         server.upsert(spec.key, [{**server.served(spec.key)[-1], "id": record_id(spec, 1),
-                                  spec.version_field: marker(spec, soon)}])
+                                  stored_marker(spec): marker(spec, soon)}])
         with clients(server) as by_system:
             stats = land_resource(warehouse, by_system["shop"], spec.name)
     assert stats.future_dated == 0
@@ -121,8 +127,8 @@ def test_the_raw_asset_reports_future_dated_records_by_the_configured_tolerance(
     with serving(make_world(persons=60, seed=43)) as server:
         template = server.served(spec.key)[-1]
         in_two_hours = {**template, "id": record_id(spec, 1),
-                        spec.version_field: marker(spec, datetime.now(UTC) + timedelta(hours=2))}
-        in_2099 = {**template, "id": record_id(spec, 2), spec.version_field: marker(spec, FUTURE)}
+                        stored_marker(spec): marker(spec, datetime.now(UTC) + timedelta(hours=2))}
+        in_2099 = {**template, "id": record_id(spec, 2), stored_marker(spec): marker(spec, FUTURE)}
         server.upsert(spec.key, [in_two_hours, in_2099])
         point_pipeline_at(monkeypatch, server, tmp_path / "c360.duckdb")
         monkeypatch.setenv("C360_FUTURE_TOLERANCE", "1d")  # a source clock a few hours fast is forgiven
@@ -134,7 +140,7 @@ def test_the_raw_asset_reports_future_dated_records_by_the_configured_tolerance(
     [event] = result.get_asset_materialization_events()
     metadata = event.materialization.metadata
     assert metadata["records_future_dated"].value == 1
-    assert metadata["future_dated_examples"].value == {str(in_2099["id"]): in_2099[spec.version_field]}
+    assert metadata["future_dated_examples"].value == {str(in_2099["id"]): in_2099[stored_marker(spec)]}
     assert metadata["records_new"].value >= 2
     warnings = [entry.user_message for entry in instance.all_logs(result.run_id) if entry.level == logging.WARNING]
-    assert any(str(in_2099["id"]) in w and in_2099[spec.version_field] in w for w in warnings), warnings
+    assert any(str(in_2099["id"]) in w and in_2099[stored_marker(spec)] in w for w in warnings), warnings

@@ -11,6 +11,7 @@ import requests
 from connectors import ALL_RESOURCES
 from connectors.errors import SourceAuthError
 from c360.raw_store import land_resource
+from demo_sources.shop_graphql import as_fetched
 from tests.conftest import CREDENTIALS, clients, make_world, served_by_id, serving
 
 
@@ -140,8 +141,9 @@ def test_malformed_records_are_quarantined_with_their_reason_and_the_rest_lands(
         ).fetchall()
         assert len(quarantined) == 2
         by_id = {row[0]: row for row in quarantined}
-        assert "updated_at" in by_id["9000000001"][1]
-        assert orjson.loads(by_id["9000000001"][2]) == broken_marker
+        # the connector receives GraphQL nodes: the id as the source wrote it is the global id
+        assert "updatedAt" in by_id["gid://shopify/Customer/9000000001"][1]
+        assert orjson.loads(by_id["gid://shopify/Customer/9000000001"][2]) == as_fetched("shop/customers", broken_marker)
         assert "id" in by_id[None][1]
         shop_customers = next(spec for spec in ALL_RESOURCES if spec.key == "shop/customers")
         well_formed = set(served_by_id(server, shop_customers)) - {"9000000001"}
@@ -185,7 +187,8 @@ def test_a_record_changed_without_a_new_marker_replaces_the_stored_one(warehouse
         stats = land_everything(warehouse, server)["shop/customers"]
 
     assert (stats.new, stats.updated) == (0, 1)
-    assert landed(warehouse, next(s for s in ALL_RESOURCES if s.key == "shop/customers"))[str(boundary["id"])] == edited
+    assert landed(warehouse, next(s for s in ALL_RESOURCES if s.key == "shop/customers"))[str(boundary["id"])] == \
+        as_fetched("shop/customers", edited)
 
 
 def test_replay_directory_served_and_landed_reproduces_every_record(warehouse, tmp_path):
@@ -198,6 +201,6 @@ def test_replay_directory_served_and_landed_reproduces_every_record(warehouse, t
         land_everything(warehouse, server)
     for spec in ALL_RESOURCES:
         path = tmp_path / "replay" / f"{spec.key}.jsonl"
-        from_file = {str(r["id"]): r for r in map(orjson.loads, path.read_bytes().splitlines())}
+        from_file = {str(r["id"]): as_fetched(spec.key, r) for r in map(orjson.loads, path.read_bytes().splitlines())}
         assert from_file, spec.key
         assert landed(warehouse, spec) == from_file, spec.key

@@ -12,15 +12,17 @@ renamed as (
     select
         id as source_record_id,
         'shop' as source_system,
-        {{ to_id("record->>'$.id'") }} as checkout_id,
-        {{ json_text('token') }} as checkout_token,
-        {{ to_id("record->>'$.customer.id'") }} as customer_id,
-        {{ clean_text("record->>'$.email'", reject_json=false) }} as email,
-        {{ to_money("record->>'$.total_price'") }} as total_price,
-        cast(coalesce(json_array_length(record, '$.line_items'), 0) as integer) as line_items_count,
-        {{ to_utc_timestamp("record->>'$.created_at'") }} as created_at,
-        {{ to_utc_timestamp("record->>'$.updated_at'") }} as updated_at,
-        {{ to_utc_timestamp("record->>'$.completed_at'") }} as completed_at,
+        {{ shop_id("record->>'$.id'") }} as checkout_id,
+        -- REST `token`; a GraphQL AbandonedCheckout has none: its recovery URL names it
+        coalesce({{ json_text('token') }}, regexp_extract(record->>'$.abandonedCheckoutUrl', '/([0-9a-f]{16,})/recover', 1))
+            as checkout_token,
+        {{ shop_id("record->>'$.customer.id'") }} as customer_id,
+        {{ clean_text(shop_json('customer.defaultEmailAddress.emailAddress', 'email'), reject_json=false) }} as email,
+        {{ shop_money('totalPriceSet', 'total_price') }} as total_price,
+        cast(coalesce(len({{ shop_list('lineItems', 'line_items') }}), 0) as integer) as line_items_count,
+        {{ to_utc_timestamp(shop_json('createdAt', 'created_at')) }} as created_at,
+        {{ to_utc_timestamp(shop_json('updatedAt', 'updated_at')) }} as updated_at,
+        {{ to_utc_timestamp(shop_json('completedAt', 'completed_at')) }} as completed_at,
         _loaded_at as loaded_at
 
     from source

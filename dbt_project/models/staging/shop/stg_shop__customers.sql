@@ -10,41 +10,49 @@ source as (
 renamed as (
 
     select
-        ----------  ids
+        ----------  ids (GraphQL node, else the REST/webhook shape: macros/shop.sql)
         id as source_record_id,
         'shop' as source_system,
-        {{ to_id("record->>'$.id'") }} as customer_id,
+        {{ shop_id("record->>'$.id'") }} as customer_id,
 
         ----------  person
-        {{ json_text('first_name') }} as first_name_raw,
-        {{ json_text('last_name') }} as last_name_raw,
-        {{ clean_text("record->>'$.email'", reject_json=false) }} as email,
-        {{ clean_text("record->>'$.phone'") }} as phone,
-        record->>'$.birthday' as birthday_raw,
+        {{ shop_text('firstName', 'first_name') }} as first_name_raw,
+        {{ shop_text('lastName', 'last_name') }} as last_name_raw,
+        {{ clean_text(shop_json('defaultEmailAddress.emailAddress', 'email'), reject_json=false) }} as email,
+        {{ clean_text(shop_json('defaultPhoneNumber.phoneNumber', 'phone')) }} as phone,
+        -- Shopify has no birthday field: the standard customer metafield facts.birth_date
+        {{ shop_json('birthDate.value', 'birthday') }} as birthday_raw,
 
         ----------  address
-        {{ json_text('default_address.address1') }} as street,
-        {{ json_text('default_address.address2') }} as street2,
-        {{ clean_text("record->>'$.default_address.zip'") }} as zip,
-        {{ json_text('default_address.city') }} as city,
-        upper({{ json_text('default_address.country_code') }}) as country_code,
-        {{ json_text('default_address.company') }} as company_name,
+        {{ shop_text('defaultAddress.address1', 'default_address.address1') }} as street,
+        {{ shop_text('defaultAddress.address2', 'default_address.address2') }} as street2,
+        {{ clean_text(shop_json('defaultAddress.zip', 'default_address.zip')) }} as zip,
+        {{ shop_text('defaultAddress.city', 'default_address.city') }} as city,
+        upper({{ shop_text('defaultAddress.countryCodeV2', 'default_address.country_code') }}) as country_code,
+        {{ shop_text('defaultAddress.company', 'default_address.company') }} as company_name,
 
-        ----------  status
-        {{ json_text('state') }} as state,
-        coalesce({{ json_bool('guest') }}, false) as is_guest,
-        {{ json_bool('verified_email') }} as is_email_verified,
-        {{ json_text('tags') }} as tags,
+        ----------  status: `state` is the customer account (DISABLED = no account, the state of
+        -- every guest checkout customer), never a deletion
+        lower({{ json_text('state') }}) as state,
+        coalesce({{ json_bool('guest') }}, upper({{ json_text('state') }}) = 'DISABLED', false) as is_guest,
+        coalesce({{ json_bool('verifiedEmail') }}, {{ json_bool('verified_email') }}) as is_email_verified,
+        case
+            when json_type(record, '$.tags') = 'ARRAY'
+                then nullif(array_to_string(cast(json_extract_string(record, '$.tags[*]') as varchar[]), ', '), '')
+            else {{ json_text('tags') }}
+        end as tags,
 
         ----------  consent
-        {{ json_text('email_marketing_consent.state') }} as email_marketing_consent_state,
-        {{ json_text('email_marketing_consent.opt_in_level') }} as email_marketing_opt_in_level,
-        {{ to_utc_timestamp("record->>'$.email_marketing_consent.consent_updated_at'") }}
+        lower({{ shop_text('emailMarketingConsent.marketingState', 'email_marketing_consent.state') }})
+            as email_marketing_consent_state,
+        lower({{ shop_text('emailMarketingConsent.marketingOptInLevel', 'email_marketing_consent.opt_in_level') }})
+            as email_marketing_opt_in_level,
+        {{ to_utc_timestamp(shop_json('emailMarketingConsent.consentUpdatedAt', 'email_marketing_consent.consent_updated_at')) }}
             as email_marketing_consent_updated_at,
 
         ----------  timestamps
-        {{ plausible_timestamp(to_utc_timestamp("record->>'$.created_at'")) }} as created_at,
-        {{ to_utc_timestamp("record->>'$.updated_at'") }} as updated_at,
+        {{ plausible_timestamp(to_utc_timestamp(shop_json('createdAt', 'created_at'))) }} as created_at,
+        {{ to_utc_timestamp(shop_json('updatedAt', 'updated_at')) }} as updated_at,
         _loaded_at as loaded_at
 
     from source
@@ -68,7 +76,9 @@ normalized as (
         {{ safe_date('birthday_raw') }} as birthday,
         {{ date_is_invalid('birthday_raw') }} as birthday_is_invalid,
         {{ extract_erp_customer_ref('tags') }} as erp_customer_ref,
-        state = 'disabled' as is_deleted,
+        -- Shopify deletes a customer outright; GraphQL keeps no trace (docs/source_protocol.md A1:
+        -- deletions): a landed customer is not deleted, whatever its account state
+        false as is_deleted,
         email_marketing_consent_state = 'subscribed' as has_email_marketing_consent
 
     from renamed

@@ -21,10 +21,10 @@ line_items as (
     select
         orders.id as order_source_record_id,
         orders._loaded_at as loaded_at,
-        unnest(cast(orders.record->'$.line_items' as json[])) as line_item,
-        generate_subscripts(cast(orders.record->'$.line_items' as json[]), 1) as line_position
+        unnest({{ shop_list('lineItems', 'line_items', 'orders.record') }}) as line_item,
+        generate_subscripts({{ shop_list('lineItems', 'line_items', 'orders.record') }}, 1) as line_position
     from orders
-    where json_type(orders.record, '$.line_items') = 'ARRAY'
+    where {{ shop_list('lineItems', 'line_items', 'orders.record') }} is not null
 
 ),
 
@@ -35,12 +35,12 @@ renamed as (
         'shop' as source_system,
         {{ to_id("order_source_record_id") }} as order_id,
         line_position,
-        {{ to_id("line_item->>'$.id'") }} as line_item_id,
+        {{ shop_id("line_item->>'$.id'") }} as line_item_id,
         {{ json_text('sku', 'line_item') }} as sku,
         {{ json_text('title', 'line_item') }} as title,
-        {{ to_id("line_item->>'$.product_id'") }} as product_id,
+        {{ shop_id(shop_json('product.id', 'product_id', 'line_item')) }} as product_id,
         try_cast(line_item->>'$.quantity' as integer) as quantity,
-        {{ to_money("line_item->>'$.price'") }} as price,
+        {{ shop_money('originalUnitPriceSet', 'price', 'line_item') }} as price,
         loaded_at
 
     from line_items

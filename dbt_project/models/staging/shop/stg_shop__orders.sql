@@ -19,49 +19,71 @@ source as (
 renamed as (
 
     select
-        ----------  ids
+        ----------  ids (GraphQL node, else the REST/webhook shape: macros/shop.sql)
         id as source_record_id,
         'shop' as source_system,
-        {{ to_id("record->>'$.id'") }} as order_id,
+        {{ shop_id("record->>'$.id'") }} as order_id,
         {{ json_text('name') }} as order_name,
-        try_cast(record->>'$.order_number' as bigint) as order_number,
-        {{ to_id("record->>'$.customer.id'") }} as customer_id,
+        -- `name` is the order number with the shop's prefix (#1001); REST also has `order_number`
+        coalesce(try_cast(record->>'$.order_number' as bigint),
+                 try_cast(regexp_extract(record->>'$.name', '^#?([0-9]+)$', 1) as bigint)) as order_number,
+        {{ shop_id("record->>'$.customer.id'") }} as customer_id,
         {{ clean_text("record->>'$.email'", reject_json=false) }} as email,
 
         ----------  status
-        {{ json_text('financial_status') }} as financial_status,
+        lower({{ shop_text('displayFinancialStatus', 'financial_status') }}) as financial_status,
         coalesce({{ json_bool('test') }}, false) as is_test,
-        {{ to_utc_timestamp("record->>'$.cancelled_at'") }} as cancelled_at,
+        {{ to_utc_timestamp(shop_json('cancelledAt', 'cancelled_at')) }} as cancelled_at,
 
-        ----------  money (gross, EUR)
-        upper({{ json_text('currency') }}) as currency,
-        {{ to_money("record->>'$.total_price'") }} as total_price,
-        {{ to_money("record->>'$.subtotal_price'") }} as subtotal_price,
-        {{ to_money("record->>'$.total_tax'") }} as total_tax,
-        {{ to_money("record->>'$.total_discounts'") }} as total_discounts,
-        {{ to_money("record->>'$.shipping_price'") }} as shipping_price,
+        ----------  money (gross, in the shop's currency: the `shopMoney` of each money bag)
+        upper({{ shop_text('currencyCode', 'currency') }}) as currency,
+        {{ shop_money('totalPriceSet', 'total_price') }} as total_price,
+        {{ shop_money('subtotalPriceSet', 'subtotal_price') }} as subtotal_price,
+        {{ shop_money('totalTaxSet', 'total_tax') }} as total_tax,
+        {{ shop_money('totalDiscountsSet', 'total_discounts') }} as total_discounts,
+        -- shipping: the shipping lines' total (GraphQL totalShippingPriceSet; REST shipping_lines, or
+        -- the `shipping_price` of replay directories written by earlier demo versions)
+        coalesce(
+            {{ to_money("record->>'$.totalShippingPriceSet.shopMoney.amount'") }},
+            cast(list_sum(list_transform(
+                {{ shop_list('shippingLines', 'shipping_lines') }},
+                lambda line: try_cast(coalesce(line->>'$.price_set.shop_money.amount', line->>'$.price') as decimal(18, 2))
+            )) as decimal(18, 2)),
+            {{ to_money("record->>'$.shipping_price'") }}
+        ) as shipping_price,
 
-        ----------  payment
-        cast(json_extract_string(record, '$.payment_gateway_names[*]') as varchar[]) as payment_gateway_names,
-        {{ json_text('payment_gateway_names[0]') }} as payment_gateway,
+        ----------  presentment (the currency the buyer saw; equals the shop's for a single-currency shop)
+        upper(coalesce({{ json_text('presentmentCurrencyCode') }}, {{ json_text('presentment_currency') }},
+                       {{ shop_text('currencyCode', 'currency') }})) as presentment_currency,
+        coalesce({{ to_money("record->>'$.totalPriceSet.presentmentMoney.amount'") }},
+                 {{ to_money("record->>'$.total_price_set.presentment_money.amount'") }},
+                 {{ shop_money('totalPriceSet', 'total_price') }}) as presentment_total_price,
+
+        ----------  payment (gateway names are an open set)
+        cast(case
+            when json_type(record, '$.paymentGatewayNames') = 'ARRAY' then json_extract_string(record, '$.paymentGatewayNames[*]')
+            else json_extract_string(record, '$.payment_gateway_names[*]')
+        end as varchar[]) as payment_gateway_names,
+        coalesce({{ json_text('paymentGatewayNames[0]') }}, {{ json_text('payment_gateway_names[0]') }},
+                 {{ json_text('gateway') }}) as payment_gateway,
 
         ----------  addresses
-        {{ json_text('billing_address.address1') }} as billing_street,
-        {{ clean_text("record->>'$.billing_address.zip'") }} as billing_zip,
-        {{ json_text('billing_address.city') }} as billing_city,
-        upper({{ json_text('billing_address.country_code') }}) as billing_country_code,
-        {{ json_text('shipping_address.address1') }} as shipping_street,
-        {{ clean_text("record->>'$.shipping_address.zip'") }} as shipping_zip,
-        {{ json_text('shipping_address.city') }} as shipping_city,
-        upper({{ json_text('shipping_address.country_code') }}) as shipping_country_code,
+        {{ shop_text('billingAddress.address1', 'billing_address.address1') }} as billing_street,
+        {{ clean_text(shop_json('billingAddress.zip', 'billing_address.zip')) }} as billing_zip,
+        {{ shop_text('billingAddress.city', 'billing_address.city') }} as billing_city,
+        upper({{ shop_text('billingAddress.countryCodeV2', 'billing_address.country_code') }}) as billing_country_code,
+        {{ shop_text('shippingAddress.address1', 'shipping_address.address1') }} as shipping_street,
+        {{ clean_text(shop_json('shippingAddress.zip', 'shipping_address.zip')) }} as shipping_zip,
+        {{ shop_text('shippingAddress.city', 'shipping_address.city') }} as shipping_city,
+        upper({{ shop_text('shippingAddress.countryCodeV2', 'shipping_address.country_code') }}) as shipping_country_code,
 
         ----------  nested
-        cast(coalesce(json_array_length(record, '$.line_items'), 0) as integer) as line_items_count,
-        cast(coalesce(json_array_length(record, '$.refunds'), 0) as integer) as refunds_count,
+        cast(coalesce(len({{ shop_list('lineItems', 'line_items') }}), 0) as integer) as line_items_count,
+        cast(coalesce(len({{ shop_list('refunds', 'refunds', connection=false) }}), 0) as integer) as refunds_count,
 
         ----------  timestamps
-        {{ to_utc_timestamp("record->>'$.created_at'") }} as created_at,
-        {{ to_utc_timestamp("record->>'$.updated_at'") }} as updated_at,
+        {{ to_utc_timestamp(shop_json('createdAt', 'created_at')) }} as created_at,
+        {{ to_utc_timestamp(shop_json('updatedAt', 'updated_at')) }} as updated_at,
         _loaded_at as loaded_at
 
     from source

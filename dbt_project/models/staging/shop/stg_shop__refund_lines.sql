@@ -35,10 +35,10 @@ refund_lines as (
         loaded_at,
         refund_position,
         refund,
-        unnest(cast(refund->'$.refund_line_items' as json[])) as refund_line,
-        generate_subscripts(cast(refund->'$.refund_line_items' as json[]), 1) as refund_line_position
+        unnest({{ shop_list('refundLineItems', 'refund_line_items', 'refund') }}) as refund_line,
+        generate_subscripts({{ shop_list('refundLineItems', 'refund_line_items', 'refund') }}, 1) as refund_line_position
     from refunds
-    where json_type(refund, '$.refund_line_items') = 'ARRAY'
+    where {{ shop_list('refundLineItems', 'refund_line_items', 'refund') }} is not null
 
 ),
 
@@ -49,12 +49,12 @@ renamed as (
         order_source_record_id || '-' || refund_position as refund_key,
         'shop' as source_system,
         {{ to_id("order_source_record_id") }} as order_id,
-        {{ to_id("refund->>'$.id'") }} as refund_id,
+        {{ shop_id("refund->>'$.id'") }} as refund_id,
         refund_line_position,
-        {{ to_id("refund_line->>'$.line_item_id'") }} as line_item_id,
+        {{ shop_id(shop_json('lineItem.id', 'line_item_id', 'refund_line')) }} as line_item_id,
         try_cast(refund_line->>'$.quantity' as integer) as quantity,
-        {{ to_money("refund_line->>'$.subtotal'") }} as subtotal,
-        {{ to_utc_timestamp("refund->>'$.created_at'") }} as refunded_at,
+        {{ shop_money('subtotalSet', 'subtotal', 'refund_line') }} as subtotal,
+        {{ to_utc_timestamp(shop_json('createdAt', 'created_at', 'refund')) }} as refunded_at,
         loaded_at
 
     from refund_lines

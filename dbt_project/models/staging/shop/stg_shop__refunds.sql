@@ -35,25 +35,27 @@ renamed as (
         'shop' as source_system,
         {{ to_id("order_source_record_id") }} as order_id,
         refund_position,
-        {{ to_id("refund->>'$.id'") }} as refund_id,
-        {{ to_utc_timestamp("refund->>'$.created_at'") }} as created_at,
-        cast(coalesce(json_array_length(refund, '$.refund_line_items'), 0) as integer) as refund_lines_count,
+        {{ shop_id("refund->>'$.id'") }} as refund_id,
+        {{ to_utc_timestamp(shop_json('createdAt', 'created_at', 'refund')) }} as created_at,
+        cast(coalesce(len({{ shop_list('refundLineItems', 'refund_line_items', 'refund') }}), 0) as integer)
+            as refund_lines_count,
         -- list functions, not subqueries over unnest(): those are decorrelated into a join over all
         -- refunds, which a filter on loaded_at (the daily test scope) cannot pass
         cast(coalesce(list_sum(list_transform(
-            cast(refund->'$.refund_line_items' as json[]),
+            {{ shop_list('refundLineItems', 'refund_line_items', 'refund') }},
             lambda item: try_cast(item->>'$.quantity' as integer)
         )), 0) as bigint) as refunded_quantity,
         cast(coalesce(list_sum(list_transform(
-            cast(refund->'$.refund_line_items' as json[]),
-            lambda item: try_cast(item->>'$.subtotal' as decimal(18, 2))
+            {{ shop_list('refundLineItems', 'refund_line_items', 'refund') }},
+            lambda item: try_cast(coalesce(item->>'$.subtotalSet.shopMoney.amount', item->>'$.subtotal') as decimal(18, 2))
         )), 0) as decimal(18, 2)) as refunded_lines_subtotal,
+        -- successful refund transactions (GraphQL enums REFUND/SUCCESS, REST refund/success)
         cast(coalesce(list_sum(list_transform(
             list_filter(
-                cast(refund->'$.transactions' as json[]),
-                lambda tx: tx->>'$.kind' = 'refund' and tx->>'$.status' = 'success'
+                {{ shop_list('transactions', 'transactions', 'refund') }},
+                lambda tx: lower(tx->>'$.kind') = 'refund' and lower(tx->>'$.status') = 'success'
             ),
-            lambda tx: try_cast(tx->>'$.amount' as decimal(18, 2))
+            lambda tx: try_cast(coalesce(tx->>'$.amountSet.shopMoney.amount', tx->>'$.amount') as decimal(18, 2))
         )), 0) as decimal(18, 2)) as refunded_amount,
         loaded_at
 
