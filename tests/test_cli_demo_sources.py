@@ -8,12 +8,12 @@ import sys
 
 import pytest
 
-from c360 import cli
+from c360_cli import main as cli
 
 
 def test_product_modules_do_not_import_the_demo_sources():
     code = (
-        "import sys, c360.cli, c360.settings, connectors\n"
+        "import sys, c360_cli.main, c360.settings, connectors, orchestration.definitions\n"
         "assert 'demo_sources' not in sys.modules, sorted(m for m in sys.modules if m.startswith('demo_sources'))\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
