@@ -36,6 +36,7 @@ payments as (
         max(paid_at) as last_paid_at,
         arg_max(payment_method, struct_pack(at := paid_at, id := payment_id)) as payment_method
     from {{ ref('stg_accounting__payments') }}
+    where is_payment
     group by voucher_id
 
 ),
