@@ -23,7 +23,7 @@ orders as (
 invoices as (
 
     select * from {{ ref('stg_accounting__vouchers') }}
-    where voucher_type = 'salesinvoice'
+    where voucher_type in ('salesinvoice', 'invoice')  -- bookkeeping and invoicing module
 
 ),
 
