@@ -260,8 +260,8 @@ class AccountingWorld:
                         "voucherDate": vdate[i], "dueDate": due[i], "createdDate": created[i], "updatedDate": updated[i],
                         "contactId": self._contact_id(crow) if crow >= 0 else None,
                         "contactName": self._contact_name(crow) if crow >= 0 else "Sammelkunde",
-                        "totalAmount": tot[i], "openAmount": opn[i], "currency": "EUR", "remark": remark,
-                        "dunningLevel": dun})
+                        "totalAmount": tot[i], "openAmount": opn[i], "currency": "EUR", "archived": False,
+                        "remark": remark, "dunningLevel": dun})
         return out
 
     def _r_payments(self, a: int, b: int) -> list[dict]:
@@ -305,7 +305,7 @@ class AccountingWorld:
                "createdDate": acc_ts(np.array([t * 1000 + 1]))[0], "updatedDate": acc_ts(np.array([upd * 1000 + 7]))[0],
                "contactId": c[0] if c else None, "contactName": c[1] if c else "Sammelkunde",
                "totalAmount": round(total / 100, 2), "openAmount": round(total / 100, 2) if status == "open" else 0.0,
-               "currency": "EUR", "remark": remark, "dunningLevel": 0}
+               "currency": "EUR", "archived": False, "remark": remark, "dunningLevel": 0}
         day.put("accounting/vouchers", None, rec)
         if paid_t is not None and not credit:
             self._uuid1(rng)  # the draw of the earlier payment id, so that the world stays the same

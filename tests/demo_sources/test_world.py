@@ -77,7 +77,8 @@ SCHEMA = {
                             "note": (S, NONE), "archived": B},
     "accounting/vouchers": {"id": S, "voucherType": S, "voucherStatus": S, "voucherNumber": S, "voucherDate": S,
                             "dueDate": S, "createdDate": S, "updatedDate": S, "contactId": (S, NONE), "contactName": S,
-                            "totalAmount": NUM, "openAmount": NUM, "currency": S, "remark": S, "dunningLevel": I},
+                            "totalAmount": NUM, "openAmount": NUM, "currency": S, "archived": B, "remark": S,
+                            "dunningLevel": I},
     "accounting/payments": {"id": S, "updatedDate": S, "openAmount": NUM, "currency": S, "paymentStatus": S,
                             "voucherType": S, "voucherStatus": S, "paidDate": S, "paymentItems": list},
 }
