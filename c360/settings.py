@@ -127,6 +127,26 @@ def http_max_retries() -> int:
     return int(_env("C360_HTTP_MAX_RETRIES", "8"))
 
 
+# Lexware Office allows 2 requests a second per client (token bucket, 429 beyond): the accounting
+# client keeps that pace itself against a real host; against a loopback host (the demo sources) it
+# does not pace unless told to. 0 turns the pace off.
+DEFAULT_ACCOUNTING_MAX_RPS = 2.0
+
+
+def accounting_max_rps(base_url: str) -> float:
+    """Requests a second the accounting client sends at most (`C360_ACCOUNTING_MAX_RPS`); 0 = no pace."""
+    raw = _env("C360_ACCOUNTING_MAX_RPS", "").strip()
+    if raw:
+        value = float(raw)
+        if value < 0:
+            raise ValueError(f"C360_ACCOUNTING_MAX_RPS must be >= 0, got {raw!r}")
+        return value
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(base_url).hostname or "").lower()
+    return 0.0 if host in ("localhost", "127.0.0.1", "::1") else DEFAULT_ACCOUNTING_MAX_RPS
+
+
 def http_ca_bundle() -> str | None:
     """The CA bundle HTTPS requests verify against (`REQUESTS_CA_BUNDLE`, else `CURL_CA_BUNDLE`, as
     requests reads them), or None for requests' own."""

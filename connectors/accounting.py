@@ -1,16 +1,25 @@
-"""Accounting connector (Lexware Office / lexoffice style).
+"""Accounting connector (Lexware Office / lexoffice).
 
 Contacts: a full scan (no change filter exists; the watermark stays None, changes show in `version`).
-Vouchers (`voucherType=salesinvoice,salescreditnote&voucherStatus=any`) and payments: sorted by
-(`updatedDate`, `id`) and filtered by whole Europe/Berlin days (`updatedDateFrom`/`updatedDateTo`,
-inclusive). A page reaching past 10,000 results gives 400, so a pull is cut into date windows of at
-most 10,000 results: an open-ended window that is too large is closed just before the day of its
-10,000th record (one 1-record probe), a closed window that is too large is halved. A window whose
-`totalElements` changes while it is paged is read again. A single day with more than 10,000 vouchers
-is read once per voucher status and type (the list's other filters); a single day with more than
-10,000 payments cannot be read completely and raises SourceRequestError. Watermark = the Berlin day
-of the greatest `updatedDate` landed that is not after the clock when its page arrived (a future-dated
-record never moves it), re-read inclusively next run.
+Vouchers: `GET /v1/voucherlist` for every sales voucher type of bookkeeping (`salesinvoice`,
+`salescreditnote`) and of the invoicing module (`invoice`, `creditnote`, `downpaymentinvoice`), every
+status (`voucherStatus=any`), sorted explicitly by `updatedDate,ASC` (the default is voucher date
+descending) and filtered by whole Europe/Berlin days (`updatedDateFrom`/`updatedDateTo`, inclusive).
+A page reaching past 10,000 results gives 400, so a pull is cut into date windows of at most 10,000
+results: an open-ended window that is too large is closed just before the day of its 10,000th record
+(one 1-record probe), a closed window that is too large is halved. A window whose `totalElements`
+changes while it is paged is read again. A single day with more than 10,000 vouchers is read once per
+voucher status and type (the list's other filters). Watermark = the Berlin day of the greatest
+`updatedDate` landed that is not after the clock when its page arrived (a future-dated record never
+moves it), re-read inclusively next run.
+
+Payments: the API has no payments list, only the payment state of one voucher at
+`GET /v1/payments/{voucherId}`. The payments resource reads the voucher list from its own watermark
+(the vouchers new or changed since the last payments pull: a payment changes the voucher's status and
+so its `updatedDate`) and asks for the payment state of each; it lands one record per voucher: the
+response as returned plus `id` (the voucher id) and `updatedDate` (the voucher row's `updatedDate`,
+the change marker; the response itself carries neither). Every request keeps the client-side pace of
+`C360_ACCOUNTING_MAX_RPS` (Lexware Office: 2 requests a second).
 """
 
 from __future__ import annotations
@@ -19,12 +28,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Callable, Iterator
 from zoneinfo import ZoneInfo
 
-from c360.settings import DEFAULT_FUTURE_TOLERANCE, SourceCredentials
+from c360.settings import DEFAULT_FUTURE_TOLERANCE, SourceCredentials, accounting_max_rps
 
 from .base import (MalformedRecord, Page, RequestStats, ResourceSpec, expect_records, last_valid, parse_iso_offset,
                    records_path, resource)
-from .errors import SourceRequestError, SourceUnavailableError
-from .http import HttpClient, Response
+from .errors import SourceError, SourceRequestError, SourceUnavailableError
+from .http import HttpClient, RequestPacer, Response
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PAGE_SIZE = 250
@@ -37,18 +46,25 @@ RESOURCES: dict[str, ResourceSpec] = {
     "payments": resource("accounting", "payments", "accounting_payments", "updatedDate"),
 }
 
-_PATHS = {"contacts": "/v1/contacts", "vouchers": "/v1/voucherlist", "payments": "/v1/payments"}
-_FILTERS = {"vouchers": {"voucherType": "salesinvoice,salescreditnote", "voucherStatus": "any"}}
+_PATHS = {"contacts": "/v1/contacts", "vouchers": "/v1/voucherlist", "payments": "/v1/voucherlist"}
+PAYMENTS_PATH = "/v1/payments/{voucher_id}"
+# The sales vouchers a shop produces: bookkeeping vouchers and the invoicing module's documents.
+SALES_VOUCHER_TYPES = ("salesinvoice", "salescreditnote", "invoice", "creditnote", "downpaymentinvoice")
+VOUCHER_STATUSES = ("draft", "open", "overdue", "paid", "paidoff", "voided", "transferred", "sepadebit",
+                    "accepted", "rejected", "unchecked")
+_VOUCHER_FILTERS = {"voucherType": ",".join(SALES_VOUCHER_TYPES), "voucherStatus": "any",
+                    "sort": "updatedDate,ASC"}
+_FILTERS = {"vouchers": _VOUCHER_FILTERS, "payments": _VOUCHER_FILTERS}
 
 Window = tuple[date | None, date | None]  # inclusive days; None = open
 Part = tuple[tuple[str, str], ...]  # extra filter parameters of a sub-query, () = none
 # The sub-queries of one overfull day of vouchers: one per status and type (all the contract knows).
 VOUCHER_PARTS: tuple[Part, ...] = tuple(
     (("voucherType", vtype), ("voucherStatus", status))
-    for vtype in ("salesinvoice", "salescreditnote")
-    for status in ("open", "overdue", "paid", "paidoff", "voided")
+    for vtype in SALES_VOUCHER_TYPES
+    for status in VOUCHER_STATUSES
 )
-_PARTS = {"vouchers": VOUCHER_PARTS, "payments": ()}
+_PARTS = {"vouchers": VOUCHER_PARTS, "payments": VOUCHER_PARTS}
 
 
 def berlin_day(updated: str) -> date:
@@ -82,21 +98,53 @@ class AccountingClient:
 
     def __init__(self, base_url: str, credentials: SourceCredentials, *, timeout: float = 30.0,
                  max_retries: int = 8, future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
-                 page_size: int = PAGE_SIZE, max_results: int = MAX_RESULTS):
+                 page_size: int = PAGE_SIZE, max_results: int = MAX_RESULTS, max_rps: float | None = None):
         self.stats = RequestStats()
         self.page_size = page_size
         self.max_results = max_results
         self.future_tolerance = future_tolerance
         self.http = HttpClient("accounting", base_url,
                                headers={"Authorization": f"Bearer {credentials.accounting_api_key}"},
-                               timeout=timeout, max_retries=max_retries, stats=self.stats)
+                               timeout=timeout, max_retries=max_retries, stats=self.stats,
+                               pacer=RequestPacer(accounting_max_rps(base_url) if max_rps is None else max_rps))
 
     def fetch(self, resource: str, watermark: str | None) -> Iterator[Page]:
         spec = self.resources[resource]
         if resource == "contacts":
             return self._scan(_PATHS[resource])
-        return fetch_windowed(self._getter(resource), spec, watermark, self.page_size, self.max_results,
-                              _PARTS[resource], future_tolerance=self.future_tolerance)
+        pages = fetch_windowed(self._getter(resource), spec, watermark, self.page_size, self.max_results,
+                               _PARTS[resource], future_tolerance=self.future_tolerance)
+        return self._payments(pages) if resource == "payments" else pages
+
+    def _payments(self, voucher_pages: Iterator[Page]) -> Iterator[Page]:
+        """The payment state of each voucher of the voucher pages, one landed record per voucher."""
+        spec = self.resources["payments"]
+        for page in voucher_pages:
+            records = []
+            for row in page.records:
+                try:
+                    voucher_id = spec.record_id(row)
+                    spec.record_version(row)
+                except MalformedRecord:
+                    continue  # the vouchers resource quarantines the row itself
+                body = self._payment_state(voucher_id)
+                if body is not None:
+                    records.append({**body, "id": voucher_id, "updatedDate": row["updatedDate"]})
+            yield Page(records, page.watermark, None, "$", future_after=page.future_after)
+
+    def _payment_state(self, voucher_id: str) -> dict | None:
+        """`GET /v1/payments/{voucherId}`; None when the voucher is gone meanwhile (404)."""
+        path = PAYMENTS_PATH.format(voucher_id=voucher_id)
+        try:
+            response = self.http.get(path)
+        except SourceRequestError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(response.body, dict):
+            raise SourceError(f"accounting: unexpected response at GET {path}: not a JSON object",
+                              system="accounting", endpoint=f"GET {path}", status=200)
+        return response.body
 
     def close(self) -> None:
         self.http.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, NamedTuple
@@ -101,6 +102,7 @@ class HttpClient:
         stats: RequestStats | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        pacer: "RequestPacer | None" = None,
     ):
         self.system = system
         self.base_url = base_url.rstrip("/")
@@ -114,6 +116,7 @@ class HttpClient:
         self.stats = stats if stats is not None else RequestStats()
         self.sleep = sleep
         self.rng = rng or random.Random()
+        self.pacer = pacer
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=4, max_retries=0)
         self.session.mount("http://", adapter)
@@ -151,6 +154,8 @@ class HttpClient:
         failures = 0
         throttles = 0
         while True:
+            if self.pacer is not None:
+                self.pacer.wait()
             stats.requests += 1
             status: int | None = None
             try:
@@ -220,3 +225,28 @@ def _describe_exception(exc: Exception) -> str:
     if "aborted" in text.lower() or "RemoteDisconnected" in text:
         return "connection closed by server"
     return type(exc).__name__
+
+
+# --- accounting (Lexware Office): client-side request pace --------------------------------------------
+
+class RequestPacer:
+    """Spaces requests to at most `rate` a second (Lexware Office: 2/s, a token bucket over all
+    endpoints, 429 beyond); every attempt waits its turn, retries included. `rate` 0 = no pace."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.interval = 1.0 / rate if rate and rate > 0 else 0.0
+        self.clock = clock
+        self.sleep = sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = self.clock()
+            at = max(now, self._next)
+            self._next = at + self.interval
+        if at > now:
+            self.sleep(at - now)

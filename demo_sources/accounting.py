@@ -23,6 +23,70 @@ from .store import ResourceStore, to_epoch_us
 from .timefmt import acc_ts, berlin_offset
 
 
+# Lexware Office has no payment method, only the kind of each payment item: a matched bank or
+# payment-provider transaction, a cash-box entry, or a payment booked by hand.
+PAYMENT_ITEM_TYPE = {"bank_transfer": "partPaymentFinancialTransaction", "sepa_debit": "partPaymentFinancialTransaction",
+                     "paypal": "manualPayment", "card": "manualPayment", "cash": "partPaymentCashBox"}
+CREDIT_TYPES = ("salescreditnote", "creditnote")
+
+
+def berlin_midnight_ms(t: np.ndarray) -> np.ndarray:
+    """Epoch ms of the Europe/Berlin midnight starting the local day of UTC epoch seconds `t`."""
+    t = np.asarray(t, dtype=np.int64)
+    local_day = (t + berlin_offset(t)) // DAY
+    return (local_day * DAY - berlin_offset(local_day * DAY - 3600)) * 1000
+
+
+def payment_record(voucher_id: str, marker: str, voucher_type: str, paid_date: str, posting_date: str,
+                   amount: float, item_type: str) -> dict:
+    """The payments resource's record of a voucher paid in one payment: the `GET /v1/payments/{voucherId}`
+    body plus `id` (the voucher id) and `updatedDate` (the change marker), as the connector lands it."""
+    return {"id": voucher_id, "updatedDate": marker, "openAmount": 0.0, "currency": "EUR",
+            "paymentStatus": "balanced", "voucherType": voucher_type, "voucherStatus": "paid",
+            "paidDate": paid_date, "paymentItems": [
+                {"paymentItemType": item_type, "postingDate": posting_date, "amount": amount, "currency": "EUR"}]}
+
+
+def payment_response(voucher: dict, payment: dict | None) -> dict:
+    """`GET /v1/payments/{voucherId}` of a voucher row, with the payment items of its payment record."""
+    status = voucher.get("voucherStatus")
+    settled = status in ("paid", "paidoff", "voided")
+    open_amount = voucher.get("openAmount")
+    body = {"openAmount": 0.0 if settled or open_amount is None else open_amount,
+            "currency": voucher.get("currency", "EUR"),
+            "paymentStatus": "balanced" if settled else (
+                "openExpense" if voucher.get("voucherType") in CREDIT_TYPES else "openRevenue"),
+            "voucherType": voucher.get("voucherType"), "voucherStatus": status}
+    if status in ("paid", "paidoff"):
+        body["paidDate"] = (payment or {}).get("paidDate") or voucher.get("updatedDate")
+    body["paymentItems"] = list((payment or {}).get("paymentItems") or [])
+    return body
+
+
+def payments_from_legacy(rows: list[dict]) -> list[dict]:
+    """Payment records of the earlier replay layout (one row per payment with `voucherId`, `paidDate`,
+    `amount`, `paymentMethod`, `updatedDate`) as one payments record per voucher."""
+    out: dict[str, dict] = {}
+    for row in rows:
+        if not isinstance(row, dict) or "paymentItems" in row or "voucherId" not in row:
+            out[str(id(row))] = row
+            continue
+        rec = out.setdefault(row["voucherId"], {
+            "id": row["voucherId"], "updatedDate": row.get("updatedDate"), "openAmount": 0.0, "currency": "EUR",
+            "paymentStatus": "balanced", "voucherType": "salesinvoice", "voucherStatus": "paid",
+            "paidDate": row.get("paidDate"), "paymentItems": []})
+        paid = str(row.get("paidDate") or "")
+        rec["paymentItems"].append({
+            "paymentItemType": PAYMENT_ITEM_TYPE.get(row.get("paymentMethod"), "manualPayment"),
+            "postingDate": paid[:10] + "T00:00:00.000" + paid[23:] if len(paid) >= 29 else paid,
+            "amount": row.get("amount"), "currency": "EUR"})
+        if str(row.get("updatedDate") or "") > str(rec["updatedDate"] or ""):
+            rec["updatedDate"] = row.get("updatedDate")
+        if paid > str(rec["paidDate"] or ""):
+            rec["paidDate"] = row.get("paidDate")
+    return list(out.values())
+
+
 class AccountingWorld:
     """The accounting tables and records of a `world.GeneratedWorld` (a mixin of it)."""
 
@@ -196,19 +260,20 @@ class AccountingWorld:
                         "voucherDate": vdate[i], "dueDate": due[i], "createdDate": created[i], "updatedDate": updated[i],
                         "contactId": self._contact_id(crow) if crow >= 0 else None,
                         "contactName": self._contact_name(crow) if crow >= 0 else "Sammelkunde",
-                        "totalAmount": tot[i], "openAmount": opn[i], "currency": "EUR", "remark": remark,
-                        "dunningLevel": dun})
+                        "totalAmount": tot[i], "openAmount": opn[i], "currency": "EUR", "archived": False,
+                        "remark": remark, "dunningLevel": dun})
         return out
 
     def _r_payments(self, a: int, b: int) -> list[dict]:
         PM, V = self.T["accounting/payments"], self.T["accounting/vouchers"]
         s = slice(a, b)
-        ids = _uuid(PM["hi"][s], PM["lo"][s])
         vrows = PM["v"][s]
         vids = _uuid(V["hi"][vrows], V["lo"][vrows])
         paid, upd, amt = acc_ts(PM["paid_ms"][s]), acc_ts(PM["upd_ms"][s]), _num(PM["amount"][s])
-        return [{"id": ids[i], "voucherId": vids[i], "paidDate": paid[i], "amount": amt[i],
-                 "paymentMethod": PAYMENT_METHODS[m], "updatedDate": upd[i]}
+        posted = acc_ts(berlin_midnight_ms(PM["paid"][s]))
+        types = V["type"][vrows].tolist()
+        return [payment_record(vids[i], upd[i], ("salesinvoice", "salescreditnote")[types[i]], paid[i], posted[i], amt[i],
+                               PAYMENT_ITEM_TYPE[PAYMENT_METHODS[m]])
                 for i, m in enumerate(PM["method"][s].tolist())]
 
     # ------------------------------------------------------------------ one more simulated day
@@ -240,13 +305,14 @@ class AccountingWorld:
                "createdDate": acc_ts(np.array([t * 1000 + 1]))[0], "updatedDate": acc_ts(np.array([upd * 1000 + 7]))[0],
                "contactId": c[0] if c else None, "contactName": c[1] if c else "Sammelkunde",
                "totalAmount": round(total / 100, 2), "openAmount": round(total / 100, 2) if status == "open" else 0.0,
-               "currency": "EUR", "remark": remark, "dunningLevel": 0}
+               "currency": "EUR", "archived": False, "remark": remark, "dunningLevel": 0}
         day.put("accounting/vouchers", None, rec)
         if paid_t is not None and not credit:
-            day.put("accounting/payments", None, {
-                "id": self._uuid1(rng), "voucherId": rec["id"], "paidDate": acc_ts(np.array([paid_t * 1000]))[0],
-                "amount": round(total / 100, 2), "paymentMethod": PAYMENT_METHODS[method],
-                "updatedDate": acc_ts(np.array([(paid_t + 60) * 1000]))[0]})
+            self._uuid1(rng)  # the draw of the earlier payment id, so that the world stays the same
+            day.put("accounting/payments", None, payment_record(
+                rec["id"], rec["updatedDate"], rec["voucherType"], acc_ts(np.array([paid_t * 1000]))[0],
+                acc_ts(berlin_midnight_ms(np.array([paid_t])))[0], round(total / 100, 2),
+                PAYMENT_ITEM_TYPE[PAYMENT_METHODS[method]]))
         return rec
 
     def _day_voucher_events(self, day: Day) -> None:
@@ -260,10 +326,12 @@ class AccountingWorld:
             rec = dict(self._current("accounting/vouchers", vrow))
             if rng.random() < 0.6 or rec["dunningLevel"] >= 3:
                 rec.update(voucherStatus="paid", openAmount=0.0)
-                day.put("accounting/payments", None, {
-                    "id": self._uuid1(rng), "voucherId": rec["id"], "paidDate": acc_ts(np.array([t * 1000]))[0],
-                    "amount": rec["totalAmount"], "paymentMethod": "bank_transfer",
-                    "updatedDate": acc_ts(np.array([(t + 60) * 1000]))[0]})
+                self._uuid1(rng)  # the draw of the earlier payment id, so that the world stays the same
+                rec["updatedDate"] = acc_ts(np.array([t * 1000 + 3]))[0]
+                day.put("accounting/payments", None, payment_record(
+                    rec["id"], rec["updatedDate"], rec["voucherType"], acc_ts(np.array([t * 1000]))[0],
+                    acc_ts(berlin_midnight_ms(np.array([t])))[0], rec["totalAmount"],
+                    PAYMENT_ITEM_TYPE["bank_transfer"]))
             else:
                 rec.update(voucherStatus="overdue", dunningLevel=min(3, rec["dunningLevel"] + 1))
             rec["updatedDate"] = acc_ts(np.array([t * 1000 + 3]))[0]
@@ -291,8 +359,37 @@ class AccountingWorld:
 # --------------------------------------------------------------------------------------------------
 ACCOUNTING_MAX_SIZE = 250
 ACCOUNTING_DEFAULT_SIZE = 25
-_ACCOUNTING_PATH = re.compile(r"v1/(contacts|voucherlist|payments)")
-_ACCOUNTING_RESOURCE = {"contacts": "contacts", "voucherlist": "vouchers", "payments": "payments"}
+_ACCOUNTING_PATH = re.compile(r"v1/(contacts|voucherlist)")
+_PAYMENTS_PATH = re.compile(r"v1/payments/([^/]+)")
+_ACCOUNTING_RESOURCE = {"contacts": "contacts", "voucherlist": "vouchers"}
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def record_by_id(store: ResourceStore, record_id: str) -> dict | None:
+    """The current version of the record `record_id` of a store with string ids, None if absent."""
+    view = store.view().by_id()
+    key = record_id.encode()
+    pos = int(np.searchsorted(view.ids, key))
+    if pos >= len(view) or view.ids[pos] != key:
+        return None
+    rec = orjson.loads(bytes(view.encoded(np.array([pos]))[0]))
+    return rec if isinstance(rec, dict) else None
+
+
+SALES_VOUCHER_TYPES = ("salesinvoice", "salescreditnote", "invoice", "creditnote", "downpaymentinvoice")
+
+
+def _readable_voucher(rec) -> bool:
+    """A voucher row a client can ask the payment state of: a UUID id and a readable `updatedDate`."""
+    if not isinstance(rec, dict) or not isinstance(rec.get("id"), str) or not _UUID.fullmatch(rec["id"]):
+        return False
+    if rec.get("voucherType") not in SALES_VOUCHER_TYPES:
+        return False
+    marker = rec.get("updatedDate")
+    try:
+        return isinstance(marker, str) and len(marker) >= 19 and datetime.fromisoformat(marker).tzinfo is not None
+    except ValueError:
+        return False
 
 
 class AccountingApi:
@@ -343,12 +440,37 @@ class AccountingApi:
                 self._filter_cache.popitem(last=False)
         return positions
 
+    def accounting_payments(self, voucher_id: str) -> Response:
+        """`GET /v1/payments/{voucherId}`: the payment state of one voucher (there is no payments list)."""
+        if not _UUID.fullmatch(voucher_id):
+            raise self._accounting_param_error("voucherId", "must be a UUID")
+        voucher = record_by_id(self.stores["accounting/vouchers"], voucher_id)
+        if voucher is None:
+            raise ApiError(404, f"No voucher with id {voucher_id}")
+        body = payment_response(voucher, record_by_id(self.stores["accounting/payments"], voucher_id))
+        return Response(200, orjson.dumps(body), "application/json; charset=utf-8")
+
+    def accounting_served_payments(self) -> list[dict]:
+        """What a complete sync of the payments resource lands now: per sales voucher its payment state
+        plus `id` and `updatedDate` (the voucher's), as the connector adds them."""
+        view = self.stores["accounting/vouchers"].view()
+        out = []
+        for line in view.encoded(slice(0, len(view))):
+            voucher = orjson.loads(bytes(line))
+            if _readable_voucher(voucher):
+                body = payment_response(voucher, record_by_id(self.stores["accounting/payments"], voucher["id"]))
+                out.append({**body, "id": voucher["id"], "updatedDate": voucher["updatedDate"]})
+        return out
+
     def accounting(self, method: str, rest: str, params: dict) -> Response:
         match = _ACCOUNTING_PATH.fullmatch(rest)
-        if not match:
+        payments = _PAYMENTS_PATH.fullmatch(rest)
+        if not match and not payments:
             raise ApiError(404, "Not Found")
         if method != "GET":
             raise ApiError(405, "Method Not Allowed")
+        if payments:
+            return self.accounting_payments(payments.group(1))
         endpoint = match.group(1)
         resource = _ACCOUNTING_RESOURCE[endpoint]
         store = self.stores["accounting/" + resource]

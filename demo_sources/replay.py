@@ -9,6 +9,7 @@ from typing import Iterator
 import orjson
 import pandas as pd
 
+from .accounting import payments_from_legacy
 from .world import RESOURCE_KEYS, TRUTH_COLUMNS, _no_gc
 
 _MARKERS = {"shop": "updated_at", "erp": "write_date", "helpdesk": "updated_at", "accounting": "updatedDate"}
@@ -89,6 +90,9 @@ class ReplayWorld:
                             m = _parse_marker(system, rec.get(marker))
                             if m is not None and (latest is None or m > latest):
                                 latest = m
+            if key == "accounting/payments" and recs:
+                # the earlier layout held one row per payment; the payments resource holds one per voucher
+                recs = [orjson.dumps(r) for r in payments_from_legacy([orjson.loads(line) for line in recs])]
             self._records[key] = recs
         return latest
 

@@ -257,6 +257,8 @@ class SourceApp(ShopApi, ShopGraphqlApi, ErpApi, HelpdeskApi, AccountingApi):
             if action == "served" and method == "GET":
                 view, end = self.served_positions(key)
                 lines = view.encoded(slice(0, end))
+                if key == "accounting/payments":  # read per voucher, not listed
+                    lines = [orjson.dumps(r) for r in self.accounting_served_payments()]
                 body = b"\n".join(lines) + (b"\n" if lines else b"")
                 return Response(200, body, "application/x-ndjson")
         return _json(404, {"error": f"no admin endpoint {method} {path}"})
@@ -574,6 +576,8 @@ class SourceServer:
 
     def served(self, key: str) -> list:
         """Every record a full sync of `key` would receive now (held-back helpdesk records excluded)."""
+        if key == "accounting/payments":  # read per voucher, not listed
+            return self.app.accounting_served_payments()
         view, end = self.app.served_positions(key)
         return [orjson.loads(raw) for raw in view.encoded(slice(0, end))]
 

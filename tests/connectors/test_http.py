@@ -300,3 +300,38 @@ def test_unexpected_response_shape_is_a_clear_error(stub):
     with pytest.raises(SourceError, match="shop: unexpected response at POST /admin/api/2026-10/graphql.json"):
         list(client.fetch("orders", None))
     client.close()
+
+
+# --- accounting (Lexware Office): client-side request pace ------------------------------------------
+
+def test_request_pacer_spaces_requests_to_the_rate_and_zero_is_no_pace():
+    from connectors.http import RequestPacer
+
+    clock = [100.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock[0] += seconds
+
+    pacer = RequestPacer(2.0, clock=lambda: clock[0], sleep=sleep)
+    for _ in range(4):
+        pacer.wait()
+    assert waits == [0.5, 0.5, 0.5]  # 2 requests a second: the 2nd, 3rd and 4th wait half a second
+    clock[0] += 10  # idle: the next request goes at once
+    pacer.wait()
+    assert len(waits) == 3
+    off = RequestPacer(0, clock=lambda: clock[0], sleep=sleep)
+    off.wait()
+    off.wait()
+    assert len(waits) == 3
+
+
+def test_accounting_pace_defaults_to_two_a_second_against_a_real_host(monkeypatch):
+    from c360.settings import accounting_max_rps
+
+    monkeypatch.delenv("C360_ACCOUNTING_MAX_RPS", raising=False)
+    assert accounting_max_rps("https://api.lexware.io") == 2.0
+    assert accounting_max_rps("http://127.0.0.1:8765/accounting") == 0.0
+    monkeypatch.setenv("C360_ACCOUNTING_MAX_RPS", "5")
+    assert accounting_max_rps("https://api.lexware.io") == 5.0

@@ -39,8 +39,9 @@ RECORD_MODELS = {
     "helpdesk_survey_responses": "stg_helpdesk__survey_responses",
     "accounting_contacts": "stg_accounting__contacts",
     "accounting_vouchers": "stg_accounting__vouchers",
-    "accounting_payments": "stg_accounting__payments",
 }
+# the payment state of a voucher (one raw record) is one staging row per payment item
+ITEM_MODELS = {"accounting_payments": ("stg_accounting__payments", "paymentItems")}
 
 # every notation of the contract and the demo sources, with the E.164 a person would write down
 PHONE_FORMATS = {
@@ -287,6 +288,17 @@ def test_every_raw_record_is_one_staging_row(staged, table):
     assert landed[table], f"raw.{table} is empty: the test would prove nothing"
     assert len(df) == len(landed[table])
     assert sorted(df["source_record_id"]) == sorted(landed[table])
+    assert df["source_system"].eq(table.split("_")[0]).all()
+
+
+@pytest.mark.parametrize("table", sorted(ITEM_MODELS))
+def test_every_raw_item_is_one_staging_row(staged, table):
+    con, landed, _ = staged
+    model, items = ITEM_MODELS[table]
+    df = frame(con, model)
+    assert landed[table], f"raw.{table} is empty: the test would prove nothing"
+    expected = sorted((rid, n) for rid, rec in landed[table].items() for n in range(len(rec.get(items) or [])))
+    assert sorted(zip(df["source_record_id"], df["payment_id"].str.rsplit("/", n=1).str[1].astype(int))) == expected
     assert df["source_system"].eq(table.split("_")[0]).all()
 
 

@@ -49,7 +49,9 @@ def test_an_incremental_staging_build_equals_a_full_build_after_changes(tmp_path
         land_raw_record(con, "shop_orders", {**emptied, "line_items": [], "refunds": []}, now)
         edited_lines = [{**edited["line_items"][0], "quantity": 7}]
         land_raw_record(con, "shop_orders", {**edited, "line_items": edited_lines}, now)
-        land_raw_record(con, "accounting_payments", {**payment, "amount": 12.34}, now)
+        # a voucher's payment state read again with one more payment item
+        items = [{**payment["paymentItems"][0], "amount": 12.34}, {**payment["paymentItems"][0], "amount": 1.0}]
+        land_raw_record(con, "accounting_payments", {**payment, "paymentItems": items}, now)
         land_raw_record(con, "erp_sale_order_lines", new_line, now)
     build_staging_models(daily)
 

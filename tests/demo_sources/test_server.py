@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from c360.settings import SourceCredentials
+from demo_sources.accounting import SALES_VOUCHER_TYPES, payment_response
 from demo_sources.faults import PROFILES, FaultProfile, Throttle
 from demo_sources.server import SourceServer
 from demo_sources.store import RESOURCE_KEYS, parse_marker
@@ -263,13 +264,25 @@ class Fetcher:
             return self.erp(resource)
         if system == "helpdesk":
             return self.helpdesk(resource)[0]
-        endpoint = {"contacts": "contacts", "vouchers": "voucherlist", "payments": "payments"}[resource]
-        extra = {"voucherType": "salesinvoice,salescreditnote", "voucherStatus": "any"} if resource == "vouchers" else {}
-        return self.accounting(endpoint, **extra)
+        if resource == "contacts":
+            return self.accounting("contacts")
+        vouchers = self.accounting("voucherlist", voucherType=",".join(SALES_VOUCHER_TYPES), voucherStatus="any")
+        if resource == "vouchers":
+            return vouchers
+        # payments: no list, the payment state of each voucher (as the connector lands it)
+        out = []
+        for v in vouchers:
+            _, body = self.call("GET", "accounting", f"/v1/payments/{v['id']}")
+            out.append({**body, "id": v["id"], "updatedDate": v["updatedDate"]})
+        return out
 
 
 def expected(world, key: str) -> list[dict]:
     """What a full sync must receive: everything except helpdesk records of the last minute."""
+    if key == "accounting/payments":
+        paid = {p["id"]: p for p in world.iter_records(key)}
+        return [{**payment_response(v, paid.get(v["id"])), "id": v["id"], "updatedDate": v["updatedDate"]}
+                for v in world.iter_records("accounting/vouchers")]
     records = list(world.iter_records(key))
     if key.startswith("helpdesk/"):
         horizon = world.now - timedelta(seconds=60)
@@ -519,15 +532,17 @@ def test_accounting_envelope_and_contacts_in_insertion_order(world, server, clie
 
 
 def test_accounting_window_limit_and_date_filters(world, server, client):
-    for endpoint in ("voucherlist", "payments"):
-        params = {"page": 40, "size": 250, "voucherType": "salesinvoice"}
-        r = client.session.get(server.url("accounting") + f"/v1/{endpoint}", params=params,
-                               headers=client.headers("accounting"))
-        assert r.status_code == 400 and r.json()["status"] == 400 and "10000" in r.json()["message"]
-        params["page"] = 39
-        r = client.session.get(server.url("accounting") + f"/v1/{endpoint}", params=params,
-                               headers=client.headers("accounting"))
-        assert r.status_code == 200
+    params = {"page": 40, "size": 250, "voucherType": "salesinvoice"}
+    r = client.session.get(server.url("accounting") + "/v1/voucherlist", params=params,
+                           headers=client.headers("accounting"))
+    assert r.status_code == 400 and r.json()["status"] == 400 and "10000" in r.json()["message"]
+    params["page"] = 39
+    r = client.session.get(server.url("accounting") + "/v1/voucherlist", params=params,
+                           headers=client.headers("accounting"))
+    assert r.status_code == 200
+    # there is no payments list, only the payment state of one voucher
+    r = client.session.get(server.url("accounting") + "/v1/payments", headers=client.headers("accounting"))
+    assert r.status_code == 404
     r = client.session.get(server.url("accounting") + "/v1/contacts", params={"page": 400, "size": 250},
                            headers=client.headers("accounting"))
     assert r.status_code == 200 and r.json()["content"] == []
@@ -544,11 +559,16 @@ def test_accounting_window_limit_and_date_filters(world, server, client):
     want = [v for v in vouchers if datetime.fromisoformat(v["updatedDate"]).astimezone(BERLIN).date() >= lo
             and v["voucherType"] == "salescreditnote" and v["voucherStatus"] in ("open", "paid")]
     assert {v["id"] for v in got} == {v["id"] for v in want} and want
-    payments = list(world.records["accounting/payments"].values())
-    got = client.accounting("payments", size=11, updatedDateFrom=hi.isoformat(), updatedDateTo=hi.isoformat())
-    assert {p["id"] for p in got} == {
-        p["id"] for p in payments if datetime.fromisoformat(p["updatedDate"]).astimezone(BERLIN).date() == hi
-    }
+    vouchers = world.records["accounting/vouchers"].values()
+    paid = next(v for v in vouchers if v["voucherStatus"] == "paid")
+    _, body = client.call("GET", "accounting", f"/v1/payments/{paid['id']}")
+    assert body["paymentStatus"] == "balanced" and body["voucherStatus"] == "paid" and "id" not in body
+    assert body["voucherType"] == paid["voucherType"] and body["paymentItems"] == [] and "paidDate" in body
+    unpaid = next(v for v in vouchers if v["voucherStatus"] == "open" and v["voucherType"] == "salesinvoice")
+    _, body = client.call("GET", "accounting", f"/v1/payments/{unpaid['id']}")
+    assert body["paymentStatus"] == "openRevenue" and "paidDate" not in body
+    r = client.session.get(server.url("accounting") + f"/v1/payments/{uuid.uuid4()}", headers=client.headers("accounting"))
+    assert r.status_code == 404 and r.json()["status"] == 404
     r = client.session.get(server.url("accounting") + "/v1/voucherlist", params={"updatedDateFrom": "2026-13-01",
                                                                                  "voucherType": "salesinvoice"},
                            headers=client.headers("accounting"))

@@ -89,8 +89,8 @@ def truth(built):
     person_of_number = dict(zip(orders["number"], orders["person"]))
     person_of_erp_name = dict(zip(orders["erp_name"], orders["person"]))
     paid_on = defaultdict(list)
-    for p in world.iter_records("accounting/payments"):
-        paid_on[p["voucherId"]].append(p["paidDate"][:10])
+    for p in world.iter_records("accounting/payments"):  # the payment state of a paid voucher (id = voucher id)
+        paid_on[p["id"]].extend(item["postingDate"][:10] for item in p["paymentItems"])
     invoices = []
     for v in world.iter_records("accounting/vouchers"):
         if v["voucherType"] != "salesinvoice" or v["voucherStatus"] not in ("paid", "paidoff") or not paid_on[v["id"]]:

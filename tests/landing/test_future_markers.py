@@ -66,9 +66,11 @@ def test_a_future_dated_record_lands_flagged_and_later_records_still_land(wareho
             # last minute of changes by when they happened, and serves an imported ticket dated 2099 at
             # once): with its clock past 2099 it serves the future-dated record as Zendesk would.
             monkeypatch.setattr(server.app, "now", lambda: FUTURE + timedelta(days=1))
-        template = server.served(key)[-1]
+        # the payment state of a voucher is read per voucher and marked with the voucher's updatedDate
+        store_key = "accounting/vouchers" if key == "accounting/payments" else key
+        template = server.served(store_key)[-1]
         future = {**template, "id": record_id(spec, 1), stored_marker(spec): marker(spec, FUTURE)}
-        server.upsert(key, [future])
+        server.upsert(store_key, [future])
 
         with clients(server) as by_system, caplog.at_level(logging.WARNING, logger="c360.raw_store"):
             client = by_system[spec.system]
@@ -77,7 +79,7 @@ def test_a_future_dated_record_lands_flagged_and_later_records_still_land(wareho
 
             now = datetime.now(UTC) - timedelta(minutes=2)
             fresh = [{**template, "id": record_id(spec, n), stored_marker(spec): marker(spec, now)} for n in (2, 3)]
-            server.upsert(key, fresh)
+            server.upsert(store_key, fresh)
             second = land_resource(warehouse, client, spec.name)
             after_second = read_watermark(warehouse, key)
 

@@ -23,7 +23,7 @@ orders as (
 invoices as (
 
     select * from {{ ref('stg_accounting__vouchers') }}
-    where voucher_type = 'salesinvoice'
+    where voucher_type in ('salesinvoice', 'invoice')  -- bookkeeping and invoicing module
 
 ),
 
@@ -36,6 +36,7 @@ payments as (
         max(paid_at) as last_paid_at,
         arg_max(payment_method, struct_pack(at := paid_at, id := payment_id)) as payment_method
     from {{ ref('stg_accounting__payments') }}
+    where is_payment
     group by voucher_id
 
 ),

@@ -99,7 +99,7 @@ erp_payment_methods as (
         arg_max(p.payment_method, struct_pack(at := p.paid_at, id := p.payment_id)) as payment_method
     from {{ ref('stg_accounting__vouchers') }} v
     join {{ ref('stg_accounting__payments') }} p on p.voucher_id = v.voucher_id
-    where v.voucher_type = 'salesinvoice' and v.erp_order_name is not null
+    where v.voucher_type in ('salesinvoice', 'invoice') and v.erp_order_name is not null and p.is_payment
     group by v.erp_order_name
 
 ),

@@ -15,8 +15,9 @@ payments as (
 
     select payment_id, voucher_id, paid_at, amount, payment_method, loaded_at
     from {{ ref('stg_accounting__payments') }}
+    where is_payment
     {% if incremental %}
-    where {{ landed_since_last_build() }}
+    and {{ landed_since_last_build() }}
     {% endif %}
 
 ),

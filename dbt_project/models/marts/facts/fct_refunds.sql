@@ -84,7 +84,7 @@ credit_notes as (
     from {{ ref('stg_accounting__vouchers') }} v
     left join orders oe on oe.erp_order_name = v.erp_order_name
     left join orders os on os.shop_order_number = v.shop_order_number and v.erp_order_name is null
-    where v.voucher_type = 'salescreditnote'
+    where v.is_credit_note
 
 ),
 

@@ -1,3 +1,10 @@
+{#- Payments of vouchers, one row per payment item. Lexware Office keeps the payment state per voucher
+    (`GET /v1/payments/{voucherId}`): the landed record is that response plus `id` = the voucher id
+    and `updatedDate` = the voucher's change marker. Its `paymentItems` are the payments; items that
+    move no money (cash discount, dunning costs, currency conversion, written-off receivable) are kept
+    and flagged `is_payment = false`. A voucher read again replaces all its rows (delete+insert on
+    source_record_id). -#}
+
 {{ config(
     materialized='incremental',
     unique_key='source_record_id',
@@ -16,26 +23,48 @@ source as (
 
 ),
 
+items as (
+
+    select
+        source.*,
+        item.value as item,
+        cast(item.key as integer) as item_index
+    from source,
+        json_each(source.record, '$.paymentItems') as item
+
+),
+
 renamed as (
 
     select
         id as source_record_id,
         'accounting' as source_system,
-        id as payment_id,
-        {{ json_text('voucherId') }} as voucher_id,
-        {{ to_utc_timestamp("record->>'$.paidDate'") }} as paid_at,
-        {{ to_money("record->>'$.amount'") }} as amount,
-        {{ json_text('paymentMethod') }} as payment_method,
+        id || '/' || item_index as payment_id,
+        id as voucher_id,
+        {{ to_utc_timestamp("item->>'$.postingDate'") }} as paid_at,
+        {{ to_money("item->>'$.amount'") }} as amount,
+        {{ json_text('paymentItemType', 'item') }} as payment_method,
+        {{ json_text('paymentItemType', 'item') }} as payment_item_type,
+        upper(coalesce({{ json_text('currency', 'item') }}, {{ json_text('currency') }})) as currency,
+        {{ json_text('paymentStatus') }} as payment_status,
+        {{ to_money("record->>'$.openAmount'") }} as voucher_open_amount,
+        {{ json_text('voucherType') }} as voucher_type,
+        {{ json_text('voucherStatus') }} as voucher_status,
+        {{ to_utc_timestamp("record->>'$.paidDate'") }} as voucher_paid_at,
         {{ to_utc_timestamp("record->>'$.updatedDate'") }} as updated_at,
         _loaded_at as loaded_at
 
-    from source
+    from items
 
 ),
 
 final as (
 
-    select * from renamed
+    select
+        *,
+        coalesce(payment_item_type not in ('cashDiscount', 'dunningCosts', 'currencyConversion',
+                                           'irrecoverableReceivable'), true) as is_payment
+    from renamed
 
 )
 

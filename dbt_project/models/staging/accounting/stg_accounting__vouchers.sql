@@ -47,13 +47,17 @@ final as (
 
     select
         *,
-        voucher_type = 'salescreditnote' as is_credit_note,
+        -- credit notes of bookkeeping and of the invoicing module
+        voucher_type in ('salescreditnote', 'creditnote') as is_credit_note,
         voucher_status = 'voided' as is_voided,
         -- booked on the collective contact: only the remark ties the voucher to a customer
         contact_id is null or lower(trim(contact_name)) = 'sammelkunde' as is_collective_contact,
         {{ shop_order_number_from_text('remark') }} as shop_order_number,
         {{ erp_order_name_from_text('remark') }} as erp_order_name,
-        is_archived as is_deleted
+        is_archived as is_deleted,
+        -- voucher dates are calendar days in Germany (midnight Europe/Berlin)
+        cast(timezone('Europe/Berlin', voucher_date) as date) as voucher_day,
+        cast(timezone('Europe/Berlin', due_date) as date) as due_day
 
     from renamed
 

@@ -1,0 +1,127 @@
+"""Zendesk's published sample payloads through connector -> raw landing -> dbt staging.
+
+A tiny HTTP server answers the cursor-based incremental exports of users and tickets with the
+published records (tests/contract/payloads/helpdesk/, sources in its README): three end users, and
+four tickets with the channels `web`, `voice` (a voicemail) and `sample_ticket` and the satisfaction
+ratings `good`, `offered` and `unoffered`. Every record must reach staging with names, e-mails,
+channels, ratings and dates intact.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import duckdb
+import pandas as pd
+import pytest
+
+from c360.raw_store import ensure_raw_schema, land_resource
+from c360.settings import SourceCredentials
+from connectors import ALL_RESOURCES
+from connectors.helpdesk import HelpdeskClient
+
+PAYLOADS = Path(__file__).parent / "payloads" / "helpdesk"
+CREDS = SourceCredentials.from_env()
+
+
+def load(name: str):
+    return json.loads((PAYLOADS / name).read_text())
+
+
+def by_marker(records: list[dict]) -> list[dict]:
+    return sorted(records, key=lambda r: (r["updated_at"], r["id"]))
+
+
+USERS = by_marker(load("incremental_users_cursor_page.json")["users"] + load("sandbox_users.json"))
+TICKETS = by_marker(load("incremental_tickets_cursor_page.json")["tickets"] + load("sandbox_tickets.json"))
+EXPORTS = {"users": USERS, "tickets": TICKETS}
+
+
+class Zendesk(BaseHTTPRequestHandler):
+    """`GET /api/v2/incremental/{users,tickets}/cursor.json`: one page, then the end of the stream."""
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def _send(self, status: int, body) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        expected = base64.b64encode(f"{CREDS.helpdesk_email}/token:{CREDS.helpdesk_token}".encode()).decode()
+        if self.headers.get("Authorization") != f"Basic {expected}":
+            return self._send(401, {"error": "Couldn't authenticate you"})
+        url = urlsplit(self.path)
+        resource = url.path.removeprefix("/api/v2/incremental/").removesuffix("/cursor.json")
+        if resource not in EXPORTS:
+            return self._send(404, {"error": "InvalidEndpoint", "description": "Not found"})
+        query = parse_qs(url.query)
+        records = [] if "cursor" in query else EXPORTS[resource]
+        cursor = base64.b64encode(f"{resource}-end".encode()).decode()
+        return self._send(200, {resource: records, "after_cursor": cursor, "after_url": None,
+                                "before_cursor": None, "before_url": None, "end_of_stream": True})
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory):
+    from tests.dbt.test_staging import build_staging_models
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Zendesk)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    path = tmp_path_factory.mktemp("contract") / "warehouse.duckdb"
+    client = HelpdeskClient(f"http://127.0.0.1:{server.server_address[1]}", CREDS)
+    try:
+        with duckdb.connect(str(path)) as con:
+            ensure_raw_schema(con, ALL_RESOURCES)
+            stats = {name: land_resource(con, client, name) for name in ("users", "tickets")}
+    finally:
+        client.close()
+        server.shutdown()
+    results = build_staging_models(path, "--select", "path:models/staging/helpdesk")
+    con = duckdb.connect(str(path), read_only=True)
+    yield con, stats, results
+    con.close()
+
+
+def test_every_published_record_lands_and_nothing_is_quarantined(staged):
+    _, stats, results = staged
+    assert {r["status"] for r in results["results"]} <= {"pass", "success", "warn"}, results["results"]
+    assert stats["users"].new == len(USERS) == 3
+    assert stats["tickets"].new == len(TICKETS) == 4
+    assert all(s.quarantined == 0 for s in stats.values())
+
+
+def test_users_keep_names_emails_and_dates(staged):
+    con = staged[0]
+    got = con.execute("select user_id, name, email, role, is_active, updated_at from staging.stg_helpdesk__users").df()
+    got = got.set_index("user_id")
+    assert set(got.index) == {u["id"] for u in USERS}
+    for u in USERS:
+        row = got.loc[u["id"]]
+        assert row["name"] == u["name"] and row["email"] == u["email"] and row["role"] == u["role"]
+        assert bool(row["is_active"]) == u["active"]
+        assert row["updated_at"] == pd.Timestamp(u["updated_at"])
+
+
+def test_tickets_keep_channels_ratings_and_requesters(staged):
+    con = staged[0]
+    got = con.execute("select ticket_id, requester_id, subject, channel, status, satisfaction_score, created_at "
+                      "from staging.stg_helpdesk__tickets").df().set_index("ticket_id")
+    assert set(got.index) == {t["id"] for t in TICKETS}
+    for t in TICKETS:
+        row = got.loc[t["id"]]
+        assert row["channel"] == t["via"]["channel"] and row["status"] == t["status"]
+        assert row["satisfaction_score"] == t["satisfaction_rating"]["score"]
+        assert row["requester_id"] == t["requester_id"] and row["subject"] == t["subject"]
+        assert row["created_at"] == pd.Timestamp(t["created_at"])
+    assert {"voice", "web", "sample_ticket"} <= set(got["channel"])
+    assert {"good", "offered", "unoffered"} <= set(got["satisfaction_score"])
