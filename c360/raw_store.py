@@ -174,16 +174,15 @@ def replace_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[st
         "_version": pa.array(versions, pa.int64()),
         "_source_updated_at": pa.array(updated_ats, pa.timestamp("us", tz="UTC")),
     })
-    con.register("__incoming_rows", incoming)
-    try:
-        con.execute(f"delete from {RAW_SCHEMA}.{table} where id in (select id from __incoming_rows)")
-        con.execute(
-            f"insert into {RAW_SCHEMA}.{table} (id, record, _version, _source_updated_at, _sync_id, _loaded_at) "
-            "select id, record::json, _version, _source_updated_at, ?, ? from __incoming_rows",
-            [sync_id, loaded_at],
-        )
-    finally:
-        con.unregister("__incoming_rows")
+    # DuckDB reads the local Arrow table `incoming` by its name (a replacement scan). `register` would
+    # refuse to run while the caller still holds an unread result on `con` (DuckDB 2.0), which a
+    # helper writing rows should not make its callers care about.
+    con.execute(f"delete from {RAW_SCHEMA}.{table} where id in (select id from incoming)")
+    con.execute(
+        f"insert into {RAW_SCHEMA}.{table} (id, record, _version, _source_updated_at, _sync_id, _loaded_at) "
+        "select id, record::json, _version, _source_updated_at, ?, ? from incoming",
+        [sync_id, loaded_at],
+    )
     return len(ids)
 
 

@@ -227,7 +227,9 @@ def test_a_broken_export_stops_the_run_at_the_staging_gate_naming_records(junk_b
     logged = [e.user_message for e in instance.all_logs(result.run_id) if "staging_set_aside failed" in e.user_message]
     assert logged and "shop_orders" in logged[0] and broken[0][0] in logged[0]
     started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
-    assert "c360_dbt_models" in started and "intermediate__identity_match_pairs" not in started
+    # staging ran (Dagster numbers the dbt steps in no fixed order), identity did not
+    assert any(step.startswith("c360_dbt_models") for step in started)
+    assert "intermediate__identity_match_pairs" not in started
     with duckdb.connect(str(path), read_only=True) as con:
         after = con.execute("select count(*), sum(hash(golden_customer_id)) from marts.golden_customers").fetchone()
     assert after == before
