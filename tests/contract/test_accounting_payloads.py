@@ -10,28 +10,22 @@ amounts, currency and dates intact.
 
 from __future__ import annotations
 
-import json
-import threading
 from datetime import date
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import duckdb
 import pytest
 
-from c360.raw_store import ensure_raw_schema, land_resource
 from c360.settings import SourceCredentials
-from connectors import ALL_RESOURCES
 from connectors.accounting import AccountingClient
+from tests.contract.conftest import VendorHandler, land_and_stage, load_payload, serving
 
-PAYLOADS = Path(__file__).parent / "payloads" / "accounting"
 CREDS = SourceCredentials.from_env()
 
 
 def load(name: str):
-    return json.loads((PAYLOADS / name).read_text())
+    return load_payload("accounting", name)
 
 
 CONTACTS = load("contacts_page_with_archived.json")["content"] + [load("contact_company_customer_vendor.json")]
@@ -44,55 +38,34 @@ def page(content: list, number: int = 0) -> dict:
             "numberOfElements": len(content), "size": 250, "number": number, "sort": []}
 
 
-class Vendor(BaseHTTPRequestHandler):
+class Vendor(VendorHandler):
     """The three endpoints, answering with the published samples."""
 
     payments: dict[str, dict] = {}
 
-    def log_message(self, *args) -> None:
-        pass
-
-    def _send(self, status: int, body) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         if self.headers.get("Authorization") != f"Bearer {CREDS.accounting_api_key}":
-            return self._send(401, {"status": 401, "error": "Unauthorized", "message": "Unauthorized"})
+            return self.send_json(401, {"status": 401, "error": "Unauthorized", "message": "Unauthorized"})
         url = urlsplit(self.path)
         query = parse_qs(url.query)
         if url.path == "/v1/contacts":
-            return self._send(200, page(CONTACTS if query.get("page", ["0"])[0] == "0" else []))
+            return self.send_json(200, page(CONTACTS if query.get("page", ["0"])[0] == "0" else []))
         if url.path == "/v1/voucherlist":
             types = set(query["voucherType"][0].split(","))
-            return self._send(200, page([v for v in VOUCHER_PAGE["content"] if v["voucherType"] in types]))
+            return self.send_json(200, page([v for v in VOUCHER_PAGE["content"] if v["voucherType"] in types]))
         if url.path.startswith("/v1/payments/") and url.path[len("/v1/payments/"):] in self.payments:
-            return self._send(200, self.payments[url.path[len("/v1/payments/"):]])
-        return self._send(404, {"status": 404, "error": "Not Found", "message": "Not Found"})
+            return self.send_json(200, self.payments[url.path[len("/v1/payments/"):]])
+        return self.send_json(404, {"status": 404, "error": "Not Found", "message": "Not Found"})
 
 
 @pytest.fixture(scope="module")
 def staged(tmp_path_factory):
-    from tests.dbt.test_staging import build_staging_models
-
     sales = [v for v in VOUCHER_PAGE["content"] if v["voucherType"] != "purchaseinvoice"]
     Vendor.payments = {v["id"]: PAYMENT_BODIES[i % len(PAYMENT_BODIES)] for i, v in enumerate(sales)}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Vendor)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     path = tmp_path_factory.mktemp("contract") / "warehouse.duckdb"
-    client = AccountingClient(f"http://127.0.0.1:{server.server_address[1]}", CREDS, max_rps=0)
-    try:
-        with duckdb.connect(str(path)) as con:
-            ensure_raw_schema(con, ALL_RESOURCES)
-            stats = {name: land_resource(con, client, name) for name in ("contacts", "vouchers", "payments")}
-    finally:
-        client.close()
-        server.shutdown()
-    results = build_staging_models(path, "--select", "path:models/staging/accounting")
+    with serving(Vendor) as url:
+        stats, results = land_and_stage(path, AccountingClient(url, CREDS, max_rps=0),
+                                        ("contacts", "vouchers", "payments"), "accounting")
     con = duckdb.connect(str(path), read_only=True)
     yield con, stats, sales, results
     con.close()

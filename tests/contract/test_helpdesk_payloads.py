@@ -10,27 +10,21 @@ channels, ratings and dates intact.
 from __future__ import annotations
 
 import base64
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import duckdb
 import pandas as pd
 import pytest
 
-from c360.raw_store import ensure_raw_schema, land_resource
 from c360.settings import SourceCredentials
-from connectors import ALL_RESOURCES
 from connectors.helpdesk import HelpdeskClient
+from tests.contract.conftest import VendorHandler, land_and_stage, load_payload, serving
 
-PAYLOADS = Path(__file__).parent / "payloads" / "helpdesk"
 CREDS = SourceCredentials.from_env()
 
 
 def load(name: str):
-    return json.loads((PAYLOADS / name).read_text())
+    return load_payload("helpdesk", name)
 
 
 def by_marker(records: list[dict]) -> list[dict]:
@@ -42,51 +36,31 @@ TICKETS = by_marker(load("incremental_tickets_cursor_page.json")["tickets"] + lo
 EXPORTS = {"users": USERS, "tickets": TICKETS}
 
 
-class Zendesk(BaseHTTPRequestHandler):
+class Zendesk(VendorHandler):
     """`GET /api/v2/incremental/{users,tickets}/cursor.json`: one page, then the end of the stream."""
 
-    def log_message(self, *args) -> None:
-        pass
-
-    def _send(self, status: int, body) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    content_type = "application/json; charset=utf-8"
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         expected = base64.b64encode(f"{CREDS.helpdesk_email}/token:{CREDS.helpdesk_token}".encode()).decode()
         if self.headers.get("Authorization") != f"Basic {expected}":
-            return self._send(401, {"error": "Couldn't authenticate you"})
+            return self.send_json(401, {"error": "Couldn't authenticate you"})
         url = urlsplit(self.path)
         resource = url.path.removeprefix("/api/v2/incremental/").removesuffix("/cursor.json")
         if resource not in EXPORTS:
-            return self._send(404, {"error": "InvalidEndpoint", "description": "Not found"})
+            return self.send_json(404, {"error": "InvalidEndpoint", "description": "Not found"})
         query = parse_qs(url.query)
         records = [] if "cursor" in query else EXPORTS[resource]
         cursor = base64.b64encode(f"{resource}-end".encode()).decode()
-        return self._send(200, {resource: records, "after_cursor": cursor, "after_url": None,
+        return self.send_json(200, {resource: records, "after_cursor": cursor, "after_url": None,
                                 "before_cursor": None, "before_url": None, "end_of_stream": True})
 
 
 @pytest.fixture(scope="module")
 def staged(tmp_path_factory):
-    from tests.dbt.test_staging import build_staging_models
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Zendesk)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     path = tmp_path_factory.mktemp("contract") / "warehouse.duckdb"
-    client = HelpdeskClient(f"http://127.0.0.1:{server.server_address[1]}", CREDS)
-    try:
-        with duckdb.connect(str(path)) as con:
-            ensure_raw_schema(con, ALL_RESOURCES)
-            stats = {name: land_resource(con, client, name) for name in ("users", "tickets")}
-    finally:
-        client.close()
-        server.shutdown()
-    results = build_staging_models(path, "--select", "path:models/staging/helpdesk")
+    with serving(Zendesk) as url:
+        stats, results = land_and_stage(path, HelpdeskClient(url, CREDS), ("users", "tickets"), "helpdesk")
     con = duckdb.connect(str(path), read_only=True)
     yield con, stats, results
     con.close()
