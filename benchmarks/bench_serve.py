@@ -10,7 +10,6 @@ a plain `requests.Session`, decoding the JSON and nothing else. Prints records/s
 from __future__ import annotations
 
 import argparse
-import base64
 import sys
 import time
 from datetime import date, datetime, timedelta
@@ -21,6 +20,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from c360.settings import SourceCredentials  # noqa: E402
+from demo_sources.testing import auth_headers  # noqa: E402
 from demo_sources.world import ACCOUNTING_WINDOW  # noqa: E402
 
 RESOURCE_KEYS = (
@@ -32,17 +32,6 @@ RESOURCE_KEYS = (
 ERP_PAGE = 500
 
 
-def _headers(system: str, c: SourceCredentials) -> dict[str, str]:
-    if system == "shop":
-        return {"X-Shopify-Access-Token": c.shop_token}
-    if system == "erp":
-        return {"Authorization": f"bearer {c.erp_api_key}"}
-    if system == "helpdesk":
-        token = base64.b64encode(f"{c.helpdesk_email}/token:{c.helpdesk_token}".encode()).decode()
-        return {"Authorization": f"Basic {token}"}
-    return {"Authorization": f"Bearer {c.accounting_api_key}"}
-
-
 def bare_fetch(base_url: str, key: str, credentials: SourceCredentials, stats: dict | None = None) -> tuple[int, float]:
     """Fetch every record of `key` with a bare session loop; returns (records, seconds).
 
@@ -50,7 +39,7 @@ def bare_fetch(base_url: str, key: str, credentials: SourceCredentials, stats: d
     """
     system, resource = key.split("/")
     session = requests.Session()
-    session.headers.update(_headers(system, credentials))
+    session.headers.update(auth_headers(system, credentials))
     root = f"{base_url.rstrip('/')}/{system}"
     records = pages = 0
     started = time.perf_counter()

@@ -7,6 +7,7 @@ raw tables without HTTP.
 
 from __future__ import annotations
 
+import base64
 from datetime import date
 
 from c360.settings import SourceCredentials
@@ -20,3 +21,16 @@ CREDENTIALS = SourceCredentials(
     helpdesk_token="test-helpdesk-token",
     accounting_api_key="test-accounting-key",
 )
+
+
+def auth_headers(system: str, credentials: SourceCredentials) -> dict[str, str]:
+    """Each system's auth headers, written out without the connectors: the server tests and the serving
+    benchmark talk to the demo sources as a bare client would."""
+    if system == "shop":
+        return {"X-Shopify-Access-Token": credentials.shop_token}
+    if system == "erp":
+        return {"Authorization": f"bearer {credentials.erp_api_key}"}
+    if system == "helpdesk":
+        token = base64.b64encode(f"{credentials.helpdesk_email}/token:{credentials.helpdesk_token}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+    return {"Authorization": f"Bearer {credentials.accounting_api_key}"}

@@ -7,7 +7,6 @@ some shop orders cancelled, some helpdesk records changed within the last minute
 
 from __future__ import annotations
 
-import base64
 import random
 import time
 import uuid
@@ -23,6 +22,7 @@ from c360.settings import SourceCredentials
 from demo_sources.accounting import SALES_VOUCHER_TYPES, payment_response
 from demo_sources.faults import PROFILES, FaultProfile, Throttle
 from demo_sources.server import SourceServer
+from demo_sources.testing import auth_headers
 from demo_sources.store import RESOURCE_KEYS, parse_marker
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -153,15 +153,7 @@ class Fetcher:
         self.seen: Counter = Counter()
 
     def headers(self, system: str) -> dict:
-        c = self.creds
-        if system == "shop":
-            return {"X-Shopify-Access-Token": c.shop_token}
-        if system == "erp":
-            return {"Authorization": f"bearer {c.erp_api_key}"}
-        if system == "helpdesk":
-            token = base64.b64encode(f"{c.helpdesk_email}/token:{c.helpdesk_token}".encode()).decode()
-            return {"Authorization": f"Basic {token}"}
-        return {"Authorization": f"Bearer {c.accounting_api_key}"}
+        return auth_headers(system, self.creds)
 
     def call(self, method: str, system: str, path: str, **kwargs):
         """(response, decoded JSON); retries 429, 5xx, timeouts, broken connections, bad bodies."""
