@@ -27,7 +27,8 @@ RESOURCE_KEYS = (
     "shop/customers", "shop/orders", "shop/checkouts",
     "erp/res.partner", "erp/sale.order", "erp/sale.order.line", "erp/product.product",
     "helpdesk/users", "helpdesk/tickets", "helpdesk/survey_responses",
-    "accounting/contacts", "accounting/vouchers", "accounting/payments",
+    # Lexware has no payments list: a payment state is one request per voucher, not a paged export
+    "accounting/contacts", "accounting/vouchers",
 )
 ERP_PAGE = 500
 
@@ -91,8 +92,8 @@ def bare_fetch(base_url: str, key: str, credentials: SourceCredentials, stats: d
                 break
             page += 1
     else:
-        endpoint = "voucherlist" if resource == "vouchers" else "payments"
-        extra = {"voucherType": "salesinvoice,salescreditnote", "voucherStatus": "any"} if resource == "vouchers" else {}
+        endpoint = "voucherlist"
+        extra = {"voucherType": "salesinvoice,salescreditnote", "voucherStatus": "any"}
         today = datetime.fromisoformat(session.get(f"{base_url.rstrip('/')}/_admin/state", timeout=60).json()["now"]).date()
         windows = [(date(2000, 1, 1), today + timedelta(days=1))]
         while windows:
