@@ -138,10 +138,13 @@ def cluster(
         bounds = np.searchsorted(e_comp, bad, side="left"), np.searchsorted(e_comp, bad, side="right")
         node_order = np.argsort(labels, kind="stable")
         sorted_labels = labels[node_order]
+        # all bounds in one call: per component, a scalar search would convert the whole label array
+        # to the scalar's type each time (1.3 ms per component at 1M persons, 6.7 s in all)
+        node_bounds = np.searchsorted(sorted_labels, bad, "left"), np.searchsorted(sorted_labels, bad, "right")
         next_label = components
-        for k, comp in enumerate(bad):
+        for k in range(len(bad)):
             lo, hi = bounds[0][k], bounds[1][k]
-            nodes = node_order[np.searchsorted(sorted_labels, comp, "left"):np.searchsorted(sorted_labels, comp, "right")]
+            nodes = node_order[node_bounds[0][k]:node_bounds[1][k]]
             roots, dropped = _greedy(
                 nodes, e_left[lo:hi], e_right[lo:hi], e_weight[lo:hi], first_names, birthdays, max_cluster_size
             )
@@ -149,7 +152,7 @@ def cluster(
             distinct = sorted(set(roots.values()))
             if len(distinct) > 1:
                 result.split_components += 1
-            # the part holding the component's first record keeps the label, the others get new ones
+            # every part gets a new label (stable ids are given later, by `c360.identity.stable_ids`)
             relabel = {}
             for root in distinct:
                 relabel[root] = next_label
