@@ -151,9 +151,16 @@ def identifier_fanout(con: duckdb.DuckDBPyConnection, records_table: str, target
     )
 
 
-def _guard_records(con: duckdb.DuckDBPyConnection, records_table: str, target: str, config: GuardConfig) -> None:
+# the columns of `guard_records`' table besides `record_key`: a link's veto and a record's place in
+# the cluster checks depend on nothing else
+GUARD_RECORD_COLUMNS = ["first_name_folded", "birthday", "email_normalized", "phone_e164", "street_normalized",
+                        "postcode", "email_over_cap", "phone_over_cap", "address_over_cap"]
+
+
+def guard_records(con: duckdb.DuckDBPyConnection, records_table: str, target: str, config: GuardConfig) -> None:
     """`target`: per record the fields the guards read, and whether its e-mail, phone and address are
-    over their caps (one join per record instead of three per link)."""
+    over their caps (one join per record instead of three per link). A link's veto depends only on
+    its two rows here, which lets `c360.identity.resolve` re-guard just the links of changed rows."""
     fanout = "__identity_fanout"
     identifier_fanout(con, records_table, fanout)
     con.execute(
@@ -173,24 +180,16 @@ def _guard_records(con: duckdb.DuckDBPyConnection, records_table: str, target: s
     con.execute(f"drop table {fanout}")
 
 
-def apply_guards(
-    con: duckdb.DuckDBPyConnection,
-    edges_table: str,
-    records_table: str,
-    target: str,
-    config: GuardConfig = GuardConfig(),
-) -> dict[str, int]:
-    """Copy `edges_table` (record_key_l, record_key_r, rule, ...) to `target` without vetoed edges.
+def veto_links(con: duckdb.DuckDBPyConnection, edges_table: str, guard_records_table: str, target: str) -> None:
+    """`target`: the links of `edges_table` (record_key_l, record_key_r, rule, ...) with a `veto` column,
+    the name of the first guard that forbids the link, or null.
 
     `rule` is `splink` for a probable link, else the name of the certain rule; vetoes apply to all
     links, identifier caps only to probable ones.
 
     The first-name rule (edit distance and Jaro-Winkler) is evaluated once per distinct pair of
     differing names, not per link: at 1M persons 33k name pairs instead of 4.3M links (12 s -> 1.3 s).
-
-    Returns how many edges each guard removed (an edge is counted under the first guard that hits).
     """
-    _guard_records(con, records_table, "__identity_guard_records", config)
     con.execute(
         f"""
         create or replace temp table __identity_guard_links as
@@ -201,8 +200,8 @@ def apply_guards(
                l.street_normalized = r.street_normalized and l.postcode = r.postcode and l.address_over_cap
                    as shared_address_over_cap
         from {edges_table} e
-        join __identity_guard_records l on l.record_key = e.record_key_l
-        join __identity_guard_records r on r.record_key = e.record_key_r
+        join {guard_records_table} l on l.record_key = e.record_key_l
+        join {guard_records_table} r on r.record_key = e.record_key_r
         """
     )
     con.execute(
@@ -215,7 +214,7 @@ def apply_guards(
     )
     con.execute(
         f"""
-        create or replace temp table __identity_guarded as
+        create or replace temp table {target} as
         select e.* exclude (first_name_l, first_name_r, birthday_l, birthday_r, shared_email_over_cap,
                             shared_phone_over_cap, shared_address_over_cap),
             case
@@ -234,12 +233,26 @@ def apply_guards(
         left join __identity_name_conflicts c on c.first_name_l = e.first_name_l and c.first_name_r = e.first_name_r
         """
     )
-    counts = dict(
-        con.execute(
-            "select veto, count(*) from __identity_guarded where veto is not null group by veto"
-        ).fetchall()
-    )
+    con.execute("drop table __identity_guard_links; drop table __identity_name_conflicts")
+
+
+def veto_counts(con: duckdb.DuckDBPyConnection, vetoed_links_table: str) -> dict[str, int]:
+    """How many links each guard removed (a link is counted under the first guard that hits)."""
+    counts = con.execute(f"select veto, count(*) from {vetoed_links_table} where veto is not null group by veto")
+    return {k: int(v) for k, v in counts.fetchall()}
+
+
+def apply_guards(
+    con: duckdb.DuckDBPyConnection,
+    edges_table: str,
+    records_table: str,
+    target: str,
+    config: GuardConfig = GuardConfig(),
+) -> dict[str, int]:
+    """Copy `edges_table` to `target` without vetoed edges (see `veto_links`); returns `veto_counts`."""
+    guard_records(con, records_table, "__identity_guard_records", config)
+    veto_links(con, edges_table, "__identity_guard_records", "__identity_guarded")
+    counts = veto_counts(con, "__identity_guarded")
     con.execute(f"create or replace table {target} as select * exclude (veto) from __identity_guarded where veto is null")
-    con.execute("drop table __identity_guarded; drop table __identity_guard_links; drop table __identity_name_conflicts; "
-                "drop table __identity_guard_records")
-    return {k: int(v) for k, v in counts.items()}
+    con.execute("drop table __identity_guarded; drop table __identity_guard_records")
+    return counts

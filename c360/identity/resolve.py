@@ -5,12 +5,25 @@
 `c360.identity.matching`), applies the guards, clusters, assigns stable ids against the previous
 crosswalk, and writes `marts.golden_customer_sources` (one row per source record) and appends this
 run's merges and splits to `marts.golden_customer_id_history`.
+
+**Only what changed is re-resolved.** A link's veto depends only on the link and the guards' view of
+its two records (`guards.guard_records`), and a record's cluster only on its connected component of
+kept links. So a run compares the records' guard rows and the links with what the last run saw
+(`intermediate.identity_resolved_records` / `_links`), marks the records whose row changed, appeared or
+went, and the ends of every link that appeared, went or changed its probability, and re-resolves
+just the components of kept links that hold a marked record (grown to closure). Every other
+component is the same graph as last time, so its clusters and ids would come out the same: this is
+what a full run gives, row for row (`tests/identity/test_incremental_resolution.py`). A new model
+changes every probability, so a retraining re-resolves everything; so do changed guard settings,
+a missing state, or `full=True`. Anything else that edits the crosswalk must drop the state
+(`forget_state`).
 """
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timezone
 
 import duckdb
@@ -18,12 +31,24 @@ import numpy as np
 import pandas as pd
 
 from c360.identity.clustering import CERTAIN_WEIGHT, cluster
-from c360.identity.guards import GuardConfig, apply_guards
-from c360.identity.schema import CERTAIN_LINKS_TABLE, CROSSWALK_TABLE, HISTORY_TABLE, MATCH_PAIRS_TABLE, RECORDS_TABLE
+from c360.identity.guards import GUARD_RECORD_COLUMNS, GuardConfig, guard_records, veto_counts, veto_links
+from c360.identity.schema import (
+    CERTAIN_LINKS_TABLE,
+    CROSSWALK_TABLE,
+    HISTORY_TABLE,
+    MATCH_PAIRS_TABLE,
+    RECORDS_TABLE,
+    RESOLUTION_STATE_TABLE,
+    RESOLVED_LINKS_TABLE,
+    RESOLVED_RECORDS_TABLE,
+)
 from c360.identity.stable_ids import HISTORY_COLUMNS, ID_PREFIX, assign_stable_ids
 
 # how a record came into its cluster, strongest first (the crosswalk's `link_rule`)
 SINGLETON = "singleton"
+# raise when the resolution's rules change: a stored state made under other rules is then not used
+RESOLUTION_VERSION = 1
+LINK_COLUMNS = "record_key_l, record_key_r, rule, match_probability"
 
 
 @dataclass
@@ -78,18 +103,131 @@ def candidate_edges(con: duckdb.DuckDBPyConnection, target: str, match_pairs: st
     )
 
 
-def _kept_edges(con: duckdb.DuckDBPyConnection, records_table: str, certain_links_table: str | None,
-                match_pairs_table: str | None, guard_config: GuardConfig, use_guards: bool, stats: dict) -> None:
-    """`__identity_kept`: the candidate links that pass the guards (all of them without guards)."""
+# --- what changed since the last resolution -------------------------------------------------------
+
+
+def _fingerprint(guard_config: GuardConfig, use_guards: bool, tables: dict) -> str:
+    return json.dumps({"version": RESOLUTION_VERSION, "guards": asdict(guard_config) if use_guards else None,
+                       "tables": tables}, sort_keys=True)
+
+
+def _state_matches(con: duckdb.DuckDBPyConnection, fingerprint: str, crosswalk_table: str) -> bool:
+    """Was the stored state written by the last resolution into this crosswalk, under the same rules?"""
+    tables = (RESOLUTION_STATE_TABLE, RESOLVED_RECORDS_TABLE, RESOLVED_LINKS_TABLE, crosswalk_table)
+    if not all(_table_exists(con, t) for t in tables):
+        return False
+    stored = con.execute(f"select fingerprint from {RESOLUTION_STATE_TABLE}").fetchall()
+    return stored == [(fingerprint,)]
+
+
+def forget_state(con: duckdb.DuckDBPyConnection) -> None:
+    """Make the next resolution a full one (after anything but `resolve` changed the crosswalk)."""
+    con.execute(f"drop table if exists {RESOLUTION_STATE_TABLE}")
+
+
+def _mark_changed(con: duckdb.DuckDBPyConnection) -> None:
+    """`__identity_dirty`: records whose guard row changed, appeared or went, and the ends of every
+    link that appeared, went or changed."""
+    changed_row = " or ".join(f"c.{col} is distinct from p.{col}" for col in GUARD_RECORD_COLUMNS)
+    con.execute(
+        f"""
+        create or replace temp table __identity_dirty as
+        select coalesce(c.record_key, p.record_key) as record_key
+        from __identity_guard_records c
+        full join {RESOLVED_RECORDS_TABLE} p on p.record_key = c.record_key
+        where c.record_key is null or p.record_key is null or {changed_row}
+        union
+        select unnest([record_key_l, record_key_r])
+        from ((select {LINK_COLUMNS} from __identity_edges except select {LINK_COLUMNS} from {RESOLVED_LINKS_TABLE})
+              union all
+              (select {LINK_COLUMNS} from {RESOLVED_LINKS_TABLE} except select {LINK_COLUMNS} from __identity_edges))
+        """
+    )
+
+
+def _guarded_links(con: duckdb.DuckDBPyConnection, use_guards: bool, incremental: bool) -> None:
+    """`__identity_links`: every candidate link with its veto (null: kept). Links between two unchanged
+    records keep the veto stored with them; only the others go through the guards."""
+    if not use_guards:
+        con.execute("create or replace temp table __identity_links as select *, null::varchar as veto "
+                    "from __identity_edges")
+        return
+    if not incremental:
+        veto_links(con, "__identity_edges", "__identity_guard_records", "__identity_links")
+        return
+    dirty = "(select record_key from __identity_dirty)"
+    con.execute(f"create or replace temp table __identity_touched as select * from __identity_edges "
+                f"where record_key_l in {dirty} or record_key_r in {dirty}")
+    veto_links(con, "__identity_touched", "__identity_guard_records", "__identity_links")
+    con.execute(
+        f"""insert into __identity_links
+            select {LINK_COLUMNS}, veto from {RESOLVED_LINKS_TABLE}
+            where record_key_l not in {dirty} and record_key_r not in {dirty}"""
+    )
+    con.execute("drop table __identity_touched")
+
+
+def _grow_region(con: duckdb.DuckDBPyConnection) -> int:
+    """`__identity_region`: the changed records and their neighbours by any link (a link of theirs may
+    have been vetoed, and its other end left alone), those still present, and every record reachable
+    from them by kept links (whole components). Returns its size."""
+    con.execute("""create or replace temp table __identity_region as
+                   with seeds as (
+                       select record_key from __identity_dirty
+                       union
+                       select unnest([record_key_l, record_key_r]) from __identity_links
+                       where record_key_l in (select record_key from __identity_dirty)
+                          or record_key_r in (select record_key from __identity_dirty)
+                   )
+                   select distinct s.record_key from seeds s
+                   semi join __identity_guard_records g on g.record_key = s.record_key""")
+    con.execute("create or replace temp table __identity_frontier as select record_key from __identity_region")
+    while True:
+        con.execute(
+            """
+            create or replace temp table __identity_next as
+            select distinct k.record_key_r as record_key from __identity_kept k
+            semi join __identity_frontier f on f.record_key = k.record_key_l
+            union
+            select k.record_key_l from __identity_kept k
+            semi join __identity_frontier f on f.record_key = k.record_key_r
+            except
+            select record_key from __identity_region
+            """
+        )
+        if not con.execute("select count(*) from __identity_next").fetchall()[0][0]:
+            break
+        con.execute("insert into __identity_region select record_key from __identity_next; "
+                    "create or replace temp table __identity_frontier as select record_key from __identity_next")
+    con.execute("drop table __identity_frontier; drop table __identity_next")
+    return con.execute("select count(*) from __identity_region").fetchall()[0][0]
+
+
+def _links_and_region(con: duckdb.DuckDBPyConnection, records_table: str, certain_links_table: str | None,
+                      match_pairs_table: str | None, guard_config: GuardConfig, use_guards: bool,
+                      incremental: bool, stats: dict) -> str:
+    """Guard the links (`__identity_kept`) and pick the records to re-resolve; returns their table."""
     candidate_edges(con, "__identity_edges", match_pairs_table, certain_links_table)
     stats["certain_links"] = con.execute("select count(*) from __identity_edges where rule <> 'splink'").fetchall()[0][0]
     stats["probable_links"] = con.execute("select count(*) from __identity_edges where rule = 'splink'").fetchall()[0][0]
-    if use_guards:
-        vetoes = apply_guards(con, "__identity_edges", records_table, "__identity_kept", guard_config)
-    else:
-        con.execute("create or replace temp table __identity_kept as select * from __identity_edges")
-        vetoes = {}
-    stats["vetoed_links"] = vetoes
+    guard_records(con, records_table, "__identity_guard_records", guard_config)
+    if incremental:
+        _mark_changed(con)
+    _guarded_links(con, use_guards, incremental)
+    stats["vetoed_links"] = veto_counts(con, "__identity_links")
+    con.execute("create or replace temp table __identity_kept as select * exclude (veto) from __identity_links "
+                "where veto is null")
+    if not incremental:
+        stats["records_reresolved"] = con.execute(f"select count(*) from {records_table}").fetchall()[0][0]
+        return records_table
+    stats["records_changed"] = con.execute("select count(*) from __identity_dirty").fetchall()[0][0]
+    stats["records_reresolved"] = _grow_region(con)
+    con.execute(f"""create or replace temp table __identity_region_records as
+                    select r.* from {records_table} r semi join __identity_region g on g.record_key = r.record_key""")
+    return "__identity_region_records"
+
+
+# --- clustering and ids ---------------------------------------------------------------------------
 
 
 def _cluster_records(con: duckdb.DuckDBPyConnection, records_table: str, guard_config: GuardConfig, stats: dict):
@@ -131,26 +269,26 @@ def _strongest_inside_links(labels: np.ndarray, edges, n: int) -> np.ndarray:
 
 
 def _previous_ids(con: duckdb.DuckDBPyConnection, crosswalk_table: str, history_table: str):
-    """(the previous crosswalk or None, the highest id number ever handed out)."""
+    """(the previous crosswalk of the records being resolved, or None; the highest id number ever given)."""
     previous = None
     numbers = []
     number = f"max(substr({{col}}, {len(ID_PREFIX) + 1})::bigint)"
     if _table_exists(con, crosswalk_table):
-        previous = con.execute(f"select record_key, golden_customer_id from {crosswalk_table}").df()
+        previous = con.execute(f"""select c.record_key, c.golden_customer_id from {crosswalk_table} c
+                                   semi join __identity_nodes n on n.record_key = c.record_key""").df()
         numbers.append(f"select {number.format(col='golden_customer_id')} from {crosswalk_table}")
     if _table_exists(con, history_table):
         numbers.append(f"select {number.format(col='golden_customer_id')} from {history_table}")
         numbers.append(f"select {number.format(col='related_golden_customer_id')} from {history_table}")
     last_id_number = 0
     if numbers:
-        last_id_number = int(con.execute(f"select coalesce(max(n), 0) from ({' union all '.join(numbers)}) t(n)").fetchall()[0][0])
+        union = " union all ".join(numbers)
+        last_id_number = int(con.execute(f"select coalesce(max(n), 0) from ({union}) t(n)").fetchall()[0][0])
     return (previous if previous is not None and len(previous) else None), last_id_number
 
 
-def _write_crosswalk(con: duckdb.DuckDBPyConnection, crosswalk_table: str, crosswalk: pd.DataFrame,
-                     run_date: date, resolved_at: datetime) -> None:
-    con.register("__crosswalk_df", crosswalk)
-    con.execute(f"create schema if not exists {crosswalk_table.split('.')[0]}")
+def _link_rules(con: duckdb.DuckDBPyConnection) -> None:
+    """`__identity_rule`: per record of `__crosswalk_df` the rule of its strongest link inside its cluster."""
     con.execute(
         f"""
         create or replace temp table __identity_rule as
@@ -172,9 +310,17 @@ def _write_crosswalk(con: duckdb.DuckDBPyConnection, crosswalk_table: str, cross
         group by e.record_key
         """
     )
-    con.execute(
-        f"""
-        create or replace table {crosswalk_table} as
+
+
+def _write_crosswalk(con: duckdb.DuckDBPyConnection, crosswalk_table: str, crosswalk: pd.DataFrame,
+                     run_date: date, resolved_at: datetime, incremental: bool) -> None:
+    """Write the resolved records' rows; a full run replaces the table, an incremental one replaces the
+    rows of the records it resolved and drops those of records gone. `resolved_on` / `resolved_at`
+    say when a record's row was last decided."""
+    con.register("__crosswalk_df", crosswalk)
+    con.execute(f"create schema if not exists {crosswalk_table.split('.')[0]}")
+    _link_rules(con)
+    rows = f"""
         select n.source_system, n.source_record_id, n.record_key, c.golden_customer_id,
                case when c.best < 0 then '{SINGLETON}' else coalesce(r.link_rule, '{SINGLETON}') end as link_rule,
                case when c.best < 0 then null
@@ -185,10 +331,38 @@ def _write_crosswalk(con: duckdb.DuckDBPyConnection, crosswalk_table: str, cross
         join __crosswalk_df c on c.idx = n.idx
         left join __identity_rule r on r.record_key = n.record_key
         order by c.golden_customer_id, n.record_key
-        """,
-        [run_date, resolved_at],
-    )
+        """
+    if incremental:
+        con.execute(f"""delete from {crosswalk_table}
+                        where record_key in (select record_key from __identity_nodes)
+                           or record_key not in (select record_key from __identity_guard_records)""")
+        con.execute(f"insert into {crosswalk_table} {rows}", [run_date, resolved_at])
+    else:
+        con.execute(f"create or replace table {crosswalk_table} as {rows}", [run_date, resolved_at])
     con.unregister("__crosswalk_df")
+
+
+def _save_state(con: duckdb.DuckDBPyConnection, fingerprint: str, run_date: date, resolved_at: datetime,
+                incremental: bool) -> None:
+    """Keep what this run saw, for the next run to compare with (see the module docstring). An
+    incremental run rewrites only the rows of changed records and their links: the rest is unchanged."""
+    if incremental:
+        dirty = "(select record_key from __identity_dirty)"
+        con.execute(f"delete from {RESOLVED_RECORDS_TABLE} where record_key in {dirty}")
+        con.execute(f"insert into {RESOLVED_RECORDS_TABLE} select * from __identity_guard_records "
+                    f"where record_key in {dirty}")
+        touching = f"record_key_l in {dirty} or record_key_r in {dirty}"
+        con.execute(f"delete from {RESOLVED_LINKS_TABLE} where {touching}")
+        con.execute(f"insert into {RESOLVED_LINKS_TABLE} select {LINK_COLUMNS}, veto from __identity_links "
+                    f"where {touching}")
+    else:
+        con.execute(f"create schema if not exists {RESOLVED_RECORDS_TABLE.split('.')[0]}")
+        con.execute(f"create or replace table {RESOLVED_RECORDS_TABLE} as select * from __identity_guard_records")
+        con.execute(f"create or replace table {RESOLVED_LINKS_TABLE} as "
+                    f"select {LINK_COLUMNS}, veto from __identity_links")
+    con.execute(f"create or replace table {RESOLUTION_STATE_TABLE} as "
+                f"select ?::varchar as fingerprint, ?::date as resolved_on, ?::timestamptz as resolved_at",
+                [fingerprint, run_date, resolved_at])
 
 
 def _append_history(con: duckdb.DuckDBPyConnection, history_table: str, history: pd.DataFrame,
@@ -205,6 +379,21 @@ def _append_history(con: duckdb.DuckDBPyConnection, history_table: str, history:
         con.unregister("__history_df")
 
 
+def _assign_ids(con: duckdb.DuckDBPyConnection, crosswalk_table: str, history_table: str, run_date: date,
+                nodes, edges, clustered, stats: dict):
+    """(the crosswalk rows of the resolved records with `idx` and `best`, this run's history events)."""
+    n = nodes.num_rows
+    previous, last_id_number = _previous_ids(con, crosswalk_table, history_table)
+    clusters = pd.DataFrame({"record_key": nodes["record_key"].to_numpy(zero_copy_only=False),
+                             "cluster": clustered.labels})
+    assigned = assign_stable_ids(clusters, previous, run_date, last_id_number)
+    stats.update({f"ids_{k}" if not k.startswith("ids_") else k: v for k, v in assigned.stats.items()})
+    crosswalk = assigned.crosswalk
+    crosswalk["idx"] = np.arange(n)  # assign_stable_ids keeps the order of its input
+    crosswalk["best"] = _strongest_inside_links(clustered.labels, edges, n)
+    return crosswalk, assigned.history
+
+
 def resolve(
     con: duckdb.DuckDBPyConnection,
     run_date: date | None = None,
@@ -216,29 +405,41 @@ def resolve(
     history_table: str = HISTORY_TABLE,
     guard_config: GuardConfig = GuardConfig(),
     use_guards: bool = True,
+    full: bool = False,
 ) -> ResolveResult:
+    """Resolve the records into golden customers; only what changed unless `full` (module docstring).
+
+    `stats`: `records`, `clusters` and `ids_kept` count everything; `records_reresolved` and the
+    clustering figures (`components`, `split_components`, ...) count the records resolved this run.
+    """
     started = time.perf_counter()
     run_date = run_date or date.today()
-    stats: dict = {}
+    fingerprint = _fingerprint(guard_config, use_guards, {
+        "records": records_table, "certain_links": certain_links_table, "match_pairs": match_pairs_table,
+        "crosswalk": crosswalk_table, "history": history_table})
+    incremental = not full and _state_matches(con, fingerprint, crosswalk_table)
+    stats: dict = {"resolution": "incremental" if incremental else "full"}
 
-    _kept_edges(con, records_table, certain_links_table, match_pairs_table, guard_config, use_guards, stats)
-    nodes, edges, clustered = _cluster_records(con, records_table, guard_config, stats)
-    n = nodes.num_rows
-    previous, last_id_number = _previous_ids(con, crosswalk_table, history_table)
-    assigned = assign_stable_ids(
-        pd.DataFrame({"record_key": nodes["record_key"].to_numpy(zero_copy_only=False), "cluster": clustered.labels}), previous, run_date,
-        last_id_number,
-    )
-    stats.update({f"ids_{k}" if not k.startswith("ids_") else k: v for k, v in assigned.stats.items()})
-
-    crosswalk = assigned.crosswalk
-    crosswalk["idx"] = np.arange(n)  # assign_stable_ids keeps the order of its input
-    crosswalk["best"] = _strongest_inside_links(clustered.labels, edges, n)
+    resolved_records = _links_and_region(con, records_table, certain_links_table, match_pairs_table, guard_config,
+                                         use_guards, incremental, stats)
+    nodes, edges, clustered = _cluster_records(con, resolved_records, guard_config, stats)
+    crosswalk, history = _assign_ids(con, crosswalk_table, history_table, run_date, nodes, edges, clustered, stats)
     resolved_at = datetime.now(timezone.utc)
-    _write_crosswalk(con, crosswalk_table, crosswalk, run_date, resolved_at)
-    _append_history(con, history_table, assigned.history, resolved_at)
-    con.execute("drop table if exists __identity_edges; drop table if exists __identity_kept; "
-                "drop table if exists __identity_nodes; drop table if exists __identity_rule")
-    stats["records"] = n
+    con.execute("begin transaction")
+    try:
+        _write_crosswalk(con, crosswalk_table, crosswalk, run_date, resolved_at, incremental)
+        _append_history(con, history_table, history, resolved_at)
+        _save_state(con, fingerprint, run_date, resolved_at, incremental)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    for table in ("__identity_edges", "__identity_links", "__identity_kept", "__identity_nodes", "__identity_rule",
+                  "__identity_guard_records", "__identity_dirty", "__identity_region", "__identity_region_records"):
+        con.execute(f"drop table if exists {table}")
+    stats["records"] = con.execute(f"select count(*) from {crosswalk_table}").fetchall()[0][0]
+    stats["clusters"] = stats["ids_clusters"] = con.execute(
+        f"select count(distinct golden_customer_id) from {crosswalk_table}").fetchall()[0][0]
+    stats["ids_kept"] = stats["clusters"] - stats["ids_new"]  # an id outside the resolved records is kept
     stats["resolve_seconds"] = round(time.perf_counter() - started, 2)
     return ResolveResult(stats)

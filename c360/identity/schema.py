@@ -15,3 +15,9 @@ HISTORY_TABLE = tables.GOLDEN_CUSTOMER_ID_HISTORY
 MODEL_TABLE = tables.IDENTITY_MODEL
 MODEL_TERM_FREQUENCIES_TABLE = tables.IDENTITY_MODEL_TERM_FREQUENCIES
 MATCH_RUNS_TABLE = tables.IDENTITY_MATCH_RUNS
+
+# what the last resolution saw (c360.identity.resolve): the guards' view of every record, every link
+# with its veto, and the settings they were made with; a daily run re-resolves only what changed
+RESOLVED_RECORDS_TABLE = tables.IDENTITY_RESOLVED_RECORDS
+RESOLVED_LINKS_TABLE = tables.IDENTITY_RESOLVED_LINKS
+RESOLUTION_STATE_TABLE = tables.IDENTITY_RESOLUTION_STATE

@@ -45,6 +45,8 @@ class ResolutionConfig(dg.Config):
     address_cap: int = GuardConfig.address_cap
     max_cluster_size: int = GuardConfig.max_cluster_size
     as_of: str = ""  # date of this run's merges and splits (default: $C360_AS_OF, else today, UTC)
+    # re-resolve every record instead of only the components the day's changes touch (same result)
+    full: bool = False
 
 
 @dg.asset(
@@ -107,11 +109,13 @@ def golden_customer_resolution(context: dg.AssetExecutionContext, config: Resolu
     guards = GuardConfig(email_cap=config.email_cap, phone_cap=config.phone_cap, address_cap=config.address_cap,
                          max_cluster_size=config.max_cluster_size)
     with warehouse.get_connection() as con:
-        stats = resolve(con, run_date, guard_config=guards).stats
+        stats = resolve(con, run_date, guard_config=guards, full=config.full).stats
     context.log.info(f"resolution: {stats}")
     vetoes = stats.get("vetoed_links", {})
     yield dg.MaterializeResult(asset_key=CROSSWALK_KEY, metadata={
         "records": stats["records"],
+        "resolution": stats["resolution"],
+        "records_reresolved": stats["records_reresolved"],
         "certain_links": stats["certain_links"],
         "probable_links": stats["probable_links"],
         "vetoed_links": sum(vetoes.values()),

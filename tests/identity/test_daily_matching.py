@@ -59,15 +59,17 @@ def days(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def daily_and_full(days):
-    """Day two twice from the same warehouse: the daily path, and a full scoring with the same model."""
+    """Day two twice from the same warehouse: the daily path (changed pairs scored, changed components
+    re-resolved), and a full scoring and full resolution with the same model."""
     daily_con = duckdb.connect(str(_copy_warehouse(days["warehouse"], days["base"] / "daily")))
     full_con = duckdb.connect(str(_copy_warehouse(days["warehouse"], days["base"] / "full")))
     daily = match_records(daily_con, DAY2).stats
-    resolve(daily_con, DAY2)
+    daily_resolution = resolve(daily_con, DAY2).stats
     full = score_pairs(MATCH_INPUT, load_model(full_con).model, full_con)
     write_match_pairs(full_con, full.pairs)
-    resolve(full_con, DAY2)
-    result = {"daily": daily, "full": full.stats, "daily_pairs": _pairs(daily_con), "full_pairs": _pairs(full_con),
+    full_resolution = resolve(full_con, DAY2, full=True).stats
+    result = {"daily": daily, "full": full.stats, "daily_resolution": daily_resolution,
+              "full_resolution": full_resolution, "daily_pairs": _pairs(daily_con), "full_pairs": _pairs(full_con),
               "daily_crosswalk": _crosswalk(daily_con), "full_crosswalk": _crosswalk(full_con)}
     daily_con.close()
     full_con.close()
@@ -103,6 +105,9 @@ def test_daily_pairs_equal_a_full_scoring_with_the_same_model(days, daily_and_fu
 
 
 def test_daily_crosswalk_equals_the_full_one(daily_and_full):
+    daily, full = daily_and_full["daily_resolution"], daily_and_full["full_resolution"]
+    assert daily["resolution"] == "incremental" and full["resolution"] == "full"
+    assert 0 < daily["records_reresolved"] < full["records_reresolved"] == full["records"]
     pd.testing.assert_frame_equal(daily_and_full["daily_crosswalk"], daily_and_full["full_crosswalk"],
                                   check_exact=True)
 
