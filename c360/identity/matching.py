@@ -7,7 +7,13 @@ labels on the data itself:
 - u probabilities (how often fields agree by chance) by random sampling of record pairs;
 - m probabilities (how often fields agree for the same person) by expectation maximisation over
   a few blocking rules, each leaving the fields it blocks on to the other rules;
-- the prior (probability that two random records match) from deterministic rules.
+- the prior (probability that two random records match) from deterministic rules, kept inside PRIOR_BOUNDS.
+
+Training adapts to the fields the data has: each candidate training rule's pairs are counted first and
+only rules with MIN_EM_PAIRS or more run EM (`choose_training_rules`). Where training is not possible
+(fewer than MIN_TRAINING_RECORDS records, random pairs not mostly different people, no rule with pairs
+enough) or Splink's training fails, the model is FALLBACK_M_U with the prior; levels EM leaves
+unestimated take their m/u from it too. The model's `training` (and the stats) say which path ran and why.
 
 Prediction uses blocking rules on folded names, e-mail, phones, postcode/street and birthday, and
 keeps pairs above `threshold`. Comparisons use Jaro-Winkler on names, exact matches on e-mail,

@@ -21,7 +21,9 @@ import pyarrow as pa
 import pytest
 
 from c360.identity.match_run import load_model, match_records
-from c360.identity.matching import MIN_EM_PAIRS, predict_pairs, score_pairs
+from c360.identity.match_run import DAILY
+from c360.identity.matching import (MIN_EM_PAIRS, PRIOR_BOUNDS, TRAINING_BLOCKING_RULES, choose_training_rules,
+                                    predict_pairs, score_pairs)
 from c360.identity.resolve import resolve
 from c360.identity.schema import CERTAIN_LINKS_TABLE, CROSSWALK_TABLE, MATCH_PAIRS_TABLE, RECORDS_TABLE
 from tests.conftest import TEST_TODAY
@@ -258,3 +260,58 @@ def test_scoring_with_a_stored_model_takes_any_record_count(n, tmp_path):
     assert result.pairs.num_rows == (1 if n == 2 else 0)
     con.close()
     other.close()
+
+
+def test_prior_stays_inside_its_bounds_when_every_or_no_pair_is_deterministic(tmp_path):
+    identical = predict_pairs(RECORDS_TABLE, _warehouse(tmp_path / "same.duckdb", SHAPES["all_identical"]))
+    different = predict_pairs(RECORDS_TABLE, _warehouse(tmp_path / "apart.duckdb", SHAPES["all_different"]))
+    assert identical.stats["deterministic_pairs"] == 45 and identical.stats["prior"] == PRIOR_BOUNDS[1]
+    assert different.stats["deterministic_pairs"] == 0
+    # no pair found: one is assumed, 1 / recall / (40 * 39 / 2)
+    assert different.stats["prior"] == pytest.approx(1 / 0.8 / 780)
+
+
+def test_training_rules_follow_the_pairs_the_data_has():
+    everything = {"+".join(cols): 10_000 for cols in TRAINING_BLOCKING_RULES}
+    columns = {"first_name_folded", "first_initial", "last_name_folded", "email_normalized", "mobile_e164",
+               "landline_e164", "birthday", "birth_year", "postcode", "address_key", "street_normalized"}
+    # the demo's data: the three preferred rules, nothing more (they estimate every comparison)
+    assert choose_training_rules(everything, columns) == TRAINING_BLOCKING_RULES
+    # a register without contact data: rules on what it has, together estimating every comparison with data
+    register = {"address_key": 500, "postcode": 5000, "last_name_folded": 4000, "birthday": MIN_EM_PAIRS - 1,
+                "first_name_folded+last_name_folded+birthday": 40}
+    chosen = choose_training_rules(register, columns - {"email_normalized", "mobile_e164", "landline_e164"})
+    assert chosen == [["address_key"], ["last_name_folded"]]
+    assert choose_training_rules({}, columns) == []
+
+
+def test_a_fallback_model_is_stored_and_scores_the_next_day(tmp_path):
+    shape = SHAPES["ten_records"]
+    con = _warehouse(tmp_path / "warehouse.duckdb", shape)
+    first = match_records(con, TEST_TODAY).stats
+    stored = load_model(con)
+    again = match_records(con, TEST_TODAY + timedelta(days=1)).stats
+    resolve(con, TEST_TODAY)
+    _assert_resolved(shape, _golden_ids(con))
+    con.close()
+    assert first["training"] == stored.model.training["training"] == "fallback_priors"
+    assert again["path"] == DAILY and again["training"] == "fallback_priors"
+    assert again["training_reason"] == first["training_reason"]
+
+
+def test_the_asset_reports_the_training_path(tmp_path):
+    """The Dagster step on a register without e-mails materializes and its metadata names the path."""
+    import dagster as dg
+    from dagster_duckdb import DuckDBResource
+
+    from orchestration.assets.identity import identity_match_pairs
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    _warehouse(warehouse, SHAPES["febrl_like"]).close()
+    result = dg.materialize([identity_match_pairs], resources={"warehouse": DuckDBResource(database=str(warehouse))},
+                            run_config={"ops": {"intermediate__identity_match_pairs": {
+                                "config": {"as_of": TEST_TODAY.isoformat()}}}})
+    metadata = result.asset_materializations_for_node("intermediate__identity_match_pairs")[0].metadata
+    assert metadata["training"].value == "em" and metadata["training_reason"].value
+    assert metadata["training_rules"].value == ["postcode", "last_name_folded"]
+    assert metadata["pairs"].value > 0
