@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime
 import duckdb
 import pyarrow as pa
 
-from c360.identity.matching import DEFAULT_THRESHOLD, TrainedModel, predict_pairs, score_pairs
+from c360.identity.matching import DEFAULT_THRESHOLD, TrainedModel, predict_pairs, score_pairs, training_stats
 from c360.identity.resolve import _table_exists, write_match_pairs
 from c360.identity.schema import (MATCH_PAIRS_TABLE, MATCH_RUNS_TABLE, MODEL_TABLE, MODEL_TERM_FREQUENCIES_TABLE,
                              RECORDS_TABLE)
@@ -59,8 +59,8 @@ def save_model(con: duckdb.DuckDBPyConnection, model: TrainedModel, trained_on: 
     con.execute(
         f"""create or replace table {MODEL_TABLE} as
             select ?::timestamptz as trained_at, ?::date as trained_on, ?::bigint as records,
-                   ?::timestamptz as loaded_until, ?::varchar as settings_json""",
-        [trained_at, trained_on, model.records, loaded_until, json.dumps(model.settings)],
+                   ?::timestamptz as loaded_until, ?::varchar as settings_json, ?::varchar as training_json""",
+        [trained_at, trained_on, model.records, loaded_until, json.dumps(model.settings), json.dumps(model.training)],
     )
     con.register("__tf_arrow", model.term_frequencies)
     con.execute(f"create or replace table {MODEL_TERM_FREQUENCIES_TABLE} as "
@@ -72,15 +72,17 @@ def save_model(con: duckdb.DuckDBPyConnection, model: TrainedModel, trained_on: 
 def load_model(con: duckdb.DuckDBPyConnection) -> StoredModel | None:
     if not (_table_exists(con, MODEL_TABLE) and _table_exists(con, MODEL_TERM_FREQUENCIES_TABLE)):
         return None
-    row = con.execute(f"select trained_at, trained_on, records, loaded_until, settings_json from {MODEL_TABLE}"
-                      ).fetchone()
+    # a model stored before the training path was kept has no `training_json`
+    cursor = con.execute(f"select * from {MODEL_TABLE}")
+    row = cursor.fetchone()
     if row is None:
         return None
+    row = dict(zip([c[0] for c in cursor.description], row))
     tf = con.execute(f"select tf_column, value, tf from {MODEL_TERM_FREQUENCIES_TABLE} "
                      f"order by tf_column, value").to_arrow_table()
-    trained_at, trained_on, records, loaded_until, settings_json = row
-    return StoredModel(TrainedModel(json.loads(settings_json), tf, int(records)), trained_on, trained_at,
-                       loaded_until)
+    training = json.loads(row["training_json"]) if row.get("training_json") else {}
+    return StoredModel(TrainedModel(json.loads(row["settings_json"]), tf, int(row["records"]), training),
+                       row["trained_on"], row["trained_at"], row["loaded_until"])
 
 
 def retrain_reason(stored: StoredModel | None, run_date: date, records_since_training: int, *,
@@ -188,7 +190,7 @@ def match_records(
             con.commit()
             return MatchRunResult(stats | {"path": TRAINED, "records": result.stats["records"], "changed_records": 0,
                                            "pairs_scored": 0, "pairs": 0, "model_trained_on": None,
-                                           "model_records": 0})
+                                           "model_records": 0} | training_stats(None, result.stats["training_reason"]))
         stored = save_model(con, result.model, run_date, loaded_until)
         stats |= {"path": TRAINED, "changed_records": result.stats["records"],
                   "train_seconds": result.stats.get("train_seconds", 0.0),
@@ -204,9 +206,10 @@ def match_records(
         stats |= {"path": FULL, "reason": "no run of this model at this threshold to follow",
                   "changed_records": result.stats["records"],
                   "pairs": write_match_pairs(con, result.pairs)}
-    stats |= {"records": result.stats["records"], "pairs_scored": result.pairs.num_rows,
-              "model_trained_on": stored.trained_on, "model_records": stored.model.records,
-              "seconds": round(time.perf_counter() - started, 2)}
+    stats |= training_stats(stored.model) | {
+        "records": result.stats["records"], "pairs_scored": result.pairs.num_rows,
+        "model_trained_on": stored.trained_on, "model_records": stored.model.records,
+        "seconds": round(time.perf_counter() - started, 2)}
     _record_run(con, run_date, stats, stored, threshold, loaded_until)
     con.commit()
     return MatchRunResult(stats)

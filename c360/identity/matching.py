@@ -7,7 +7,13 @@ labels on the data itself:
 - u probabilities (how often fields agree by chance) by random sampling of record pairs;
 - m probabilities (how often fields agree for the same person) by expectation maximisation over
   a few blocking rules, each leaving the fields it blocks on to the other rules;
-- the prior (probability that two random records match) from deterministic rules.
+- the prior (probability that two random records match) from deterministic rules, kept inside PRIOR_BOUNDS.
+
+Training adapts to the fields the data has: each candidate training rule's pairs are counted first and
+only rules with MIN_EM_PAIRS or more run EM (`choose_training_rules`). Where training is not possible
+(fewer than MIN_TRAINING_RECORDS records, random pairs not mostly different people, no rule with pairs
+enough) or Splink's training fails, the model is FALLBACK_M_U with the prior; levels EM leaves
+unestimated take their m/u from it too. The model's `training` (and the stats) say which path ran and why.
 
 Prediction uses blocking rules on folded names, e-mail, phones, postcode/street and birthday, and
 keeps pairs above `threshold`. Comparisons use Jaro-Winkler on names, exact matches on e-mail,
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -50,6 +57,8 @@ MATCH_COLUMNS = [
 ]
 
 DEFAULT_THRESHOLD = 0.9
+
+logger = logging.getLogger(__name__)
 
 
 def _null(col: str) -> dict:
@@ -141,11 +150,25 @@ PREDICTION_BLOCKING_RULES = [
     ["first_name_folded", "birthday"],  # moved and renamed
     ["landline_e164", "first_initial"],
 ]
-# EM: each rule estimates the fields it does not block on; together they cover every field.
+# EM: each rule estimates the fields it does not block on; together they cover every field. These are
+# used whenever they have pairs enough (`choose_training_rules`), which the demo world's data always has.
 TRAINING_BLOCKING_RULES = [
     ["email_normalized"],
     ["first_name_folded", "last_name_folded", "birthday"],
     ["mobile_e164"],
+]
+# Taken in this order, only for comparisons the rules above leave unestimated (no e-mails, no phones, a
+# register of names and addresses): each blocks on what the others leave to estimate.
+EXTRA_TRAINING_BLOCKING_RULES = [
+    ["address_key"],
+    ["first_name_folded", "birthday"],
+    ["last_name_folded", "postcode"],
+    ["landline_e164"],
+    ["email_local"],
+    ["postcode"],
+    ["birthday"],
+    ["last_name_folded"],
+    ["first_name_folded"],
 ]
 DETERMINISTIC_RULES = [
     "l.email_normalized = r.email_normalized and l.first_name_folded = r.first_name_folded",
@@ -153,6 +176,53 @@ DETERMINISTIC_RULES = [
     "l.first_name_folded = r.first_name_folded and l.last_name_folded = r.last_name_folded "
     "and l.birthday = r.birthday",
 ]
+# share of the true matches the deterministic rules are taken to find (the prior is their count / recall)
+DETERMINISTIC_RECALL = 0.8
+# The prior is kept inside this open interval: 0 (no deterministic pair) makes every weight -inf and 1
+# (every pair deterministic) +inf; either breaks EM and scoring ("math domain error", "inf" in SQL).
+PRIOR_BOUNDS = (1e-10, 0.5)
+# EM on a rule with fewer candidate pairs than this is not tried: Splink's own guidance is that EM needs
+# "usually at least a few hundred, but preferably at least a few thousand" comparisons, and on a handful
+# of pairs (one duplicate) it drives m to 0 or 1.
+MIN_EM_PAIRS = 300
+# u by random sampling (and the term frequencies) measure chance agreement only where random pairs are
+# nearly all different people: at least this many records, and a prior at most MAX_SAMPLING_PRIOR. In
+# 10 records or a table of one person's copies the "random" pairs are the duplicates themselves.
+MIN_TRAINING_RECORDS = 200
+MAX_SAMPLING_PRIOR = 0.01
+EM, FALLBACK_PRIORS = "em", "fallback_priors"
+
+# m and u per comparison level (by `label_for_charts`) where the data cannot estimate them.
+FALLBACK_M_U = {
+    "first_name": {"exact": (0.87, 0.0045), "jw >= 0.9": (0.017, 0.0018), "initial agrees": (0.052, 0.0036),
+                   "jw >= 0.8": (0.00083, 0.0046), "else": (0.057, 0.99)},
+    "last_name": {"exact": (0.94, 0.017), "jw >= 0.9": (0.036, 0.0097), "jw >= 0.8": (0.0084, 0.023),
+                  "else": (0.019, 0.95)},
+    "email": {"exact": (0.92, 4.2e-5), "else": (0.075, 0.99996)},
+    "mobile": {"exact": (0.96, 4.4e-5), "else": (0.52, 0.99996)},
+    "landline": {"exact": (0.95, 0.00012), "else": (0.05, 0.99988)},
+    "birthday": {"exact": (0.95, 6.9e-5), "same year": (0.025, 0.015), "else": (0.025, 0.985)},
+    "address": {"exact": (0.96, 3.8e-5), "same postcode, similar street": (0.0037, 5.4e-5),
+                "same postcode": (0.0083, 0.011), "else": (0.033, 0.99)},
+}
+"""Where these numbers come from (used where training is not possible, and for levels it leaves unestimated).
+
+m and u are this project's model trained without labels on the demo world (`benchmarks/bench_identity.py
+--persons 20000`, seed 2027: 46,826 records, EM over the three TRAINING_BLOCKING_RULES, u from 2M random
+pairs), rounded to two significant figures. They are medians over EM sessions, so the m of one comparison
+need not sum to exactly 1. Two comparisons are not taken from it, because that world cannot teach them:
+- birthday: that world (without the ERP's custom birthday field) holds birthdays in the shop only, where a
+  person has one record, so EM sees no pair of one person's birthdays (it left m(exact) unestimated). m is Splink's default for a comparison with
+  three levels (0.95 for the top level, the rest split evenly: `comparison_level._default_m_values`); u is
+  the trained one (exact 6.9e-5: one birthday in ~40 years of birth dates; same year 1.5 %).
+- landline: EM put m(else) at 0.0003, i.e. a person never has two landlines nor moves; m is Splink's
+  default for two levels (0.95 / 0.05), u the trained one.
+u of an identifier (e-mail, phone, exact address) is the share of random pairs of different people that
+share it, which falls with the number of records; the demo's values are for ~50,000 records and overstate
+a shared identifier's evidence in a small table, where the prior (from the number of pairs) is larger in
+turn and the guards (shared-identifier caps, first-name and birthday conflicts) still veto household links.
+With enough records (MIN_TRAINING_RECORDS) u is measured on the data instead.
+"""
 
 
 def settings() -> dict:
@@ -189,6 +259,8 @@ class TrainedModel:
     settings: dict
     term_frequencies: pa.Table  # tf_column, value (varchar), tf
     records: int
+    # how it was trained: {"training": EM | FALLBACK_PRIORS, "reason": ..., "rules": [...], ...}
+    training: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -228,28 +300,161 @@ def _match_connection(records: pa.Table | str, source_con: duckdb.DuckDBPyConnec
     return con
 
 
-def _train(con: duckdb.DuckDBPyConnection, n: int, u_max_pairs: float, em_max_pairs: float, seed: int,
-           threads: int | None) -> TrainedModel:
-    """u by random sampling, m by EM, prior from deterministic rules, on `match_input`."""
-    from splink import DuckDBAPI, Linker, block_on
+def _rule_name(cols: list[str]) -> str:
+    return "+".join(cols)
 
-    linker = Linker(DuckDBAPI(con).register("match_input"), settings(), log_level=logging.WARNING)
-    linker.training.estimate_probability_two_random_records_match(DETERMINISTIC_RULES, recall=0.8)
-    # DuckDB's seeded sampling repeats itself only on one thread.
-    con.execute("set threads = 1")
-    linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
-    for cols in TRAINING_BLOCKING_RULES:
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            block_on(*cols), estimate_without_term_frequencies=True, max_pairs=em_max_pairs
-        )
-    con.execute(f"set threads = {int(threads)}" if threads else "reset threads")
+
+def comparison_columns() -> dict[str, set[str]]:
+    """The input columns each comparison reads (as Splink finds them: `<col>_l` / `<col>_r` in its SQL)."""
+    return {c["output_column_name"]: {m for level in c["comparison_levels"]
+                                      for m in re.findall(r"\b(\w+)_[lr]\b", level["sql_condition"])}
+            for c in comparisons()}
+
+
+def candidate_pair_counts(con: duckdb.DuckDBPyConnection, rules: list[list[str]]) -> dict[str, int]:
+    """Pairs each blocking rule would give EM on `match_input`: sum of n*(n-1)/2 over its non-null keys."""
+    counts = {}
+    for cols in rules:
+        keys = ", ".join(f'"{c}"' for c in cols)
+        not_null = " and ".join(f'"{c}" is not null' for c in cols)
+        counts[_rule_name(cols)] = int(con.execute(
+            f"select coalesce(sum(n * (n - 1) // 2), 0) from "
+            f"(select count(*)::hugeint as n from match_input where {not_null} group by {keys})").fetchall()[0][0])
+    return counts
+
+
+def choose_training_rules(pair_counts: dict[str, int], columns_with_data: set[str]) -> list[list[str]]:
+    """The EM rules: every preferred rule with MIN_EM_PAIRS pairs, then extra ones while they estimate a
+    comparison (one with data) that no chosen rule estimates yet. A rule estimates the comparisons that
+    read none of its columns; a comparison left out keeps its m from FALLBACK_M_U."""
+    usable = [cols for cols in TRAINING_BLOCKING_RULES + EXTRA_TRAINING_BLOCKING_RULES
+              if pair_counts.get(_rule_name(cols), 0) >= MIN_EM_PAIRS]
+    reads = {name: cols for name, cols in comparison_columns().items() if cols & columns_with_data}
+
+    def estimates(rule: list[str]) -> set[str]:
+        return {name for name, cols in reads.items() if not cols & set(rule)}
+
+    chosen = [rule for rule in usable if rule in TRAINING_BLOCKING_RULES]
+    covered = set().union(*(estimates(rule) for rule in chosen))
+    for rule in usable:
+        if rule not in chosen and estimates(rule) - covered:
+            chosen.append(rule)
+            covered |= estimates(rule)
+    return chosen
+
+
+def _columns_with_data(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Columns with a value in at least two records (else no pair can agree or disagree on them)."""
+    cols = [c for c in MATCH_COLUMNS if c not in ("record_key", "source_system")]
+    counts = con.execute("select " + ", ".join(f'count("{c}")' for c in cols) + " from match_input").fetchall()[0]
+    return {c for c, count in zip(cols, counts) if count >= 2}
+
+
+def deterministic_prior(con: duckdb.DuckDBPyConnection, n: int) -> tuple[float, int]:
+    """(prior, pairs found): Splink's direct estimate (distinct pairs the DETERMINISTIC_RULES find, over
+    DETERMINISTIC_RECALL, over all n*(n-1)/2 pairs), with at least one pair assumed and kept inside
+    PRIOR_BOUNDS, so that neither 0 found pairs nor all of them gives a prior of 0 or 1."""
+    found = con.execute(
+        "select count(*) from (" + " union ".join(
+            f"select l.record_key as l, r.record_key as r from match_input l join match_input r "
+            f"on l.record_key < r.record_key and ({rule})" for rule in DETERMINISTIC_RULES) + ")").fetchall()[0][0]
+    total = max(n * (n - 1) / 2, 1)
+    prior = max(found, 1) / DETERMINISTIC_RECALL / total
+    low, high = PRIOR_BOUNDS
+    return min(max(prior, low), high), int(found)
+
+
+def with_fallback_m_u(model_settings: dict) -> dict:
+    """A settings dict whose levels without an m or u (never trained, or not seen in training) take theirs
+    from FALLBACK_M_U; trained values are kept."""
+    model_settings = copy.deepcopy(model_settings)
+    for comparison in model_settings["comparisons"]:
+        fallback = FALLBACK_M_U[comparison["output_column_name"]]
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            m, u = fallback[level["label_for_charts"]]
+            level.setdefault("m_probability", m)
+            level.setdefault("u_probability", u)
+    return model_settings
+
+
+def _term_frequencies(con: duckdb.DuckDBPyConnection, linker) -> pa.Table:
     frequencies = [
         f"select '{col}' as tf_column, \"{col}\"::varchar as value, tf_{col}::double as tf "
         f"from {linker.table_management.compute_tf_table(col).physical_name}"
         for col in TF_COLUMNS
     ]
-    tf = con.sql(" union all ".join(frequencies) + " order by tf_column, value").to_arrow_table()
-    return TrainedModel(linker.misc.save_model_to_json(), tf, n)
+    return con.sql(" union all ".join(frequencies) + " order by tf_column, value").to_arrow_table()
+
+
+def _no_term_frequencies() -> pa.Table:
+    return pa.table({"tf_column": pa.array([], pa.string()), "value": pa.array([], pa.string()),
+                     "tf": pa.array([], pa.float64())})
+
+
+def _linker(con: duckdb.DuckDBPyConnection, model_settings: dict):
+    from splink import DuckDBAPI, Linker
+
+    return Linker(DuckDBAPI(con).register("match_input"), model_settings, log_level=logging.WARNING)
+
+
+def _train(con: duckdb.DuckDBPyConnection, n: int, prior: float, rules: list[list[str]], u_max_pairs: float,
+           em_max_pairs: float, seed: int, threads: int | None) -> TrainedModel:
+    """u by random sampling, m by EM over `rules`, on `match_input`. A rule whose EM fails is skipped (its
+    comparisons keep the m of the other rules, or the fallback's); all failing raises."""
+    from splink import block_on
+
+    linker = _linker(con, settings() | {"probability_two_random_records_match": prior})
+    failed = {}
+    # DuckDB's seeded sampling repeats itself only on one thread.
+    con.execute("set threads = 1")
+    try:
+        linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
+        for cols in rules:
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    block_on(*cols), estimate_without_term_frequencies=True, max_pairs=em_max_pairs)
+            except (MemoryError, duckdb.OutOfMemoryException):
+                raise  # not the data's shape: a larger machine or memory limit, not a weaker model, is the fix
+            except Exception as error:  # noqa: BLE001 - any Splink failure of one rule: train without it
+                failed[_rule_name(cols)] = f"{type(error).__name__}: {str(error)[:200]}"
+                logger.warning("EM on %s failed, trained without it: %s", _rule_name(cols), failed[_rule_name(cols)])
+        if len(failed) == len(rules):
+            raise RuntimeError(f"EM failed on every training rule: {failed}")
+    finally:
+        con.execute(f"set threads = {int(threads)}" if threads else "reset threads")
+    trained = [_rule_name(cols) for cols in rules if _rule_name(cols) not in failed]
+    reason = f"EM over {len(trained)} rule(s) with >= {MIN_EM_PAIRS} pairs"
+    if failed:
+        reason += "; EM failed (rule skipped) on " + "; ".join(f"{rule}: {error}" for rule, error in failed.items())
+    training = {"training": EM, "reason": reason, "rules": trained, "failed_rules": failed}
+    return TrainedModel(with_fallback_m_u(linker.misc.save_model_to_json()), _term_frequencies(con, linker), n,
+                        training)
+
+
+def _fallback_model(con: duckdb.DuckDBPyConnection, n: int, prior: float, reason: str, sample_u: bool,
+                    u_max_pairs: float, seed: int, threads: int | None) -> TrainedModel:
+    """FALLBACK_M_U with the prior; u (and term frequencies) measured on the data where that is sound."""
+    linker = _linker(con, with_fallback_m_u(settings()) | {"probability_two_random_records_match": prior})
+    tf = _no_term_frequencies()
+    if sample_u:
+        con.execute("set threads = 1")
+        try:
+            linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
+            tf = _term_frequencies(con, linker)
+        except (MemoryError, duckdb.OutOfMemoryException):
+            raise
+        except Exception as error:  # noqa: BLE001 - keep the fallback u
+            reason += f"; u sampling failed ({type(error).__name__}), fallback u kept"
+            sample_u = False
+            linker = _linker(con, with_fallback_m_u(settings()) | {"probability_two_random_records_match": prior})
+        finally:
+            con.execute(f"set threads = {int(threads)}" if threads else "reset threads")
+    # levels the sample did not see lose their u in Splink's JSON: the fallback's takes their place
+    training = {"training": FALLBACK_PRIORS, "reason": reason, "rules": [], "failed_rules": {},
+                "u": "random sampling" if sample_u else "fallback"}
+    return TrainedModel(with_fallback_m_u(linker.misc.save_model_to_json()), tf, n, training)
 
 
 def _changed_only(rules: list[dict]) -> list[dict]:
@@ -310,6 +515,52 @@ def score_pairs(
     return MatchResult(pairs, stats, model)
 
 
+def _training_plan(con: duckdb.DuckDBPyConnection, n: int) -> dict:
+    """What the data allows: the prior, the EM rules, whether u may be sampled, and why not EM (or None)."""
+    prior, found = deterministic_prior(con, n)
+    counts = candidate_pair_counts(con, TRAINING_BLOCKING_RULES + EXTRA_TRAINING_BLOCKING_RULES)
+    rules = choose_training_rules(counts, _columns_with_data(con))
+    sample_u = n >= MIN_TRAINING_RECORDS and prior <= MAX_SAMPLING_PRIOR
+    reason = None
+    if n < MIN_TRAINING_RECORDS:
+        reason = f"{n} records: EM and u sampling need at least {MIN_TRAINING_RECORDS}"
+    elif prior > MAX_SAMPLING_PRIOR:
+        reason = (f"prior {prior:.3g} above {MAX_SAMPLING_PRIOR}: random pairs are not mostly different people, "
+                  f"so u and EM cannot be estimated")
+    elif not rules:
+        reason = f"no training blocking rule gives {MIN_EM_PAIRS} pairs or more"
+    return {"prior": prior, "deterministic_pairs": found, "pair_counts": counts, "rules": rules,
+            "sample_u": sample_u, "reason": reason}
+
+
+def _train_and_score(con: duckdb.DuckDBPyConnection, n: int, plan: dict, threshold: float, u_max_pairs: float,
+                     em_max_pairs: float, seed: int, threads: int | None) -> tuple[TrainedModel, pa.Table, float]:
+    """(model, pairs, training seconds): EM where the plan allows it; on any failure of it (or of scoring
+    its model) the fallback priors."""
+    reason = plan["reason"]
+    started = time.perf_counter()
+    if reason is None:
+        try:
+            model = _train(con, n, plan["prior"], plan["rules"], u_max_pairs, em_max_pairs, seed, threads)
+            seconds = time.perf_counter() - started
+            return model, _score(con, model, threshold, changed_only=False), seconds
+        except (MemoryError, duckdb.OutOfMemoryException):
+            raise
+        except Exception as error:  # noqa: BLE001 - EMTrainingException, math domain error, inf weights...
+            reason = f"training failed: {type(error).__name__}: {str(error)[:300]}"
+            logger.warning("Splink training failed, using the fallback priors: %s", reason)
+    model = _fallback_model(con, n, plan["prior"], reason, plan["sample_u"], u_max_pairs, seed, threads)
+    seconds = time.perf_counter() - started
+    return model, _score(con, model, threshold, changed_only=False), seconds
+
+
+def training_stats(model: TrainedModel | None, reason: str = "") -> dict:
+    """The training path of `model` for run statistics and asset metadata."""
+    training = model.training if model is not None else {}
+    return {"training": training.get("training", FALLBACK_PRIORS), "training_reason": training.get("reason", reason),
+            "training_rules": list(training.get("rules", []))}
+
+
 def predict_pairs(
     records: pa.Table | str,
     source_con: duckdb.DuckDBPyConnection | None = None,
@@ -322,7 +573,10 @@ def predict_pairs(
 ) -> MatchResult:
     """Train a model on `records` without labels and return the pairs above `threshold` (and the model).
 
-    `records`: an Arrow table with MATCH_COLUMNS, or a table name readable on `source_con`.
+    `records`: an Arrow table with MATCH_COLUMNS, or a table name readable on `source_con`. Any input
+    gives a result: where EM is not possible or fails, the model is the fallback priors (FALLBACK_M_U);
+    `stats["training"]` says which (EM or FALLBACK_PRIORS), `training_reason` why, `training_rules` the
+    EM rules used.
     """
     started = time.perf_counter()
     con = _match_connection(records, source_con, threads, memory_limit)
@@ -330,11 +584,14 @@ def predict_pairs(
     stats: dict = {"records": int(n)}
     if n < 2:
         con.close()
-        return MatchResult(_empty_pairs(), stats)
-    model = _train(con, int(n), u_max_pairs, em_max_pairs, seed, threads)
-    stats["train_seconds"] = round(time.perf_counter() - started, 2)
-    pairs = _score(con, model, threshold, changed_only=False)
+        return MatchResult(_empty_pairs(), stats | training_stats(None, f"{n} record(s): no pair to score"))
+    plan = _training_plan(con, int(n))
+    model, pairs, train_seconds = _train_and_score(con, int(n), plan, threshold, u_max_pairs, em_max_pairs, seed,
+                                                   threads)
     con.close()
+    stats |= training_stats(model) | {"prior": plan["prior"], "deterministic_pairs": plan["deterministic_pairs"],
+                                      "training_pair_counts": plan["pair_counts"]}
     stats["pairs"] = pairs.num_rows
+    stats["train_seconds"] = round(train_seconds, 2)
     stats["seconds"] = round(time.perf_counter() - started, 2)
     return MatchResult(pairs, stats, model)

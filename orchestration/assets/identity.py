@@ -57,7 +57,8 @@ class ResolutionConfig(dg.Config):
     pool=WAREHOUSE_POOL,
     kinds={"splink", "duckdb"},
     description="Probable pairs of customer records from a Splink 5 model trained without labels "
-    "(u by random sampling, m by EM); pairs at or above the threshold. The model is kept "
+    "(u by random sampling, m by EM over the blocking rules the data has pairs for; fixed priors where it "
+    "has too few records or pairs); pairs at or above the threshold. The model is kept "
     "(intermediate.identity_model) and retrained weekly, past a share of new records or on request; "
     "in between a run scores only the pairs of records new or changed since the last run.",
 )
@@ -78,6 +79,10 @@ def identity_match_pairs(context: dg.AssetExecutionContext, config: MatchingConf
         "reason": stats["reason"] or "",
         "model_trained_on": str(stats["model_trained_on"] or ""),
         "model_records": stats["model_records"],
+        # how the model in use was trained: "em", or "fallback_priors" where the data allows no EM
+        "training": stats["training"],
+        "training_reason": stats["training_reason"],
+        "training_rules": dg.MetadataValue.json(stats["training_rules"]),
         "records": stats["records"],
         "changed_records": stats["changed_records"],
         "pairs_scored": stats["pairs_scored"],
