@@ -22,7 +22,7 @@ import orjson
 from . import names as N
 from .api import HOLDBACK_US, ApiError, Response, _b64, _int_param, _unb64
 from .core import (CHANNELS, DAY, Day, HOUR, ORDER_SUBJECTS, RATINGS, SUBJECTS, SUBJECT_TAG, TICKET_STATUS,
-                   _cluster, _person_ids, _segments, _sort_table)
+                   _cluster, _person_ids, _rng, _segments, _sort_table)
 from .timefmt import hd_ts
 
 
@@ -276,15 +276,38 @@ class HelpdeskWorld:
                 rec.update(status="solved", solved_at=ts)
                 score = RATINGS[int(rng.choice(4, p=[0.2, 0.3, 0.35, 0.15]))]
                 rec["satisfaction_rating"] = {"score": score}
+                # the survey is offered on solving; half the requesters answer (1-5) a minute later
+                rid = self._next_id("helpdesk/satisfaction_ratings", 7)
+                rated = hd_ts(np.array([t + 60]))[0]
+                score = "offered"
                 if rng.random() < 0.5:
-                    # a CSAT answer (1-5) given a minute later, as a satisfaction rating
-                    rid = self._next_id("helpdesk/satisfaction_ratings", 7)
-                    rated = hd_ts(np.array([t + 60]))[0]
-                    good = int(rng.integers(1, 6)) >= 4
-                    day.put("helpdesk/satisfaction_ratings", None, rating_record(
-                        rid, rec["id"], rec["requester_id"], "good" if good else "bad", None, rated, rated))
+                    score = "good" if int(rng.integers(1, 6)) >= 4 else "bad"
+                day.put("helpdesk/satisfaction_ratings", None, rating_record(
+                    rid, rec["id"], rec["requester_id"], score, None, rated, rated))
             rec["updated_at"] = ts
             day.put("helpdesk/tickets", trow, rec)
+
+    def _day_rating_change(self, day: Day) -> None:
+        """A requester answers an offered survey or changes their answer (good <-> bad) within 28 days of
+        the rating: the same rating id with a new `updated_at`. Draws from its own random stream, so the
+        other events of the day stay as they were."""
+        rng = _rng(self.seed, "rating change", self.day_index)
+        R = self.T["helpdesk/satisfaction_ratings"]
+        since = day.t_lo - 28 * DAY
+        recent = [(row, None) for row in np.flatnonzero(R["t"] >= since).tolist()]
+        recent += [(None, rid) for rid, rec in self._extra["helpdesk/satisfaction_ratings"].items()
+                   if rec["created_at"] >= hd_ts(np.array([since]))[0]]
+        if not recent:
+            return
+        row, rid = recent[int(rng.integers(0, len(recent)))]
+        rec = dict(self._current("helpdesk/satisfaction_ratings", row) if row is not None
+                   else self._extra["helpdesk/satisfaction_ratings"][rid])
+        if rec["score"] not in ("offered", "good", "bad"):
+            return
+        answer = "good" if rng.random() < 0.6 else "bad"
+        rec["score"] = {"good": "bad", "bad": "good"}.get(rec["score"], answer)
+        rec["updated_at"] = hd_ts(np.array([day.t_lo + int(rng.integers(120, DAY - 2 * HOUR))]))[0]
+        day.put("helpdesk/satisfaction_ratings", row, rec)
 
     def _day_nps_response(self, day: Day) -> None:
         """One NPS survey response."""
