@@ -89,3 +89,33 @@ class GraphqlConnectionPaginator:
     def _connection(self, body: Any) -> Any:
         data = body.get("data") if isinstance(body, dict) else None
         return data.get(self.connection) if isinstance(data, dict) else None
+
+
+# --------------------------------------------------------------------------------------------------
+# helpdesk (Zendesk)
+# --------------------------------------------------------------------------------------------------
+class ZendeskCursorPaginator:
+    """Zendesk's cursor pagination of list endpoints (not the incremental exports): `page[size]` (at
+    most 100), the next page asks `page[after]` = `meta.after_cursor`, and the last page says
+    `meta.has_more: false` (https://developer.zendesk.com/api-reference/introduction/pagination/).
+    `links.next` carries the same cursor; asking `page[after]` keeps the run's own filters."""
+
+    MAX_SIZE = 100
+
+    def __init__(self, params: dict[str, Any], size: int = MAX_SIZE):
+        self.params = {**params, "page[size]": min(size, self.MAX_SIZE)}
+
+    def arguments(self) -> dict[str, Any]:
+        """The query of the next request."""
+        return dict(self.params)
+
+    def advance(self, body: Any) -> bool:
+        """Move past the page `body`; False when it was the last one (or names no cursor to go on)."""
+        meta = body.get("meta") if isinstance(body, dict) else None
+        if not isinstance(meta, dict) or not meta.get("has_more"):
+            return False
+        after = meta.get("after_cursor")
+        if not isinstance(after, str) or not after or after == self.params.get("page[after]"):
+            return False
+        self.params["page[after]"] = after
+        return True

@@ -1,4 +1,10 @@
-"""Zendesk-like helpdesk: users, tickets and survey responses (CSAT and NPS).
+"""Zendesk-like helpdesk: users, tickets, satisfaction ratings, and NPS survey responses.
+
+Satisfaction ratings are Zendesk's legacy CSAT (`GET /api/v2/satisfaction_ratings`): the world's
+CSAT answers (1-5) after solved tickets become `good` (4-5) or `bad` (1-3) ratings, so the CSAT share
+is the same; solved tickets whose rating was offered and never answered are listed as `offered`. The
+NPS answers stay in the demo's own `survey_responses` export (Zendesk has no NPS) until they move to a
+survey-tool file import.
 
 The helpdesk part of the demo sources: `HelpdeskWorld` builds its tables from the persons (and
 the other systems' tables), renders its rows in the API's record shapes and simulates its daily
@@ -8,6 +14,7 @@ events; `HelpdeskApi` answers its HTTP endpoints from the records the server sto
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 import numpy as np
 import orjson
@@ -15,7 +22,7 @@ import orjson
 from . import names as N
 from .api import HOLDBACK_US, ApiError, Response, _b64, _int_param, _unb64
 from .core import (CHANNELS, DAY, Day, HOUR, ORDER_SUBJECTS, RATINGS, SUBJECTS, SUBJECT_TAG, TICKET_STATUS,
-                   _cluster, _person_ids, _segments, _sort_table)
+                   _cluster, _person_ids, _rng, _segments, _sort_table)
 from .timefmt import hd_ts
 
 
@@ -27,6 +34,7 @@ class HelpdeskWorld:
         Tk, deleted, nt, solved = self._build_helpdesk_tickets(rng, nu, U, O)
         S = self._build_helpdesk_surveys(rng, nu, U, solved, deleted, nt, Tk)
         self._hold_back_recent_changes(rng, Tk, U, S)
+        self._split_surveys(S, Tk, solved, deleted)
 
     def _build_helpdesk_users(self, rng, hd):
         """Helpdesk users: callers and writers among the persons."""
@@ -142,6 +150,27 @@ class HelpdeskWorld:
         self.T["helpdesk/tickets"] = Tk
         self.T["helpdesk/survey_responses"] = S
 
+    def _split_surveys(self, S, Tk, solved, deleted) -> None:
+        """CSAT answers become satisfaction ratings (with `offered` ones for unanswered offered surveys);
+        the survey responses keep the NPS answers. No random draws: the world stays as it was."""
+        now = self.now_s
+        csat, nps = S["type"] == 0, S["type"] == 1
+        self.T["helpdesk/survey_responses"] = {k: v[nps] for k, v in S.items()}
+        answered = np.zeros(len(Tk["t"]), bool)
+        answered[S["ticket"][csat]] = True
+        offered = np.flatnonzero(solved & ~deleted & (Tk["rating"] == RATINGS.index("offered")) & ~answered)
+        off_t = np.minimum(Tk["solved_t"][offered] + HOUR, now - 90)
+        R = dict(ticket=np.concatenate([S["ticket"][csat], offered]),
+                 u=np.concatenate([S["u"][csat], Tk["u"][offered]]),
+                 # 0 offered, 1 good (CSAT 4-5), 2 bad (CSAT 1-3)
+                 score=np.concatenate([np.where(S["score"][csat] >= 4, 1, 2), np.zeros(len(offered), np.int64)]),
+                 comment=np.concatenate([S["comment"][csat], np.full(len(offered), -1)]),
+                 t=np.concatenate([S["t"][csat], off_t]),
+                 upd=np.concatenate([S["upd"][csat], off_t]))
+        _sort_table(R, R["t"])
+        R["id"] = RATING_ID0 + np.arange(len(R["t"]), dtype=np.int64) * 7
+        self.T["helpdesk/satisfaction_ratings"] = R
+
     def _r_users(self, a: int, b: int) -> list[dict]:
         U, C = self.T["helpdesk/users"], self.T["shop/customers"]
         s = slice(a, b)
@@ -185,6 +214,19 @@ class HelpdeskWorld:
                         "status": TICKET_STATUS[st], "created_at": created[i], "updated_at": updated[i],
                         "solved_at": solved[i], "custom_fields": [{"id": 360001, "value": value}],
                         "satisfaction_rating": {"score": RATINGS[rating]}, "tags": tags})
+        return out
+
+    def _r_satisfaction_ratings(self, a: int, b: int) -> list[dict]:
+        R, U, Tk = self.T["helpdesk/satisfaction_ratings"], self.T["helpdesk/users"], self.T["helpdesk/tickets"]
+        s = slice(a, b)
+        created, updated = hd_ts(R["t"][s]), hd_ts(R["upd"][s])
+        uids, tids = U["id"], Tk["id"]
+        out = []
+        for i, (rid, tk, u, score, com) in enumerate(zip(R["id"][s].tolist(), R["ticket"][s].tolist(), R["u"][s].tolist(),
+                                                        R["score"][s].tolist(), R["comment"][s].tolist())):
+            out.append(rating_record(rid, int(tids[tk]), int(uids[u]), RATING_SCORES[score],
+                                     None if com < 0 else (N.SURVEY_COMMENTS_GOOD if score == 1 else N.SURVEY_COMMENTS_BAD)[com],
+                                     created[i], updated[i]))
         return out
 
     def _r_survey_responses(self, a: int, b: int) -> list[dict]:
@@ -234,14 +276,38 @@ class HelpdeskWorld:
                 rec.update(status="solved", solved_at=ts)
                 score = RATINGS[int(rng.choice(4, p=[0.2, 0.3, 0.35, 0.15]))]
                 rec["satisfaction_rating"] = {"score": score}
+                # the survey is offered on solving; half the requesters answer (1-5) a minute later
+                rid = self._next_id("helpdesk/satisfaction_ratings", 7)
+                rated = hd_ts(np.array([t + 60]))[0]
+                score = "offered"
                 if rng.random() < 0.5:
-                    sid = self._next_id("helpdesk/survey_responses")
-                    day.put("helpdesk/survey_responses", None, {
-                        "id": sid, "type": "csat", "score": int(rng.integers(1, 6)), "ticket_id": rec["id"],
-                        "user_id": rec["requester_id"], "comment": None, "created_at": hd_ts(np.array([t + 60]))[0],
-                        "updated_at": hd_ts(np.array([t + 60]))[0]})
+                    score = "good" if int(rng.integers(1, 6)) >= 4 else "bad"
+                day.put("helpdesk/satisfaction_ratings", None, rating_record(
+                    rid, rec["id"], rec["requester_id"], score, None, rated, rated))
             rec["updated_at"] = ts
             day.put("helpdesk/tickets", trow, rec)
+
+    def _day_rating_change(self, day: Day) -> None:
+        """A requester answers an offered survey or changes their answer (good <-> bad) within 28 days of
+        the rating: the same rating id with a new `updated_at`. Draws from its own random stream, so the
+        other events of the day stay as they were."""
+        rng = _rng(self.seed, "rating change", self.day_index)
+        R = self.T["helpdesk/satisfaction_ratings"]
+        since = day.t_lo - 28 * DAY
+        recent = [(row, None) for row in np.flatnonzero(R["t"] >= since).tolist()]
+        recent += [(None, rid) for rid, rec in self._extra["helpdesk/satisfaction_ratings"].items()
+                   if rec["created_at"] >= hd_ts(np.array([since]))[0]]
+        if not recent:
+            return
+        row, rid = recent[int(rng.integers(0, len(recent)))]
+        rec = dict(self._current("helpdesk/satisfaction_ratings", row) if row is not None
+                   else self._extra["helpdesk/satisfaction_ratings"][rid])
+        if rec["score"] not in ("offered", "good", "bad"):
+            return
+        answer = "good" if rng.random() < 0.6 else "bad"
+        rec["score"] = {"good": "bad", "bad": "good"}.get(rec["score"], answer)
+        rec["updated_at"] = hd_ts(np.array([day.t_lo + int(rng.integers(120, DAY - 2 * HOUR))]))[0]
+        day.put("helpdesk/satisfaction_ratings", row, rec)
 
     def _day_nps_response(self, day: Day) -> None:
         """One NPS survey response."""
@@ -276,11 +342,58 @@ class HelpdeskWorld:
                 "tags": ["bestellung", "anruf"]})
 
 
+RATING_ID0 = 360_000_100_000
+RATING_SCORES = ("offered", "good", "bad")
+RATING_URL = "https://c360-demo.zendesk.com/api/v2/satisfaction_ratings/{}.json"
+
+
+def rating_record(rid: int, ticket_id: int, requester_id: int, score: str, comment: str | None, created_at: str,
+                  updated_at: str) -> dict:
+    """A satisfaction rating as `GET /api/v2/satisfaction_ratings` lists it (the demo has no agents or
+    groups, so `assignee_id`/`group_id` are null, as Zendesk gives them for an unassigned ticket)."""
+    return {"id": rid, "url": RATING_URL.format(rid), "assignee_id": None, "group_id": None, "requester_id": requester_id,
+            "ticket_id": ticket_id, "score": score, "comment": comment, "reason": None,
+            "created_at": created_at, "updated_at": updated_at}
+
+
+def ratings_from_legacy(lines: list[bytes]) -> tuple[list[bytes], list[bytes]]:
+    """(satisfaction ratings, remaining survey responses) of a replay directory of the earlier layout,
+    whose survey responses held the CSAT answers (`type: "csat"`, 1-5): each becomes a `good` (4-5) or
+    `bad` (1-3) rating with the response's id and times; other rows stay survey responses."""
+    ratings, rest = [], []
+    for line in lines:
+        rec = orjson.loads(line)
+        if not (isinstance(rec, dict) and rec.get("type") == "csat" and isinstance(rec.get("score"), int)):
+            rest.append(line)
+            continue
+        ratings.append(orjson.dumps(rating_record(
+            rec.get("id"), rec.get("ticket_id"), rec.get("user_id"), "good" if rec["score"] >= 4 else "bad",
+            rec.get("comment"), rec.get("created_at"), rec.get("updated_at"))))
+    return ratings, rest
+
+
 # --------------------------------------------------------------------------------------------------
 # HTTP API
 # --------------------------------------------------------------------------------------------------
 HELPDESK_MAX_PAGE = 1000
 _HELPDESK_PATH = re.compile(r"api/v2/incremental/(users|tickets|survey_responses)/cursor\.json")
+_RATINGS_PATH = re.compile(r"api/v2/satisfaction_ratings(\.json)?")
+RATINGS_MAX_PAGE = 100
+# The `score` filter of List Satisfaction Ratings: which scores it keeps, and whether a comment must be
+# there (True), absent (False) or either (None).
+_SCORE_FILTERS: dict[str, tuple[frozenset, bool | None]] = {
+    "offered": (frozenset({"offered"}), None), "unoffered": (frozenset({"unoffered"}), None),
+    **{f"{name}{suffix}": (scores, comment)
+       for name, scores in (("received", frozenset({"good", "bad"})), ("good", frozenset({"good"})),
+                            ("bad", frozenset({"bad"})))
+       for suffix, comment in (("", None), ("_with_comment", True), ("_without_comment", False))},
+}
+
+
+def _rating_matches(record, scores: frozenset, comment: bool | None) -> bool:
+    if not isinstance(record, dict) or record.get("score") not in scores:
+        return False
+    return comment is None or bool(record.get("comment")) == comment
 
 
 class HelpdeskApi:
@@ -295,6 +408,10 @@ class HelpdeskApi:
                         details={name: [{"description": f"{name} {message}", "error": "InvalidValue"}]})
 
     def helpdesk(self, method: str, rest: str, params: dict, base: str) -> Response:
+        if _RATINGS_PATH.fullmatch(rest):
+            if method != "GET":
+                raise ApiError(405, "Method not allowed", code="MethodNotAllowed")
+            return self._satisfaction_ratings(params, base)
         match = _HELPDESK_PATH.fullmatch(rest)
         if not match:
             raise ApiError(404, "The page you were looking for doesn't exist", code="InvalidEndpoint")
@@ -343,3 +460,82 @@ class HelpdeskApi:
             b"true" if end_of_stream else b"false", b"}",
         ))
         return Response(200, body, "application/json; charset=utf-8")
+
+    def _ratings_window(self, params: dict, view) -> tuple[int, int]:
+        """View positions of the ratings created within `start_time`..`end_time` (Unix seconds, inclusive)."""
+        bounds = []
+        for name in ("start_time", "end_time"):
+            raw = params.get(name)
+            if raw in (None, ""):
+                bounds.append(None)
+                continue
+            try:
+                bounds.append(int(raw) * 1_000_000)
+            except ValueError:
+                raise self._helpdesk_param_error(name, "must be a unix timestamp in seconds") from None
+        start = 0 if bounds[0] is None else view.marker_left(bounds[0])
+        end = len(view) if bounds[1] is None else view.marker_right(bounds[1] + 999_999)
+        return start, max(start, end)
+
+    def _satisfaction_ratings(self, params: dict, base: str) -> Response:
+        """List Satisfaction Ratings: oldest first (by creation), filters `score`, `start_time`, `end_time`;
+        cursor pagination with `page[size]` (at most 100) and `page[after]`, offset pagination (`page`,
+        `per_page`) otherwise."""
+        view = self.stores["helpdesk/satisfaction_ratings"].view()
+        score = params.get("score") or None
+        if score is not None and score not in _SCORE_FILTERS:
+            raise self._helpdesk_param_error("score", "is not a valid satisfaction rating score")
+        start, end = self._ratings_window(params, view)
+        wanted = _SCORE_FILTERS[score] if score else None
+        cursor_mode = "page[size]" in params or "page[after]" in params
+        if cursor_mode:
+            size = _int_param(params, "page[size]", RATINGS_MAX_PAGE, 1, RATINGS_MAX_PAGE, self._helpdesk_param_error)
+            if params.get("page[after]"):
+                after = _unb64(params["page[after]"])
+                if not isinstance(after, dict) or not isinstance(after.get("m"), int) or not isinstance(after.get("i"), int):
+                    raise ApiError(400, "page[after] is invalid", code="InvalidPaginationParameter")
+                start = max(start, view.position_after(after["m"], after["i"]))
+            skip = 0
+        else:
+            size = _int_param(params, "per_page", RATINGS_MAX_PAGE, 1, RATINGS_MAX_PAGE, self._helpdesk_param_error)
+            number = _int_param(params, "page", 1, 1, None, self._helpdesk_param_error)
+            skip = (number - 1) * size
+        positions, records, more = [], [], False
+        pos = start
+        while pos < end:
+            hi = min(end, pos + 4 * size + skip)
+            for p, raw in zip(range(pos, hi), view.encoded(slice(pos, hi))):
+                if wanted is not None and not _rating_matches(orjson.loads(raw), *wanted):
+                    continue
+                if skip:
+                    skip -= 1
+                elif len(records) == size:
+                    more = True
+                    break
+                else:
+                    positions.append(p)
+                    records.append(bytes(raw))
+            if more:
+                break
+            pos = hi
+        query = {k: v for k, v in params.items() if k not in ("page[after]", "page")}
+        body = {"satisfaction_ratings": [orjson.Fragment(r) for r in records]}
+        if cursor_mode:
+            last = positions[-1] if positions else None
+            after = _b64({"m": int(view.marker[last]), "i": int(view.ids[last])}) if last is not None else None
+            body["meta"] = {"has_more": more, "after_cursor": after, "before_cursor": None}
+            body["links"] = {"next": f"{base}/api/v2/satisfaction_ratings.json?{urlencode({**query, 'page[after]': after})}"
+                             if more else None, "prev": None}
+        else:
+            number = int(params.get("page") or 1)
+            link = f"{base}/api/v2/satisfaction_ratings.json?{{}}"
+            body["next_page"] = link.format(urlencode({**query, "page": number + 1})) if more else None
+            body["previous_page"] = link.format(urlencode({**query, "page": number - 1})) if number > 1 else None
+            body["count"] = self._ratings_count(view, start, end, wanted)
+        return Response(200, orjson.dumps(body), "application/json; charset=utf-8")
+
+    @staticmethod
+    def _ratings_count(view, start: int, end: int, wanted) -> int:
+        if wanted is None:
+            return end - start
+        return sum(_rating_matches(orjson.loads(raw), *wanted) for raw in view.encoded(slice(start, end)))

@@ -10,6 +10,7 @@ import orjson
 import pandas as pd
 
 from .accounting import payments_from_legacy
+from .helpdesk import ratings_from_legacy
 from .world import RESOURCE_KEYS, TRUTH_COLUMNS, _no_gc
 
 _MARKERS = {"shop": "updated_at", "erp": "write_date", "helpdesk": "updated_at", "accounting": "updatedDate"}
@@ -93,6 +94,9 @@ class ReplayWorld:
             if key == "accounting/payments" and recs:
                 # the earlier layout held one row per payment; the payments resource holds one per voucher
                 recs = [orjson.dumps(r) for r in payments_from_legacy([orjson.loads(line) for line in recs])]
+            if key == "helpdesk/satisfaction_ratings" and not path.exists():
+                # the earlier layout held CSAT answers (1-5) among the survey responses
+                recs, self._records["helpdesk/survey_responses"] = ratings_from_legacy(self._records["helpdesk/survey_responses"])
             self._records[key] = recs
         return latest
 

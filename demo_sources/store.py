@@ -32,6 +32,7 @@ RESOURCE_KEYS = (
     "helpdesk/users",
     "helpdesk/tickets",
     "helpdesk/survey_responses",
+    "helpdesk/satisfaction_ratings",
     "accounting/contacts",
     "accounting/vouchers",
     "accounting/payments",
@@ -49,6 +50,8 @@ MARKER_FIELD: dict[str, str | None] = {
     "helpdesk/users": "updated_at",
     "helpdesk/tickets": "updated_at",
     "helpdesk/survey_responses": "updated_at",
+    # Zendesk lists ratings in the order they were created and filters `start_time` on that time
+    "helpdesk/satisfaction_ratings": "created_at",
     "accounting/contacts": None,
     "accounting/vouchers": "updatedDate",
     "accounting/payments": "updatedDate",

@@ -346,6 +346,7 @@ class GeneratedWorld(ShopWorld, ErpWorld, HelpdeskWorld, AccountingWorld):
         self._day_new_tickets(day)
         self._day_ticket_progress(day)
         self._day_nps_response(day)
+        self._day_rating_change(day)  # its own random stream
         self._day_new_caller(day, new_p)
         self._day_soft_deletes(day)
         self._day_contact_edits(day)

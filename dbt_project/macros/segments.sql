@@ -7,7 +7,6 @@
         'segment_abc_b_share': 0.95,
         'segment_p_alive_threshold': 0.5,
         'segment_low_revenue_max_m': 2,
-        'segment_bad_csat_max': 2,
         'segment_bad_nps_max': 6,
         'segment_bad_experience_days': 30,
     } -%}
@@ -45,7 +44,7 @@ select
     margin_clv,
     is_profitable,
     p_alive,
-    last_csat_score,
+    last_csat_rating,
     last_nps_score,
     last_bad_rating_date,
     as_of_date

@@ -22,6 +22,7 @@
         'helpdesk_users': [bad_id_reason()],
         'helpdesk_tickets': [bad_id_reason(), implausible_date_reason('created_at')],
         'helpdesk_survey_responses': [bad_id_reason(), implausible_date_reason('created_at')],
+        'helpdesk_satisfaction_ratings': [bad_id_reason(), implausible_date_reason('created_at')],
         'accounting_contacts': [],
         'accounting_vouchers': [implausible_date_reason('voucherDate')],
         'accounting_payments': [implausible_date_reason('paidDate')],

@@ -13,12 +13,12 @@ SPECS = {s.key: s for s in ALL_RESOURCES}
 UTC = timezone.utc
 
 
-def test_all_thirteen_resources():
-    assert len(ALL_RESOURCES) == 13
+def test_all_fourteen_resources():
+    assert len(ALL_RESOURCES) == 14
     assert {s.table for s in ALL_RESOURCES} == {
         "shop_customers", "shop_orders", "shop_checkouts", "erp_partners", "erp_sale_orders",
         "erp_sale_order_lines", "erp_products", "helpdesk_users", "helpdesk_tickets",
-        "helpdesk_survey_responses", "accounting_contacts", "accounting_vouchers", "accounting_payments"}
+        "helpdesk_survey_responses", "helpdesk_satisfaction_ratings", "accounting_contacts", "accounting_vouchers", "accounting_payments"}
     for s in ALL_RESOURCES:
         assert s.key == f"{s.system}/{s.name}"
         assert s.id_field == "id"

@@ -1,9 +1,11 @@
 """Zendesk's published sample payloads through connector -> raw landing -> dbt staging.
 
-A tiny HTTP server answers the cursor-based incremental exports of users and tickets with the
-published records (tests/contract/payloads/helpdesk/, sources in its README): three end users, and
-four tickets with the channels `web`, `voice` (a voicemail) and `sample_ticket` and the satisfaction
-ratings `good`, `offered` and `unoffered`. Every record must reach staging with names, e-mails,
+A tiny HTTP server answers the cursor-based incremental exports of users and tickets and the List
+Satisfaction Ratings endpoint with the published records (tests/contract/payloads/helpdesk/, sources
+in its README): three end users; four tickets with the channels `web`, `voice` (a voicemail) and
+`sample_ticket` and the embedded ratings `good`, `offered` and `unoffered`; five satisfaction ratings
+(the API reference's two `good` ones, one changed after it was created, and three `offered` ones of a
+test account with null assignee and group). Every record must reach staging with names, e-mails,
 channels, ratings and dates intact.
 """
 
@@ -34,6 +36,10 @@ def by_marker(records: list[dict]) -> list[dict]:
 USERS = by_marker(load("incremental_users_cursor_page.json")["users"] + load("sandbox_users.json"))
 TICKETS = by_marker(load("incremental_tickets_cursor_page.json")["tickets"] + load("sandbox_tickets.json"))
 EXPORTS = {"users": USERS, "tickets": TICKETS}
+# oldest first, as the list gives them
+RATINGS = sorted(load("satisfaction_ratings_docs_example.json")["satisfaction_ratings"]
+                 + load("sandbox_satisfaction_ratings_offered.json"), key=lambda r: (r["created_at"], r["id"]))
+RATINGS_PAGE = 2  # fewer than the asked page[size], so that the cursor is followed
 
 
 class Zendesk(VendorHandler):
@@ -46,6 +52,8 @@ class Zendesk(VendorHandler):
         if self.headers.get("Authorization") != f"Basic {expected}":
             return self.send_json(401, {"error": "Couldn't authenticate you"})
         url = urlsplit(self.path)
+        if url.path in ("/api/v2/satisfaction_ratings", "/api/v2/satisfaction_ratings.json"):
+            return self.ratings(parse_qs(url.query))
         resource = url.path.removeprefix("/api/v2/incremental/").removesuffix("/cursor.json")
         if resource not in EXPORTS:
             return self.send_json(404, {"error": "InvalidEndpoint", "description": "Not found"})
@@ -55,12 +63,29 @@ class Zendesk(VendorHandler):
         return self.send_json(200, {resource: records, "after_cursor": cursor, "after_url": None,
                                 "before_cursor": None, "before_url": None, "end_of_stream": True})
 
+    def ratings(self, query: dict) -> None:
+        """Cursor pagination in the envelope of Zendesk's list endpoints (`meta.has_more`,
+        `meta.after_cursor`, `links.next`): `page[after]` is the index of the next rating here."""
+        if "page[size]" not in query:
+            return self.send_json(400, {"error": "cursor pagination expected"})
+        start = int(query.get("page[after]", ["0"])[0])
+        if "start_time" in query:
+            return self.send_json(400, {"error": "a first run reads every rating"})
+        page = RATINGS[start:start + RATINGS_PAGE]
+        more = start + RATINGS_PAGE < len(RATINGS)
+        after = str(start + RATINGS_PAGE)
+        return self.send_json(200, {"satisfaction_ratings": page,
+                                    "meta": {"has_more": more, "after_cursor": after, "before_cursor": str(start)},
+                                    "links": {"next": f"/api/v2/satisfaction_ratings?page[after]={after}" if more else None,
+                                              "prev": None}})
+
 
 @pytest.fixture(scope="module")
 def staged(tmp_path_factory):
     path = tmp_path_factory.mktemp("contract") / "warehouse.duckdb"
     with serving(Zendesk) as url:
-        stats, results = land_and_stage(path, HelpdeskClient(url, CREDS), ("users", "tickets"), "helpdesk")
+        stats, results = land_and_stage(path, HelpdeskClient(url, CREDS), ("users", "tickets", "satisfaction_ratings"),
+                                        "helpdesk")
     con = duckdb.connect(str(path), read_only=True)
     yield con, stats, results
     con.close()
@@ -71,6 +96,8 @@ def test_every_published_record_lands_and_nothing_is_quarantined(staged):
     assert {r["status"] for r in results["results"]} <= {"pass", "success", "warn"}, results["results"]
     assert stats["users"].new == len(USERS) == 3
     assert stats["tickets"].new == len(TICKETS) == 4
+    assert stats["satisfaction_ratings"].new == len(RATINGS) == 5
+    assert stats["satisfaction_ratings"].pages == 3
     assert all(s.quarantined == 0 for s in stats.values())
 
 
@@ -99,3 +126,21 @@ def test_tickets_keep_channels_ratings_and_requesters(staged):
         assert row["created_at"] == pd.Timestamp(t["created_at"])
     assert {"voice", "web", "sample_ticket"} <= set(got["channel"])
     assert {"good", "offered", "unoffered"} <= set(got["satisfaction_score"])
+
+
+def test_satisfaction_ratings_keep_scores_people_and_dates(staged):
+    con = staged[0]
+    got = con.execute("select * from staging.stg_helpdesk__satisfaction_ratings").df().set_index("satisfaction_rating_id")
+    assert set(got.index) == {r["id"] for r in RATINGS}
+    for r in RATINGS:
+        row = got.loc[r["id"]]
+        assert row["score"] == r["score"] and row["ticket_id"] == r["ticket_id"]
+        assert row["requester_id"] == r["requester_id"]
+        for field in ("assignee_id", "group_id", "comment"):
+            assert (pd.isna(row[field]) if r[field] is None else row[field] == r[field]), (r["id"], field)
+        assert row["created_at"] == pd.Timestamp(r["created_at"]) and row["updated_at"] == pd.Timestamp(r["updated_at"])
+        # offered = survey sent, no answer yet: not counted; good = satisfied
+        assert bool(row["is_received"]) == (r["score"] in ("good", "bad"))
+        assert (pd.isna(row["is_satisfied"]) if r["score"] == "offered" else bool(row["is_satisfied"]) == (r["score"] == "good"))
+    changed = got.loc[120447]
+    assert changed["updated_at"] > changed["created_at"]  # the published example changed a day after it was given

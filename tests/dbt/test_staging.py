@@ -37,6 +37,7 @@ RECORD_MODELS = {
     "helpdesk_users": "stg_helpdesk__users",
     "helpdesk_tickets": "stg_helpdesk__tickets",
     "helpdesk_survey_responses": "stg_helpdesk__survey_responses",
+    "helpdesk_satisfaction_ratings": "stg_helpdesk__satisfaction_ratings",
     "accounting_contacts": "stg_accounting__contacts",
     "accounting_vouchers": "stg_accounting__vouchers",
 }

@@ -61,6 +61,10 @@ MARKER = {
 }
 
 
+RATING_SCORES = ("offered", "good", "bad", "unoffered")
+RATINGS_KEY = "helpdesk/satisfaction_ratings"
+
+
 class FakeWorld:
     """The world interface the server consumes, with a few hundred records per resource."""
 
@@ -78,7 +82,7 @@ class FakeWorld:
                 moment = start + timedelta(hours=9 * group)
                 self.records[key][record_id] = self._record(key, record_id, i, moment)
             if key.startswith("helpdesk/"):
-                for record_id in ids[-5:]:  # changed within the last minute: held back
+                for record_id in ids[-5:]:  # changed within the last minute: held back by the exports
                     self.records[key][record_id] = self._record(key, record_id, 0, NOW - timedelta(seconds=10))
 
     def _new_ids(self, key: str, n: int) -> list:
@@ -97,6 +101,9 @@ class FakeWorld:
             return record
         field, fmt = MARKER[system]
         record[field] = fmt(moment)
+        if key == "helpdesk/satisfaction_ratings":
+            record.update(created_at=fmt(moment - timedelta(hours=i % 3)), score=RATING_SCORES[i % 4],
+                          comment="Danke!" if i % 3 == 0 else None, ticket_id=i + 1, requester_id=7000 + i)
         if key == "shop/orders":
             record["cancelled_at"] = fmt(moment) if i % 5 == 0 else None
         if key in ("erp/res.partner", "erp/product.product"):
@@ -128,6 +135,8 @@ class FakeWorld:
             for record_id in self._rng.sample(sorted(current), 20):
                 old = current[record_id]
                 new = self._record(key, record_id, old["n"], self.now - timedelta(hours=2), old["v"] + 1)
+                if "created_at" in old:  # a changed rating keeps its creation time
+                    new["created_at"] = old["created_at"]
                 current[record_id] = new
                 changed.append(new)
             for k, record_id in enumerate(self._new_ids(key, 5)):
@@ -239,6 +248,19 @@ class Fetcher:
                 return out, body["after_cursor"]
             url, params = body["after_url"], None
 
+    def ratings(self, size: int | None = 7, **params) -> list[dict]:
+        """List Satisfaction Ratings, following the cursor (offset pages when `size` is None)."""
+        params = {**params, "page[size]": size} if size else {**params}
+        out = []
+        url = "/api/v2/satisfaction_ratings.json"
+        while True:
+            _, body = self.call("GET", "helpdesk", url, params=params)
+            out.extend(body["satisfaction_ratings"])
+            more = body["meta"]["has_more"] if size else body["next_page"] is not None
+            if not more:
+                return out
+            url, params = (body["links"]["next"] if size else body["next_page"]), None
+
     def accounting(self, endpoint: str, size: int = 30, **params) -> list[dict]:
         out, page = [], 0
         while True:
@@ -254,6 +276,8 @@ class Fetcher:
             return self.shop(resource)
         if system == "erp":
             return self.erp(resource)
+        if key == RATINGS_KEY:
+            return self.ratings()
         if system == "helpdesk":
             return self.helpdesk(resource)[0]
         if resource == "contacts":
@@ -270,13 +294,14 @@ class Fetcher:
 
 
 def expected(world, key: str) -> list[dict]:
-    """What a full sync must receive: everything except helpdesk records of the last minute."""
+    """What a full sync must receive: everything except helpdesk records of the last minute (held back by
+    the incremental exports, not by the ratings list)."""
     if key == "accounting/payments":
         paid = {p["id"]: p for p in world.iter_records(key)}
         return [{**payment_response(v, paid.get(v["id"])), "id": v["id"], "updatedDate": v["updatedDate"]}
                 for v in world.iter_records("accounting/vouchers")]
     records = list(world.iter_records(key))
-    if key.startswith("helpdesk/"):
+    if key.startswith("helpdesk/") and key != RATINGS_KEY:
         horizon = world.now - timedelta(seconds=60)
         records = [r for r in records if datetime.fromisoformat(r["updated_at"]) <= horizon]
     return records
@@ -358,7 +383,7 @@ def test_full_sync_gets_every_record_exactly_once(world, server, client, key):
     assert by_id(got) == by_id(expected(world, key))
     assert server.served(key) == got
     if key != "accounting/contacts":
-        field = MARKER[key.split("/")[0]][0]
+        field = "created_at" if key == RATINGS_KEY else MARKER[key.split("/")[0]][0]  # ratings: oldest first
         keys = [(parse_marker(r[field]), r["id"]) for r in got]
         assert keys == sorted(keys)
 
@@ -601,6 +626,29 @@ def test_admin_state_advance_records_served(world, server, client):
     assert lines == got == server.served("shop/customers")
     assert requests.get(server.base_url + "/_admin/served/shop/nothing").status_code == 404
     assert requests.post(server.base_url + "/_admin/records/shop/customers", data=b"{}").status_code == 400
+
+
+def test_helpdesk_satisfaction_ratings_filters_and_pages(world, client):
+    """List Satisfaction Ratings: `start_time`/`end_time` bound the creation time (inclusive), `score`
+    filters as documented, cursor and offset pages give the same ratings in the same order."""
+    ratings = sorted(world.records[RATINGS_KEY].values(), key=lambda r: (parse_marker(r["created_at"]), r["id"]))
+    created = [parse_marker(r["created_at"]) // 1_000_000 for r in ratings]
+    lo, hi = created[60], created[150]
+    window = client.ratings(start_time=lo, end_time=hi)
+    assert [r["id"] for r in window] == [r["id"] for r, t in zip(ratings, created) if lo <= t <= hi]
+    assert window[0]["created_at"] == ratings[60]["created_at"] and window[-1]["created_at"] == ratings[150]["created_at"]
+    for score, keep in (("received", lambda r: r["score"] in ("good", "bad")), ("offered", lambda r: r["score"] == "offered"),
+                        ("good_with_comment", lambda r: r["score"] == "good" and r["comment"]),
+                        ("bad_without_comment", lambda r: r["score"] == "bad" and not r["comment"])):
+        assert [r["id"] for r in client.ratings(score=score)] == [r["id"] for r in ratings if keep(r)], score
+    assert client.ratings(size=None, per_page=40) == client.ratings(size=100) == ratings
+    _, page = client.call("GET", "helpdesk", "/api/v2/satisfaction_ratings", params={"per_page": 10, "page": 2})
+    assert page["count"] == len(ratings) and page["satisfaction_ratings"] == ratings[10:20]
+    assert "page=1" in page["previous_page"] and "page=3" in page["next_page"]
+    for bad in ({"score": "great"}, {"page[size]": 101}, {"start_time": "yesterday"}, {"page[after]": "nope"}):
+        response = client.session.get(client.server.url("helpdesk") + "/api/v2/satisfaction_ratings", params=bad,
+                                      headers=client.headers("helpdesk"))
+        assert response.status_code == 400, bad
 
 
 def test_helpdesk_served_excludes_held_back(world, server):

@@ -73,6 +73,9 @@ SCHEMA = {
                          "updated_at": S, "solved_at": (S, NONE), "custom_fields": L, "satisfaction_rating": D, "tags": L},
     "helpdesk/survey_responses": {"id": I, "type": S, "score": I, "ticket_id": (I, NONE), "user_id": I,
                                   "comment": (S, NONE), "created_at": S, "updated_at": S},
+    "helpdesk/satisfaction_ratings": {"id": I, "url": S, "assignee_id": (I, NONE), "group_id": (I, NONE),
+                                      "requester_id": I, "ticket_id": I, "score": S, "comment": (S, NONE),
+                                      "reason": (S, NONE), "created_at": S, "updated_at": S},
     "accounting/contacts": {"id": S, "version": I, "roles": D, "addresses": D, "emailAddresses": D, "phoneNumbers": D,
                             "note": (S, NONE), "archived": B},
     "accounting/vouchers": {"id": S, "voucherType": S, "voucherStatus": S, "voucherNumber": S, "voucherDate": S,
@@ -87,7 +90,8 @@ ENUMS = {
     ("shop/orders", "financial_status"): {"pending", "authorized", "paid", "partially_refunded", "refunded", "voided"},
     ("erp/sale.order", "state"): {"draft", "sale", "done", "cancel"},
     ("helpdesk/tickets", "status"): {"new", "open", "pending", "solved", "closed", "deleted"},
-    ("helpdesk/survey_responses", "type"): {"csat", "nps"},
+    ("helpdesk/survey_responses", "type"): {"nps"},  # CSAT answers are satisfaction ratings
+    ("helpdesk/satisfaction_ratings", "score"): {"offered", "good", "bad"},
     ("accounting/vouchers", "voucherType"): {"salesinvoice", "salescreditnote"},
     ("accounting/vouchers", "voucherStatus"): {"open", "overdue", "paid", "paidoff", "voided"},
     ("accounting/payments", "paymentStatus"): {"balanced", "openRevenue", "openExpense"},
@@ -99,6 +103,7 @@ TS_FIELDS = {
     "erp/product.product": (ERP_TS, ["write_date"]), "helpdesk/users": (HD_TS, ["created_at", "updated_at"]),
     "helpdesk/tickets": (HD_TS, ["created_at", "updated_at"]),
     "helpdesk/survey_responses": (HD_TS, ["created_at", "updated_at"]),
+    "helpdesk/satisfaction_ratings": (HD_TS, ["created_at", "updated_at"]),
     "accounting/vouchers": (ACC_TS, ["voucherDate", "dueDate", "createdDate", "updatedDate"]),
     "accounting/payments": (ACC_TS, ["paidDate", "updatedDate"]),
 }
@@ -140,7 +145,9 @@ def test_every_resource_matches_the_contract_shapes(recs):
     for v in recs["accounting/vouchers"]:
         assert UUID.match(v["id"]) and v["dunningLevel"] in (0, 1, 2, 3)
     for s in recs["helpdesk/survey_responses"]:
-        assert 1 <= s["score"] <= 5 if s["type"] == "csat" else 0 <= s["score"] <= 10
+        assert 0 <= s["score"] <= 10
+    for r in recs["helpdesk/satisfaction_ratings"]:
+        assert r["created_at"] <= r["updated_at"] and r["url"].endswith(f"/satisfaction_ratings/{r['id']}.json")
     for key in ("shop/orders", "accounting/vouchers"):
         for r in recs[key]:
             assert "+01:00" in orjson.dumps(r).decode() or "+02:00" in orjson.dumps(r).decode()
@@ -223,6 +230,7 @@ def test_cross_links_resolve(recs):
     assert all(t["requester_id"] in users for t in recs["helpdesk/tickets"])
     assert all(s["user_id"] in users and (s["ticket_id"] is None or s["ticket_id"] in tickets)
                for s in recs["helpdesk/survey_responses"])
+    assert all(r["requester_id"] in users and r["ticket_id"] in tickets for r in recs["helpdesk/satisfaction_ratings"])
     cf = [t["custom_fields"][0]["value"] for t in recs["helpdesk/tickets"] if t["custom_fields"][0]["value"]]
     assert cf and all(int(re.search(r"#?(\d{4,})", v).group(1)) in shop_numbers for v in cf)
     contacts = {c["id"] for c in recs["accounting/contacts"]}

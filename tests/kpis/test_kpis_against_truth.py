@@ -33,6 +33,17 @@ def built(pipeline_warehouse):
     return world, crosswalk, kpis, monthly, unresolved
 
 
+def survey_answers(world) -> list[dict]:
+    """The world's CSAT and NPS answers as DOMAIN.md counts them: the helpdesk's received satisfaction
+    ratings (good or bad; offered and unoffered are no answer), dated by their creation, and the NPS
+    responses (0-10)."""
+    answers = [{"user": r["requester_id"], "type": "csat", "score": r["score"], "at": pd.Timestamp(r["created_at"]),
+                "id": r["id"]} for r in world.iter_records("helpdesk/satisfaction_ratings") if r["score"] in ("good", "bad")]
+    answers += [{"user": s["user_id"], "type": "nps", "score": s["score"], "at": pd.Timestamp(s["created_at"]),
+                 "id": s["id"]} for s in world.iter_records("helpdesk/survey_responses") if s["type"] == "nps"]
+    return answers
+
+
 @pytest.fixture(scope="module")
 def truth(built):
     """Independent per-person figures from the world's records."""
@@ -105,11 +116,11 @@ def truth(built):
         invoices.append({"person": person, "days_to_pay": days})
     invoices = pd.DataFrame(invoices)
 
-    # surveys: the last CSAT and NPS score per person
+    # surveys: the last CSAT rating (good/bad) and NPS score per person
     users = {str(u["id"]) for u in world.iter_records("helpdesk/users")}
-    surveys = pd.DataFrame([{"person": person_of.get(("helpdesk", str(s["user_id"]))), "type": s["type"], "score": s["score"],
-                             "at": pd.Timestamp(s["created_at"]), "id": s["id"]}
-                            for s in world.iter_records("helpdesk/survey_responses") if str(s["user_id"]) in users])
+    surveys = pd.DataFrame([{"person": person_of.get(("helpdesk", str(s["user"]))), "type": s["type"], "score": s["score"],
+                             "at": s["at"], "id": s["id"]}
+                            for s in survey_answers(world) if str(s["user"]) in users])
 
     # people resolved exactly: their golden cluster holds exactly their records
     merged = identity.merge(crosswalk, on=["source_system", "source_record_id"])
@@ -169,7 +180,7 @@ def test_last_csat_and_nps(built, truth):
     for person, gid in truth["exact"].items():
         for kind in ("csat", "nps"):
             expected = last.get((person, kind))
-            actual = kpis.loc[gid, f"last_{kind}_score"]
+            actual = kpis.loc[gid, "last_csat_rating" if kind == "csat" else "last_nps_score"]
             if expected is None:
                 assert pd.isna(actual), (gid, kind)
             else:
@@ -182,13 +193,11 @@ def test_monthly_nps_and_csat(built, truth):
     """Company NPS (latest response per customer per month) and CSAT per Berlin calendar month."""
     world, crosswalk, _, monthly, _ = built
     golden = {r: g for s, r, g in crosswalk.itertuples(index=False) if s == "helpdesk"}
-    rows = pd.DataFrame([{"customer": golden.get(str(s["user_id"]), f"user:{s['user_id']}"), "type": s["type"],
-                          "score": s["score"], "at": pd.Timestamp(s["created_at"]), "id": s["id"]}
-                         for s in world.iter_records("helpdesk/survey_responses")])
+    rows = pd.DataFrame([{"customer": golden.get(str(s["user"]), f"user:{s['user']}"), **s} for s in survey_answers(world)])
     rows["month"] = rows["at"].dt.tz_convert("Europe/Berlin").dt.strftime("%Y-%m")
     nps = rows[rows["type"] == "nps"].sort_values(["at", "id"]).groupby(["month", "customer"])["score"].last()
     nps = nps.groupby("month").agg(n="size", value=lambda s: ((s >= 9).mean() - (s <= 6).mean()) * 100)
-    csat = rows[rows["type"] == "csat"].groupby("month")["score"].agg(n="size", value=lambda s: (s >= 4).mean() * 100)
+    csat = rows[rows["type"] == "csat"].groupby("month")["score"].agg(n="size", value=lambda s: (s == "good").mean() * 100)
     monthly = monthly.assign(month=pd.to_datetime(monthly["period_start"]).dt.strftime("%Y-%m")).set_index("month")
     for month, expected in nps.iterrows():
         assert monthly.loc[month, "nps_n"] == expected["n"], month

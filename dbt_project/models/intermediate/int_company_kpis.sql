@@ -5,8 +5,9 @@
 
     - NPS: latest NPS response per customer (golden customer, else helpdesk user) in the period;
       % promoters (9-10) - % detractors (0-6); `nps_n`; `is_small_sample` when n < 30.
-    - CSAT: responses 4-5 / all CSAT responses x 100; helpdesk rating: good / (good + bad) x 100,
-      by the date the ticket was rated (solved).
+    - CSAT: good / (good + bad) satisfaction ratings x 100 (the helpdesk's satisfaction ratings list, by
+      the date each rating was created); helpdesk rating: good / (good + bad) x 100 of the rating
+      embedded in the ticket, by the date the ticket was rated (solved).
     - retention (Bindungsrate) = (E - N) / S x 100: S customers active at the end of the day before
       the period, E active at its last day, N customers whose first order falls in it; active = a
       counted order in the trailing 12 months. churn = 100 - retention.
@@ -173,7 +174,7 @@ csat_kpis as (
         g.grain,
         cast(date_trunc(g.grain, response_date) as date) as period_start,
         count(*) as csat_n,
-        count(*) filter (where score >= 4) as csat_satisfied
+        count(*) filter (where is_csat_satisfied) as csat_satisfied
     from {{ ref('fct_survey_responses') }}, grains g
     where survey_type = 'csat' and is_score_in_range and response_date <= {{ as_of }}
     group by 1, 2

@@ -18,7 +18,6 @@
 {%- set abc_b = segment_setting('segment_abc_b_share') -%}
 {%- set p_alive_min = segment_setting('segment_p_alive_threshold') -%}
 {%- set low_m = segment_setting('segment_low_revenue_max_m') -%}
-{%- set bad_csat = segment_setting('segment_bad_csat_max') -%}
 {%- set bad_nps = segment_setting('segment_bad_nps_max') -%}
 {%- set bad_days = segment_setting('segment_bad_experience_days') -%}
 
@@ -44,7 +43,7 @@ kpis as (
         margin_clv,
         is_profitable,
         p_alive,
-        last_csat_score,
+        last_csat_rating,
         last_csat_date,
         last_nps_score,
         last_nps_date
@@ -153,7 +152,7 @@ classified as (
             when abc_cumulative_revenue_12m / nullif(abc_total_revenue_12m, 0) <= {{ abc_b }} then 'B'
             else 'C'
         end as abc_class,
-        (last_csat_score <= {{ bad_csat }} and last_csat_date >= as_of_date - {{ bad_days }}) as had_bad_csat,
+        (last_csat_rating = 'bad' and last_csat_date >= as_of_date - {{ bad_days }}) as had_bad_csat,
         (last_nps_score <= {{ bad_nps }} and last_nps_date >= as_of_date - {{ bad_days }}) as had_bad_nps,
         (last_bad_rating_date >= as_of_date - {{ bad_days }}) as had_bad_rating
     from scored
@@ -213,7 +212,7 @@ select
     is_profitable,
     p_alive,
     cast({{ p_alive_min }} as decimal(5, 4)) as p_alive_threshold,
-    last_csat_score,
+    last_csat_rating,
     last_csat_date,
     last_nps_score,
     last_nps_date,
@@ -259,7 +258,7 @@ select
     end as why_unprofitabel,
     case when is_nach_schlechter_erfahrung then
         concat_ws('; ',
-            case when had_bad_csat then format('CSAT {} <= {} on {}', last_csat_score, {{ bad_csat }}, last_csat_date) end,
+            case when had_bad_csat then format('bad CSAT rating on {}', last_csat_date) end,
             case when had_bad_nps then format('NPS {} <= {} on {}', last_nps_score, {{ bad_nps }}, last_nps_date) end,
             case when had_bad_rating then format('bad helpdesk rating on {}', last_bad_rating_date) end)
         || format(' (within {} days before {})', {{ bad_days }}, as_of_date)

@@ -149,7 +149,7 @@ survey_facts as (
 
     select
         golden_customer_id,
-        arg_max(score, struct_pack(at := responded_at, id := survey_response_id)) filter (where survey_type = 'csat') as last_csat_score,
+        arg_max(satisfaction_rating, struct_pack(at := responded_at, id := survey_response_id)) filter (where survey_type = 'csat') as last_csat_rating,
         max(response_date) filter (where survey_type = 'csat') as last_csat_date,
         arg_max(score, struct_pack(at := responded_at, id := survey_response_id)) filter (where survey_type = 'nps') as last_nps_score,
         max(response_date) filter (where survey_type = 'nps') as last_nps_date
@@ -209,7 +209,7 @@ joined as (
         {%- endfor %}
         pc.preferred_channel,
         t.last_ticket_date,
-        s.last_csat_score,
+        s.last_csat_rating,
         s.last_csat_date,
         s.last_nps_score,
         s.last_nps_date,
