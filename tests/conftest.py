@@ -175,3 +175,30 @@ def pipeline_build(tmp_path_factory):
 
         result = run_pipeline_downstream_of_raw(build_definitions())
     yield path, world, result
+
+
+# `make test` runs the suite on two workers, a test file at a time per worker (pytest-xdist,
+# `--dist loadfile`). These files each take minutes (whole pipeline runs through Dagster and dbt):
+# started first, they run beside the many short files instead of leaving one worker alone at the end.
+LONG_RUNNING_FILES = (
+    "tests/operations/test_daily_runs.py",
+    "tests/dbt/test_staging_incremental.py",
+    "tests/operations/test_bi_snapshot.py",
+    "tests/dbt/test_docs_and_contracts.py",
+    "tests/dbt/test_staging_tests_scope.py",
+    "tests/landing/test_raw_landing.py",
+    "tests/operations/test_crash_recovery.py",
+    "tests/dbt/test_junk_records.py",
+    "tests/ui/test_dagster_ui.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Long-running files first, everything else in its usual order (the same order on every worker)."""
+    rank = {path: i for i, path in enumerate(LONG_RUNNING_FILES)}
+
+    def order(item) -> int:
+        path = Path(str(item.fspath)).relative_to(config.rootpath).as_posix()
+        return rank.get(path, len(rank))
+
+    items.sort(key=order)
