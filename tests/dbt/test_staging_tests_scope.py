@@ -1,28 +1,29 @@
 """Staging tests in a daily build look at what landed since the last passing build, and at all of it on request.
 
 A real warehouse and real `dbt build`s of the staging models: a first build tests every row and
-records that it passed; then a satisfaction rating of an unknown score lands "before" that build and
-another one after it (ratings are a view, which shows every raw row however it landed).
-The next build's `accepted_values` test finds the later one only, fails, and records nothing;
+records that it passed; then a satisfaction rating whose record carries no readable id lands "before"
+that build and another one after it (ratings are a view, which shows every raw row however it landed).
+The next build's `not_null` test of the rating id finds the later one only, fails, and records nothing;
 `--vars {staging_tests: all}` finds both.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import duckdb
 
-from tests.conftest import land_raw_record
+from c360.raw_store import replace_rows
 from tests.dbt.test_staging import build_staging_models, land_world
 
-SCORE_TEST = "accepted_values_stg_helpdesk__satisfaction_ratings_score__offered__unoffered__good__bad"
+ID_TEST = "not_null_stg_helpdesk__satisfaction_ratings_satisfaction_rating_id"
 
 
 def build_staging(path, *extra_args) -> dict:
-    """`dbt build` of the staging models on `path`; the run result of the rating score test."""
+    """`dbt build` of the staging models on `path`; the run result of the rating id test."""
     results = build_staging_models(path, *extra_args)["results"]
-    return next(r for r in results if r["unique_id"].split(".")[2] == SCORE_TEST)
+    return next(r for r in results if r["unique_id"].split(".")[2] == ID_TEST)
 
 
 def passed_builds(path) -> int:
@@ -30,10 +31,12 @@ def passed_builds(path) -> int:
         return con.execute("select count(*) from staging._tests_passed").fetchone()[0]
 
 
-def land_rating(path, template: dict, rating_id: int, score: str, loaded_at: datetime) -> None:
+def land_rating(path, template: dict, raw_id: int, record_id: str, loaded_at: datetime) -> None:
+    """A rating landed under the raw id `raw_id` whose record's own `id` is `record_id` (no number)."""
     with duckdb.connect(str(path)) as con:
-        record = {**template, "id": rating_id, "score": score}
-        land_raw_record(con, "helpdesk_satisfaction_ratings", record, loaded_at)
+        record = {**template, "id": record_id}
+        replace_rows(con, "helpdesk_satisfaction_ratings", [(str(raw_id), json.dumps(record), 1, None)],
+                     sync_id="test-sync", loaded_at=loaded_at)
 
 
 def test_a_daily_build_tests_the_rows_landed_since_the_last_passing_build(tmp_path):
