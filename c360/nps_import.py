@@ -244,20 +244,8 @@ def parse_file(name: str, data: bytes) -> ParsedFile:
 
 
 def ensure_nps_table(con: duckdb.DuckDBPyConnection) -> None:
+    """`raw.nps_responses` (one of the raw store's file-import tables) and the bookkeeping tables."""
     ensure_raw_schema(con, [])
-    con.execute(
-        f"""
-        create table if not exists {RAW_SCHEMA}.{TABLE} (
-            id varchar not null,
-            record json not null,
-            _version bigint not null,
-            _source_updated_at timestamptz,
-            _sync_id varchar not null,
-            _loaded_at timestamptz not null,
-            _source_file varchar
-        )
-        """
-    )
 
 
 def _upsert(con: duckdb.DuckDBPyConnection, rows: dict[str, tuple[dict, datetime, str]], sync_id: str,
