@@ -26,7 +26,7 @@ from demo_sources.world import ACCOUNTING_WINDOW  # noqa: E402
 RESOURCE_KEYS = (
     "shop/customers", "shop/orders", "shop/checkouts",
     "erp/res.partner", "erp/sale.order", "erp/sale.order.line", "erp/product.product",
-    "helpdesk/users", "helpdesk/tickets", "helpdesk/survey_responses",
+    "helpdesk/users", "helpdesk/tickets",
     # Lexware has no payments list: a payment state is one request per voucher, not a paged export
     "accounting/contacts", "accounting/vouchers",
 )

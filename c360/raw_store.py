@@ -90,8 +90,29 @@ def future_dated_warning(stats: LandingStats) -> str:
     )
 
 
+# Raw tables landed from files (c360.nps_import), in the API tables' layout plus the file a row came from.
+# Created with the bookkeeping tables whatever the specs: staging reads them even before a first import.
+FILE_IMPORT_TABLES = ("nps_responses",)
+
+
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection, specs: list[ResourceSpec]) -> None:
+    """The raw tables of `specs`, the file-import tables and the bookkeeping tables (quarantine, syncs,
+    watermarks), each unless it exists."""
     con.execute(f"create schema if not exists {RAW_SCHEMA}")
+    for table in FILE_IMPORT_TABLES:
+        con.execute(
+            f"""
+            create table if not exists {RAW_SCHEMA}.{table} (
+                id varchar not null,
+                record json not null,
+                _version bigint not null,
+                _source_updated_at timestamptz,
+                _sync_id varchar not null,
+                _loaded_at timestamptz not null,
+                _source_file varchar
+            )
+            """
+        )
     for spec in specs:
         con.execute(
             f"""

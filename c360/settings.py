@@ -17,6 +17,9 @@ from pathlib import Path
 DEMO_SOURCES_HOST = "127.0.0.1"
 DEMO_SOURCES_PORT = 8765
 SYSTEMS = ("shop", "erp", "helpdesk", "accounting")
+# Sources landed from files rather than an API (each its own asset group beside the systems').
+FILE_SOURCES = ("nps",)
+LANDING_GROUPS = (*SYSTEMS, *FILE_SOURCES)
 
 
 def _env(name: str, default: str) -> str:
@@ -245,6 +248,12 @@ def bi_keep_snapshots() -> int:
     if keep < 1:
         raise ValueError(f"C360_BI_KEEP_SNAPSHOTS is {keep}; the current snapshot must stay, so at least 1")
     return keep
+
+
+def nps_import_dir() -> Path:
+    """`C360_NPS_IMPORT_DIR`: the folder whose `*.csv` files (survey-tool exports of NPS answers, format in
+    `c360.nps_import`) the pipeline lands, by default `imports/nps/` beside the warehouse file."""
+    return Path(_env("C360_NPS_IMPORT_DIR", str(warehouse_path().parent / "imports" / "nps")))
 
 
 def quality_dir() -> Path:

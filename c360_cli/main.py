@@ -96,10 +96,12 @@ def cmd_sources_serve(args: argparse.Namespace) -> int:
         faults=args.faults,
         credentials=settings.SourceCredentials.from_env(),
         fault_seed=args.seed,
+        nps_export_dir=Path(args.nps_dir) if args.nps_dir else settings.nps_import_dir(),
     )
     print(f"Demo sources serving on {server.base_url} (faults: {args.faults}, clock: {world.now.isoformat()})")
     for system in settings.SYSTEMS:
         print(f"  {system.upper()}_API_URL={server.url(system)}")
+    print(f"  C360_NPS_IMPORT_DIR={server.app.nps_export_dir} (the survey tool's NPS export, rewritten every day)")
     sys.stdout.flush()
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
@@ -322,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=settings.DEMO_SOURCES_HOST)
     serve.add_argument("--port", type=int, default=settings.DEMO_SOURCES_PORT)
     serve.add_argument("--faults", choices=["none", "flaky", "hostile"], default="none")
+    serve.add_argument("--nps-dir", help="where the NPS survey export (CSV) is written (default: $C360_NPS_IMPORT_DIR)")
     serve.set_defaults(func=cmd_sources_serve)
 
     advance = source_commands.add_parser("advance", help="move the running demo sources' clock forward")

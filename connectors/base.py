@@ -161,7 +161,7 @@ _SQL_VERSION = "case when json_type({v}) = 'UBIGINT' then try_cast({v}::varchar 
 @dataclass(frozen=True)
 class ResourceSpec:
     system: str  # "shop"
-    name: str  # API resource name: "customers", "res.partner", "survey_responses", ...
+    name: str  # API resource name: "customers", "res.partner", "satisfaction_ratings", ...
     key: str  # resource key of docs/source_protocol.md: "shop/customers"
     table: str  # raw landing table: "shop_customers"
     id_field: str  # "id"

@@ -31,10 +31,9 @@ RESOURCES: dict[str, ResourceSpec] = {
     "users": resource("helpdesk", "users", "helpdesk_users", "updated_at"),
     "tickets": resource("helpdesk", "tickets", "helpdesk_tickets", "updated_at"),
     "satisfaction_ratings": resource("helpdesk", "satisfaction_ratings", "helpdesk_satisfaction_ratings", "updated_at"),
-    # NPS answers of the demo's own export (Zendesk has none); to be replaced by a survey-tool file import.
-    "survey_responses": resource("helpdesk", "survey_responses", "helpdesk_survey_responses", "updated_at"),
 }
-INCREMENTAL_EXPORTS = ("users", "tickets", "survey_responses")
+INCREMENTAL_EXPORTS = ("users", "tickets")
+# NPS answers are no helpdesk resource: Zendesk has no NPS; they come from survey-tool exports (c360.nps_import).
 RATINGS_PATH = "/api/v2/satisfaction_ratings"
 # How far before the creation time reached by the last run the next run starts reading ratings again:
 # a rating is changed in place (same id, new `updated_at`, e.g. `good` -> `bad` when the requester changes

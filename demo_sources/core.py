@@ -18,7 +18,7 @@ from .dirt import email_ascii
 
 RESOURCE_KEYS = ("shop/customers", "shop/orders", "shop/checkouts", "erp/res.partner", "erp/sale.order",
                  "erp/sale.order.line", "erp/product.product", "helpdesk/users", "helpdesk/tickets",
-                 "helpdesk/survey_responses", "helpdesk/satisfaction_ratings", "accounting/contacts",
+                 "nps/responses", "helpdesk/satisfaction_ratings", "accounting/contacts",
                  "accounting/vouchers", "accounting/payments")
 TRUTH_COLUMNS = ["source_system", "source_record_id", "person_id"]
 CUSTOMER_KEYS = {"shop/customers": "shop", "erp/res.partner": "erp", "helpdesk/users": "helpdesk",

@@ -1,10 +1,10 @@
-"""Zendesk-like helpdesk: users, tickets, satisfaction ratings, and NPS survey responses.
+"""Zendesk-like helpdesk: users, tickets and satisfaction ratings; and the NPS answers of its users.
 
 Satisfaction ratings are Zendesk's legacy CSAT (`GET /api/v2/satisfaction_ratings`): the world's
 CSAT answers (1-5) after solved tickets become `good` (4-5) or `bad` (1-3) ratings, so the CSAT share
 is the same; solved tickets whose rating was offered and never answered are listed as `offered`. The
-NPS answers stay in the demo's own `survey_responses` export (Zendesk has no NPS) until they move to a
-survey-tool file import.
+NPS answers (world key `nps/responses`) are no helpdesk resource (Zendesk has no NPS): they are rows
+of a survey tool's CSV export, which `nps_export` writes into the pipeline's import folder.
 
 The helpdesk part of the demo sources: `HelpdeskWorld` builds its tables from the persons (and
 the other systems' tables), renders its rows in the API's record shapes and simulates its daily
@@ -148,14 +148,14 @@ class HelpdeskWorld:
                 tbl[col][pick] = now - rng.integers(5, 55, len(pick))
         self.T["helpdesk/users"] = U
         self.T["helpdesk/tickets"] = Tk
-        self.T["helpdesk/survey_responses"] = S
+        self.T["nps/responses"] = S
 
     def _split_surveys(self, S, Tk, solved, deleted) -> None:
         """CSAT answers become satisfaction ratings (with `offered` ones for unanswered offered surveys);
-        the survey responses keep the NPS answers. No random draws: the world stays as it was."""
+        the NPS answers become the rows of the survey tool's export. No random draws: the world stays as it was."""
         now = self.now_s
         csat, nps = S["type"] == 0, S["type"] == 1
-        self.T["helpdesk/survey_responses"] = {k: v[nps] for k, v in S.items()}
+        self.T["nps/responses"] = {k: v[nps] for k, v in S.items()}
         answered = np.zeros(len(Tk["t"]), bool)
         answered[S["ticket"][csat]] = True
         offered = np.flatnonzero(solved & ~deleted & (Tk["rating"] == RATINGS.index("offered")) & ~answered)
@@ -229,19 +229,25 @@ class HelpdeskWorld:
                                      created[i], updated[i]))
         return out
 
-    def _r_survey_responses(self, a: int, b: int) -> list[dict]:
-        S, U, Tk = self.T["helpdesk/survey_responses"], self.T["helpdesk/users"], self.T["helpdesk/tickets"]
+    def _respondent(self, urow: int) -> tuple[str | None, str | None]:
+        """(e-mail, shop customer id) the survey tool knows a helpdesk user by: the e-mail the helpdesk holds,
+        else the person's own address (the survey went somewhere), and the user's external id, which is
+        their shop customer id."""
+        U = self.T["helpdesk/users"]
+        email = U["idn"]["email"][urow] or self.P["email"][U["p"][urow]]
+        ext = int(U["ext"][urow])
+        return email, str(int(self.T["shop/customers"]["id"][ext])) if ext >= 0 else None
+
+    def _r_responses(self, a: int, b: int) -> list[dict]:
+        """NPS answers as rows of the survey tool's export (`nps_export.COLUMNS`, `id` the response id)."""
+        S = self.T["nps/responses"]
         s = slice(a, b)
-        created, updated = hd_ts(S["t"][s]), hd_ts(S["upd"][s])
-        uids, tids = U["id"], Tk["id"]
+        responded = hd_ts(S["t"][s])
         out = []
-        for i, (sid, typ, tk, u, score, com) in enumerate(zip(S["id"][s].tolist(), S["type"][s].tolist(), S["ticket"][s].tolist(),
-                                                             S["u"][s].tolist(), S["score"][s].tolist(), S["comment"][s].tolist())):
-            good = score >= (4 if typ == 0 else 9)
-            comment = None if com < 0 else (N.SURVEY_COMMENTS_GOOD if good else N.SURVEY_COMMENTS_BAD)[com]
-            out.append({"id": sid, "type": ("csat", "nps")[typ], "score": score,
-                        "ticket_id": int(tids[tk]) if tk >= 0 else None, "user_id": int(uids[u]), "comment": comment,
-                        "created_at": created[i], "updated_at": updated[i]})
+        for i, (sid, u, score, com) in enumerate(zip(S["id"][s].tolist(), S["u"][s].tolist(), S["score"][s].tolist(),
+                                                    S["comment"][s].tolist())):
+            comment = None if com < 0 else (N.SURVEY_COMMENTS_GOOD if score >= 9 else N.SURVEY_COMMENTS_BAD)[com]
+            out.append(nps_record(sid, responded[i], *self._respondent(u), score, comment))
         return out
 
     # ------------------------------------------------------------------ one more simulated day
@@ -317,10 +323,9 @@ class HelpdeskWorld:
         if nu:
             urow = int(rng.integers(0, nu))
             t = day.when()
-            day.put("helpdesk/survey_responses", None, {
-                "id": self._next_id("helpdesk/survey_responses"), "type": "nps", "score": int(rng.integers(0, 11)),
-                "ticket_id": None, "user_id": int(U["id"][urow]), "comment": None,
-                "created_at": hd_ts(np.array([t]))[0], "updated_at": hd_ts(np.array([t]))[0]})
+            rid = self._next_id("nps/responses")
+            day.put("nps/responses", None, nps_record(rid, hd_ts(np.array([t]))[0], *self._respondent(urow),
+                                                      int(rng.integers(0, 11)), None))
 
     def _day_new_caller(self, day: Day, new_p: np.ndarray) -> None:
         """A new helpdesk user (a caller not seen before) for one new person, with a ticket."""
@@ -340,6 +345,16 @@ class HelpdeskWorld:
                 "via": {"channel": "voice"}, "status": "open", "created_at": ts, "updated_at": ts, "solved_at": None,
                 "custom_fields": [{"id": 360001, "value": None}], "satisfaction_rating": {"score": "unoffered"},
                 "tags": ["bestellung", "anruf"]})
+
+
+NPS_SURVEY = "NPS Kundenbefragung"
+
+
+def nps_record(rid: int, responded_at: str, email: str | None, customer_reference: str | None, score: int,
+               comment: str | None) -> dict:
+    """One NPS answer as a row of the survey tool's export (`id` is its `response_id`)."""
+    return {"id": rid, "responded_at": responded_at, "email": email, "customer_reference": customer_reference,
+            "score": score, "comment": comment, "survey": NPS_SURVEY}
 
 
 RATING_ID0 = 360_000_100_000
@@ -372,11 +387,33 @@ def ratings_from_legacy(lines: list[bytes]) -> tuple[list[bytes], list[bytes]]:
     return ratings, rest
 
 
+def nps_from_legacy(lines: list[bytes], users: list[bytes]) -> list[bytes]:
+    """The NPS answers of a replay directory's earlier `helpdesk/survey_responses.jsonl` (`type: "nps"`,
+    one `user_id` each) as rows of the survey tool's export: the e-mail and external id (the shop
+    customer id) of that helpdesk user (`users`: the replay's helpdesk users) become the respondent's
+    e-mail and customer reference. A row of another type, or whose user is not in the replay, is
+    dropped: its respondent cannot be named."""
+    known = {}
+    for line in users:
+        user = orjson.loads(line)
+        if isinstance(user, dict) and user.get("id") is not None:
+            known[user["id"]] = user
+    out = []
+    for line in lines:
+        rec = orjson.loads(line)
+        if not (isinstance(rec, dict) and rec.get("type") == "nps" and rec.get("user_id") in known):
+            continue
+        user = known[rec["user_id"]]
+        out.append(orjson.dumps(nps_record(rec.get("id"), rec.get("created_at"), user.get("email"),
+                                           user.get("external_id"), rec.get("score"), rec.get("comment"))))
+    return out
+
+
 # --------------------------------------------------------------------------------------------------
 # HTTP API
 # --------------------------------------------------------------------------------------------------
 HELPDESK_MAX_PAGE = 1000
-_HELPDESK_PATH = re.compile(r"api/v2/incremental/(users|tickets|survey_responses)/cursor\.json")
+_HELPDESK_PATH = re.compile(r"api/v2/incremental/(users|tickets)/cursor\.json")
 _RATINGS_PATH = re.compile(r"api/v2/satisfaction_ratings(\.json)?")
 RATINGS_MAX_PAGE = 100
 # The `score` filter of List Satisfaction Ratings: which scores it keeps, and whether a comment must be
@@ -397,7 +434,7 @@ def _rating_matches(record, scores: frozenset, comment: bool | None) -> bool:
 
 
 class HelpdeskApi:
-    """The helpdesk's cursor-based incremental export of users, tickets and survey responses.
+    """The helpdesk's cursor-based incremental export of users and tickets, and its satisfaction ratings.
 
     A mixin of `server.SourceApp`, which routes `/helpdesk/...` requests here.
     """

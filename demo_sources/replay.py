@@ -1,4 +1,12 @@
-"""Replay format: one JSON Lines file per resource plus truth/identity.csv (see SOURCE_APIS.md)."""
+"""Replay format: one JSON Lines file per resource plus truth/identity.csv (see SOURCE_APIS.md).
+
+The NPS answers are `nps/responses.jsonl`, one row of the survey tool's export per line (served as a
+CSV file, `demo_sources.nps_export`, not over HTTP). A replay directory of an earlier layout holds them
+in `helpdesk/survey_responses.jsonl` instead, an export Zendesk does not have: when `nps/responses.jsonl`
+is missing, its NPS rows are converted to export rows (`helpdesk.nps_from_legacy`), and its CSAT rows
+to satisfaction ratings when `helpdesk/satisfaction_ratings.jsonl` is missing too. The file is never
+served as it is.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +18,11 @@ import orjson
 import pandas as pd
 
 from .accounting import payments_from_legacy
-from .helpdesk import ratings_from_legacy
+from .helpdesk import nps_from_legacy, ratings_from_legacy
 from .world import RESOURCE_KEYS, TRUTH_COLUMNS, _no_gc
 
-_MARKERS = {"shop": "updated_at", "erp": "write_date", "helpdesk": "updated_at", "accounting": "updatedDate"}
+_MARKERS = {"shop": "updated_at", "erp": "write_date", "helpdesk": "updated_at", "accounting": "updatedDate",
+            "nps": "responded_at"}
 
 
 def write_replay(world, out_dir: Path) -> dict[str, int]:
@@ -72,33 +81,48 @@ class ReplayWorld:
 
     def _load(self, latest: dt.datetime | None) -> dt.datetime | None:
         for key in RESOURCE_KEYS:
-            path = self.data_dir / f"{key}.jsonl"
-            recs: list[bytes] = []
-            if path.exists():
-                system = key.split("/")[0]
-                marker = _MARKERS[system]
-                with open(path, "rb") as fh:
-                    for lineno, line in enumerate(fh, 1):
-                        if not line.strip():
-                            continue
-                        try:
-                            rec = orjson.loads(line)
-                        except orjson.JSONDecodeError as exc:
-                            raise ValueError(f"{path}: line {lineno} is not valid JSON ({exc})") from None
-                        # valid JSON that does not conform (not an object, missing fields) is kept as it is
-                        recs.append(orjson.dumps(rec))
-                        if isinstance(rec, dict):
-                            m = _parse_marker(system, rec.get(marker))
-                            if m is not None and (latest is None or m > latest):
-                                latest = m
+            recs, latest = self._read_jsonl(key, latest)
             if key == "accounting/payments" and recs:
                 # the earlier layout held one row per payment; the payments resource holds one per voucher
                 recs = [orjson.dumps(r) for r in payments_from_legacy([orjson.loads(line) for line in recs])]
-            if key == "helpdesk/satisfaction_ratings" and not path.exists():
-                # the earlier layout held CSAT answers (1-5) among the survey responses
-                recs, self._records["helpdesk/survey_responses"] = ratings_from_legacy(self._records["helpdesk/survey_responses"])
             self._records[key] = recs
+        self._convert_legacy_surveys()
         return latest
+
+    def _convert_legacy_surveys(self) -> None:
+        """The earlier layout's `helpdesk/survey_responses.jsonl` (see the module docstring)."""
+        if not (self.data_dir / "helpdesk" / "survey_responses.jsonl").exists():
+            return
+        legacy, _ = self._read_jsonl("helpdesk/survey_responses", None)
+        ratings, rest = ratings_from_legacy(legacy)
+        if not (self.data_dir / "helpdesk" / "satisfaction_ratings.jsonl").exists():
+            self._records["helpdesk/satisfaction_ratings"] = ratings
+        if not (self.data_dir / "nps" / "responses.jsonl").exists():
+            self._records["nps/responses"] = nps_from_legacy(rest, self._records["helpdesk/users"])
+
+    def _read_jsonl(self, key: str, latest: dt.datetime | None) -> tuple[list[bytes], dt.datetime | None]:
+        """The records of `<key>.jsonl` as compact JSON lines (none if it is missing), and the latest
+        change marker so far."""
+        path = self.data_dir / f"{key}.jsonl"
+        recs: list[bytes] = []
+        if path.exists():
+            system = key.split("/")[0]
+            marker = _MARKERS[system]
+            with open(path, "rb") as fh:
+                for lineno, line in enumerate(fh, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        rec = orjson.loads(line)
+                    except orjson.JSONDecodeError as exc:
+                        raise ValueError(f"{path}: line {lineno} is not valid JSON ({exc})") from None
+                    # valid JSON that does not conform (not an object, missing fields) is kept as it is
+                    recs.append(orjson.dumps(rec))
+                    if isinstance(rec, dict):
+                        m = _parse_marker(system, rec.get(marker))
+                        if m is not None and (latest is None or m > latest):
+                            latest = m
+        return recs, latest
 
     def count(self, key: str) -> int:
         if key not in RESOURCE_KEYS:

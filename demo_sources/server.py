@@ -34,6 +34,7 @@ from datetime import datetime, timezone
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_address
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 import orjson
@@ -44,6 +45,7 @@ from demo_sources.api import BERLIN, HOLDBACK_US, ApiError, Response, _json
 from demo_sources.erp import ErpApi, ErpDomain
 from demo_sources.faults import Decision, FaultInjector, FaultProfile, resolve_profile
 from demo_sources.helpdesk import HelpdeskApi
+from demo_sources.nps_export import write_export as write_nps_export
 from demo_sources.shop import GRAPHQL_PATH, ShopApi, ShopGraphqlApi
 from demo_sources.shop_graphql import as_fetched
 from demo_sources.store import RESOURCE_KEYS, ResourceStore, to_epoch_us
@@ -53,6 +55,7 @@ log = logging.getLogger(__name__)
 SYSTEMS = ("shop", "erp", "helpdesk", "accounting")
 ACCESS_LOG_ENV = "C360_SOURCES_ACCESS_LOG"
 ADMIN_HOSTS_ENV = "C360_SOURCES_ADMIN_HOSTS"
+NPS_KEY = "nps/responses"  # the world's NPS answers: a CSV export (demo_sources.nps_export), not served
 
 
 # ----------------------------------------------------------------------------------------------
@@ -81,6 +84,19 @@ class SourceApp(ShopApi, ShopGraphqlApi, ErpApi, HelpdeskApi, AccountingApi):
         }
         self._erp_key = credentials.erp_api_key.encode()
         self._accounting_key = credentials.accounting_api_key.encode()
+        self.nps_export_dir: Path | None = None
+
+    def export_nps(self, directory: Path | None) -> Path | None:
+        """Write the world's NPS answers as the survey tool's CSV export into `directory` (the pipeline's
+        NPS import folder), now and after every advance; None: no export."""
+        with self._advance_lock:
+            self.nps_export_dir = None if directory is None else Path(directory)
+            return self._write_nps_export()
+
+    def _write_nps_export(self) -> Path | None:
+        if self.nps_export_dir is None:
+            return None
+        return write_nps_export(self.world, self.nps_export_dir)
 
     def _world_batches(self, key: str):
         if hasattr(self.world, "iter_record_batches"):
@@ -201,19 +217,25 @@ class SourceApp(ShopApi, ShopGraphqlApi, ErpApi, HelpdeskApi, AccountingApi):
             "now": self.now().isoformat(),
             "profile": self.profile.name,
             "counts": {key: store.count() for key, store in self.stores.items()},
+            "nps_export": None if self.nps_export_dir is None else str(self.nps_export_dir),
             "faults": dict(self.injector.counts),
         }
 
     def advance(self, days: int = 1) -> dict[str, int]:
+        """Run the world `days` days; returns the changed records per served resource (and the NPS
+        answers added to the survey tool's export, rewritten if one is written)."""
         changed = dict.fromkeys(self.stores, 0)
+        changed[NPS_KEY] = 0
         with self._advance_lock:
             for _ in range(days):
                 updates = self.world.advance_day()
+                changed[NPS_KEY] += len(updates.get(NPS_KEY, []))
                 for key, records in updates.items():
                     if key in self.stores and records:
                         changed[key] += self.stores[key].upsert(records)
             for store in self.stores.values():
                 store.view()
+            self._write_nps_export()
         return changed
 
     def served_positions(self, key: str):
@@ -516,13 +538,17 @@ class SourceServer:
         credentials: SourceCredentials | None = None,
         fault_seed: int = 0,
         admin_hosts: tuple[str, ...] = (),
+        nps_export_dir: Path | None = None,
     ):
         """`admin_hosts`: host names the admin endpoints accept in `Host` beside the local ones (and
-        those of `C360_SOURCES_ADMIN_HOSTS`)."""
+        those of `C360_SOURCES_ADMIN_HOSTS`). `nps_export_dir`: where the survey tool's CSV export of the
+        NPS answers is written (the pipeline's `C360_NPS_IMPORT_DIR`); None: not written."""
         self.world = world
         self.profile = resolve_profile(faults)
         self.credentials = credentials or SourceCredentials.from_env()
         self.app = SourceApp(world, self.profile, self.credentials, fault_seed)
+        if nps_export_dir is not None:
+            self.app.export_nps(nps_export_dir)
         self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.app = self.app  # type: ignore[attr-defined]
         self.host = host
@@ -570,6 +596,11 @@ class SourceServer:
     def advance(self, days: int = 1) -> dict[str, int]:
         """Run the world's clock `days` days; returns the number of changed records per resource."""
         return self.app.advance(days)
+
+    def export_nps(self, directory: Path | None) -> Path | None:
+        """Write the NPS answers as the survey tool's CSV export into `directory`, now and after every
+        advance (see `SourceApp.export_nps`)."""
+        return self.app.export_nps(directory)
 
     def upsert(self, key: str, records: list) -> int:
         return self.app.stores[key].upsert(records)

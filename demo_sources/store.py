@@ -31,7 +31,6 @@ RESOURCE_KEYS = (
     "erp/product.product",
     "helpdesk/users",
     "helpdesk/tickets",
-    "helpdesk/survey_responses",
     "helpdesk/satisfaction_ratings",
     "accounting/contacts",
     "accounting/vouchers",
@@ -49,7 +48,6 @@ MARKER_FIELD: dict[str, str | None] = {
     "erp/product.product": "write_date",
     "helpdesk/users": "updated_at",
     "helpdesk/tickets": "updated_at",
-    "helpdesk/survey_responses": "updated_at",
     # Zendesk lists ratings in the order they were created and filters `start_time` on that time
     "helpdesk/satisfaction_ratings": "created_at",
     "accounting/contacts": None,

@@ -8,6 +8,7 @@ from orchestration.assets.bi_snapshot import build_bi_snapshot_asset
 from orchestration.assets.dbt_models import c360_dbt_models, c360_dbt_segments, dbt_resource
 from orchestration.assets.identity import identity_assets
 from orchestration.assets.kpis import kpi_assets
+from orchestration.assets.nps_import import nps_import_assets
 from orchestration.assets.raw_landing import raw_landing_assets
 from orchestration.checks import build_quality_checks
 from orchestration.jobs import customer_360_job
@@ -16,7 +17,7 @@ from orchestration.resources import source_resources, warehouse_resource
 from orchestration.schedules import daily_customer_360
 from orchestration.sensors import alert_on_run_failure
 
-PIPELINE_ASSETS = [*raw_landing_assets, c360_dbt_models, *identity_assets, *kpi_assets, c360_dbt_segments]
+PIPELINE_ASSETS = [*raw_landing_assets, *nps_import_assets, c360_dbt_models, *identity_assets, *kpi_assets, c360_dbt_segments]
 BI_FACING_KEYS = [key for assets in PIPELINE_ASSETS for key in assets.keys if key.path[0] in BI_SCHEMAS]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from c360.settings import DEMO_ERP_CUSTOM_FIELDS, SYSTEMS
+from c360.settings import DEMO_ERP_CUSTOM_FIELDS, LANDING_GROUPS, SYSTEMS
 from demo_sources.testing import CREDENTIALS, TEST_TODAY
 
 
@@ -52,6 +52,9 @@ def point_pipeline_at(monkeypatch, server, warehouse) -> None:
     monkeypatch.setenv("ACCOUNTING_API_KEY", CREDENTIALS.accounting_api_key)
     for system in SYSTEMS:
         monkeypatch.setenv(f"{system.upper()}_API_URL", server.url(system))
+    # the survey tool's NPS export, where the pipeline imports it (C360_NPS_IMPORT_DIR's default)
+    monkeypatch.delenv("C360_NPS_IMPORT_DIR", raising=False)
+    server.export_nps(Path(warehouse).parent / "imports" / "nps")
 
 
 @contextmanager
@@ -113,7 +116,8 @@ def warehouse(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def run_pipeline_downstream_of_raw(defs):
-    """Materialize every asset after raw landing (dbt, identity, marts, segments) in this process."""
+    """Materialize every asset after raw landing and the file imports (dbt, identity, marts, segments) in this
+    process."""
     return run_pipeline(defs, include_landing=False)
 
 
@@ -122,12 +126,10 @@ def run_pipeline(defs, include_landing: bool = True):
     run fails. Returns the run's result."""
     import dagster as dg
 
-    from c360.settings import SYSTEMS
-
     graph = defs.resolve_asset_graph()
     selection = dg.AssetSelection.all()
     if not include_landing:
-        selection = selection - dg.AssetSelection.groups(*SYSTEMS)
+        selection = selection - dg.AssetSelection.groups(*LANDING_GROUPS)
     job = defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(
         instance=dg.DagsterInstance.ephemeral(),
@@ -160,16 +162,18 @@ def pipeline_build(tmp_path_factory):
     """One warehouse built once per test session by the whole pipeline from a generated world.
 
     The world's records are put straight into the raw tables (the landing itself is tested over HTTP
-    in tests/landing); everything downstream runs through Dagster as in production. Yields
+    in tests/landing), its NPS answers through the survey export's import; everything downstream runs
+    through Dagster as in production. Yields
     (warehouse path, world, run result).
     """
     from connectors import ALL_RESOURCES
-    from demo_sources.testing.world_loader import load_world
+    from demo_sources.testing.world_loader import load_nps, load_world
 
     path = tmp_path_factory.mktemp("pipeline") / "c360.duckdb"
     world = make_world(persons=1500, seed=31)
     with duckdb.connect(str(path)) as con:
         load_world(con, world, resources=[spec.key for spec in ALL_RESOURCES])
+        load_nps(con, world, path.parent / "imports" / "nps")
     with using_warehouse(path):
         from orchestration.definitions import build_definitions
 

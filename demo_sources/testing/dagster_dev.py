@@ -53,12 +53,16 @@ def graphql(url: str, query: str, variables: dict | None = None, timeout: float 
 
 
 def pipeline_env(server, warehouse: Path, dagster_home: Path, **extra: str) -> dict[str, str]:
-    """The environment of `dagster dev`: this instance, these demo sources, this warehouse."""
+    """The environment of `dagster dev`: this instance, these demo sources, this warehouse (and the server's
+    NPS export written into the warehouse's default NPS import folder)."""
+    nps_dir = Path(warehouse).parent / "imports" / "nps"
+    server.export_nps(nps_dir)
     return {
         **os.environ,
         "DAGSTER_HOME": str(dagster_home),
         "C360_WAREHOUSE": str(warehouse),
         "C360_BI_WAREHOUSE": str(Path(warehouse).with_name("bi.duckdb")),
+        "C360_NPS_IMPORT_DIR": str(nps_dir),
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "SHOP_API_TOKEN": CREDENTIALS.shop_token,
         "ERP_API_KEY": CREDENTIALS.erp_api_key,

@@ -2,18 +2,23 @@
 
 Rows are written by the raw store (`c360.raw_store.replace_rows`), in the layout the landing writes:
 id, the record as JSON, the change marker, sync id and load time; a record already present is
-replaced (upsert by id, as the landing does).
+replaced (upsert by id, as the landing does). The NPS answers, which the pipeline imports from a
+survey tool's CSV export, go the real way: the demo's export written to a folder, then imported
+(`load_nps`).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 
 from connectors import ALL_RESOURCES
+from c360.nps_import import ImportStats, import_nps_files
 from c360.raw_store import ensure_raw_schema, raw_row, replace_rows
+from demo_sources.nps_export import write_export
 
 # what identity resolution reads (customers, and the orders, vouchers and tickets that link them)
 IDENTITY_RESOURCES = ("shop/customers", "shop/orders", "erp/res.partner", "erp/sale.order", "helpdesk/users",
@@ -34,6 +39,12 @@ def load_world(con: duckdb.DuckDBPyConnection, world, resources=IDENTITY_RESOURC
     return {key: sum(_land_batch(con, specs[key], batch, sync_id, loaded_at)
                      for batch in world.iter_record_batches(key, batch_size))
             for key in resources}
+
+
+def load_nps(con: duckdb.DuckDBPyConnection, world, directory: Path) -> ImportStats:
+    """Write the world's NPS export into `directory` and import the folder into `raw.nps_responses`."""
+    write_export(world, directory)
+    return import_nps_files(con, directory)
 
 
 def land_changes(con: duckdb.DuckDBPyConnection, changes: dict[str, list[dict]],

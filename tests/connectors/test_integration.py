@@ -128,8 +128,7 @@ def test_full_and_repeated_sync(world, profile):
             before = first[spec.key][0]
             for k, rec in rows.items():
                 assert before.get(k) == rec, f"{profile} {spec.key}: {k} new or changed on the second run"
-            if spec.key not in ("accounting/contacts", "helpdesk/users", "helpdesk/tickets",
-                                "helpdesk/survey_responses"):
+            if spec.key not in ("accounting/contacts", "helpdesk/users", "helpdesk/tickets"):
                 assert wm is None or wm == watermarks[spec.key]
     finally:
         server.shutdown()

@@ -9,6 +9,7 @@ computations from the same records.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from datetime import UTC, datetime
@@ -36,10 +37,10 @@ RECORD_MODELS = {
     "erp_products": "stg_erp__products",
     "helpdesk_users": "stg_helpdesk__users",
     "helpdesk_tickets": "stg_helpdesk__tickets",
-    "helpdesk_survey_responses": "stg_helpdesk__survey_responses",
     "helpdesk_satisfaction_ratings": "stg_helpdesk__satisfaction_ratings",
     "accounting_contacts": "stg_accounting__contacts",
     "accounting_vouchers": "stg_accounting__vouchers",
+    "nps_responses": "stg_nps__responses",  # the survey tool's CSV export (c360/nps_import.py)
 }
 # the payment state of a voucher (one raw record) is one staging row per payment item
 ITEM_MODELS = {"accounting_payments": ("stg_accounting__payments", "paymentItems")}
@@ -216,12 +217,23 @@ def land_records(con: duckdb.DuckDBPyConnection, records: dict[str, list[dict]])
     return landed
 
 
+def land_nps(con: duckdb.DuckDBPyConnection, world, directory: Path) -> dict[str, dict]:
+    """The world's NPS export written and imported the pipeline's way; returns the landed rows by id."""
+    from demo_sources.testing.world_loader import load_nps
+
+    load_nps(con, world, directory)
+    return {rid: json.loads(record) for rid, record in con.execute("select id, record from raw.nps_responses").fetchall()}
+
+
 def land_world(path: Path, persons: int, seed: int) -> dict[str, list[dict]]:
-    """A generated world's records, as served, landed into a new warehouse at `path`; returns them by resource."""
-    with serving(make_world(persons=persons, seed=seed)) as server:
+    """A generated world's records, as served, landed into a new warehouse at `path` (and its NPS export
+    imported); returns them by resource."""
+    world = make_world(persons=persons, seed=seed)
+    with serving(world) as server:
         records = {key: list(server.served(key)) for key in SPECS}
     with duckdb.connect(str(path)) as con:
         land_records(con, records)
+        land_nps(con, world, path.parent / "nps")
     return records
 
 
@@ -250,6 +262,7 @@ def staged(tmp_path_factory):
     path = tmp_path_factory.mktemp("dbt") / "warehouse.duckdb"
     con = duckdb.connect(str(path))
     landed = land_records(con, records)
+    landed["nps_responses"] = land_nps(con, world, path.parent / "nps")
     con.close()
 
     run_results = build_staging_models(path)
@@ -369,3 +382,19 @@ def test_link_keys_are_extracted(staged):
     for rid, record in landed["shop_customers"].items():
         expected = (record.get("email") or "").strip().lower() or None
         assert value(emails[rid]) == expected
+
+
+def test_nps_responses_keep_the_export_and_find_the_respondent_by_email_or_reference(staged):
+    """Each imported NPS row: its score and time as exported, the e-mail trimmed and lower case (the
+    form every system's e-mails take for matching) and the customer reference as the shop customer id."""
+    con, landed, _ = staged
+    df = frame(con, "stg_nps__responses").set_index("survey_response_id")
+    assert set(df.index) == set(landed["nps_responses"])
+    for rid, record in landed["nps_responses"].items():
+        row = df.loc[rid]
+        assert row["score"] == record["score"] and row["is_score_in_range"]
+        assert row["responded_at"] == pd.Timestamp(record["responded_at"])
+        assert value(row["email_normalized"]) == ((record["email"] or "").strip().lower() or None)
+        reference = record["customer_reference"]
+        assert value(row["shop_customer_id"]) == (int(reference) if reference else None)
+    assert df["shop_customer_id"].notna().any() and df["shop_customer_id"].isna().any()

@@ -1,28 +1,29 @@
 """Staging tests in a daily build look at what landed since the last passing build, and at all of it on request.
 
 A real warehouse and real `dbt build`s of the staging models: a first build tests every row and
-records that it passed; then a survey response of an unknown type lands "before" that build and
-another one after it (survey responses are a view, which shows every raw row however it landed).
-The next build's `accepted_values` test finds the later one only, fails, and records nothing;
+records that it passed; then a satisfaction rating whose record carries no readable id lands "before"
+that build and another one after it (ratings are a view, which shows every raw row however it landed).
+The next build's `not_null` test of the rating id finds the later one only, fails, and records nothing;
 `--vars {staging_tests: all}` finds both.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import duckdb
 
-from tests.conftest import land_raw_record
+from c360.raw_store import replace_rows
 from tests.dbt.test_staging import build_staging_models, land_world
 
-TYPE_TEST = "accepted_values_stg_helpdesk__survey_responses_survey_type__csat__nps"
+ID_TEST = "not_null_stg_helpdesk__satisfaction_ratings_satisfaction_rating_id"
 
 
 def build_staging(path, *extra_args) -> dict:
-    """`dbt build` of the staging models on `path`; the run result of the survey type test."""
+    """`dbt build` of the staging models on `path`; the run result of the rating id test."""
     results = build_staging_models(path, *extra_args)["results"]
-    return next(r for r in results if r["unique_id"].split(".")[2] == TYPE_TEST)
+    return next(r for r in results if r["unique_id"].split(".")[2] == ID_TEST)
 
 
 def passed_builds(path) -> int:
@@ -30,10 +31,12 @@ def passed_builds(path) -> int:
         return con.execute("select count(*) from staging._tests_passed").fetchone()[0]
 
 
-def land_survey_response(path, template: dict, response_id: int, survey_type: str, loaded_at: datetime) -> None:
+def land_rating(path, template: dict, raw_id: int, record_id: str, loaded_at: datetime) -> None:
+    """A rating landed under the raw id `raw_id` whose record's own `id` is `record_id` (no number)."""
     with duckdb.connect(str(path)) as con:
-        record = {**template, "id": response_id, "type": survey_type}
-        land_raw_record(con, "helpdesk_survey_responses", record, loaded_at)
+        record = {**template, "id": record_id}
+        replace_rows(con, "helpdesk_satisfaction_ratings", [(str(raw_id), json.dumps(record), 1, None)],
+                     sync_id="test-sync", loaded_at=loaded_at)
 
 
 def test_a_daily_build_tests_the_rows_landed_since_the_last_passing_build(tmp_path):
@@ -46,9 +49,9 @@ def test_a_daily_build_tests_the_rows_landed_since_the_last_passing_build(tmp_pa
     with duckdb.connect(str(path), read_only=True) as con:
         tested_through = con.execute("select max(build_started_at) from staging._tests_passed").fetchone()[0]
 
-    template = records["helpdesk/survey_responses"][0]
-    land_survey_response(path, template, 990_000_001, "bogus_before", tested_through - timedelta(minutes=5))
-    land_survey_response(path, template, 990_000_002, "bogus_after", datetime.now(UTC))
+    template = records["helpdesk/satisfaction_ratings"][0]
+    land_rating(path, template, 990_000_001, "bogus_before", tested_through - timedelta(minutes=5))
+    land_rating(path, template, 990_000_002, "bogus_after", datetime.now(UTC))
 
     daily = build_staging(path)
     assert daily["status"] == "fail"

@@ -851,3 +851,45 @@ def test_concurrent_clients_while_the_world_moves(world, server):
     for thread in threads:
         thread.join(60)
     assert errors == []
+
+
+# ----------------------------------------------------------------------------------------------
+# NPS: the survey tool's CSV export, not a helpdesk endpoint
+# ----------------------------------------------------------------------------------------------
+def _export_rows(path) -> list[dict]:
+    """The export read as a spreadsheet would: UTF-8 with BOM, semicolons."""
+    import csv
+    import io
+
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=";"))
+
+
+def test_the_nps_answers_are_a_csv_export_written_at_start_and_after_every_day(tmp_path):
+    from demo_sources.testing import TEST_TODAY
+    from demo_sources.world import generate_world
+
+    world = generate_world(300, 11, today=TEST_TODAY)
+    answers = {str(r["id"]): r for r in world.iter_records("nps/responses")}
+    assert answers
+    srv = SourceServer(world, port=0, credentials=CREDS, nps_export_dir=tmp_path / "nps").start()
+    try:
+        export = tmp_path / "nps" / "demo-nps-export.csv"
+        rows = _export_rows(export)
+        assert list(rows[0]) == ["response_id", "responded_at", "email", "customer_reference", "score", "comment",
+                                 "survey"]
+        assert {r["response_id"]: (r["responded_at"], r["email"], int(r["score"])) for r in rows} == {
+            i: (a["responded_at"], a["email"], a["score"]) for i, a in answers.items()}
+        assert all(r["email"].strip() for r in rows)  # the survey went to an address
+        # Zendesk has no NPS: the helpdesk serves no survey responses
+        r = requests.get(srv.url("helpdesk") + "/api/v2/incremental/survey_responses/cursor.json?start_time=0",
+                         headers=auth_headers("helpdesk", CREDS))
+        assert r.status_code == 404 and r.json()["error"] == "InvalidEndpoint"
+        changed = requests.post(srv.base_url + "/_admin/advance", params={"days": 1}).json()["changed"]
+        after = _export_rows(export)
+        assert changed["nps/responses"] == len(after) - len(rows) == 1  # one answer a day
+        assert {r["response_id"] for r in rows} < {r["response_id"] for r in after}
+        assert not list((tmp_path / "nps").glob("*.partial"))
+    finally:
+        srv.shutdown()

@@ -71,8 +71,9 @@ SCHEMA = {
                        "active": B, "created_at": S, "updated_at": S},
     "helpdesk/tickets": {"id": I, "requester_id": I, "subject": S, "via": D, "status": S, "created_at": S,
                          "updated_at": S, "solved_at": (S, NONE), "custom_fields": L, "satisfaction_rating": D, "tags": L},
-    "helpdesk/survey_responses": {"id": I, "type": S, "score": I, "ticket_id": (I, NONE), "user_id": I,
-                                  "comment": (S, NONE), "created_at": S, "updated_at": S},
+    # NPS answers: rows of the survey tool's export (demo_sources.nps_export), `id` the response id
+    "nps/responses": {"id": I, "responded_at": S, "email": S, "customer_reference": (S, NONE), "score": I,
+                      "comment": (S, NONE), "survey": S},
     "helpdesk/satisfaction_ratings": {"id": I, "url": S, "assignee_id": (I, NONE), "group_id": (I, NONE),
                                       "requester_id": I, "ticket_id": I, "score": S, "comment": (S, NONE),
                                       "reason": (S, NONE), "created_at": S, "updated_at": S},
@@ -90,7 +91,6 @@ ENUMS = {
     ("shop/orders", "financial_status"): {"pending", "authorized", "paid", "partially_refunded", "refunded", "voided"},
     ("erp/sale.order", "state"): {"draft", "sale", "done", "cancel"},
     ("helpdesk/tickets", "status"): {"new", "open", "pending", "solved", "closed", "deleted"},
-    ("helpdesk/survey_responses", "type"): {"nps"},  # CSAT answers are satisfaction ratings
     ("helpdesk/satisfaction_ratings", "score"): {"offered", "good", "bad"},
     ("accounting/vouchers", "voucherType"): {"salesinvoice", "salescreditnote"},
     ("accounting/vouchers", "voucherStatus"): {"open", "overdue", "paid", "paidoff", "voided"},
@@ -102,7 +102,7 @@ TS_FIELDS = {
     "erp/sale.order": (ERP_TS, ["date_order", "write_date"]), "erp/sale.order.line": (ERP_TS, ["write_date"]),
     "erp/product.product": (ERP_TS, ["write_date"]), "helpdesk/users": (HD_TS, ["created_at", "updated_at"]),
     "helpdesk/tickets": (HD_TS, ["created_at", "updated_at"]),
-    "helpdesk/survey_responses": (HD_TS, ["created_at", "updated_at"]),
+    "nps/responses": (HD_TS, ["responded_at"]),
     "helpdesk/satisfaction_ratings": (HD_TS, ["created_at", "updated_at"]),
     "accounting/vouchers": (ACC_TS, ["voucherDate", "dueDate", "createdDate", "updatedDate"]),
     "accounting/payments": (ACC_TS, ["paidDate", "updatedDate"]),
@@ -144,8 +144,8 @@ def test_every_resource_matches_the_contract_shapes(recs):
         assert UUID.match(c["id"]) and ("person" in c) != ("company" in c)
     for v in recs["accounting/vouchers"]:
         assert UUID.match(v["id"]) and v["dunningLevel"] in (0, 1, 2, 3)
-    for s in recs["helpdesk/survey_responses"]:
-        assert 0 <= s["score"] <= 10
+    for s in recs["nps/responses"]:
+        assert 0 <= s["score"] <= 10 and s["email"].strip()
     for r in recs["helpdesk/satisfaction_ratings"]:
         assert r["created_at"] <= r["updated_at"] and r["url"].endswith(f"/satisfaction_ratings/{r['id']}.json")
     for key in ("shop/orders", "accounting/vouchers"):
@@ -228,8 +228,8 @@ def test_cross_links_resolve(recs):
     users = {u["id"] for u in recs["helpdesk/users"]}
     tickets = {t["id"] for t in recs["helpdesk/tickets"]}
     assert all(t["requester_id"] in users for t in recs["helpdesk/tickets"])
-    assert all(s["user_id"] in users and (s["ticket_id"] is None or s["ticket_id"] in tickets)
-               for s in recs["helpdesk/survey_responses"])
+    references = [s["customer_reference"] for s in recs["nps/responses"] if s["customer_reference"]]
+    assert references and all(int(r) in shop_ids for r in references)
     assert all(r["requester_id"] in users and r["ticket_id"] in tickets for r in recs["helpdesk/satisfaction_ratings"])
     cf = [t["custom_fields"][0]["value"] for t in recs["helpdesk/tickets"] if t["custom_fields"][0]["value"]]
     assert cf and all(int(re.search(r"#?(\d{4,})", v).group(1)) in shop_numbers for v in cf)
@@ -480,7 +480,8 @@ def parse_marker(key: str, rec: dict) -> dt.datetime | None:
     system = key.split("/")[0]
     if key == "accounting/contacts":
         return None
-    v = rec[{"shop": "updated_at", "erp": "write_date", "helpdesk": "updated_at", "accounting": "updatedDate"}[system]]
+    v = rec[{"shop": "updated_at", "erp": "write_date", "helpdesk": "updated_at", "accounting": "updatedDate",
+             "nps": "responded_at"}[system]]
     if system == "erp":
         return dt.datetime.strptime(v, "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC)
     return dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
@@ -539,6 +540,27 @@ def test_replay_round_trip(tmp_path: Path):
         assert (again / f"{key}.jsonl").read_bytes() == (tmp_path / f"{key}.jsonl").read_bytes()
     line = (tmp_path / "shop" / "customers.jsonl").read_text(encoding="utf-8").splitlines()[0]
     assert "\\u" not in line and not line.startswith(" ")
+
+
+def test_a_replay_of_the_earlier_layout_turns_its_survey_responses_into_ratings_and_nps_rows(tmp_path: Path):
+    """`helpdesk/survey_responses.jsonl` (CSAT and NPS answers of an export Zendesk does not have) is never
+    served: CSAT rows become satisfaction ratings, NPS rows rows of the survey export, named by their user's
+    e-mail and external id; an NPS row of an unknown user is dropped."""
+    (tmp_path / "helpdesk").mkdir()
+    (tmp_path / "helpdesk" / "users.jsonl").write_text(
+        '{"id": 11, "email": "a@b.de", "external_id": "7000000001", "updated_at": "2026-01-01T00:00:00Z"}\n')
+    (tmp_path / "helpdesk" / "survey_responses.jsonl").write_text(
+        '{"id": 1, "type": "csat", "score": 5, "ticket_id": 3, "user_id": 11, "comment": null, '
+        '"created_at": "2026-01-02T00:00:00Z", "updated_at": "2026-01-02T00:00:00Z"}\n'
+        '{"id": 2, "type": "nps", "score": 9, "ticket_id": null, "user_id": 11, "comment": "gut", '
+        '"created_at": "2026-01-03T00:00:00Z", "updated_at": "2026-01-03T00:00:00Z"}\n'
+        '{"id": 3, "type": "nps", "score": 2, "ticket_id": null, "user_id": 99, "comment": null, '
+        '"created_at": "2026-01-04T00:00:00Z", "updated_at": "2026-01-04T00:00:00Z"}\n')
+    rw = load_replay(tmp_path)
+    assert [(r["id"], r["score"]) for r in rw.iter_records("helpdesk/satisfaction_ratings")] == [(1, "good")]
+    assert list(rw.iter_records("nps/responses")) == [{
+        "id": 2, "responded_at": "2026-01-03T00:00:00Z", "email": "a@b.de", "customer_reference": "7000000001",
+        "score": 9, "comment": "gut", "survey": "NPS Kundenbefragung"}]
 
 
 def test_replay_keeps_nonconforming_json_and_rejects_broken_lines(tmp_path: Path):

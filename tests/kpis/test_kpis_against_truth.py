@@ -33,15 +33,61 @@ def built(pipeline_warehouse):
     return world, crosswalk, kpis, monthly, unresolved
 
 
+# an e-mail address as the pipeline's matching accepts one (local@domain.tld, no blanks, quotes or brackets)
+EMAIL = re.compile(r'[^\s@"(),:;<>\[\]\\]+@([^\s@"(),:;<>\[\]\\.]+\.)+[^\s@"(),:;<>\[\]\\.0-9]{2,}')
+
+
+def normalized_email(value) -> str | None:
+    """Trimmed (non-breaking spaces too) and lower case; None unless it has the form of an address."""
+    if not isinstance(value, str):
+        return None
+    email = re.sub(r"^[\s\u00a0]+|[\s\u00a0]+$", "", value).lower()
+    return email if EMAIL.fullmatch(email) else None
+
+
 def survey_answers(world) -> list[dict]:
     """The world's CSAT and NPS answers as DOMAIN.md counts them: the helpdesk's received satisfaction
-    ratings (good or bad; offered and unoffered are no answer), dated by their creation, and the NPS
-    responses (0-10)."""
+    ratings (good or bad; offered and unoffered are no answer), dated by their creation, with their
+    requester; and the NPS answers (0-10) of the survey tool's export, with the respondent's e-mail and
+    shop customer reference as exported. Ids as text, as the fact keeps them."""
     answers = [{"user": r["requester_id"], "type": "csat", "score": r["score"], "at": pd.Timestamp(r["created_at"]),
-                "id": r["id"]} for r in world.iter_records("helpdesk/satisfaction_ratings") if r["score"] in ("good", "bad")]
-    answers += [{"user": s["user_id"], "type": "nps", "score": s["score"], "at": pd.Timestamp(s["created_at"]),
-                 "id": s["id"]} for s in world.iter_records("helpdesk/survey_responses") if s["type"] == "nps"]
+                "id": str(r["id"])} for r in world.iter_records("helpdesk/satisfaction_ratings") if r["score"] in ("good", "bad")]
+    answers += [{"type": "nps", "score": s["score"], "at": pd.Timestamp(s["responded_at"]), "id": str(s["id"]),
+                 "email": normalized_email(s["email"]), "reference": s["customer_reference"]}
+                for s in world.iter_records("nps/responses")]
     return answers
+
+
+def customer_record_emails(world) -> list[tuple[str, str, str]]:
+    """(system, record id, normalised e-mail) of every customer record of the four systems that has one: the
+    records an NPS respondent's e-mail is looked up in (an accounting contact: its first address)."""
+    rows = [("shop", str(c["id"]), c.get("email")) for c in world.iter_records("shop/customers")]
+    rows += [("erp", str(p["id"]), p["email"] or None) for p in world.iter_records("erp/res.partner")]
+    rows += [("helpdesk", str(u["id"]), u["email"]) for u in world.iter_records("helpdesk/users")]
+    for c in world.iter_records("accounting/contacts"):
+        addresses = c.get("emailAddresses") or {}
+        first = next((addresses[k][0] for k in ("private", "business", "office", "other") if addresses.get(k)), None)
+        rows.append(("accounting", c["id"], first))
+    return [(system, rid, normalized_email(email)) for system, rid, email in rows if normalized_email(email)]
+
+
+def nps_owner(answer: dict, owner_of_record: dict, owners_of_email: dict):
+    """Whom an NPS answer belongs to: the owner of its shop customer reference, else the one owner of
+    every customer record with its e-mail; None when there is none or several (`owner_of_record` maps
+    (system, record id) to a person or a golden customer, `owners_of_email` an e-mail to a set of them)."""
+    owner = owner_of_record.get(("shop", answer["reference"])) if answer["reference"] else None
+    if owner is not None:
+        return owner
+    owners = owners_of_email.get(answer["email"], set())
+    return next(iter(owners)) if len(owners) == 1 else None
+
+
+def owners_by_email(world, owner_of_record: dict) -> dict[str, set]:
+    owners = defaultdict(set)
+    for system, rid, email in customer_record_emails(world):
+        if (system, rid) in owner_of_record:
+            owners[email].add(owner_of_record[(system, rid)])
+    return owners
 
 
 @pytest.fixture(scope="module")
@@ -118,9 +164,11 @@ def truth(built):
 
     # surveys: the last CSAT rating (good/bad) and NPS score per person
     users = {str(u["id"]) for u in world.iter_records("helpdesk/users")}
-    surveys = pd.DataFrame([{"person": person_of.get(("helpdesk", str(s["user"]))), "type": s["type"], "score": s["score"],
-                             "at": s["at"], "id": s["id"]}
-                            for s in survey_answers(world) if str(s["user"]) in users])
+    person_of_email = owners_by_email(world, person_of)
+    surveys = pd.DataFrame([{"person": person_of.get(("helpdesk", str(s["user"]))) if s["type"] == "csat"
+                             else nps_owner(s, person_of, person_of_email),
+                             "type": s["type"], "score": s["score"], "at": s["at"], "id": s["id"]}
+                            for s in survey_answers(world) if s["type"] == "nps" or str(s["user"]) in users])
 
     # people resolved exactly: their golden cluster holds exactly their records
     merged = identity.merge(crosswalk, on=["source_system", "source_record_id"])
@@ -192,8 +240,17 @@ def test_last_csat_and_nps(built, truth):
 def test_monthly_nps_and_csat(built, truth):
     """Company NPS (latest response per customer per month) and CSAT per Berlin calendar month."""
     world, crosswalk, _, monthly, _ = built
-    golden = {r: g for s, r, g in crosswalk.itertuples(index=False) if s == "helpdesk"}
-    rows = pd.DataFrame([{"customer": golden.get(str(s["user"]), f"user:{s['user']}"), **s} for s in survey_answers(world)])
+    golden = {(s, r): g for s, r, g in crosswalk.itertuples(index=False)}
+    golden_of_email = owners_by_email(world, golden)
+
+    def customer(answer: dict) -> str:
+        """The key the latest answer per customer is taken by: the golden customer, else (unresolved) the e-mail."""
+        if answer["type"] == "csat":
+            return golden.get(("helpdesk", str(answer["user"])), f"user:{answer['user']}")
+        owner = nps_owner(answer, golden, golden_of_email)
+        return owner or (f"email:{answer['email']}" if answer["email"] else f"response:{answer['id']}")
+
+    rows = pd.DataFrame([{"customer": customer(s), **s} for s in survey_answers(world)])
     rows["month"] = rows["at"].dt.tz_convert("Europe/Berlin").dt.strftime("%Y-%m")
     nps = rows[rows["type"] == "nps"].sort_values(["at", "id"]).groupby(["month", "customer"])["score"].last()
     nps = nps.groupby("month").agg(n="size", value=lambda s: ((s >= 9).mean() - (s <= 6).mean()) * 100)
@@ -215,3 +272,29 @@ def test_every_fact_is_counted_and_orders_are_not_doubled(built, truth):
     orders = truth["orders"]
     # every counted real order of a known person appears once in customer_kpis
     assert kpis["orders_count"].sum() == orders[orders["counted"] & orders["person"].notna()].shape[0]
+
+
+def test_every_nps_answer_of_the_export_is_tied_by_reference_or_email(pipeline_warehouse, built):
+    """Each exported NPS answer is one fact row, tied to the golden customer of its shop customer reference,
+    else to the one golden customer whose records carry its e-mail, else unresolved with the reason."""
+    path, world = pipeline_warehouse
+    _, crosswalk, _, _, _ = built
+    with duckdb.connect(str(path), read_only=True) as con:
+        facts = con.execute("select survey_response_id, golden_customer_id, unresolved_reason, score "
+                            "from marts.fct_survey_responses where survey_type = 'nps'").df().set_index("survey_response_id")
+    golden = {(s, r): g for s, r, g in crosswalk.itertuples(index=False)}
+    golden_of_email = owners_by_email(world, golden)
+    answers = [a for a in survey_answers(world) if a["type"] == "nps"]
+    assert sorted(facts.index) == sorted(a["id"] for a in answers)
+    reasons = defaultdict(int)
+    for answer in answers:
+        row = facts.loc[answer["id"]]
+        expected = nps_owner(answer, golden, golden_of_email)
+        assert (None if pd.isna(row["golden_customer_id"]) else row["golden_customer_id"]) == expected, answer
+        assert row["score"] == answer["score"]
+        if expected is None:
+            several = len(golden_of_email.get(answer["email"], ())) > 1
+            assert row["unresolved_reason"] == ("email_of_several_customers" if several else "email_not_found"), answer
+            reasons[row["unresolved_reason"]] += 1
+    by_reference = sum(1 for a in answers if a["reference"])
+    assert by_reference and sum(reasons.values()) < 0.1 * len(answers), (by_reference, dict(reasons))

@@ -24,7 +24,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from c360.settings import SYSTEMS
+from c360.settings import LANDING_GROUPS
 
 SEGMENT_TABLES = ("customer_segments", "besonders_profitabel", "treue_kunden", "abwanderungsgefaehrdet",
                   "loyal_low_revenue", "unprofitabel", "nach_schlechter_erfahrung")
@@ -123,8 +123,8 @@ def test_invalid_emails_in_raw_stop_the_pipeline(warehouse_copy):
                             "where record->>'email' is not null").fetchone()[0]
     assert 0.15 < share < 0.25
     g = graph()
-    downstream = (dg.AssetSelection.all() - dg.AssetSelection.groups(*SYSTEMS)).resolve(g)
-    raw_keys = dg.AssetSelection.groups(*SYSTEMS).resolve(g)
+    downstream = (dg.AssetSelection.all() - dg.AssetSelection.groups(*LANDING_GROUPS)).resolve(g)
+    raw_keys = dg.AssetSelection.groups(*LANDING_GROUPS).resolve(g)
     checks = gx_checks(g, *raw_keys) + gx_checks(g, *downstream)
     result = run(downstream, checks)
     assert_gate_held(result, "gx_raw_shop_customers", before, path, "email")

@@ -147,7 +147,8 @@ nps_latest as (
     select
         g.grain,
         cast(date_trunc(g.grain, response_date) as date) as period_start,
-        coalesce(golden_customer_id, 'helpdesk:' || helpdesk_user_id) as respondent,
+        -- an unresolved answer counts per e-mail (per response when it has none)
+        coalesce(golden_customer_id, 'email:' || respondent_email, 'response:' || survey_response_id) as respondent,
         arg_max(score, struct_pack(at := responded_at, id := survey_response_id)) as score
     from {{ ref('fct_survey_responses') }}, grains g
     where survey_type = 'nps' and is_score_in_range and response_date <= {{ as_of }}

@@ -1,8 +1,13 @@
-{#- CSAT answers (the helpdesk's received satisfaction ratings, good or bad) and NPS responses (0-10),
-    tied to the golden customer of the responding helpdesk user. Offered and unoffered ratings are no
-    answer and are left out. A rating counts on the date it was created (Zendesk's `created_at`); a
-    later change (good -> bad) changes its value, not its date. Out-of-range NPS scores are kept and
-    flagged (`is_score_in_range`). -#}
+{#- CSAT answers (the helpdesk's received satisfaction ratings, good or bad) and NPS responses (0-10).
+    A rating is tied to the golden customer of its requester (a helpdesk user); offered and unoffered
+    ratings are no answer and are left out. A rating counts on the date it was created (Zendesk's
+    `created_at`); a later change (good -> bad) changes its value, not its date.
+
+    NPS answers come from the survey tool's exports (stg_nps__responses), which know the respondent
+    by e-mail and sometimes by shop customer id: the customer is the golden customer of that shop
+    customer, else the one golden customer holding a record (of any system) with the normalised
+    e-mail. An e-mail found in the records of several golden customers (a shared family address) ties
+    the answer to none of them: it stays unresolved rather than count for the wrong person. -#}
 
 with
 
@@ -13,33 +18,77 @@ crosswalk as (
 
 ),
 
-responses as (
+email_owners as (
 
     select
-        satisfaction_rating_id as survey_response_id,
-        requester_id as user_id,
-        ticket_id,
+        r.email_normalized,
+        min(g.golden_customer_id) as golden_customer_id,
+        count(distinct g.golden_customer_id) as golden_customers
+    from {{ ref('int_customer_records') }} r
+    join crosswalk g on g.source_system = r.source_system and g.source_record_id = r.source_record_id
+    where r.email_normalized is not null
+    group by r.email_normalized
+
+),
+
+ratings as (
+
+    select
+        cast(r.satisfaction_rating_id as varchar) as survey_response_id,
+        g.golden_customer_id,
+        case
+            when g.golden_customer_id is not null then null
+            when r.requester_id is null then 'no_user'
+            else 'user_not_in_crosswalk'
+        end as unresolved_reason,
+        r.requester_id as helpdesk_user_id,
+        null::bigint as shop_customer_id,
+        null::varchar as respondent_email,
+        r.ticket_id,
         'csat' as survey_type,
         null::integer as score,
-        score as satisfaction_rating,
+        r.score as satisfaction_rating,
         true as is_score_in_range,
-        created_at
-    from {{ ref('stg_helpdesk__satisfaction_ratings') }}
-    where is_received
+        r.created_at
+    from {{ ref('stg_helpdesk__satisfaction_ratings') }} r
+    {{ golden_of('g', 'helpdesk', 'r.requester_id') }}
+    where r.is_received
 
-    union all
+),
+
+nps as (
 
     select
-        survey_response_id,
-        user_id,
-        ticket_id,
-        survey_type,
-        score,
+        n.survey_response_id,
+        coalesce(g.golden_customer_id, case when e.golden_customers = 1 then e.golden_customer_id end)
+            as golden_customer_id,
+        case
+            when g.golden_customer_id is not null or e.golden_customers = 1 then null
+            when e.golden_customers > 1 then 'email_of_several_customers'
+            when n.email_normalized is not null then 'email_not_found'
+            when n.shop_customer_id is not null then 'customer_reference_not_in_crosswalk'
+            else 'no_email'
+        end as unresolved_reason,
+        null::bigint as helpdesk_user_id,
+        n.shop_customer_id,
+        n.email_normalized as respondent_email,
+        null::bigint as ticket_id,
+        'nps' as survey_type,
+        n.score,
         null::varchar as satisfaction_rating,
-        is_score_in_range,
-        created_at
-    from {{ ref('stg_helpdesk__survey_responses') }}
-    where survey_type = 'nps'
+        n.is_score_in_range,
+        n.responded_at as created_at
+    from {{ ref('stg_nps__responses') }} n
+    {{ golden_of('g', 'shop', 'n.shop_customer_id') }}
+    left join email_owners e on e.email_normalized = n.email_normalized
+
+),
+
+responses as (
+
+    select * from ratings
+    union all
+    select * from nps
 
 ),
 
@@ -47,13 +96,11 @@ final as (
 
     select
         r.survey_response_id,
-        g.golden_customer_id,
-        case
-            when g.golden_customer_id is not null then null
-            when r.user_id is null then 'no_user'
-            else 'user_not_in_crosswalk'
-        end as unresolved_reason,
-        r.user_id as helpdesk_user_id,
+        r.golden_customer_id,
+        r.unresolved_reason,
+        r.helpdesk_user_id,
+        r.shop_customer_id,
+        r.respondent_email,
         r.ticket_id,
         r.survey_type,
         r.score,
@@ -67,7 +114,6 @@ final as (
         {{ local_date('r.created_at') }} as response_date
 
     from responses r
-    {{ golden_of('g', 'helpdesk', 'r.user_id') }}
 
 )
 
