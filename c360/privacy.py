@@ -26,6 +26,7 @@ The id set (`person_ids`) is the unit erasure will reuse: it names every row to 
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -246,7 +247,7 @@ def _plain(value):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    if hasattr(value, "hex") and not isinstance(value, (int, float, str, bytes)):  # UUID
+    if isinstance(value, uuid.UUID):
         return str(value)
     return value
 
