@@ -252,6 +252,14 @@ def _plain(value):
     return value
 
 
+def _in_list(expr: str, values: list) -> tuple[str, list]:
+    """`expr in (?, ?, ...)`: a list of constants, which DuckDB pushes down through the staging views
+    to the raw table's id (a semi-join on a list parameter parses every raw record's JSON first)."""
+    if not values:
+        return "false", []
+    return f"{expr} in ({', '.join('?' * len(values))})", list(values)
+
+
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, values: list) -> list[dict]:
     cursor = con.execute(sql, values)
     columns = [d[0] for d in cursor.description]
@@ -265,8 +273,8 @@ def _raw_section(con, ids: dict[str, list[str]], columns: dict[str, list[str]]) 
     for raw_table in sorted(ids):
         if raw_table not in columns:
             continue
-        rows = _rows(con, f"select * from {raw_table} where id in (select unnest(?::varchar[])) order by id",
-                     [ids[raw_table]])
+        where, values = _in_list("id", ids[raw_table])
+        rows = _rows(con, f"select * from {raw_table} where {where} order by id", values)
         for row in rows:
             row["record"] = json.loads(row["record"]) if isinstance(row["record"], str) else row["record"]
         system = raw_table.split(".")[1].split("_")[0]
@@ -283,8 +291,9 @@ def _quarantine_section(con, ids: dict[str, list[str]], columns: dict[str, list[
 
     table_of = {spec.key: f"raw.{spec.table}" for spec in ALL_RESOURCES}
     pairs = [[key, record_id] for key, table in table_of.items() for record_id in ids.get(table, [])]
-    rows = _rows(con, f"""select * from {QUARANTINE} where [resource, source_id]
-                          in (select unnest(?::varchar[][])) order by all""", [pairs])
+    where, values = _in_list("source_id", sorted({record_id for _, record_id in pairs}))
+    rows = _rows(con, f"""select * from {QUARANTINE} where {where} and [resource, source_id]
+                          in (select unnest(?::varchar[][])) order by all""", [*values, pairs])
     return rows, {QUARANTINE: {"linked_by": "resource, source_id", "rows": len(rows)}}
 
 
@@ -307,13 +316,14 @@ def _staging_section(con, ids: dict[str, list[str]], columns: dict[str, list[str
     for table in sorted(t for t in columns if t.startswith("staging.") and t not in NOT_PERSONAL):
         if {"source_table", "source_record_id"} <= set(columns[table]):  # set-aside records and checks
             pairs = [[raw.split(".")[1], record_id] for raw, record_ids in ids.items() for record_id in record_ids]
-            rows = _rows(con, f"""select * from {table} where [source_table, source_record_id::varchar]
-                                  in (select unnest(?::varchar[][])) order by all""", [pairs])
+            where, values = _in_list("source_record_id", sorted({record_id for _, record_id in pairs}))
+            rows = _rows(con, f"""select * from {table} where {where} and [source_table, source_record_id::varchar]
+                                  in (select unnest(?::varchar[][])) order by all""", [*values, pairs])
             linked_by = "source_table, source_record_id"
         elif (link := _staging_raw_table(table, columns)) is not None:
             raw_table, id_expr = link
-            rows = _rows(con, f"select * from {table} where {id_expr} in (select unnest(?::varchar[])) order by all",
-                         [ids.get(raw_table, [])])
+            where, values = _in_list(id_expr, ids.get(raw_table, []))
+            rows = _rows(con, f"select * from {table} where {where} order by all", values)
             linked_by = f"{id_expr} = {raw_table}.id"
         else:
             continue
