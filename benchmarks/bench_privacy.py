@@ -30,6 +30,7 @@ def build_warehouse(persons: int, seed: int, warehouse: Path) -> float:
     import dagster as dg
     import duckdb
 
+    from c360.settings import DEMO_ERP_CUSTOM_FIELDS, SYSTEMS
     from connectors import ALL_RESOURCES
     from demo_sources.testing.world_loader import load_world
     from demo_sources.world import generate_world
@@ -37,13 +38,12 @@ def build_warehouse(persons: int, seed: int, warehouse: Path) -> float:
     os.environ["C360_WAREHOUSE"] = str(warehouse)
     os.environ["C360_BI_WAREHOUSE"] = str(warehouse.with_name("bi.duckdb"))
     os.environ["C360_BI_PARQUET_DIR"] = str(warehouse.parent / "bi_parquet")
-    for name, value in __import__("c360.settings", fromlist=["x"]).DEMO_ERP_CUSTOM_FIELDS.items():
+    for name, value in DEMO_ERP_CUSTOM_FIELDS.items():  # the demo ERP's custom fields, as the tests run it
         os.environ.setdefault(name, value)
     started = time.perf_counter()
     world = generate_world(persons, seed)
     with duckdb.connect(str(warehouse)) as con:
         load_world(con, world, resources=[spec.key for spec in ALL_RESOURCES])
-    from c360.settings import SYSTEMS
     from orchestration.definitions import build_definitions
 
     defs = build_definitions()

@@ -327,7 +327,8 @@ def _staging_section(con, ids: dict[str, list[str]], columns: dict[str, list[str
             linked_by = f"{id_expr} = {raw_table}.id"
         else:
             continue
-        system = table.split("stg_")[1].split("__")[0] if "__" in table else "all"
+        # checks and set-aside records span the systems (`source_table` names the raw table)
+        system = table.split("stg_")[1].split("__")[0] if "__" in table else "all_systems"
         section.setdefault(system, {})[table] = rows
         coverage[table] = {"linked_by": linked_by, "rows": len(rows)}
     return section, coverage
