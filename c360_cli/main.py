@@ -6,6 +6,8 @@
     c360 materialize [--select SELECTION]
     c360 evaluate --truth FILE
     c360 demo [--persons N]
+    c360 privacy find (--email E | --phone P | --name "First Last" | --golden-id G) [--warehouse FILE]
+    c360 privacy export --golden-id G [--out FILE] [--warehouse FILE]
 """
 
 from __future__ import annotations
@@ -305,6 +307,70 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return main_cli(args)
 
 
+def _privacy_warehouse(args: argparse.Namespace) -> Path | None:
+    warehouse = Path(args.warehouse) if args.warehouse else settings.warehouse_path()
+    if not warehouse.exists():
+        print(f"c360 privacy: no warehouse at {warehouse}", file=sys.stderr)
+        return None
+    return warehouse
+
+
+def cmd_privacy_find(args: argparse.Namespace) -> int:
+    from c360 import privacy
+
+    query = privacy.PersonQuery(email=args.email, phone=args.phone, name=args.name, golden_id=args.golden_id)
+    if query.is_empty():
+        print("c360 privacy find: give --email, --phone, --name or --golden-id", file=sys.stderr)
+        return 2
+    warehouse = _privacy_warehouse(args)
+    if warehouse is None:
+        return 2
+    found = privacy.find_person(query, warehouse)
+    print(privacy.to_json(found))
+    return 0 if found["golden_customers"] else 1
+
+
+def cmd_privacy_export(args: argparse.Namespace) -> int:
+    from c360 import privacy
+
+    warehouse = _privacy_warehouse(args)
+    if warehouse is None:
+        return 2
+    try:
+        document = privacy.export_person(args.golden_id, warehouse)
+    except LookupError as unknown:
+        print(f"c360 privacy export: {unknown.args[0]}", file=sys.stderr)
+        return 1
+    text = privacy.to_json(document) + "\n"
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        log.info("wrote everything held about %s to %s", args.golden_id, args.out)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _add_privacy_commands(commands) -> None:
+    privacy = commands.add_parser("privacy", help="data subject requests (GDPR): find a person, export their data")
+    privacy_commands = privacy.add_subparsers(dest="privacy_command", required=True)
+    find = privacy_commands.add_parser(
+        "find", help="golden customers and every source record behind them (JSON); exit 1 if none"
+    )
+    find.add_argument("--email", help="e-mail address (normalised as the pipeline does)")
+    find.add_argument("--phone", help="phone number in any German format (to E.164 as the pipeline does)")
+    find.add_argument("--name", help='"First Last" (folded as the pipeline does: Müller = Mueller)')
+    find.add_argument("--golden-id", help="golden customer id")
+    find.add_argument("--warehouse", help="DuckDB file (default: $C360_WAREHOUSE)")
+    find.set_defaults(func=cmd_privacy_find)
+    export = privacy_commands.add_parser(
+        "export", help="everything held about one golden customer, per system and table (Art. 15, JSON)"
+    )
+    export.add_argument("--golden-id", required=True, help="golden customer id (see `c360 privacy find`)")
+    export.add_argument("--out", help="file to write (default: standard output)")
+    export.add_argument("--warehouse", help="DuckDB file (default: $C360_WAREHOUSE)")
+    export.set_defaults(func=cmd_privacy_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="c360", description="Customer 360 pipeline")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -351,6 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--sources-port", type=int, default=settings.DEMO_SOURCES_PORT,
                       help=f"port of the demo sources (default {settings.DEMO_SOURCES_PORT}; 0: any free port)")
     demo.set_defaults(func=cmd_demo)
+    _add_privacy_commands(commands)
     return parser
 
 
