@@ -38,11 +38,11 @@ $(CHROMIUM):
 	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null
 
-# Two workers, a test file at a time each (the suite is mostly single-threaded dbt, Dagster and HTTP
-# waits); long files start first (tests/conftest.py).
+# Two workers, a group of tests at a time each (the suite is mostly single-threaded dbt, Dagster and
+# HTTP waits); the groups and their order are set in tests/conftest.py.
 PYTEST_WORKERS ?= 2
 test: setup $(CHROMIUM)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: setup
 	$(VENV)/bin/python benchmarks/bench_generate.py --persons 100000

@@ -181,14 +181,22 @@ def pipeline_build(tmp_path_factory):
     yield path, world, result
 
 
-# `make test` runs the suite on two workers, a test file at a time per worker (pytest-xdist,
-# `--dist loadfile`). These files each take minutes (whole pipeline runs through Dagster and dbt):
-# started first, they run beside the many short files instead of leaving one worker alone at the end.
+# `make test` runs the suite on two workers (pytest-xdist, `--dist loadgroup`): each test file is a
+# group of its own, so its module fixtures are built once, except the files that read the session's
+# pipeline build (`pipeline_build`), which form one group so that one worker builds it once. Long
+# groups start first, so that they run beside the many short files instead of last and alone.
+PIPELINE_BUILD_FILES = (
+    "tests/test_pipeline_smoke.py",
+    "tests/dbt/test_docs_and_contracts.py",
+    "tests/kpis/test_kpis_against_truth.py",
+    "tests/operations/test_bi_snapshot.py",
+    "tests/privacy/test_find_and_export.py",
+    "tests/quality/test_gates.py",
+    "tests/quality/test_segments.py",
+)
 LONG_RUNNING_FILES = (
     "tests/operations/test_daily_runs.py",
     "tests/dbt/test_staging_incremental.py",
-    "tests/operations/test_bi_snapshot.py",
-    "tests/dbt/test_docs_and_contracts.py",
     "tests/dbt/test_staging_tests_scope.py",
     "tests/landing/test_raw_landing.py",
     "tests/operations/test_crash_recovery.py",
@@ -197,12 +205,15 @@ LONG_RUNNING_FILES = (
 )
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
-    """Long-running files first, everything else in its usual order (the same order on every worker)."""
-    rank = {path: i for i, path in enumerate(LONG_RUNNING_FILES)}
+    """Group each test for the workers and put long groups first (the same order on every worker)."""
+    rank = {path: i for i, path in enumerate(PIPELINE_BUILD_FILES[:1] + LONG_RUNNING_FILES)}
 
-    def order(item) -> int:
+    def group(item) -> str:
         path = Path(str(item.fspath)).relative_to(config.rootpath).as_posix()
-        return rank.get(path, len(rank))
+        return PIPELINE_BUILD_FILES[0] if path in PIPELINE_BUILD_FILES else path
 
-    items.sort(key=order)
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(group(item)))
+    items.sort(key=lambda item: rank.get(group(item), len(rank)))

@@ -49,6 +49,14 @@ def copy_models(source, target) -> None:
             con.execute(f"create table {table} as select * from models_source.{table}")
 
 
+def exported_nps(directory) -> dict[str, dict]:
+    """The NPS answers the survey tool's export folder holds now, by response id (what the import lands)."""
+    from c360.nps_import import parse_file
+
+    return {response_id: record for path in sorted(directory.glob("*.csv"))
+            for response_id, record, _ in parse_file(path.name, path.read_bytes()).rows}
+
+
 def changed_records(before: dict[str, dict], after: dict[str, dict]) -> int:
     return sum(1 for key, record in after.items() if before.get(key) != record)
 
@@ -72,6 +80,7 @@ def test_three_daily_runs_land_only_changes_and_equal_a_full_rebuild(tmp_path, m
                 server.advance(days=1)
             # what a complete sync receives now; the day's changes are what differs from yesterday
             served_now = {spec.key: served_by_id(server, spec) for spec in ALL_RESOURCES}
+            served_now["nps"] = exported_nps(daily.parent / "imports" / "nps")
             if served_before is not None:
                 changed_per_day.append(sum(changed_records(served_before[k], served_now[k]) for k in served_now))
             served_before = served_now
