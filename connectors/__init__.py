@@ -1,7 +1,7 @@
 """API clients of the four source systems (shop, ERP, helpdesk, accounting).
 
 `build_client(system, base_url, credentials)` returns a `SourceClient`; `ALL_RESOURCES` lists the
-14 resources with their raw landing tables. See docs/source_protocol.md for the per-system rules.
+16 resources with their raw landing tables. See docs/source_protocol.md for the per-system rules.
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ from c360.settings import DEMO_ERP_CUSTOM_FIELDS, SYSTEMS
 from demo_sources.testing import CREDENTIALS, TEST_TODAY
 
 
-# The demo ERP keeps a custom birthday and returned-quantity field; the test runs read them (and the
-# dbt builds they start), as `c360 demo` does. A test of the default (no custom fields) unsets them.
+# The demo ERP keeps a custom birthday field; the test runs read it (and the dbt builds they start), as
+# `c360 demo` does. A test of the default (no custom fields) unsets it. Returns come from the demo's
+# customer credit notes, as in standard Odoo.
 for _name, _value in DEMO_ERP_CUSTOM_FIELDS.items():
     os.environ.setdefault(_name, _value)
 
