@@ -13,11 +13,11 @@ SPECS = {s.key: s for s in ALL_RESOURCES}
 UTC = timezone.utc
 
 
-def test_all_fourteen_resources():
-    assert len(ALL_RESOURCES) == 14
+def test_all_sixteen_resources():
+    assert len(ALL_RESOURCES) == 16
     assert {s.table for s in ALL_RESOURCES} == {
         "shop_customers", "shop_orders", "shop_checkouts", "erp_partners", "erp_sale_orders",
-        "erp_sale_order_lines", "erp_products", "helpdesk_users", "helpdesk_tickets",
+        "erp_sale_order_lines", "erp_products", "erp_credit_notes", "erp_credit_note_lines", "helpdesk_users", "helpdesk_tickets",
         "helpdesk_survey_responses", "helpdesk_satisfaction_ratings", "accounting_contacts", "accounting_vouchers", "accounting_payments"}
     for s in ALL_RESOURCES:
         assert s.key == f"{s.system}/{s.name}"
