@@ -70,9 +70,17 @@ def using_warehouse(path: Path) -> Iterator[None]:
 
 
 def served_by_id(server, spec) -> dict[str, dict]:
-    """Every record a complete sync of the resource receives now (as the connector receives it), by source id."""
+    """Every record a complete sync of the resource receives now (as the connector receives it), by source id:
+    an ERP record with the fields the connector asks for (no custom field unless configured, no
+    `move_type` of a credit-note line)."""
+    from c360.settings import ErpOptions
+    from connectors.erp import model_fields
+
+    read = set(model_fields(spec.name, ErpOptions.from_env())) | {"id"} if spec.system == "erp" else None
     by_id = {}
     for record in server.fetched(spec.key):
+        if isinstance(record, dict) and read is not None:
+            record = {k: v for k, v in record.items() if k in read}
         if isinstance(record, dict) and record.get("id") is not None:
             try:
                 by_id[spec.record_id(record)] = record
