@@ -76,8 +76,10 @@ def shop_api_version() -> str:
 
 # --- ERP (Odoo) -------------------------------------------------------------------------------
 ERP_PROTOCOLS = ("json2", "xmlrpc")
-# The custom fields the demo ERP keeps (a real Odoo has neither: see docs/source_protocol.md A2).
-DEMO_ERP_CUSTOM_FIELDS = {"C360_ERP_BIRTHDAY_FIELD": "x_birthdate", "C360_ERP_RETURNED_QTY_FIELD": "x_qty_returned"}
+# The custom field the demo ERP's partners keep (a real Odoo has no birthday: docs/source_protocol.md A2).
+# Returns come from the standard customer credit notes; the demo's order lines also keep a custom
+# returned quantity (`x_qty_returned`), read only when C360_ERP_RETURNED_QTY_FIELD names it.
+DEMO_ERP_CUSTOM_FIELDS = {"C360_ERP_BIRTHDAY_FIELD": "x_birthdate"}
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ class ErpOptions:
 
 
 def use_demo_erp_custom_fields() -> None:
-    """Read the demo ERP's custom birthday and returned-quantity fields, unless configured otherwise."""
+    """Read the demo ERP's custom birthday field, unless configured otherwise."""
     for name, value in DEMO_ERP_CUSTOM_FIELDS.items():
         os.environ.setdefault(name, value)
 

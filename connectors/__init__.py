@@ -1,7 +1,7 @@
 """API clients of the four source systems (shop, ERP, helpdesk, accounting).
 
 `build_client(system, base_url, credentials)` returns a `SourceClient`; `ALL_RESOURCES` lists the
-13 resources with their raw landing tables (NPS answers are a file import, `c360.nps_import`). See
+15 resources with their raw landing tables (NPS answers are a file import, `c360.nps_import`). See
 docs/source_protocol.md for the per-system rules.
 """
 

@@ -13,7 +13,9 @@ reports on this install, plus the custom fields configured by name) with `contex
 (archived partners too), so a record lands the same whichever protocol read it.
 
 Paging (connectors.paginators.OdooKeysetPaginator): from `[["write_date", ">=", W]]` (inclusive), by
-keyset on (write_date, id), order "write_date asc, id asc". Watermark = the last `write_date` landed
+keyset on (write_date, id), order "write_date asc, id asc", ANDed with the model's fixed terms
+(`BASE_DOMAINS`: customer credit notes `account.move` with `move_type = out_refund`, and their product
+lines `account.move.line`). Watermark = the last `write_date` landed
 (naive UTC "YYYY-MM-DD HH:MM:SS") that is not after the clock when its page arrived.
 """
 
@@ -43,6 +45,17 @@ RESOURCES: dict[str, ResourceSpec] = {
     "sale.order": resource("erp", "sale.order", "erp_sale_orders", "write_date"),
     "sale.order.line": resource("erp", "sale.order.line", "erp_sale_order_lines", "write_date"),
     "product.product": resource("erp", "product.product", "erp_products", "write_date"),
+    # Returns and refunds are customer credit notes in standard Odoo (docs/source_protocol.md A2)
+    "account.move": resource("erp", "account.move", "erp_credit_notes", "write_date"),
+    "account.move.line": resource("erp", "account.move.line", "erp_credit_note_lines", "write_date"),
+}
+
+# Fixed domain terms per model, ANDed with the paging keyset: only customer credit notes
+# (`move_type` out_refund; on account.move.line the related field of its move) and only their product
+# lines (no tax, payment-term, section or note lines).
+BASE_DOMAINS: dict[str, tuple[list, ...]] = {
+    "account.move": (["move_type", "=", "out_refund"],),
+    "account.move.line": (["move_type", "=", "out_refund"], ["display_type", "=", "product"]),
 }
 
 # Standard Odoo fields read per model (Odoo 16-19 `fields_get`; a field this install lacks, such as
@@ -59,6 +72,13 @@ STANDARD_FIELDS: dict[str, tuple[str, ...]] = {
                         "state", "create_date", "write_date"),
     "product.product": ("default_code", "name", "barcode", "categ_id", "list_price", "standard_price", "active",
                         "create_date", "write_date"),
+    "account.move": ("name", "move_type", "state", "partner_id", "commercial_partner_id", "invoice_origin",
+                     "reversed_entry_id", "ref", "invoice_date", "date", "currency_id", "amount_untaxed",
+                     "amount_tax", "amount_total", "payment_state", "company_id", "create_date", "write_date"),
+    # `sale_line_ids` comes with the sale app (the order lines a credit-note line refunds)
+    "account.move.line": ("move_id", "move_name", "parent_state", "display_type", "product_id", "name", "quantity",
+                          "price_unit", "discount", "price_subtotal", "price_total", "currency_id", "sale_line_ids",
+                          "create_date", "write_date"),
 }
 
 
@@ -167,7 +187,7 @@ class ErpClient:
             except MalformedRecord as exc:
                 raise ValueError(f"erp/{resource}: stored watermark is unusable: {exc}") from None
         fields = self.fields_for(resource)
-        pager = OdooKeysetPaginator(spec, watermark or None, self.page_size)
+        pager = OdooKeysetPaginator(spec, watermark or None, self.page_size, base=BASE_DOMAINS.get(resource, ()))
         while True:
             paging = pager.arguments()
             kwargs = {"domain": paging.pop("domain"), "fields": fields, **paging, "context": {"active_test": False}}
@@ -191,4 +211,4 @@ class ErpClient:
         self.http.close()
 
 
-__all__ = ["ErpClient", "ORDER", "PAGE_SIZE", "RESOURCES", "STANDARD_FIELDS", "keyset_domain", "model_fields"]
+__all__ = ["BASE_DOMAINS", "ErpClient", "ORDER", "PAGE_SIZE", "RESOURCES", "STANDARD_FIELDS", "keyset_domain", "model_fields"]

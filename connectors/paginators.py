@@ -11,8 +11,10 @@ from .base import ResourceSpec, last_valid
 # --------------------------------------------------------------------------------------------------
 # ERP (Odoo)
 # --------------------------------------------------------------------------------------------------
-def keyset_domain(start: str | None, last_write_date: str | None, last_id: int | None) -> list:
-    """Domain (prefix notation) of one page: the run's start filter AND the keyset after (write_date, id)."""
+def keyset_domain(start: str | None, last_write_date: str | None, last_id: int | None,
+                  base: tuple[list, ...] = ()) -> list:
+    """Domain (prefix notation) of one page: the model's fixed terms `base`, the run's start filter AND the
+    keyset after (write_date, id). Odoo ANDs the top-level terms of a domain."""
     domain: list = []
     if start is not None:
         domain.append(["write_date", ">=", start])
@@ -21,7 +23,7 @@ def keyset_domain(start: str | None, last_write_date: str | None, last_id: int |
             domain.insert(0, "&")
         domain += ["|", ["write_date", ">", last_write_date],
                    "&", ["write_date", "=", last_write_date], ["id", ">", last_id]]
-    return domain
+    return [list(term) for term in base] + domain
 
 
 class OdooKeysetPaginator:
@@ -32,8 +34,9 @@ class OdooKeysetPaginator:
 
     ORDER = "write_date asc, id asc"
 
-    def __init__(self, spec: ResourceSpec, start: str | None, limit: int):
+    def __init__(self, spec: ResourceSpec, start: str | None, limit: int, base: tuple[list, ...] = ()):
         self.spec = spec
+        self.base = base
         self.start = start
         self.limit = limit
         self.key_wd: str | None = None
@@ -42,7 +45,7 @@ class OdooKeysetPaginator:
 
     def arguments(self) -> dict:
         """The paging arguments of the next `search_read` call."""
-        return {"domain": keyset_domain(self.start, self.key_wd, self.key_id), "offset": self.offset,
+        return {"domain": keyset_domain(self.start, self.key_wd, self.key_id, self.base), "offset": self.offset,
                 "limit": self.limit, "order": self.ORDER}
 
     def advance(self, records: list) -> bool:

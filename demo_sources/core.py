@@ -17,7 +17,8 @@ from . import names as N
 from .dirt import email_ascii
 
 RESOURCE_KEYS = ("shop/customers", "shop/orders", "shop/checkouts", "erp/res.partner", "erp/sale.order",
-                 "erp/sale.order.line", "erp/product.product", "helpdesk/users", "helpdesk/tickets",
+                 "erp/sale.order.line", "erp/product.product", "erp/account.move", "erp/account.move.line",
+                 "helpdesk/users", "helpdesk/tickets",
                  "nps/responses", "helpdesk/satisfaction_ratings", "accounting/contacts",
                  "accounting/vouchers", "accounting/payments")
 TRUTH_COLUMNS = ["source_system", "source_record_id", "person_id"]

@@ -1,4 +1,9 @@
-"""Odoo-like ERP: products, partners (res.partner), sale orders and their lines.
+"""Odoo-like ERP: products, partners (res.partner), sale orders and their lines, customer credit notes.
+
+Returns are refunded with customer credit notes (`account.move`, `move_type` out_refund) whose product
+lines (`account.move.line`) name the order in `invoice_origin` and the refunded order lines in
+`sale_line_ids`, as when a credit note is made from the sale order after a return. The sale order lines
+also keep the demo install's custom field `x_qty_returned` (what a customised install might hold).
 
 The erp part of the demo sources: `ErpWorld` builds its tables from the persons (and
 the other systems' tables), renders its rows in the API's record shapes and simulates its daily
@@ -18,7 +23,7 @@ import orjson
 from .api import ApiError, Response, _scan
 from .core import (DAY, Day, ERP_STATES, FREE_SHIPPING_FROM, GATEWAY_METHOD, HISTORY_DAYS, HOUR,
                    PAYMENT_METHODS, PRODUCT_CATEGORIES, SHIPPING_CENTS, TEAMS, _CAT_ROWS, _arr, _cluster,
-                   _net, _num, _person_ids, _sort_table)
+                   _net, _num, _person_ids, _rng, _sort_table)
 from .store import parse_marker
 from .timefmt import day_str_nullable, erp_ts
 
@@ -55,6 +60,7 @@ class ErpWorld:
         EL, q_ret_t = self._build_erp_lines(
             rng, nq, q_team, q_cancel, q_t, mirror, O, L, erow_of_shop, erow_of_q, E, ne)
         self._build_erp_payments(rng, ne, E, O, q_ret_t, EL)
+        self._build_erp_credit_notes(_rng(self.seed, "erp", "credit_notes"))
 
     def _build_erp_partners(self, rng, n_phone, leads):
         """Phone / store orders of ERP-only buyers, and the partners: everybody who ordered (the ERP creates a
@@ -195,6 +201,38 @@ class ErpWorld:
         self.T["erp/sale.order"] = E
         self.T["erp/sale.order.line"] = EL
 
+    def _build_erp_credit_notes(self, rng) -> None:
+        """One posted credit note per returned order, its product lines the returned quantities; a few
+        returns also have an earlier credit note that was cancelled (a mistake, not a second refund)."""
+        E, EL, now = self.T["erp/sale.order"], self.T["erp/sale.order.line"], self.now_s
+        vat = self.T["erp/product.product"]["vat"]
+        rl = np.flatnonzero(EL["ret"] > 0)
+        orders, first = np.unique(EL["order"][rl], return_index=True)
+        posted_t = np.minimum(np.maximum(E["ret_t"][orders], E["t"][orders]) + 600, now - 61)
+        dup = rng.random(len(orders)) < 0.03
+        cancel_t = posted_t[dup] - rng.integers(600, 6 * HOUR, int(dup.sum()))
+        M = dict(order=np.concatenate([orders, orders[dup]]), t=np.concatenate([posted_t, cancel_t]),
+                 cancel=np.concatenate([np.zeros(len(orders), bool), np.ones(int(dup.sum()), bool)]))
+        M["write"] = np.where(M["cancel"], M["t"] + 1800, M["t"])
+        _sort_table(M, M["t"])
+        nm = len(M["t"])
+        M["id"] = np.arange(1, nm + 1)
+        year = M["t"].astype("datetime64[s]").astype("datetime64[Y]").astype(np.int64) + 1970
+        M["year"] = year
+        M["seq"] = np.arange(nm) - np.searchsorted(year, year) + 1  # RINV/<year>/<n>: numbered per year
+        # lines: the returned lines of each credit note's order
+        row_of_order = {int(o): i for i, o in enumerate(orders.tolist())}
+        counts = np.diff(np.append(first, len(rl)))
+        mrow = np.repeat(np.arange(nm), counts[[row_of_order[int(o)] for o in M["order"].tolist()]])
+        lrow = np.concatenate([rl[first[row_of_order[int(o)]]:first[row_of_order[int(o)]] + counts[row_of_order[int(o)]]]
+                               for o in M["order"].tolist()]) if nm else np.zeros(0, np.int64)
+        gross = EL["price"][lrow] * EL["ret"][lrow]
+        ML = dict(move=mrow, sol=lrow, qty=EL["ret"][lrow], gross=gross, net=_net(gross, vat[EL["prod"][lrow]]))
+        ML["id"] = np.arange(1, len(lrow) + 1)
+        M["total"] = np.bincount(mrow, gross, minlength=nm).astype(np.int64)
+        M["untaxed"] = np.bincount(mrow, ML["net"], minlength=nm).astype(np.int64)
+        self.T["erp/account.move"], self.T["erp/account.move.line"] = M, ML
+
     def _partner_name(self, row: int) -> str:
         idn = self.T["erp/res.partner"]["idn"]
         return idn["company"][row] if idn["is_company"][row] else f"{idn['first'][row]} {idn['last'][row]}"
@@ -262,6 +300,82 @@ class ErpWorld:
                         "x_qty_returned": float(ret), "price_unit": price[i], "price_subtotal": net[i],
                         "write_date": written[i]})
         return out
+
+    def _move_name(self, row: int) -> str:
+        M = self.T["erp/account.move"]
+        return f"RINV/{int(M['year'][row])}/{int(M['seq'][row]):05d}"
+
+    def _r_account_move(self, a: int, b: int) -> list[dict]:
+        M, E = self.T["erp/account.move"], self.T["erp/sale.order"]
+        s = slice(a, b)
+        created, written = erp_ts(M["t"][s]), erp_ts(M["write"][s])
+        total, untaxed = M["total"][s], M["untaxed"][s]
+        tot_l, unt_l, tax_l = _num(total), _num(untaxed), _num(total - untaxed)
+        out = []
+        for i, (mid, row, erow, cancel) in enumerate(zip(M["id"][s].tolist(), range(a, b), M["order"][s].tolist(),
+                                                          M["cancel"][s].tolist())):
+            partner = int(E["partner"][erow])
+            out.append({"id": mid, "name": self._move_name(row), "move_type": "out_refund",
+                        "state": "cancel" if cancel else "posted",
+                        "partner_id": [partner + 1000, self._partner_name(partner)],
+                        "invoice_origin": self._order_name(erow), "reversed_entry_id": False, "ref": False,
+                        "invoice_date": created[i][:10], "date": created[i][:10], "currency_id": [1, "EUR"],
+                        "amount_untaxed": unt_l[i], "amount_tax": tax_l[i], "amount_total": tot_l[i],
+                        "payment_state": "not_paid" if cancel else "paid", "create_date": created[i],
+                        "write_date": written[i]})
+        return out
+
+    def _r_account_move_line(self, a: int, b: int) -> list[dict]:
+        ML, M, EL, Pr = (self.T["erp/account.move.line"], self.T["erp/account.move"], self.T["erp/sale.order.line"],
+                         self.T["erp/product.product"])
+        s = slice(a, b)
+        moves = ML["move"][s]
+        created, written = erp_ts(M["t"][moves]), erp_ts(M["write"][moves])
+        unit, gross, net = _num(EL["price"][ML["sol"][s]]), _num(ML["gross"][s]), _num(ML["net"][s])
+        codes, names, pids = Pr["code"].tolist(), Pr["name"].tolist(), Pr["id"].tolist()
+        out = []
+        for i, (lid, m, sol, qty) in enumerate(zip(ML["id"][s].tolist(), moves.tolist(), ML["sol"][s].tolist(),
+                                                   ML["qty"][s].tolist())):
+            prod = int(EL["prod"][sol])
+            name = self._move_name(m)
+            label = f"[{codes[prod]}] {names[prod]}"
+            out.append({"id": lid, "move_id": [int(M["id"][m]), name], "move_name": name, "move_type": "out_refund",
+                        "parent_state": "cancel" if M["cancel"][m] else "posted", "display_type": "product",
+                        "product_id": [pids[prod], label], "name": label, "quantity": float(qty),
+                        "price_unit": unit[i], "discount": 0.0, "price_subtotal": net[i], "price_total": gross[i],
+                        "currency_id": [1, "EUR"], "sale_line_ids": [int(EL["id"][sol])], "create_date": created[i],
+                        "write_date": written[i]})
+        return out
+
+    def _day_credit_note(self, day: Day, erow: int, lrow: int, qty: int, t: int) -> None:
+        """A posted credit note refunding `qty` units of ERP order line `lrow` (of order `erow`) at `t`."""
+        EL, Pr = self.T["erp/sale.order.line"], self.T["erp/product.product"]
+        order, line = self._current("erp/sale.order", erow), self._current("erp/sale.order.line", lrow)
+        prod = int(EL["prod"][lrow])
+        gross = qty * int(EL["price"][lrow])
+        net = int(_net(np.array([gross]), np.array([Pr["vat"][prod]]))[0])
+        mid = self._next_id("erp/account.move")
+        year = int(np.array([t]).astype("datetime64[s]").astype("datetime64[Y]").astype(np.int64)[0]) + 1970
+        seqs = self.__dict__.setdefault("_rinv_seq", {})
+        if year not in seqs:
+            M = self.T["erp/account.move"]
+            seqs[year] = int(M["seq"][M["year"] == year].max(initial=0))
+        seqs[year] += 1
+        name = f"RINV/{year}/{seqs[year]:05d}"
+        ts = erp_ts(np.array([t]))[0]
+        day.put("erp/account.move", None, {
+            "id": mid, "name": name, "move_type": "out_refund", "state": "posted",
+            "partner_id": list(order["partner_id"]), "invoice_origin": order["name"], "reversed_entry_id": False,
+            "ref": False, "invoice_date": ts[:10], "date": ts[:10], "currency_id": [1, "EUR"],
+            "amount_untaxed": round(net / 100, 2), "amount_tax": round((gross - net) / 100, 2),
+            "amount_total": round(gross / 100, 2), "payment_state": "paid", "create_date": ts, "write_date": ts})
+        day.put("erp/account.move.line", None, {
+            "id": self._next_id("erp/account.move.line"), "move_id": [mid, name], "move_name": name,
+            "move_type": "out_refund", "parent_state": "posted", "display_type": "product",
+            "product_id": list(line["product_id"]), "name": line["product_id"][1], "quantity": float(qty),
+            "price_unit": line["price_unit"], "discount": 0.0, "price_subtotal": round(net / 100, 2),
+            "price_total": round(gross / 100, 2), "currency_id": [1, "EUR"], "sale_line_ids": [line["id"]],
+            "create_date": ts, "write_date": ts})
 
     def _r_product_product(self, a: int, b: int) -> list[dict]:
         Pr = self.T["erp/product.product"]
@@ -361,7 +475,8 @@ _ERP_DOMAIN_FIELDS = ("write_date", "id", "active")
 DEMO_ERP_DATABASE = "c360-demo"
 DEMO_ERP_UID = 2
 _ERP_FIELD_TYPES = {"id": "integer", "active": "boolean", "is_company": "boolean", "create_date": "datetime",
-                    "write_date": "datetime", "date_order": "datetime", "x_birthdate": "date"}
+                    "write_date": "datetime", "date_order": "datetime", "x_birthdate": "date", "invoice_date": "date",
+                    "date": "date", "sale_line_ids": "many2many"}
 
 
 def _erp_check_db(db) -> None:
@@ -412,15 +527,17 @@ def _max_all(a, b):
 
 
 class ErpDomain:
-    """An Odoo prefix-notation domain over write_date, id and active, evaluated with numpy masks."""
+    """An Odoo prefix-notation domain over write_date, id, active and the model's selection fields kept as
+    filter columns (`vocab`: value -> code, store.VOCAB_COLUMNS), evaluated with numpy masks."""
 
-    def __init__(self, domain, model: str, known_fields: set[str]):
+    def __init__(self, domain, model: str, known_fields: set[str], vocab: dict[str, dict[str, int]] | None = None):
         if domain is None:
             domain = []
         if not isinstance(domain, list):
             raise ApiError(422, "The domain must be a list", code="odoo.exceptions.ValidationError")
         self.model = model
         self.known_fields = known_fields
+        self.vocab = vocab or {}
         self.mentions_active = False
         self._items = domain
         nodes = []
@@ -456,13 +573,15 @@ class ErpDomain:
         if not isinstance(field, str) or not isinstance(op, str):
             raise self._error(f"Invalid domain term {[field, op, value]!r}")
         op = op.lower()
-        if field not in _ERP_DOMAIN_FIELDS:
+        if field not in _ERP_DOMAIN_FIELDS and field not in self.vocab:
             if self.known_fields and field not in self.known_fields:
                 raise self._error(f"Invalid field {field!r} on model {self.model!r}")
             raise self._error(
                 f"Invalid field {field!r} in domain: the demo ERP filters {self.model!r} only on "
-                f"{', '.join(_ERP_DOMAIN_FIELDS)}"
+                f"{', '.join(_ERP_DOMAIN_FIELDS + tuple(self.vocab))}"
             )
+        if field in self.vocab and op not in ("=", "!=", "in", "not in"):
+            raise self._error(f"Invalid operator {op!r} for selection field {field!r}")
         if op not in _ERP_OPS:
             raise self._error(f"Invalid operator {op!r} in domain term {[field, op, value]!r}")
         if field == "active":
@@ -476,6 +595,10 @@ class ErpDomain:
         return ("leaf", field, op, converted)
 
     def _value(self, field: str, value):
+        if field in self.vocab:
+            if not isinstance(value, str):
+                raise self._error(f"Invalid value {value!r} for selection field {field!r}")
+            return self.vocab[field].get(value, -2)  # a value no record has matches nothing
         if value is False or value is None:
             return None  # Odoo's "not set"; no record has an unset id or write_date
         if field == "write_date":
@@ -511,6 +634,8 @@ class ErpDomain:
             column = view.marker[lo:hi]
         elif field == "id":
             column = view.ids[lo:hi]
+        elif field in self.vocab:
+            column = view.cols[field][lo:hi]
         else:
             column = view.cols["active"][lo:hi] if "active" in view.cols else np.ones(hi - lo, np.bool_)
         if op in ("in", "not in"):
@@ -700,7 +825,7 @@ class ErpApi:
         unknown = sorted(set(args) - {"domain", "fields", "offset", "limit", "order", "context"})
         if unknown:
             raise self._erp_error(f"{model}.{call}() got an unexpected keyword argument {unknown[0]!r}")
-        domain = ErpDomain(args.get("domain"), model, store.fields)
+        domain = ErpDomain(args.get("domain"), model, store.fields, store.vocab)
         context = args.get("context") or {}
         if not isinstance(context, dict):
             raise self._erp_error("context must be an object")

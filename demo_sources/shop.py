@@ -410,7 +410,8 @@ class ShopWorld:
             day.put("shop/customers", row, rec)
 
     def _day_returns(self, day: Day) -> None:
-        """Refunds / returns of recent orders: shop refund, ERP returned quantities, credit note."""
+        """Refunds / returns of recent orders: shop refund, ERP returned quantities and credit note, accounting
+        credit note."""
         rng = day.rng
         O = self.T["shop/orders"]
         L, EL = self.T["shop/orders#lines"], self.T["erp/sale.order.line"]
@@ -442,6 +443,7 @@ class ShopWorld:
                 lrec["qty_delivered"] = lrec["product_uom_qty"]
                 lrec["write_date"] = erp_ts(np.array([t + 600]))[0]
                 day.put("erp/sale.order.line", lrow, lrec)
+                self._day_credit_note(day, erow, lrow, q, t + 600)
                 self._day_new_invoice(day, t + 3600, amount, f"Gutschrift zu Bestellung #{int(O['number'][orow])}",
                             int(O["p"][orow]), None, 0, credit=True)
 

@@ -29,6 +29,8 @@ RESOURCE_KEYS = (
     "erp/sale.order",
     "erp/sale.order.line",
     "erp/product.product",
+    "erp/account.move",
+    "erp/account.move.line",
     "helpdesk/users",
     "helpdesk/tickets",
     "helpdesk/satisfaction_ratings",
@@ -46,6 +48,8 @@ MARKER_FIELD: dict[str, str | None] = {
     "erp/sale.order": "write_date",
     "erp/sale.order.line": "write_date",
     "erp/product.product": "write_date",
+    "erp/account.move": "write_date",
+    "erp/account.move.line": "write_date",
     "helpdesk/users": "updated_at",
     "helpdesk/tickets": "updated_at",
     # Zendesk lists ratings in the order they were created and filters `start_time` on that time
@@ -169,6 +173,9 @@ _BOOL_COLUMNS: dict[str, dict[str, Callable[[dict], bool]]] = {
 }
 VOCAB_COLUMNS: dict[str, tuple[str, ...]] = {
     "accounting/vouchers": ("voucherType", "voucherStatus"),
+    # the selection fields the ERP connector's domains name (customer credit notes, their product lines)
+    "erp/account.move": ("move_type", "state"),
+    "erp/account.move.line": ("move_type", "display_type"),
 }
 
 

@@ -16,8 +16,9 @@ from c360.settings import DEMO_ERP_CUSTOM_FIELDS, LANDING_GROUPS, SYSTEMS
 from demo_sources.testing import CREDENTIALS, TEST_TODAY
 
 
-# The demo ERP keeps a custom birthday and returned-quantity field; the test runs read them (and the
-# dbt builds they start), as `c360 demo` does. A test of the default (no custom fields) unsets them.
+# The demo ERP keeps a custom birthday field; the test runs read it (and the dbt builds they start), as
+# `c360 demo` does. A test of the default (no custom fields) unsets it. Returns come from the demo's
+# customer credit notes, as in standard Odoo.
 for _name, _value in DEMO_ERP_CUSTOM_FIELDS.items():
     os.environ.setdefault(_name, _value)
 
@@ -72,9 +73,17 @@ def using_warehouse(path: Path) -> Iterator[None]:
 
 
 def served_by_id(server, spec) -> dict[str, dict]:
-    """Every record a complete sync of the resource receives now (as the connector receives it), by source id."""
+    """Every record a complete sync of the resource receives now (as the connector receives it), by source id:
+    an ERP record with the fields the connector asks for (no custom field unless configured, no
+    `move_type` of a credit-note line)."""
+    from c360.settings import ErpOptions
+    from connectors.erp import model_fields
+
+    read = set(model_fields(spec.name, ErpOptions.from_env())) | {"id"} if spec.system == "erp" else None
     by_id = {}
     for record in server.fetched(spec.key):
+        if isinstance(record, dict) and read is not None:
+            record = {k: v for k, v in record.items() if k in read}
         if isinstance(record, dict) and record.get("id") is not None:
             try:
                 by_id[spec.record_id(record)] = record

@@ -40,7 +40,7 @@ def _rows_table(rows: list[dict]) -> str:
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .5em;font-size:.9em}
-.ok{color:#1a7f37;font-weight:bold}.fail{color:#cf222e;font-weight:bold}
+.ok{color:#1a7f37;font-weight:bold}.fail{color:#cf222e;font-weight:bold}.warn{color:#9a6700;font-weight:bold}
 tr.failed{background:#fff0f0}code{background:#f4f4f4;padding:0 .2em}
 """
 
@@ -48,16 +48,21 @@ tr.failed{background:#fff0f0}code{background:#f4f4f4;padding:0 .2em}
 def render_html(result: SuiteResult, suite: Suite, run_id: str) -> str:
     status = "<span class='ok'>PASSED</span>" if result.success else "<span class='fail'>FAILED</span>"
     failures = {f.label: f for f in result.failures}
+    warned = {f.label: f for f in result.warnings}
     rows = []
     for expectation in suite.expectations:
-        failed = failures.get(expectation.label) if expectation.label in failures else None
+        failed = failures.get(expectation.label) or warned.get(expectation.label)
         args = ", ".join(f"{k}={v!r}" for k, v in expectation.resolved().items())
-        outcome = (f"<span class='fail'>failed</span><br>{_esc(failed.summary())}" if failed
-                   else "<span class='ok'>passed</span>")
+        if failed and not expectation.blocking:
+            outcome = f"<span class='warn'>warning</span><br>{_esc(failed.summary())}"
+        else:
+            outcome = (f"<span class='fail'>failed</span><br>{_esc(failed.summary())}" if failed
+                       else "<span class='ok'>passed</span>")
         rows.append(f"<tr class='{'failed' if failed else ''}'><td><code>{_esc(expectation.type)}</code></td>"
                     f"<td>{_esc(args)}</td><td>{_esc(expectation.why)}</td><td>{outcome}</td></tr>")
     examples = "".join(
-        f"<h3>{_esc(f.label)}</h3><p>{_esc(f.summary())}</p>{_rows_table(f.examples)}" for f in result.failures
+        f"<h3>{_esc(f.label)}</h3><p>{_esc(f.summary())}</p>{_rows_table(f.examples)}"
+        for f in [*result.failures, *result.warnings]
     )
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{_esc(suite.name)}: {'passed' if result.success else 'FAILED'}</title>
 <style>{_STYLE}</style></head><body>
@@ -69,7 +74,7 @@ def render_html(result: SuiteResult, suite: Suite, run_id: str) -> str:
 &middot; <a href="{_esc(suite.name)}.json">GX result JSON</a></p>
 <h2>Expectations</h2>
 <table><tr><th>expectation</th><th>arguments</th><th>why</th><th>result</th></tr>{''.join(rows)}</table>
-{'<h2>Failing rows (examples)</h2>' + examples if result.failures else ''}
+{'<h2>Failing rows (examples)</h2>' + examples if result.failures or result.warnings else ''}
 <h2>Query</h2><pre>{_esc(suite.query)}</pre>
 </body></html>
 """
@@ -105,10 +110,12 @@ def write_validation(result: SuiteResult, suite: Suite, run_id: str, directory: 
     directory = Path(directory) if directory else run_dir(run_id)
     directory.mkdir(parents=True, exist_ok=True)
     payload = dict(result.gx_result)
+    payload["success"] = result.success  # GX counts a failed warn-level expectation as a failure too
     payload["c360"] = {
         "suite": suite.name, "asset": list(suite.asset), "run_id": run_id, "rows": result.rows,
         "failed": [f.label for f in result.failures], "seconds": result.seconds,
         "failures": [asdict(f) for f in result.failures],
+        "warnings": [asdict(f) for f in result.warnings],
     }
     json_path = directory / f"{suite.name}.json"
     json_path.write_text(json.dumps(payload, indent=2, default=str))

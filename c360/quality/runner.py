@@ -3,7 +3,8 @@
 `validate(df, suite)` builds an ephemeral GX context, a pandas whole-DataFrame batch and the suite's
 expectations, runs them and returns a `SuiteResult`: pass/fail, the failing expectations with their
 counts and example rows (whole rows of `df`, found by the suite's `id_columns`), and the GX result
-as JSON. GX is imported here, on first use (it takes seconds), not when the package is imported.
+as JSON. A failing `severity: warn` expectation (an open set showing a value not seen before) is a
+warning: listed with its unexpected values and their counts, it does not fail the suite. GX is imported here, on first use (it takes seconds), not when the package is imported.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ class FailedExpectation:
     observed_value: Any = None
     examples: list[dict] = field(default_factory=list)  # failing rows (id columns + checked column)
     exception: str | None = None
+    severity: str = "error"  # "warn": reported, does not fail the suite
+    # the unexpected values with their counts, most frequent first: [{"value": "CHF", "count": 3}, ...]
+    unexpected_values: list[dict] = field(default_factory=list)
 
     def summary(self) -> str:
         parts = [self.label]
@@ -42,6 +46,8 @@ class FailedExpectation:
             parts.append(f"{self.unexpected_count} unexpected ({self.unexpected_percent or 0:.2f} %)")
         if self.observed_value is not None:
             parts.append(f"observed {self.observed_value}")
+        if self.unexpected_values:
+            parts.append("values " + ", ".join(f"{v['value']!r} x{v['count']}" for v in self.unexpected_values))
         if self.exception:
             parts.append(f"error: {self.exception}")
         return ", ".join(parts)
@@ -53,9 +59,10 @@ class SuiteResult:
     success: bool
     rows: int
     evaluated: int
-    failures: list[FailedExpectation]
+    failures: list[FailedExpectation]  # failed blocking expectations: the suite failed
     gx_result: dict  # the ExpectationSuiteValidationResult as JSON
     seconds: float
+    warnings: list[FailedExpectation] = field(default_factory=list)  # failed warn-level expectations
 
     @property
     def failed_expectations(self) -> list[str]:
@@ -63,6 +70,12 @@ class SuiteResult:
 
     def failure(self, expectation_type: str, column: str | None = None) -> FailedExpectation | None:
         for f in self.failures:
+            if f.type == expectation_type and (column is None or f.kwargs.get("column") == column):
+                return f
+        return None
+
+    def warning(self, expectation_type: str, column: str | None = None) -> FailedExpectation | None:
+        for f in self.warnings:
             if f.type == expectation_type and (column is None or f.kwargs.get("column") == column):
                 return f
         return None
@@ -80,7 +93,20 @@ def _gx_expectation(gx, expectation: Expectation):
     cls = getattr(gx.expectations, class_name, None)
     if cls is None:
         raise ValueError(f"unknown great_expectations expectation type {expectation.type!r}")
-    return cls(**expectation.resolved(), meta={"why": expectation.why} if expectation.why else None)
+    severity = {} if expectation.blocking else {"severity": "warning"}  # GX 1.x FailureSeverity, for its docs
+    return cls(**expectation.resolved(), meta={"why": expectation.why} if expectation.why else None, **severity)
+
+
+def _unexpected_values(df: pd.DataFrame, expectation: Expectation, result: dict, limit: int = 20) -> list[dict]:
+    """The values outside an expected set with their counts over all rows (GX lists only a sample)."""
+    column, kwargs = expectation.column, expectation.resolved()
+    if expectation.type == "expect_column_values_to_be_in_set" and column in df.columns:
+        values = df[column]
+        unexpected = values[values.notna() & ~values.isin(list(kwargs.get("value_set") or []))]
+        counts = unexpected.astype(str).value_counts().head(limit)
+        return [{"value": value, "count": int(count)} for value, count in counts.items()]
+    return [{"value": str(c.get("value")), "count": int(c.get("count", 0))}
+            for c in (result.get("partial_unexpected_counts") or [])[:limit] if isinstance(c, dict)]
 
 
 def _key(values) -> tuple:
@@ -145,14 +171,14 @@ def validate(df: pd.DataFrame, suite: Suite, examples: int = EXAMPLES_PER_EXPECT
     gx_result = outcome.to_json_dict()
     gx_result["suite_name"] = suite.name
 
-    failures = []
+    failures, warnings = [], []
     for res in outcome.results:
         if res.success:
             continue
         expectation = by_id[res.expectation_config.id]
         detail = res.result or {}
         exception = (res.exception_info or {}).get("exception_message") if isinstance(res.exception_info, dict) else None
-        failures.append(FailedExpectation(
+        (failures if expectation.blocking else warnings).append(FailedExpectation(
             type=expectation.type,
             label=expectation.label,
             why=expectation.why,
@@ -162,13 +188,16 @@ def validate(df: pd.DataFrame, suite: Suite, examples: int = EXAMPLES_PER_EXPECT
             observed_value=detail.get("observed_value"),
             examples=_examples(df, suite, expectation, detail, examples),
             exception=exception,
+            severity=expectation.severity,
+            unexpected_values=_unexpected_values(df, expectation, detail),
         ))
     return SuiteResult(
         suite=suite.name,
-        success=bool(outcome.success),
+        success=not failures,
         rows=len(df),
         evaluated=len(suite.expectations),
         failures=failures,
         gx_result=gx_result,
         seconds=round(time.perf_counter() - started, 3),
+        warnings=warnings,
     )

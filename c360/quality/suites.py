@@ -5,7 +5,10 @@ from the warehouse (`query`), the columns that identify a failing row in the exa
 and its expectations: a great_expectations 1.x expectation type in snake case plus its arguments,
 and `why` (shown in the UI and the Data Docs page). A suite over landed data names the column of its
 query that tells when a row arrived (`arrival_column`) and then validates the rows arrived since it
-last passed (c360/quality/scope.py). Example:
+last passed (c360/quality/scope.py). An expectation may say `severity: warn`: its failure is reported
+(check metadata, log, Data Docs) but does not fail the gate; the default, `error`, fails it. Open sets
+(states, channels, types a vendor adds values to over time) warn; malformed or missing values block.
+Example:
 
     - name: raw_shop_customers
       asset: [raw, shop_customers]
@@ -32,6 +35,7 @@ import yaml
 from c360 import settings
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
+SEVERITIES = ("error", "warn")
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,11 @@ class Expectation:
     type: str  # GX expectation type, e.g. "expect_column_values_to_not_be_null"
     kwargs: dict[str, Any]  # its arguments (column, value_set, min_value, mostly, ...)
     why: str = ""
+    severity: str = "error"  # "error": a failure fails the gate; "warn": it is reported only
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity == "error"
 
     def resolved(self) -> dict[str, Any]:
         """The arguments with settings read now: `{env: NAME, default: X}` is $NAME (as X's type), else X."""
@@ -93,7 +102,10 @@ def _parse(entry: dict, layer: str) -> Suite:
         raw = dict(raw)
         kind = raw.pop("type")
         why = raw.pop("why", "")
-        expectations.append(Expectation(type=kind, kwargs=raw, why=why))
+        severity = raw.pop("severity", "error")
+        if severity not in SEVERITIES:
+            raise ValueError(f"suite {entry.get('name')!r}: {kind} has severity {severity!r}; use one of {SEVERITIES}")
+        expectations.append(Expectation(type=kind, kwargs=raw, why=why, severity=severity))
     return Suite(
         name=entry["name"],
         asset=tuple(entry["asset"]),

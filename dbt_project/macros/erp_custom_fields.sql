@@ -1,4 +1,5 @@
-{#- A custom Odoo field configured by name (standard Odoo has no birthday and no returned quantity):
+{#- A custom Odoo field configured by name (standard Odoo has no birthday; returns are credit notes, a
+    returned quantity on the order line is an install's own field):
     the var `var_name` (dbt unit tests set it), else the setting `env_name` (c360/settings.py ErpOptions,
     which the connector reads too). Unset: null. -#}
 {% macro erp_custom_field_name(var_name, env_name) -%}

@@ -19,6 +19,8 @@
         'erp_sale_orders': [bad_id_reason(), implausible_date_reason('date_order', erp=true)],
         'erp_sale_order_lines': [bad_id_reason()],
         'erp_products': [bad_id_reason()],
+        'erp_credit_notes': [bad_id_reason()],
+        'erp_credit_note_lines': [bad_id_reason()],
         'helpdesk_users': [bad_id_reason()],
         'helpdesk_tickets': [bad_id_reason(), implausible_date_reason('created_at')],
         'helpdesk_satisfaction_ratings': [bad_id_reason(), implausible_date_reason('created_at')],

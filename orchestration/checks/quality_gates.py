@@ -14,6 +14,10 @@ the same run (Dagster skips those steps and fails the run naming the check):
 So when a gate fails the segment tables are not rebuilt and keep their previous contents. The
 metadata of the check says which expectations failed, with example failing rows, and links the
 Data Docs page of the validation.
+
+Expectations of `severity: warn` (open sets: a state, channel or type the vendor added) never stop
+a run: when only they fail, the check reports WARN severity (Dagster blocks on ERROR only), logs a
+warning and lists the new values with their counts in its metadata (`warnings`, `new_values`).
 """
 
 
@@ -31,7 +35,7 @@ MAX_EXAMPLE_ROWS_IN_TABLE = 10
 
 def _markdown_examples(result) -> str:
     lines = []
-    for failure in result.failures:
+    for failure in [*result.failures, *result.warnings]:
         lines.append(f"**{failure.label}**: {failure.summary()}" + (f" ({failure.why})" if failure.why else ""))
         rows = failure.examples[:MAX_EXAMPLE_ROWS_IN_TABLE]
         if rows:
@@ -43,6 +47,11 @@ def _markdown_examples(result) -> str:
                 lines.append("| " + " | ".join(str(row.get(c, "")).replace("|", "\\|") for c in columns) + " |")
         lines.append("")
     return "\n".join(lines) or "all expectations met"
+
+
+def _warning_line(suite: Suite, result) -> str:
+    return (f"quality gate {suite.name} on {'/'.join(suite.asset)} passed with warnings (not blocking): "
+            + "; ".join(f"{w.summary()}" + (f" ({w.why})" if w.why else "") for w in result.warnings))
 
 
 def _first_examples(failure, count: int = 3) -> str:
@@ -60,6 +69,10 @@ def _check_metadata(result, json_path, html_path) -> dict:
         "failed_expectations": dg.MetadataValue.text(", ".join(f.label for f in result.failures) or "none"),
         "failing_rows": dg.MetadataValue.md(_markdown_examples(result)),
         "failing_row_examples": dg.MetadataValue.json({f.label: f.examples for f in result.failures}),
+        "expectations_warned": dg.MetadataValue.int(len(result.warnings)),
+        "warnings": dg.MetadataValue.text("; ".join(w.summary() for w in result.warnings) or "none"),
+        # per warned expectation the values not seen before, with their counts
+        "new_values": dg.MetadataValue.json({w.label: w.unexpected_values for w in result.warnings}),
         "data_docs": dg.MetadataValue.url(html_path.resolve().as_uri()),
         "data_docs_path": dg.MetadataValue.path(str(html_path.resolve())),
         "gx_result_json": dg.MetadataValue.path(str(json_path.resolve())),
@@ -90,9 +103,11 @@ def build_quality_check(suite: Suite, known_keys: set[dg.AssetKey] | None = None
             result, scope = validate_in_warehouse(con, suite)
             shown = con.execute(suite.query).df() if suite.show_rows else None
         json_path, html_path = write_validation(result, suite, context.op_execution_context.run_id)
+        if result.warnings:
+            context.log.warning(_warning_line(suite, result) + f" (Data Docs: {html_path})")
         if result.success:
             context.log.info(f"{suite.name}: {result.rows} rows ({scope.describe()}), "
-                             f"{result.evaluated} expectations met")
+                             f"{result.evaluated - len(result.warnings)} of {result.evaluated} expectations met")
         else:
             context.log.error(
                 f"quality gate {suite.name} failed on {'/'.join(suite.asset)}: "
@@ -102,7 +117,10 @@ def build_quality_check(suite: Suite, known_keys: set[dg.AssetKey] | None = None
         metadata = {**_check_metadata(result, json_path, html_path), "validated": scope.describe()}
         if shown is not None:
             metadata["rows"] = dg.MetadataValue.md(shown.to_markdown(index=False))
-        return dg.AssetCheckResult(passed=result.success, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata)
+        # only warnings: failed with WARN severity, which Dagster shows but never blocks on
+        severity = dg.AssetCheckSeverity.ERROR if result.failures or not result.warnings else dg.AssetCheckSeverity.WARN
+        return dg.AssetCheckResult(passed=result.success and not result.warnings, severity=severity,
+                                   metadata=metadata)
 
     return _gate
 

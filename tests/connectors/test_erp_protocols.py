@@ -40,11 +40,31 @@ def test_json2_and_xmlrpc_read_the_same_records(server):
         got_json2, wm_json2 = _all(json2, resource)
         got_xmlrpc, wm_xmlrpc = _all(xmlrpc, resource)
         json2.close(), xmlrpc.close()
-        served = {r["id"]: r for r in server.served(f"erp/{resource}")}
+        read = set(json2.fields_for(resource)) | {"id"}  # a field not asked for (move_type of a line) stays out
+        served = {r["id"]: {k: v for k, v in r.items() if k in read} for r in server.served(f"erp/{resource}")}
         assert got_json2 == got_xmlrpc, resource
         assert {r["id"]: r for r in got_json2} == served, resource
         assert wm_json2 == wm_xmlrpc
         assert xmlrpc.stats.requests == json2.stats.requests + 1  # + authenticate
+
+
+def test_only_customer_credit_notes_and_their_product_lines():
+    """The fixed domain terms: an invoice and a credit note's tax line are not read (Odoo filters them)."""
+    with serving(make_world(persons=120, seed=5)) as server:
+        moves, lines = server.served("erp/account.move"), server.served("erp/account.move.line")
+        assert moves and lines
+        invoice = dict(moves[0], id=990_001, move_type="out_invoice", name="INV/2026/00001")
+        tax_line = dict(lines[0], id=990_002, display_type="tax", product_id=False, quantity=False)
+        server.upsert("erp/account.move", [invoice])
+        server.upsert("erp/account.move.line", [tax_line])
+        for protocol in ("json2", "xmlrpc"):
+            client = _client(server, protocol)
+            got_moves, _ = _all(client, "account.move")
+            got_lines, _ = _all(client, "account.move.line")
+            client.close()
+            assert {m["id"] for m in got_moves} == {m["id"] for m in moves}
+            assert {ln["id"] for ln in got_lines} == {ln["id"] for ln in lines}
+            assert all(ln["display_type"] == "product" and ln["sale_line_ids"] for ln in got_lines)
 
 
 def test_archived_partners_land(server):

@@ -6,6 +6,11 @@ the published 401 error body for a wrong key) and XML-RPC `/xmlrpc/2/common` + `
 (marshalled by the standard library, faults with HTTP 200). It serves the published records verbatim.
 The documentation's calls did not ask for `write_date`, which the connector always asks (its change
 marker); the landing test therefore gives each published record a `write_date` and nothing else.
+
+Customer credit notes: Odoo's own test fixture of a customer credit note (`out_refund` with two
+product lines, two tax lines and a payment-term line; transcribed, see the README) is served as
+`account.move` / `account.move.line`. The server applies the equality terms of the domain the
+connector sends to the fields a record has, as Odoo would: only the product lines come back.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ from __future__ import annotations
 import json
 import threading
 import xmlrpc.client
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import duckdb
@@ -23,8 +29,9 @@ import pytest
 from c360.raw_store import ensure_raw_schema, land_resource
 from c360.settings import ErpOptions, SourceCredentials
 from connectors import ALL_RESOURCES, SourceAuthError
-from connectors.erp import ErpClient
+from connectors.erp import BASE_DOMAINS, ErpClient
 from tests.conftest import using_warehouse
+from tests.contract.conftest import VendorHandler, land_and_stage, load_payload
 
 PAYLOADS = Path(__file__).parent / "payloads" / "erp"
 KEY = "contract-erp-key"
@@ -38,14 +45,20 @@ def _load(name: str):
 
 
 PARTNERS = _load("res_partner_search_read_xmlrpc.json") + _load("json2_search_read_response.json")
+CREDIT_NOTES = load_payload("erp", "account_move_out_refund_fixture.json")
+CREDIT_NOTE_LINES = load_payload("erp", "account_move_line_out_refund_fixture.json")
 
 
-class _Odoo(BaseHTTPRequestHandler):
+def _matches(record: dict, domain: list) -> bool:
+    """The domain's `[field, "=", value]` terms on the fields the record has (the keyset terms on
+    write_date and id are left to paging: the samples fit one page)."""
+    return all(record[t[0]] == t[2] for t in domain
+               if isinstance(t, list) and len(t) == 3 and t[1] == "=" and t[0] in record and t[0] not in ("write_date", "id"))
+
+
+class _Odoo(VendorHandler):
     records: dict[str, list[dict]] = {}
     seen: list[tuple[str, dict, object]] = []
-
-    def log_message(self, *args):  # quiet
-        pass
 
     def _send(self, status: int, body: bytes, ctype: str) -> None:
         self.send_response(status)
@@ -54,10 +67,11 @@ class _Odoo(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _answer(self, model: str, method: str, kwargs: dict):
+    def _answer(self, model: str, method: str, kwargs: dict, domain: list):
         if method == "fields_get":
             return {}  # an install reporting nothing: the connector keeps its field list
-        return self.records.get(model, [])[kwargs.get("offset", 0):][: kwargs.get("limit") or None]
+        found = [r for r in self.records.get(model, []) if _matches(r, domain)]
+        return found[kwargs.get("offset", 0):][: kwargs.get("limit") or None]
 
     def do_POST(self):  # noqa: N802
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -67,7 +81,8 @@ class _Odoo(BaseHTTPRequestHandler):
             self.seen.append((self.path, dict(self.headers), kwargs))
             if self.headers.get("Authorization") != f"bearer {KEY}":
                 return self._send(401, (PAYLOADS / "json2_error_401.json").read_bytes(), "application/json")
-            return self._send(200, json.dumps(self._answer(parts[2], parts[3], kwargs)).encode(), "application/json")
+            answer = self._answer(parts[2], parts[3], kwargs, kwargs.get("domain") or [])
+            return self._send(200, json.dumps(answer).encode(), "application/json")
         params, name = xmlrpc.client.loads(body)
         self.seen.append((self.path, dict(self.headers), params))
         if parts[-1] == "common":
@@ -77,7 +92,7 @@ class _Odoo(BaseHTTPRequestHandler):
                                                        methodresponse=True).encode(), "text/xml")
         else:
             db, uid, key, model, method, args, kwargs = params
-            value = self._answer(model, method, kwargs)
+            value = self._answer(model, method, kwargs, args[0] if args else [])
         self._send(200, xmlrpc.client.dumps((value,), methodresponse=True, allow_none=False).encode(), "text/xml")
 
 
@@ -175,3 +190,38 @@ def test_published_partners_reach_staging_intact(odoo, protocol, tmp_path):
     assert [row[:4] for row in rows] == expected
     assert all(row[4] is True and row[5] is False for row in rows)
     assert {row[6] for row in rows} == {datetime(2025, 1, 15, 10, tzinfo=UTC)}
+
+
+@pytest.mark.parametrize("protocol", ["json2", "xmlrpc"])
+def test_published_credit_note_reaches_staging_intact(odoo, protocol, tmp_path):
+    """Odoo's customer credit note fixture over both protocols: the connector asks for customer credit
+    notes and their product lines only, lands them as served, and staging types every value."""
+    _Odoo.records = {"account.move": [dict(r, write_date=MARKER) for r in CREDIT_NOTES],
+                     "account.move.line": [dict(r, write_date=MARKER) for r in CREDIT_NOTE_LINES]}
+    product_lines = [r for r in CREDIT_NOTE_LINES if r["display_type"] == "product"]
+    stats, run_results = land_and_stage(tmp_path / "c360.duckdb", _client(odoo, protocol),
+                                        ("account.move", "account.move.line"), "erp")
+    assert [(s.new, s.quarantined) for s in stats.values()] == [(1, 0), (len(product_lines), 0)]
+    asked = [args for path, _, args in _Odoo.seen if "account.move" in str(args) or "account.move" in path]
+    domains = [a.get("domain") if isinstance(a, dict) else a[5][0] for a in asked
+               if (isinstance(a, dict) and "domain" in a) or (isinstance(a, tuple) and a[4] == "search_read")]
+    assert [["move_type", "=", "out_refund"]] in [d[:1] for d in domains]
+    assert any(d[:2] == [list(t) for t in BASE_DOMAINS["account.move.line"]] for d in domains)
+    failed = [r["unique_id"] for r in run_results["results"] if r["status"] in ("error", "fail")]
+    assert not failed, failed
+    with duckdb.connect(str(tmp_path / "c360.duckdb"), read_only=True) as con:
+        notes = con.execute("select credit_note_id, credit_note_name, move_type, state, partner_id, partner_name, "
+                            "invoice_date, amount_untaxed, amount_tax, amount_total, is_posted, invoice_origin, "
+                            "updated_at from staging.stg_erp__credit_notes").fetchall()
+        lines = con.execute("select credit_note_line_id, credit_note_id, display_type, product_id, product_display_name, "
+                            "label, quantity, discount_percent, price_unit, price_subtotal_net, price_total_gross, "
+                            "sale_order_line_id from staging.stg_erp__credit_note_lines "
+                            "order by credit_note_line_id").fetchall()
+    (note,) = CREDIT_NOTES
+    assert notes == [(note["id"], note["name"], note["move_type"], note["state"], *note["partner_id"],
+                      date.fromisoformat(note["invoice_date"]), *(Decimal(str(note[k])) for k in
+                      ("amount_untaxed", "amount_tax", "amount_total")), False, None,
+                      datetime(2025, 1, 15, 10, tzinfo=UTC))]  # a draft: it refunds nothing yet
+    assert lines == [(r["id"], r["move_id"][0], "product", *r["product_id"], r["name"],
+                      *(Decimal(str(r[k])) for k in ("quantity", "discount", "price_unit", "price_subtotal",
+                                                     "price_total")), None) for r in product_lines]

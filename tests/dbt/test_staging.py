@@ -35,6 +35,8 @@ RECORD_MODELS = {
     "erp_sale_orders": "stg_erp__sale_orders",
     "erp_sale_order_lines": "stg_erp__sale_order_lines",
     "erp_products": "stg_erp__products",
+    "erp_credit_notes": "stg_erp__credit_notes",
+    "erp_credit_note_lines": "stg_erp__credit_note_lines",
     "helpdesk_users": "stg_helpdesk__users",
     "helpdesk_tickets": "stg_helpdesk__tickets",
     "helpdesk_satisfaction_ratings": "stg_helpdesk__satisfaction_ratings",
@@ -398,3 +400,25 @@ def test_nps_responses_keep_the_export_and_find_the_respondent_by_email_or_refer
         reference = record["customer_reference"]
         assert value(row["shop_customer_id"]) == (int(reference) if reference else None)
     assert df["shop_customer_id"].notna().any() and df["shop_customer_id"].isna().any()
+
+
+def test_credit_notes_and_lines_are_typed_from_the_records(staged):
+    """Customer credit notes and their product lines: each staged value read again from its raw record."""
+    con, landed, _ = staged
+    notes = frame(con, "stg_erp__credit_notes").set_index("source_record_id")
+    assert set(landed["erp_credit_notes"]) == set(notes.index)
+    for rid, rec in landed["erp_credit_notes"].items():
+        row = notes.loc[rid]
+        assert (row["credit_note_id"], row["credit_note_name"], row["invoice_origin"]) == \
+            (rec["id"], rec["name"], rec["invoice_origin"])
+        assert bool(row["is_posted"]) == (rec["state"] == "posted")
+        assert row["partner_id"] == rec["partner_id"][0] and str(row["invoice_date"])[:10] == rec["invoice_date"]
+        assert float(row["amount_total"]) == rec["amount_total"] and value(row["reversed_invoice_id"]) is None
+    lines = frame(con, "stg_erp__credit_note_lines").set_index("source_record_id")
+    assert set(landed["erp_credit_note_lines"]) == set(lines.index)
+    for rid, rec in landed["erp_credit_note_lines"].items():
+        row = lines.loc[rid]
+        assert (row["credit_note_id"], row["sale_order_line_id"], row["product_id"]) == \
+            (rec["move_id"][0], rec["sale_line_ids"][0], rec["product_id"][0])
+        assert float(row["quantity"]) == rec["quantity"] and float(row["price_subtotal_net"]) == rec["price_subtotal"]
+        assert row["sku"] == rec["product_id"][1][1:].split("]")[0] and row["display_type"] == "product"

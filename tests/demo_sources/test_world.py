@@ -67,6 +67,14 @@ SCHEMA = {
                             "x_qty_returned": F, "price_unit": NUM, "price_subtotal": NUM, "write_date": S},
     "erp/product.product": {"id": I, "default_code": S, "name": S, "categ_id": L, "list_price": NUM,
                             "standard_price": NUM, "write_date": S},
+    "erp/account.move": {"id": I, "name": S, "move_type": S, "state": S, "partner_id": L, "invoice_origin": S,
+                         "reversed_entry_id": B, "ref": B, "invoice_date": S, "date": S, "currency_id": L,
+                         "amount_untaxed": NUM, "amount_tax": NUM, "amount_total": NUM, "payment_state": S,
+                         "create_date": S, "write_date": S},
+    "erp/account.move.line": {"id": I, "move_id": L, "move_name": S, "move_type": S, "parent_state": S,
+                              "display_type": S, "product_id": L, "name": S, "quantity": F, "price_unit": NUM,
+                              "discount": F, "price_subtotal": NUM, "price_total": NUM, "currency_id": L,
+                              "sale_line_ids": L, "create_date": S, "write_date": S},
     "helpdesk/users": {"id": I, "name": S, "email": (S, NONE), "phone": (S, NONE), "external_id": (S, NONE), "role": S,
                        "active": B, "created_at": S, "updated_at": S},
     "helpdesk/tickets": {"id": I, "requester_id": I, "subject": S, "via": D, "status": S, "created_at": S,
@@ -90,6 +98,9 @@ ENUMS = {
     ("shop/customers", "state"): {"enabled", "disabled", "invited"},
     ("shop/orders", "financial_status"): {"pending", "authorized", "paid", "partially_refunded", "refunded", "voided"},
     ("erp/sale.order", "state"): {"draft", "sale", "done", "cancel"},
+    ("erp/account.move", "move_type"): {"out_refund"},
+    ("erp/account.move", "state"): {"posted", "cancel"},
+    ("erp/account.move.line", "display_type"): {"product"},
     ("helpdesk/tickets", "status"): {"new", "open", "pending", "solved", "closed", "deleted"},
     ("helpdesk/satisfaction_ratings", "score"): {"offered", "good", "bad"},
     ("accounting/vouchers", "voucherType"): {"salesinvoice", "salescreditnote"},
@@ -100,7 +111,8 @@ TS_FIELDS = {
     "shop/customers": (SHOP_TS, ["created_at", "updated_at"]), "shop/orders": (SHOP_TS, ["created_at", "updated_at"]),
     "shop/checkouts": (SHOP_TS, ["created_at", "updated_at"]), "erp/res.partner": (ERP_TS, ["create_date", "write_date"]),
     "erp/sale.order": (ERP_TS, ["date_order", "write_date"]), "erp/sale.order.line": (ERP_TS, ["write_date"]),
-    "erp/product.product": (ERP_TS, ["write_date"]), "helpdesk/users": (HD_TS, ["created_at", "updated_at"]),
+    "erp/product.product": (ERP_TS, ["write_date"]), "erp/account.move": (ERP_TS, ["create_date", "write_date"]),
+    "erp/account.move.line": (ERP_TS, ["create_date", "write_date"]), "helpdesk/users": (HD_TS, ["created_at", "updated_at"]),
     "helpdesk/tickets": (HD_TS, ["created_at", "updated_at"]),
     "nps/responses": (HD_TS, ["responded_at"]),
     "helpdesk/satisfaction_ratings": (HD_TS, ["created_at", "updated_at"]),
@@ -618,3 +630,29 @@ def test_a_default_world_is_never_ahead_of_the_real_clock():
     world = generate_world(20, 1)
     assert world.now <= before
     assert before - world.now < dt.timedelta(days=1)
+
+
+def test_credit_notes_refund_exactly_the_returned_units(recs):
+    """Every return is one posted customer credit note of its order: its product lines credit the returned
+    units of the order lines they name (the same units the install's custom field holds); a cancelled
+    credit note credits nothing; a credit note's totals are its lines'."""
+    orders = {o["id"]: o["name"] for o in recs["erp/sale.order"]}
+    order_lines = {ln["id"]: ln for ln in recs["erp/sale.order.line"]}
+    moves = {m["id"]: m for m in recs["erp/account.move"]}
+    credited = collections.Counter()
+    per_move = collections.defaultdict(list)
+    for ln in recs["erp/account.move.line"]:
+        move = moves[ln["move_id"][0]]
+        per_move[move["id"]].append(ln)
+        (sol,) = ln["sale_line_ids"]
+        assert ln["parent_state"] == move["state"] and ln["move_name"] == move["name"]
+        assert move["invoice_origin"] == orders[order_lines[sol]["order_id"][0]]
+        assert ln["product_id"] == order_lines[sol]["product_id"]
+        if move["state"] == "posted":
+            credited[sol] += ln["quantity"]
+    assert credited == collections.Counter({i: ln["x_qty_returned"] for i, ln in order_lines.items()
+                                            if ln["x_qty_returned"]})
+    assert {m["state"] for m in moves.values()} == {"posted", "cancel"}
+    for mid, move in moves.items():
+        assert cents(move["amount_total"]) == sum(cents(x["price_total"]) for x in per_move[mid])
+        assert cents(move["amount_untaxed"]) == sum(cents(x["price_subtotal"]) for x in per_move[mid])

@@ -12,6 +12,8 @@ from connectors import ALL_RESOURCES
 from connectors.errors import SourceAuthError
 from c360.raw_store import land_resource
 from demo_sources.shop_graphql import as_fetched
+from c360.settings import ErpOptions
+from connectors.erp import model_fields
 from tests.conftest import CREDENTIALS, clients, make_world, served_by_id, serving
 
 
@@ -203,6 +205,9 @@ def test_replay_directory_served_and_landed_reproduces_every_record(warehouse, t
         path = tmp_path / "replay" / f"{spec.key}.jsonl"
         from_file = {str(r["id"]): as_fetched(spec.key, r) for r in map(orjson.loads, path.read_bytes().splitlines())}
         assert from_file, spec.key
+        if spec.system == "erp":  # the fields the connector asks for (no custom field unless configured)
+            read = set(model_fields(spec.name, ErpOptions.from_env())) | {"id"}
+            from_file = {i: {k: v for k, v in r.items() if k in read} for i, r in from_file.items()}
         if spec.key == "accounting/payments":  # read per voucher: the state of every voucher, paid or not
             from demo_sources.accounting import payment_response
 

@@ -192,3 +192,55 @@ def test_kpi_out_of_range_stops_the_segments_until_fixed(warehouse_copy):
                                            "where golden_customer_id = ?", [ids[0]]).fetchone()
     assert float(margin) == -999 and unprofitable
     assert segment_bytes(path) != before
+
+
+def check_evaluations(result) -> dict[str, object]:
+    return {e.event_specific_data.check_name: e.event_specific_data for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+
+
+def test_new_values_of_open_sets_warn_and_invalid_records_still_block(warehouse_copy):
+    """A shop order in CHF and a ticket from a channel never seen before (Zendesk's `native_messaging`)
+    are legitimate: the raw gates warn, naming the value and its count, and staging is built. A ticket
+    without a requester is invalid: the gate blocks and staging is not built."""
+    path = warehouse_copy
+    with duckdb.connect(str(path)) as con:
+        # landed again, as a changed record is: the raw gate validates what arrived since it last passed
+        order = con.execute("""update raw.shop_orders
+                               set record = json_merge_patch(record, '{"currencyCode": "CHF", "currency": "CHF"}'),
+                                   _loaded_at = now()
+                               where id = (select min(id) from raw.shop_orders) returning id""").fetchone()[0]
+        ticket = con.execute("""update raw.helpdesk_tickets
+                                set record = json_merge_patch(record, '{"via": {"channel": "native_messaging"}}'),
+                                    _loaded_at = now()
+                                where id = (select min(id) from raw.helpdesk_tickets) returning id""").fetchone()[0]
+    staging = [dg.AssetKey(["staging", "stg_shop__orders"]), dg.AssetKey(["staging", "stg_helpdesk__tickets"])]
+    raw = [["raw", "shop_orders"], ["raw", "helpdesk_tickets"]]
+    checks = gx_checks(graph(), *raw)
+    result = run(staging, checks)
+    assert result.success, "a new value of an open set must not stop the run"
+    assert set(staging) <= materialized(result)
+    evaluations = check_evaluations(result)
+    tickets = evaluations["gx_raw_helpdesk_tickets"]
+    assert not tickets.passed and tickets.severity == dg.AssetCheckSeverity.WARN
+    assert tickets.metadata["new_values"].value == {
+        "expect_column_values_to_be_in_set(channel)": [{"value": "native_messaging", "count": 1}]}
+    assert tickets.metadata["expectations_failed"].value == 0
+    assert "native_messaging" in tickets.metadata["warnings"].value
+    assert evaluations["gx_raw_shop_orders"].passed  # an ISO code: the currency is no defect at all
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("select currency from staging.stg_shop__orders where source_record_id = ?",
+                           [order]).fetchone()[0] == "CHF"
+        assert con.execute("select channel from staging.stg_helpdesk__tickets where source_record_id = ?",
+                           [ticket]).fetchone()[0] == "native_messaging"
+
+    with duckdb.connect(str(path)) as con:
+        con.execute("""update raw.helpdesk_tickets set record = json_merge_patch(record, '{"requester_id": null}'),
+                                                      _loaded_at = now()
+                       where id = ?""", [ticket])
+    result = run(staging, checks)
+    assert not result.success
+    tickets = check_evaluations(result)["gx_raw_helpdesk_tickets"]
+    assert not tickets.passed and tickets.severity == dg.AssetCheckSeverity.ERROR
+    assert "expect_column_values_to_not_be_null(requester_id)" in tickets.metadata["failed_expectations"].value
+    assert dg.AssetKey(["staging", "stg_helpdesk__tickets"]) not in materialized(result)

@@ -21,11 +21,12 @@ from tests.conftest import land_raw_record
 T0 = datetime(2026, 11, 2, 5, 0, tzinfo=UTC)
 
 
-def customer(customer_id: int, state: str = "enabled") -> dict:
+def customer(customer_id: int, created_at: str | None = "2025-01-02T10:00:00+01:00") -> dict:
+    """A shop customer; `created_at=None` is a defect that blocks the gate (a new state would only warn)."""
     return {
-        "id": customer_id, "email": f"kunde{customer_id}@example.de", "state": state,
+        "id": customer_id, "email": f"kunde{customer_id}@example.de", "state": "enabled",
         "email_marketing_consent": {"state": "subscribed"},
-        "created_at": "2025-01-02T10:00:00+01:00", "updated_at": "2026-11-01T10:00:00+01:00",
+        "created_at": created_at, "updated_at": "2026-11-01T10:00:00+01:00",
     }
 
 
@@ -50,7 +51,7 @@ def test_each_validation_sees_the_rows_arrived_since_the_last_pass(con):
     land(con, [customer(i) for i in range(1, 6)], T0)
     assert gate(con) == (True, 5, None)  # first validation: every row
 
-    land(con, [customer(6), customer(7, state="bogus")], T0 + timedelta(days=1))
+    land(con, [customer(6), customer(7, created_at=None)], T0 + timedelta(days=1))
     assert gate(con) == (False, 2, T0)  # the day's rows only, and the bad one fails the gate
 
     land(con, [customer(8)], T0 + timedelta(days=2))
@@ -67,5 +68,5 @@ def test_quality_scope_all_validates_every_row(con, monkeypatch):
     land(con, [customer(4)], T0 + timedelta(days=1))
     monkeypatch.setenv("C360_QUALITY_SCOPE", "all")
     assert gate(con) == (True, 4, None)
-    con.execute("update raw.shop_customers set record = json_merge_patch(record, '{\"state\": \"bogus\"}') where id = '1'")
+    con.execute("update raw.shop_customers set record = json_merge_patch(record, '{\"created_at\": null}') where id = '1'")
     assert not gate(con)[0]  # an old row changed without landing is found only when all rows are validated

@@ -55,6 +55,54 @@ def test_invalid_emails_fail_with_examples():
     assert {"id", "email"} <= set(failure.examples[0])
 
 
+@pytest.mark.parametrize("column, value", [("state", "suspended"), ("consent_state", "maybe")])
+def test_a_new_value_of_an_open_set_warns_and_passes(column, value):
+    """A Shopify customer state or consent state not seen before: a warning naming the value and its
+    count; the suite passes."""
+    df = shop_customers()
+    df.loc[[3, 5, 8], column] = value
+    result = validate(df, get_suite("raw_shop_customers"))
+    assert result.success and result.failures == []
+    warning = result.warning("expect_column_values_to_be_in_set", column)
+    assert warning is not None and warning.severity == "warn"
+    assert warning.unexpected_count == 3 and warning.unexpected_values == [{"value": value, "count": 3}]
+    assert f"{value!r} x3" in warning.summary()
+
+
+def test_open_sets_warn_and_structure_blocks():
+    """Which raw expectations only warn: the in-set checks of vendor enums (states, channels, roles,
+    types); the ones of structure (the survey's own types, score scales, JSON shapes, the ERP
+    domain's fixed values) and every not-null, unique, regex and range check block."""
+    warned = {(s.name, e.column) for s in load_suites() if s.layer == "raw" for e in s.expectations
+              if not e.blocking}
+    assert warned == {
+        ("raw_shop_customers", "state"), ("raw_shop_customers", "consent_state"),
+        ("raw_shop_orders", "financial_status"), ("raw_erp_sale_orders", "state"), ("raw_erp_credit_notes", "state"),
+        ("raw_helpdesk_users", "role"), ("raw_helpdesk_tickets", "channel"), ("raw_helpdesk_tickets", "status"),
+        ("raw_helpdesk_tickets", "rating"), ("raw_helpdesk_satisfaction_ratings", "score"),
+        ("raw_accounting_vouchers", "voucher_type"), ("raw_accounting_vouchers", "voucher_status")}
+    assert all(e.type == "expect_column_values_to_be_in_set" for s in load_suites() for e in s.expectations
+               if not e.blocking)
+
+
+def test_a_warning_beside_a_blocking_failure_still_fails():
+    df = shop_customers()
+    df.loc[3, "state"] = "suspended"
+    df.loc[4, "id"] = None
+    result = validate(df, get_suite("raw_shop_customers"))
+    assert not result.success
+    assert result.failed_expectations == ["expect_column_values_to_not_be_null"]
+    assert result.warning("expect_column_values_to_be_in_set", "state").unexpected_values == \
+        [{"value": "suspended", "count": 1}]
+
+
+def test_an_unknown_severity_is_refused():
+    with pytest.raises(ValueError, match="severity"):
+        suite_from_dict({"name": "x", "asset": ["raw", "x"], "query": "select 1",
+                         "expectations": [{"type": "expect_column_values_to_be_unique", "column": "id",
+                                           "severity": "info"}]})
+
+
 def test_a_few_dirty_emails_are_tolerated():
     df = shop_customers(100)
     df.loc[1, "email"] = "dirty@@example"  # 1 of 75: under the 5 % tolerance
@@ -64,8 +112,6 @@ def test_a_few_dirty_emails_are_tolerated():
 
 @pytest.mark.parametrize("column, value, expectation", [
     ("id", None, "expect_column_values_to_not_be_null"),
-    ("state", "zombie", "expect_column_values_to_be_in_set"),
-    ("consent_state", "maybe", "expect_column_values_to_be_in_set"),
     ("created_at", None, "expect_column_values_to_not_be_null"),
 ])
 def test_each_shop_customer_defect_is_named(column, value, expectation):
@@ -101,9 +147,9 @@ def test_shop_financial_status_value_set():
     df.loc[1, "financial_status"] = "stolen"
     df.loc[2, "total_price"] = -5.0
     result = validate(df, get_suite("raw_shop_orders"))
-    assert {f.label for f in result.failures} == {
-        "expect_column_values_to_be_in_set(financial_status)", "expect_column_values_to_be_between(total_price)"}
-    assert result.failure("expect_column_values_to_be_in_set").examples == [
+    assert {f.label for f in result.failures} == {"expect_column_values_to_be_between(total_price)"}
+    assert {f.label for f in result.warnings} == {"expect_column_values_to_be_in_set(financial_status)"}
+    assert result.warning("expect_column_values_to_be_in_set").examples == [
         {"id": "2", "financial_status": "stolen"}]
 
 
@@ -111,12 +157,15 @@ def test_erp_state_and_helpdesk_channel_value_sets():
     erp = pd.DataFrame({"id": ["1", "2"], "state": ["done", "shipped"], "partner_id": ["7", "8"],
                         "amount_total": [1.0, 2.0], "amount_untaxed": [1.0, 2.0]})
     result = validate(erp, get_suite("raw_erp_sale_orders"))
-    assert result.failed_expectations == ["expect_column_values_to_be_in_set"]
-    assert result.failures[0].examples[0]["state"] == "shipped"
+    assert result.success and result.failed_expectations == []
+    assert result.warnings[0].examples[0]["state"] == "shipped"
     tickets = pd.DataFrame({"id": ["1", "2"], "requester_id": ["5", "6"], "channel": ["email", "pigeon"],
                             "status": ["open", "solved"], "rating": ["good", "bad"]})
     result = validate(tickets, get_suite("raw_helpdesk_tickets"))
-    assert result.failure("expect_column_values_to_be_in_set", "channel").examples[0]["channel"] == "pigeon"
+    assert result.success
+    assert result.warning("expect_column_values_to_be_in_set", "channel").examples[0]["channel"] == "pigeon"
+    tickets.loc[0, "requester_id"] = None  # invalid, not merely new: blocks
+    assert not validate(tickets, get_suite("raw_helpdesk_tickets")).success
 
 
 def clusters() -> pd.DataFrame:

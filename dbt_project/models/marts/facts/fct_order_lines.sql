@@ -1,5 +1,6 @@
 {#- One row per line of a real order (fct_orders). Orders with an ERP side take the ERP lines (they
-    carry delivered and returned quantities and the net price); a shop order without an ERP mirror
+    carry delivered quantities and the net price; returned units are those of the posted customer
+    credit notes, int_erp_order_line_returns); a shop order without an ERP mirror
     takes its shop lines (delivered = ordered unless cancelled; returned = refunded quantity; net
     prorated by the order's net/gross ratio). Unit cost is the ERP product's `standard_price`
     (net); the shipping line (product VERSAND) is flagged `is_shipping`. -#}
@@ -31,13 +32,14 @@ erp_lines as (
         coalesce(l.sku, p.sku) as sku,
         l.quantity_ordered,
         l.quantity_delivered,
-        l.quantity_returned,
+        cast(coalesce(r.quantity_returned, 0) as decimal(18, 3)) as quantity_returned,
         l.price_unit as unit_price_gross,
         cast(l.quantity_ordered * l.price_unit as decimal(18, 2)) as line_gross,
         l.price_subtotal_net as line_net,
         p.unit_cost_net
     from {{ ref('stg_erp__sale_order_lines') }} l
     join orders o on o.erp_sale_order_id = l.sale_order_id
+    left join {{ ref('int_erp_order_line_returns') }} r on r.sale_order_line_id = l.sale_order_line_id
     left join products p on p.product_id = l.product_id
 
 ),

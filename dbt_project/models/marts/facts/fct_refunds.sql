@@ -1,5 +1,5 @@
-{#- Money given back, one row per source record: shop refunds, ERP returns (returned quantities of an
-    ERP order) and accounting credit notes. One return usually appears in all three systems, so per
+{#- Money given back, one row per source record: shop refunds, ERP returns (the units an ERP order's
+    posted customer credit notes credit, int_erp_order_line_returns) and accounting credit notes. One return usually appears in all three systems, so per
     order exactly one row `is_counted` (ERP return, else shop refund, else credit note); a credit
     note naming no known order counts on its own. Net amounts: ERP returns from the lines' net
     prices; shop refunds and credit notes prorated by the order's net/gross ratio (credit notes
@@ -50,7 +50,7 @@ erp_returns as (
         'erp_return' as refund_source,
         any_value(o.erp_sale_order_id)::varchar as source_record_id,
         l.order_key,
-        max(sl.updated_at) as refunded_at,
+        max(r.returned_at) as refunded_at,
         sum(l.quantity_returned) as quantity,
         sum(l.returned_gross) as amount_gross,
         sum(l.returned_net) as amount_net,
@@ -59,7 +59,7 @@ erp_returns as (
         1 as priority
     from {{ ref('fct_order_lines') }} l
     join orders o on o.order_key = l.order_key
-    join {{ ref('stg_erp__sale_order_lines') }} sl on 'erp:' || sl.sale_order_line_id = l.order_line_key
+    join {{ ref('int_erp_order_line_returns') }} r on 'erp:' || r.sale_order_line_id = l.order_line_key
     where l.line_source = 'erp' and l.quantity_returned > 0
     group by l.order_key
 

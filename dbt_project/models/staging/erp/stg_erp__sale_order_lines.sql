@@ -25,7 +25,8 @@ renamed as (
         try_cast({{ erp_text('product_uom_qty') }} as decimal(18, 3)) as quantity_ordered,
         try_cast({{ erp_text('qty_delivered') }} as decimal(18, 3)) as quantity_delivered,
         try_cast({{ erp_text('qty_invoiced') }} as decimal(18, 3)) as quantity_invoiced,
-        -- no returned quantity in standard Odoo: a custom field named by C360_ERP_RETURNED_QTY_FIELD
+        -- no returned quantity in standard Odoo (credit notes refund returns): an install's custom field named by
+        -- C360_ERP_RETURNED_QTY_FIELD, the override of the credit notes (int_erp_order_line_returns)
         coalesce(try_cast({{ erp_custom_text('erp_returned_qty_field', 'C360_ERP_RETURNED_QTY_FIELD') }} as decimal(18, 3)), 0) as quantity_returned,
         {{ to_money(erp_text('price_unit')) }} as price_unit,
         {{ to_money(erp_text('price_subtotal')) }} as price_subtotal_net,
