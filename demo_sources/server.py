@@ -45,6 +45,7 @@ from demo_sources.erp import ErpApi, ErpDomain
 from demo_sources.faults import Decision, FaultInjector, FaultProfile, resolve_profile
 from demo_sources.helpdesk import HelpdeskApi
 from demo_sources.shop import GRAPHQL_PATH, ShopApi, ShopGraphqlApi
+from demo_sources.shop_bulk import ShopBulkApi
 from demo_sources.shop_graphql import as_fetched
 from demo_sources.store import RESOURCE_KEYS, ResourceStore, to_epoch_us
 
@@ -52,13 +53,16 @@ log = logging.getLogger(__name__)
 
 SYSTEMS = ("shop", "erp", "helpdesk", "accounting")
 ACCESS_LOG_ENV = "C360_SOURCES_ACCESS_LOG"
+# Where the shop's bulk operation results are downloaded: Shopify hands out a storage URL, another
+# service than the Admin API, so neither its token nor its throttling and faults apply there.
+BULK_RESULTS_PREFIX = "/shop/bulk-results/"
 ADMIN_HOSTS_ENV = "C360_SOURCES_ADMIN_HOSTS"
 
 
 # ----------------------------------------------------------------------------------------------
 # The application: routing, auth, the four APIs and the admin endpoints
 # ----------------------------------------------------------------------------------------------
-class SourceApp(ShopApi, ShopGraphqlApi, ErpApi, HelpdeskApi, AccountingApi):
+class SourceApp(ShopApi, ShopGraphqlApi, ShopBulkApi, ErpApi, HelpdeskApi, AccountingApi):
     def __init__(self, world, profile: FaultProfile, credentials: SourceCredentials, fault_seed: int):
         self.world = world
         self.profile = profile
@@ -110,6 +114,8 @@ class SourceApp(ShopApi, ShopGraphqlApi, ErpApi, HelpdeskApi, AccountingApi):
     def authorized(self, system: str, headers, path: str = "") -> bool:
         if system == "erp" and path.startswith("/erp/xmlrpc/"):
             return True  # Odoo's XML-RPC carries the credentials in the call's arguments
+        if system == "shop" and path.startswith(BULK_RESULTS_PREFIX):
+            return True  # a signed storage URL: the signature in its query string is the credential
         if system == "shop":
             given = headers.get("X-Shopify-Access-Token", "")
             return hmac.compare_digest(given.encode(), self._auth["shop"])
@@ -342,7 +348,7 @@ class _Handler(BaseHTTPRequestHandler):
                 response = app.error(system, 401, _UNAUTHORIZED[system], path=path,
                                      code="Unauthorized" if system == "helpdesk" else None)
             else:
-                decision = app.injector.decide(system)
+                decision = Decision() if path.startswith(BULK_RESULTS_PREFIX) else app.injector.decide(system)
                 graphql = system == "shop" and GRAPHQL_PATH.search(path) is not None
                 if graphql and decision.kind == "throttled":
                     decision = Decision()  # GraphQL calls are limited by their cost, not by the REST call bucket
@@ -360,7 +366,7 @@ class _Handler(BaseHTTPRequestHandler):
                     host = self.headers.get("Host") or "%s:%s" % self.server.server_address[:2]
                     base = f"http://{host}/{system}"
                     response = app.route(system, method, rest, params, body, base, self.headers)
-                if system == "shop" and not graphql:
+                if system == "shop" and not graphql and not path.startswith(BULK_RESULTS_PREFIX):
                     response.headers.append(("X-Shopify-Shop-Api-Call-Limit", app.injector.shop_call_limit()))
         except Exception:  # an internal error must not kill the connection thread
             log.exception("demo sources: internal error on %s %s", method, path)
