@@ -193,6 +193,7 @@ def refill_wait(cost: dict | None, needed: float | None = None) -> float:
 class ShopClient:
     system = "shop"
     resources = RESOURCES
+    reconciled = RECONCILED
 
     def __init__(self, base_url: str, credentials: SourceCredentials, *, timeout: float = 30.0,
                  max_retries: int = 8, future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,

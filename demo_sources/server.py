@@ -218,9 +218,17 @@ class SourceApp(ShopApi, ShopGraphqlApi, ShopBulkApi, ErpApi, HelpdeskApi, Accou
                 for key, records in updates.items():
                     if key in self.stores and records:
                         changed[key] += self.stores[key].upsert(records)
+            self.sync_deletions()
             for store in self.stores.values():
                 store.view()
         return changed
+
+    def sync_deletions(self) -> None:
+        """Stop serving what the world deleted outright (the shop's customers and orders)."""
+        deleted = getattr(self.world, "deleted_ids", None)
+        for key, ids in (deleted() if deleted else {}).items():
+            if key in self.stores:
+                self.stores[key].delete(ids)
 
     def served_positions(self, key: str):
         view = self.stores[key].view()
@@ -576,6 +584,11 @@ class SourceServer:
     def advance(self, days: int = 1) -> dict[str, int]:
         """Run the world's clock `days` days; returns the number of changed records per resource."""
         return self.app.advance(days)
+
+    def delete(self, key: str, record_id) -> None:
+        """Delete a record of the world outright (see `GeneratedWorld.delete_record`) and stop serving it."""
+        self.world.delete_record(key, record_id)
+        self.app.sync_deletions()
 
     def upsert(self, key: str, records: list) -> int:
         return self.app.stores[key].upsert(records)

@@ -298,6 +298,32 @@ class ShopWorld:
             O0["upd"][row] = max(int(O0["upd"][row]), int(O0["pay_t"][row]))
             day.put("shop/orders", row, self._render("shop/orders", row, row + 1)[0])
 
+    def _shop_customer_ids_with_orders(self) -> set:
+        O, C = self.T["shop/orders"], self.T["shop/customers"]
+        ids = set(C["id"][O["crow"][O["crow"] >= 0]].tolist())
+        ids.update(rec["customer"]["id"] for rec in self._extra["shop/orders"].values() if rec.get("customer"))
+        return ids
+
+    def _day_shop_customer_deletion(self, row: int) -> None:
+        """Delete the first customer from `row` on who has placed no orders (Shopify deletes no other)."""
+        ids = self.T["shop/customers"]["id"]
+        taken = self._shop_customer_ids_with_orders() | self._deleted["shop/customers"]
+        free = np.flatnonzero(~np.isin(ids, np.fromiter(taken, np.int64, len(taken))))
+        if len(free):
+            at = int(np.searchsorted(free, row))
+            self.delete_record("shop/customers", int(ids[free[at % len(free)]]))
+
+    def _day_shop_order_deletion(self, day: Day) -> None:
+        """Delete one test or cancelled order: the orders a shop may delete rather than cancel
+        (https://help.shopify.com/manual/orders/cancel-delete-order#delete-an-order)."""
+        if self.dirt.soft_deletes <= 0:
+            return
+        O = self.T["shop/orders"]
+        deleted = self._deleted["shop/orders"]
+        rows = [r for r in np.flatnonzero(O["test"] | (O["cancel_t"] >= 0)).tolist() if int(O["id"][r]) not in deleted]
+        if rows:
+            self.delete_record("shop/orders", int(O["id"][int(day.rng.choice(rows))]))
+
     def _day_new_customer(self, day: Day, p: int, guest: bool, t: int) -> dict:
         """A new shop customer of person `p` (a registration, or a guest checkout when `guest`)."""
         rng = day.rng
@@ -380,6 +406,8 @@ class ShopWorld:
                 cust = self._current("shop/customers", row)
                 if C["state"][row] == 1 and row not in self._over["shop/customers"]:
                     continue
+                if cust["id"] in self._deleted["shop/customers"]:
+                    continue
                 cust = dict(cust, updated_at=shop_ts(np.array([t]))[0])
                 day.put("shop/customers", row, cust)
             self._day_new_order(day, p, cust, t + 60)
@@ -407,6 +435,8 @@ class ShopWorld:
                     "opt_in_level": None if subscribed else "confirmed_opt_in",
                     "consent_updated_at": shop_ts(np.array([t]))[0]}
             rec["updated_at"] = shop_ts(np.array([t]))[0]
+            if rec["id"] in self._deleted["shop/customers"]:
+                continue  # deleted: nothing left to update
             day.put("shop/customers", row, rec)
 
     def _day_returns(self, day: Day) -> None:
@@ -453,6 +483,8 @@ class ShopWorld:
             t = day.when()
             a = int(rng.choice(self._n_sellable, p=self._prod_p))
             cust = self._current("shop/customers", int(self._cust_row_of_person[p]))
+            if cust["id"] in self._deleted["shop/customers"]:
+                continue
             tot = day.prices[a] + (SHIPPING_CENTS if day.prices[a] < FREE_SHIPPING_FROM else 0)
             cid = self._next_id("shop/checkouts", int(rng.integers(1, 11)))
             ts = shop_ts(np.array([t, t + 600]))
