@@ -199,7 +199,7 @@ class ShopClient:
                  max_retries: int = 8, future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
                  page_size: int = PAGE_SIZE, api_version: str | None = None,
                  sleep: Callable[[float], None] = time.sleep, bulk_after_days: float | None = _FROM_SETTINGS,
-                 bulk_poll_interval: float = 1.0, bulk_max_wait: float = BULK_MAX_WAIT):
+                 bulk_poll_interval: float = 0.25, bulk_max_wait: float = BULK_MAX_WAIT):
         """`bulk_after_days`: run a bulk operation without a watermark or one older than this many days
         (None: always paginate; default `C360_SHOP_BULK_AFTER_DAYS`)."""
         self.stats = RequestStats()
