@@ -268,11 +268,21 @@ class ShopClient:
             if not isinstance(nodes, list):
                 raise SourceError(f"shop: unexpected response listing {resource} ids: data.{paginator.connection}"
                                   f".nodes is not a list", system="shop", endpoint=f"POST {self.path}", status=200)
-            yield [self.resources[resource].record_id(node) for node in nodes]
+            yield [i for i in map(self._live_id(resource), nodes) if i is not None]
             cursor = paginator.next_cursor(body)
             if not cursor or not nodes:
                 return
             variables = dict(variables, after=cursor)
+
+    def _live_id(self, resource: str) -> Callable[[Any], str | None]:
+        spec = self.resources[resource]
+
+        def read(node: Any) -> str | None:
+            try:
+                return spec.record_id(node)
+            except MalformedRecord:  # a record without a usable id was quarantined, never landed
+                return None
+        return read
 
     def paginate(self, resource: str, watermark: str | None) -> Iterator[Page]:
         spec = self.resources[resource]

@@ -118,6 +118,15 @@ class BulkAssembler:
         return out
 
 
+def _data(client: ShopClient, body: Any, field: str) -> Any:
+    """`data.<field>` of an answer, or a clear error when the answer is no GraphQL Admin API answer."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict) or field not in data:
+        raise SourceError(f"shop: unexpected response at POST {client.path}: no data.{field}; is the base URL "
+                          f"pointing at the shop's Admin API?", system="shop", endpoint=f"POST {client.path}", status=200)
+    return data[field]
+
+
 def _status_error(op: dict, resource: str) -> SourceError:
     status, code = op.get("status"), op.get("errorCode")
     partial = " (partial data exists at its partialDataUrl, not landed)" if op.get("partialDataUrl") else ""
@@ -131,7 +140,7 @@ def start(client: ShopClient, document: str, resource: str, max_wait: float) -> 
     """Start the bulk operation; a refusal because another one runs is retried after a pause."""
     waited, pause = 0.0, client.bulk_poll_interval
     while True:
-        payload = client.query(RUN_MUTATION, {"query": document}).body["data"]["bulkOperationRunQuery"]
+        payload = _data(client, client.query(RUN_MUTATION, {"query": document}).body, "bulkOperationRunQuery") or {}
         errors = payload.get("userErrors") or []
         if not errors and payload.get("bulkOperation"):
             return payload["bulkOperation"]
@@ -150,7 +159,7 @@ def wait_until_final(client: ShopClient, op_id: str, resource: str, max_wait: fl
     """Poll the operation with a growing interval until its status is final."""
     waited, pause = 0.0, client.bulk_poll_interval
     while True:
-        op = client.query(POLL_QUERY, {"id": op_id}).body["data"]["node"] or {}
+        op = _data(client, client.query(POLL_QUERY, {"id": op_id}).body, "node") or {}
         if op.get("status") in FINAL_STATUSES:
             return op
         if waited >= max_wait:
