@@ -310,8 +310,12 @@ class GeneratedWorld(ShopWorld, ErpWorld, HelpdeskWorld, AccountingWorld):
                                        "person_id": _person_ids(t["p"])}))
         if self._extra_truth:
             parts.append(pd.DataFrame(self._extra_truth, columns=TRUTH_COLUMNS))
-        df = pd.concat(parts, ignore_index=True)
-        return df.astype({c: str for c in TRUTH_COLUMNS})
+        df = pd.concat(parts, ignore_index=True).astype({c: str for c in TRUTH_COLUMNS})
+        gone = {(CUSTOMER_KEYS[key], str(i)) for key, ids in self._deleted.items() if key in CUSTOMER_KEYS for i in ids}
+        if gone:  # a record deleted outright is no record of its person any more
+            keep = [pair not in gone for pair in zip(df["source_system"], df["source_record_id"])]
+            df = df[keep].reset_index(drop=True)
+        return df
 
 
     # ------------------------------------------------------------------ one more simulated day
