@@ -33,7 +33,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import orjson
@@ -123,10 +123,14 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection, specs: list[ResourceSpec])
                 _version bigint not null,
                 _source_updated_at timestamptz,
                 _sync_id varchar not null,
-                _loaded_at timestamptz not null
+                _loaded_at timestamptz not null,
+                -- when the record was found deleted at the source (null: it exists as far as known)
+                _deleted_at timestamptz
             )
             """
         )
+        # warehouses created before the column
+        con.execute(f"alter table {RAW_SCHEMA}.{spec.table} add column if not exists _deleted_at timestamptz")
     con.execute(
         f"""
         create table if not exists {RAW_SCHEMA}._sync_state (
@@ -167,6 +171,16 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection, specs: list[ResourceSpec])
     )
     # warehouses created before the column
     con.execute(f"alter table {RAW_SCHEMA}._syncs add column if not exists future_dated bigint")
+    con.execute(
+        f"""
+        create table if not exists {RAW_SCHEMA}._reconciliations (
+            resource varchar not null,
+            reconciled_at timestamptz not null,
+            live bigint not null,
+            marked_deleted bigint not null
+        )
+        """
+    )
 
 
 def read_watermark(con: duckdb.DuckDBPyConnection, resource: str) -> str | None:
@@ -492,6 +506,9 @@ def _upsert_accepted(con: duckdb.DuckDBPyConnection, table: str, sync_id: str, l
     ).fetchone()
     if updated:
         con.execute(f"delete from {table} where id in (select id from landing_changes where not is_new)")
+    # A record found deleted that the source serves again exists after all (it is read unchanged).
+    con.execute(f"update {table} set _deleted_at = null where _deleted_at is not null "
+                "and id in (select id from landing_accepted)")
     con.execute(
         f"""
         insert into {table} (id, record, _version, _source_updated_at, _sync_id, _loaded_at)
@@ -639,4 +656,67 @@ def land_resource(
         )
     if stats.future_dated:
         log.warning(future_dated_warning(stats))
+    return stats
+
+
+# --- deletions the source does not report ----------------------------------------------------------
+
+@dataclass
+class ReconcileStats:
+    resource: str
+    ran: bool = False
+    live: int = 0  # ids the source holds now
+    marked_deleted: int = 0  # landed records found deleted by this reconciliation
+    reason: str = ""
+
+
+def last_reconciled(con: duckdb.DuckDBPyConnection, resource: str) -> datetime | None:
+    row = con.execute(f"select max(reconciled_at) from {RAW_SCHEMA}._reconciliations where resource = ?",
+                      [resource]).fetchone()
+    return row[0] if row else None
+
+
+def reconcile_deletions(con: duckdb.DuckDBPyConnection, client, resource: str, *, every_days: float | None,
+                        now: datetime | None = None) -> ReconcileStats:
+    """Mark the landed records of `resource` that the source no longer holds as deleted.
+
+    For a source that deletes outright and reports no deletions (Shopify customers and orders): the
+    client lists every id it holds now (`client.live_ids`), and each landed record not among them gets
+    `_deleted_at` and a new `_loaded_at` (so that incremental staging reads it again), in one
+    transaction. Runs when the last reconciliation of the resource is `every_days` old (0: every time,
+    None: never). Run it after the landing: a record landed before the listing began existed then, so
+    missing from the list means deleted since. An empty list against landed records is taken for a
+    source answering wrongly, not for every record deleted, and marks nothing.
+    """
+    spec = client.resources[resource]
+    ensure_raw_schema(con, [spec])
+    now = now or datetime.now(UTC)
+    stats = ReconcileStats(spec.key)
+    last = last_reconciled(con, spec.key)
+    if every_days is None:
+        stats.reason = "reconciliation is off"
+        return stats
+    if last is not None and now - last < timedelta(days=every_days):
+        stats.reason = f"last reconciled {last.isoformat()}"
+        return stats
+    ids = pa.array([i for chunk in client.live_ids(resource) for i in chunk], pa.string())
+    live = pa.table({"id": ids})  # read by DuckDB by its name (a replacement scan)
+    stats.ran, stats.live = True, len(ids)
+    table = f"{RAW_SCHEMA}.{spec.table}"
+    con.execute("begin transaction")
+    try:
+        landed = con.execute(f"select count(*) from {table} where _deleted_at is null").fetchone()[0]
+        if stats.live or not landed:
+            stats.marked_deleted = con.execute(
+                f"update {table} set _deleted_at = ?, _loaded_at = ? "
+                "where _deleted_at is null and id not in (select id from live)", [now, now]).fetchone()[0]
+        else:
+            stats.reason = f"the source listed no ids against {landed} landed records: nothing marked"
+            log.warning("%s: %s", spec.key, stats.reason)
+        con.execute(f"insert into {RAW_SCHEMA}._reconciliations values (?, ?, ?, ?)",
+                    [spec.key, now, stats.live, stats.marked_deleted])
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
     return stats

@@ -74,6 +74,40 @@ def shop_api_version() -> str:
     return version
 
 
+# A first sync, or a catch-up after a long pause, reads everything changed since through one bulk
+# operation (a JSONL export Shopify prepares itself) instead of thousands of cost-throttled pages; a
+# daily increment stays paginated (docs/source_protocol.md A1, bulk operations).
+DEFAULT_SHOP_BULK_AFTER_DAYS = 30.0
+# Shopify deletes customers and orders outright and offers no deletion feed for them: the landed ids
+# are reconciled with the shop's id list this often (docs/source_protocol.md A1, deletions).
+DEFAULT_SHOP_RECONCILE_DAYS = 7.0
+
+
+def _days_or_off(name: str, default: float) -> float | None:
+    raw = _env(name, "")
+    if raw.lower() in ("off", "never", "none"):
+        return None
+    try:
+        days = float(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} is {raw!r}; use a number of days (e.g. {default:g}) or 'off'") from None
+    if days < 0:
+        raise ValueError(f"{name} is {raw!r}; use 0 or more days, or 'off'")
+    return days
+
+
+def shop_bulk_after_days() -> float | None:
+    """`C360_SHOP_BULK_AFTER_DAYS`: a shop sync without a watermark, or whose watermark is more than this
+    many days old, runs a bulk operation; `off`: always paginate."""
+    return _days_or_off("C360_SHOP_BULK_AFTER_DAYS", DEFAULT_SHOP_BULK_AFTER_DAYS)
+
+
+def shop_reconcile_days() -> float | None:
+    """`C360_SHOP_RECONCILE_DAYS`: the landed shop customers and orders are reconciled with the shop's
+    ids when the last reconciliation is this many days old (0: every sync); `off`: never."""
+    return _days_or_off("C360_SHOP_RECONCILE_DAYS", DEFAULT_SHOP_RECONCILE_DAYS)
+
+
 # --- ERP (Odoo) -------------------------------------------------------------------------------
 ERP_PROTOCOLS = ("json2", "xmlrpc")
 # The custom field the demo ERP's partners keep (a real Odoo has no birthday: docs/source_protocol.md A2).

@@ -25,19 +25,22 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, Callable, Iterator
 
-from c360.settings import DEFAULT_FUTURE_TOLERANCE, SourceCredentials, shop_api_version
+from c360.settings import DEFAULT_FUTURE_TOLERANCE, SourceCredentials, shop_api_version, shop_bulk_after_days
 
 from .auth import ShopifyAccessTokenAuth
 from .base import MalformedRecord, Page, RequestStats, ResourceSpec, last_valid, parse_iso_offset, resource
 from .errors import SourceError, SourceRequestError, SourceUnavailableError
 from .http import HttpClient, Response
 from .paginators import GraphqlConnectionPaginator
+from .shop_bulk import bulk_due, fetch_bulk
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 250  # the largest `first` Shopify accepts
 ORDERS_PAGE_SIZE = 50  # orders carry nested connections: smaller pages keep a query's cost low
 MAX_THROTTLED_RETRIES = 30
+BULK_MAX_WAIT = 24 * 3600.0  # seconds a bulk operation may take before the sync gives up on it
+_FROM_SETTINGS: Any = object()
 
 RESOURCES: dict[str, ResourceSpec] = {
     "customers": resource("shop", "customers", "shop_customers", "updatedAt"),
@@ -45,6 +48,9 @@ RESOURCES: dict[str, ResourceSpec] = {
     "checkouts": resource("shop", "checkouts", "shop_checkouts", "updatedAt"),
 }
 CONNECTIONS = {"customers": "customers", "orders": "orders", "checkouts": "abandonedCheckouts"}
+# Resources whose deletions the landing notices by reconciling ids (docs/source_protocol.md A1):
+# Shopify deletes customers and orders outright and has no deletion feed for them.
+RECONCILED = ("customers", "orders")
 
 _FRAGMENTS = """
 fragment Bag on MoneyBag { shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }
@@ -63,32 +69,64 @@ _CUSTOMER = """
   addresses { ...Address }
   createdAt updatedAt"""
 
-_ORDER = """
-  id legacyResourceId name email phone customer { id }
+_LINE_ITEM = "id sku title name quantity originalUnitPriceSet { ...Bag } product { id } variant { id }"
+_SHIPPING_LINE = "title code source originalPriceSet { ...Bag }"
+_CHECKOUT_LINE_ITEM = "id sku title quantity originalUnitPriceSet { ...Bag } product { id } variant { id }"
+
+
+def paged_connection(field: str, node_fields: str) -> str:
+    """A nested connection read in one page of the largest size (a paginated query)."""
+    return f"{field}(first: 250) {{\n    nodes {{ {node_fields} }}\n  }}"
+
+
+def bulk_connection(field: str, node_fields: str) -> str:
+    """A nested connection in a bulk query: no `first` (the export has them all), and `__typename`,
+    which tells the rows of each connection apart once the JSONL has flattened them."""
+    return f"{field} {{\n    edges {{ node {{ __typename {node_fields} }} }}\n  }}"
+
+
+def order_fields(connection: Callable[[str, str], str]) -> str:
+    """The `Order` selection; `connection` renders its line items and shipping lines (paged or bulk).
+    `refunds` and `transactions` are lists, not connections: they stay inside the order either way."""
+    return f"""
+  id legacyResourceId name email phone customer {{ id }}
   createdAt processedAt updatedAt cancelledAt cancelReason test displayFinancialStatus
   currencyCode presentmentCurrencyCode
-  totalPriceSet { ...Bag } subtotalPriceSet { ...Bag } totalTaxSet { ...Bag }
-  totalDiscountsSet { ...Bag } totalShippingPriceSet { ...Bag }
+  totalPriceSet {{ ...Bag }} subtotalPriceSet {{ ...Bag }} totalTaxSet {{ ...Bag }}
+  totalDiscountsSet {{ ...Bag }} totalShippingPriceSet {{ ...Bag }}
   paymentGatewayNames
-  billingAddress { ...Address } shippingAddress { ...Address }
-  lineItems(first: 250) {
-    nodes { id sku title name quantity originalUnitPriceSet { ...Bag } product { id } variant { id } }
-  }
-  shippingLines(first: 250) { nodes { title code source originalPriceSet { ...Bag } } }
-  refunds(first: 250) {
-    id createdAt note totalRefundedSet { ...Bag }
-    refundLineItems(first: 250) { nodes { id quantity lineItem { id } subtotalSet { ...Bag } } }
-    transactions(first: 250) { nodes { id kind status gateway processedAt amountSet { ...Bag } } }
-  }
-  transactions(first: 250) { id kind status gateway processedAt amountSet { ...Bag } }"""
+  billingAddress {{ ...Address }} shippingAddress {{ ...Address }}
+  {connection("lineItems", _LINE_ITEM)}
+  {connection("shippingLines", _SHIPPING_LINE)}
+  refunds(first: 250) {{
+    id createdAt note totalRefundedSet {{ ...Bag }}
+    refundLineItems(first: 250) {{ nodes {{ id quantity lineItem {{ id }} subtotalSet {{ ...Bag }} }} }}
+    transactions(first: 250) {{ nodes {{ id kind status gateway processedAt amountSet {{ ...Bag }} }} }}
+  }}
+  transactions(first: 250) {{ id kind status gateway processedAt amountSet {{ ...Bag }} }}"""
 
-_CHECKOUT = """
+
+def checkout_fields(connection: Callable[[str, str], str]) -> str:
+    """The `AbandonedCheckout` selection; `connection` renders its line items."""
+    return f"""
   id name abandonedCheckoutUrl createdAt updatedAt completedAt
-  customer { id defaultEmailAddress { emailAddress } }
-  totalPriceSet { ...Bag }
-  lineItems(first: 250) {
-    nodes { id sku title quantity originalUnitPriceSet { ...Bag } product { id } variant { id } }
-  }"""
+  customer {{ id defaultEmailAddress {{ emailAddress }} }}
+  totalPriceSet {{ ...Bag }}
+  {connection("lineItems", _CHECKOUT_LINE_ITEM)}"""
+
+
+_ORDER = order_fields(paged_connection)
+_CHECKOUT = checkout_fields(paged_connection)
+# Per resource, the node fields of each nested connection a bulk export flattens into rows of their
+# own: (field, the rows' `__typename`, the field it follows in the node). The rows are put back in
+# that place, so a node has the same fields in the same order whichever way it was read.
+FLATTENED: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "customers": (),
+    "orders": (("lineItems", "LineItem", "shippingAddress"), ("shippingLines", "ShippingLine", "lineItems")),
+    "checkouts": (("lineItems", "AbandonedCheckoutLineItem", "totalPriceSet"),),
+}
+NODE_FIELDS = {"customers": lambda connection: _CUSTOMER, "orders": order_fields, "checkouts": checkout_fields}
+FRAGMENTS = _FRAGMENTS
 
 
 def connection_query(connection: str, node_fields: str) -> str:
@@ -103,6 +141,14 @@ QUERIES = {
     "customers": connection_query("customers", _CUSTOMER),
     "orders": connection_query("orders", _ORDER),
     "checkouts": connection_query("abandonedCheckouts", _CHECKOUT),
+}
+# Every id of a connection, in id order: the cheapest query that lists what exists (a node of one
+# scalar costs a point), for the reconciliation that notices deletions.
+ID_QUERIES = {
+    resource: (f"query Ids($first: Int!, $after: String) {{\n"
+               f"  {CONNECTIONS[resource]}(first: $first, after: $after, sortKey: ID) {{\n"
+               f"    nodes {{ id }}\n    pageInfo {{ hasNextPage endCursor }}\n  }}\n}}")
+    for resource in RECONCILED
 }
 
 
@@ -147,14 +193,25 @@ def refill_wait(cost: dict | None, needed: float | None = None) -> float:
 class ShopClient:
     system = "shop"
     resources = RESOURCES
+    reconciled = RECONCILED
 
     def __init__(self, base_url: str, credentials: SourceCredentials, *, timeout: float = 30.0,
                  max_retries: int = 8, future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
                  page_size: int = PAGE_SIZE, api_version: str | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, bulk_after_days: float | None = _FROM_SETTINGS,
+                 bulk_poll_interval: float = 0.25, bulk_max_wait: float = BULK_MAX_WAIT):
+        """`bulk_after_days`: run a bulk operation without a watermark or one older than this many days
+        (None: always paginate; default `C360_SHOP_BULK_AFTER_DAYS`)."""
         self.stats = RequestStats()
         self.page_size = page_size
         self.future_tolerance = future_tolerance
+        self.timeout = timeout
+        self.max_retries = max_retries
+        if bulk_after_days is _FROM_SETTINGS:
+            bulk_after_days = shop_bulk_after_days()
+        self.bulk_after = None if bulk_after_days is None else timedelta(days=bulk_after_days)
+        self.bulk_poll_interval = bulk_poll_interval
+        self.bulk_max_wait = bulk_max_wait
         self.api_version = api_version or shop_api_version()
         self.path = f"/admin/api/{self.api_version}/graphql.json"
         self.sleep = sleep
@@ -195,6 +252,39 @@ class ShopClient:
                                                "GraphQL THROTTLED (query cost above the available points)", status=200)
 
     def fetch(self, resource: str, watermark: str | None) -> Iterator[Page]:
+        """The records changed since `watermark`: a bulk operation for a first sync or a long gap
+        (`connectors.shop_bulk`), else the paginated connection."""
+        if bulk_due(watermark, self.bulk_after):
+            return fetch_bulk(self, resource, watermark)
+        return self.paginate(resource, watermark)
+
+    def live_ids(self, resource: str) -> Iterator[list[str]]:
+        """Every id the shop holds now of `resource` (numeric, as landed), a page at a time."""
+        paginator = GraphqlConnectionPaginator(CONNECTIONS[resource])
+        variables: dict[str, Any] = {"first": PAGE_SIZE, "after": None}
+        while True:
+            body = self.query(ID_QUERIES[resource], variables).body
+            nodes = paginator.nodes(body)
+            if not isinstance(nodes, list):
+                raise SourceError(f"shop: unexpected response listing {resource} ids: data.{paginator.connection}"
+                                  f".nodes is not a list", system="shop", endpoint=f"POST {self.path}", status=200)
+            yield [i for i in map(self._live_id(resource), nodes) if i is not None]
+            cursor = paginator.next_cursor(body)
+            if not cursor or not nodes:
+                return
+            variables = dict(variables, after=cursor)
+
+    def _live_id(self, resource: str) -> Callable[[Any], str | None]:
+        spec = self.resources[resource]
+
+        def read(node: Any) -> str | None:
+            try:
+                return spec.record_id(node)
+            except MalformedRecord:  # a record without a usable id was quarantined, never landed
+                return None
+        return read
+
+    def paginate(self, resource: str, watermark: str | None) -> Iterator[Page]:
         spec = self.resources[resource]
         paginator = GraphqlConnectionPaginator(CONNECTIONS[resource])
         variables: dict[str, Any] = {"first": self.page_size_of(resource), "after": None, "query": None}

@@ -47,6 +47,7 @@ from demo_sources.faults import Decision, FaultInjector, FaultProfile, resolve_p
 from demo_sources.helpdesk import HelpdeskApi
 from demo_sources.nps_export import write_export as write_nps_export
 from demo_sources.shop import GRAPHQL_PATH, ShopApi, ShopGraphqlApi
+from demo_sources.shop_bulk import ShopBulkApi
 from demo_sources.shop_graphql import as_fetched
 from demo_sources.store import RESOURCE_KEYS, ResourceStore, to_epoch_us
 
@@ -54,6 +55,9 @@ log = logging.getLogger(__name__)
 
 SYSTEMS = ("shop", "erp", "helpdesk", "accounting")
 ACCESS_LOG_ENV = "C360_SOURCES_ACCESS_LOG"
+# Where the shop's bulk operation results are downloaded: Shopify hands out a storage URL, another
+# service than the Admin API, so neither its token nor its throttling and faults apply there.
+BULK_RESULTS_PREFIX = "/shop/bulk-results/"
 ADMIN_HOSTS_ENV = "C360_SOURCES_ADMIN_HOSTS"
 NPS_KEY = "nps/responses"  # the world's NPS answers: a CSV export (demo_sources.nps_export), not served
 
@@ -61,7 +65,7 @@ NPS_KEY = "nps/responses"  # the world's NPS answers: a CSV export (demo_sources
 # ----------------------------------------------------------------------------------------------
 # The application: routing, auth, the four APIs and the admin endpoints
 # ----------------------------------------------------------------------------------------------
-class SourceApp(ShopApi, ShopGraphqlApi, ErpApi, HelpdeskApi, AccountingApi):
+class SourceApp(ShopApi, ShopGraphqlApi, ShopBulkApi, ErpApi, HelpdeskApi, AccountingApi):
     def __init__(self, world, profile: FaultProfile, credentials: SourceCredentials, fault_seed: int):
         self.world = world
         self.profile = profile
@@ -126,6 +130,8 @@ class SourceApp(ShopApi, ShopGraphqlApi, ErpApi, HelpdeskApi, AccountingApi):
     def authorized(self, system: str, headers, path: str = "") -> bool:
         if system == "erp" and path.startswith("/erp/xmlrpc/"):
             return True  # Odoo's XML-RPC carries the credentials in the call's arguments
+        if system == "shop" and path.startswith(BULK_RESULTS_PREFIX):
+            return True  # a signed storage URL: the signature in its query string is the credential
         if system == "shop":
             given = headers.get("X-Shopify-Access-Token", "")
             return hmac.compare_digest(given.encode(), self._auth["shop"])
@@ -233,10 +239,18 @@ class SourceApp(ShopApi, ShopGraphqlApi, ErpApi, HelpdeskApi, AccountingApi):
                 for key, records in updates.items():
                     if key in self.stores and records:
                         changed[key] += self.stores[key].upsert(records)
+            self.sync_deletions()
             for store in self.stores.values():
                 store.view()
             self._write_nps_export()
         return changed
+
+    def sync_deletions(self) -> None:
+        """Stop serving what the world deleted outright (the shop's customers and orders)."""
+        deleted = getattr(self.world, "deleted_ids", None)
+        for key, ids in (deleted() if deleted else {}).items():
+            if key in self.stores:
+                self.stores[key].delete(ids)
 
     def served_positions(self, key: str):
         view = self.stores[key].view()
@@ -364,7 +378,7 @@ class _Handler(BaseHTTPRequestHandler):
                 response = app.error(system, 401, _UNAUTHORIZED[system], path=path,
                                      code="Unauthorized" if system == "helpdesk" else None)
             else:
-                decision = app.injector.decide(system)
+                decision = Decision() if path.startswith(BULK_RESULTS_PREFIX) else app.injector.decide(system)
                 graphql = system == "shop" and GRAPHQL_PATH.search(path) is not None
                 if graphql and decision.kind == "throttled":
                     decision = Decision()  # GraphQL calls are limited by their cost, not by the REST call bucket
@@ -382,7 +396,7 @@ class _Handler(BaseHTTPRequestHandler):
                     host = self.headers.get("Host") or "%s:%s" % self.server.server_address[:2]
                     base = f"http://{host}/{system}"
                     response = app.route(system, method, rest, params, body, base, self.headers)
-                if system == "shop" and not graphql:
+                if system == "shop" and not graphql and not path.startswith(BULK_RESULTS_PREFIX):
                     response.headers.append(("X-Shopify-Shop-Api-Call-Limit", app.injector.shop_call_limit()))
         except Exception:  # an internal error must not kill the connection thread
             log.exception("demo sources: internal error on %s %s", method, path)
@@ -601,6 +615,11 @@ class SourceServer:
         """Write the NPS answers as the survey tool's CSV export into `directory`, now and after every
         advance (see `SourceApp.export_nps`)."""
         return self.app.export_nps(directory)
+
+    def delete(self, key: str, record_id) -> None:
+        """Delete a record of the world outright (see `GeneratedWorld.delete_record`) and stop serving it."""
+        self.world.delete_record(key, record_id)
+        self.app.sync_deletions()
 
     def upsert(self, key: str, records: list) -> int:
         return self.app.stores[key].upsert(records)

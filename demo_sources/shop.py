@@ -298,6 +298,32 @@ class ShopWorld:
             O0["upd"][row] = max(int(O0["upd"][row]), int(O0["pay_t"][row]))
             day.put("shop/orders", row, self._render("shop/orders", row, row + 1)[0])
 
+    def _shop_customer_ids_with_orders(self) -> set:
+        O, C = self.T["shop/orders"], self.T["shop/customers"]
+        ids = set(C["id"][O["crow"][O["crow"] >= 0]].tolist())
+        ids.update(rec["customer"]["id"] for rec in self._extra["shop/orders"].values() if rec.get("customer"))
+        return ids
+
+    def _day_shop_customer_deletion(self, row: int) -> None:
+        """Delete the first customer from `row` on who has placed no orders (Shopify deletes no other)."""
+        ids = self.T["shop/customers"]["id"]
+        taken = self._shop_customer_ids_with_orders() | self._deleted["shop/customers"]
+        free = np.flatnonzero(~np.isin(ids, np.fromiter(taken, np.int64, len(taken))))
+        if len(free):
+            at = int(np.searchsorted(free, row))
+            self.delete_record("shop/customers", int(ids[free[at % len(free)]]))
+
+    def _day_shop_order_deletion(self, day: Day) -> None:
+        """Delete one test or cancelled order: the orders a shop may delete rather than cancel
+        (https://help.shopify.com/manual/orders/cancel-delete-order#delete-an-order)."""
+        if self.dirt.soft_deletes <= 0:
+            return
+        O = self.T["shop/orders"]
+        deleted = self._deleted["shop/orders"]
+        rows = [r for r in np.flatnonzero(O["test"] | (O["cancel_t"] >= 0)).tolist() if int(O["id"][r]) not in deleted]
+        if rows:
+            self.delete_record("shop/orders", int(O["id"][int(day.rng.choice(rows))]))
+
     def _day_new_customer(self, day: Day, p: int, guest: bool, t: int) -> dict:
         """A new shop customer of person `p` (a registration, or a guest checkout when `guest`)."""
         rng = day.rng
@@ -380,6 +406,8 @@ class ShopWorld:
                 cust = self._current("shop/customers", row)
                 if C["state"][row] == 1 and row not in self._over["shop/customers"]:
                     continue
+                if cust["id"] in self._deleted["shop/customers"]:
+                    continue
                 cust = dict(cust, updated_at=shop_ts(np.array([t]))[0])
                 day.put("shop/customers", row, cust)
             self._day_new_order(day, p, cust, t + 60)
@@ -407,6 +435,8 @@ class ShopWorld:
                     "opt_in_level": None if subscribed else "confirmed_opt_in",
                     "consent_updated_at": shop_ts(np.array([t]))[0]}
             rec["updated_at"] = shop_ts(np.array([t]))[0]
+            if rec["id"] in self._deleted["shop/customers"]:
+                continue  # deleted: nothing left to update
             day.put("shop/customers", row, rec)
 
     def _day_returns(self, day: Day) -> None:
@@ -455,6 +485,8 @@ class ShopWorld:
             t = day.when()
             a = int(rng.choice(self._n_sellable, p=self._prod_p))
             cust = self._current("shop/customers", int(self._cust_row_of_person[p]))
+            if cust["id"] in self._deleted["shop/customers"]:
+                continue
             tot = day.prices[a] + (SHIPPING_CENTS if day.prices[a] < FREE_SHIPPING_FROM else 0)
             cid = self._next_id("shop/checkouts", int(rng.integers(1, 11)))
             ts = shop_ts(np.array([t, t + 600]))
@@ -485,6 +517,8 @@ _ROOT_RE = re.compile(r"\b(" + "|".join(GRAPHQL_ROOTS) + r")\s*\(([^)]*)\)")
 _ARG_RE = re.compile(r'(\w+)\s*:\s*(\$\w+|"(?:[^"\\]|\\.)*"|-?\d+|\w+)')
 _FILTER_RE = re.compile(r"^\s*updated_at\s*:\s*(>=|<=|>|<)\s*'?\"?([^'\"]+?)'?\"?\s*$")
 _SHOP_STATUSES = ("open", "closed", "cancelled", "any")
+_ID_ONLY = re.compile(r"nodes\s*\{\s*id\s*\}")
+_BULK_RESULT_PATH = re.compile(r"bulk-results/(\d+)\.jsonl")
 
 
 class ShopApi:
@@ -501,7 +535,11 @@ class ShopApi:
         if GRAPHQL_PATH.fullmatch(rest):
             if method != "POST":
                 raise ApiError(405, "Method Not Allowed")
-            return self.shop_graphql(body)
+            return self.shop_graphql(body, GRAPHQL_PATH.fullmatch(rest).group(1), base)
+        if _BULK_RESULT_PATH.fullmatch(rest):
+            if method != "GET":
+                raise ApiError(405, "Method Not Allowed")
+            return self.shop_bulk_result(rest, params)
         match = _SHOP_PATH.fullmatch(rest)
         if not match:
             raise ApiError(404, "Not Found")
@@ -621,7 +659,7 @@ class ShopGraphqlApi:
             "code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}]},
             _cost(requested, None, status))
 
-    def shop_graphql(self, body: bytes) -> Response:
+    def shop_graphql(self, body: bytes, version: str = "2026-10", base: str = "") -> Response:
         try:
             payload = orjson.loads(body or b"null")
         except orjson.JSONDecodeError:
@@ -629,8 +667,14 @@ class ShopGraphqlApi:
         if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
             raise ApiError(400, "Bad Request", shop_errors={"query": "Required parameter missing or invalid"})
         variables = payload.get("variables") or {}
+        variables = variables if isinstance(variables, dict) else {}
         try:
-            root, args = _graphql_root(payload["query"], variables if isinstance(variables, dict) else {})
+            bulk = self.shop_bulk_answer(payload["query"], variables, version, base)
+            if bulk is not None:
+                return bulk
+            root, args = _graphql_root(payload["query"], variables)
+            if args.get("sortKey") == "ID":
+                return self._graphql_id_page(root, args, payload["query"])
             first, low, high, cursor = self._graphql_args(root, args)
         except _GraphqlError as exc:
             return _graphql_response({"errors": [{"message": exc.message, "extensions": {"code": exc.code}}]}, None)
@@ -678,25 +722,65 @@ class ShopGraphqlApi:
                     or not isinstance(cursor.get("m"), int) or not isinstance(cursor.get("i"), int)):
                 raise _GraphqlError("Invalid cursor for current pagination sort.", "invalidCursor")
             return first, cursor.get("min"), cursor.get("max"), cursor
-        low = high = None
-        search = args.get("query")
-        for term in (search or "").split(" AND ") if search else []:
-            m = _FILTER_RE.match(term)
-            if not m:
-                raise _GraphqlError(f"the demo shop filters by updated_at only, not {term!r}", "argumentNotAccepted")
-            op, raw = m.groups()
-            try:
-                moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-            except ValueError:
-                raise _GraphqlError(f"{raw!r} is not a valid ISO 8601 time", "argumentNotAccepted") from None
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=BERLIN)
-            us = to_epoch_us(moment)
-            if op in (">=", ">"):
-                low = us + (1 if op == ">" else 0)
-            else:
-                high = us - (1 if op == "<" else 0)
+        low, high = _search_bounds(root, args.get("query"))
         return first, low, high, None
+
+    def _graphql_id_page(self, root: str, args: dict, query: str) -> Response:
+        """A page of a connection in id order (`sortKey: ID`), as a full listing of the ids reads it."""
+        first = args.get("first")
+        if isinstance(first, bool) or not isinstance(first, int) or not 1 <= first <= GRAPHQL_MAX_FIRST:
+            raise _GraphqlError(f"first must be between 1 and {GRAPHQL_MAX_FIRST}", "argumentLiteralsIncompatible")
+        if args.get("query"):
+            raise _GraphqlError("the demo shop sorts by ID only without a search filter", "argumentNotAccepted")
+        resource = GRAPHQL_ROOTS[root]
+        view = self.stores["shop/" + resource].view().by_id()
+        start = 0
+        if args.get("after") is not None:
+            cursor = _unb64(str(args["after"]))
+            if not isinstance(cursor, dict) or cursor.get("r") != resource or cursor.get("s") != "ID" \
+                    or not isinstance(cursor.get("i"), int):
+                raise _GraphqlError("Invalid cursor for current pagination sort.", "invalidCursor")
+            start = int(np.searchsorted(view.ids, cursor["i"], side="right"))
+        positions = np.arange(start, min(len(view), start + first + 1))
+        more = len(positions) > first
+        positions = positions[:first]
+        # an id-only selection costs a point a node; any other selection what the root's nodes cost
+        weight = 1 if _ID_ONLY.search(query) else GRAPHQL_NODE_COST[root]
+        requested = 2 + first * weight
+        allowed, status = self._shop_cost_take(requested)
+        if not allowed:
+            return self.shop_throttled(requested)
+        convert = NODES[root]
+        nodes = [convert(orjson.loads(bytes(raw))) for raw in view.encoded(positions)]
+        if weight == 1:
+            nodes = [{"id": node["id"]} for node in nodes]
+        end_cursor = _b64({"r": resource, "s": "ID", "i": int(view.ids[positions[-1]])}) if len(positions) else None
+        actual = 2 + len(nodes) * weight
+        self._shop_cost_refund(requested - actual)
+        data = {root: {"nodes": nodes, "pageInfo": {"hasNextPage": bool(more), "endCursor": end_cursor}}}
+        return _graphql_response({"data": data}, _cost(requested, actual, status))
+
+
+def _search_bounds(root: str, search) -> tuple[int | None, int | None]:
+    """(low, high) epoch microseconds of an `updated_at` search filter (None: open)."""
+    low = high = None
+    for term in (search or "").split(" AND ") if search else []:
+        m = _FILTER_RE.match(term)
+        if not m:
+            raise _GraphqlError(f"the demo shop filters by updated_at only, not {term!r}", "argumentNotAccepted")
+        op, raw = m.groups()
+        try:
+            moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise _GraphqlError(f"{raw!r} is not a valid ISO 8601 time", "argumentNotAccepted") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=BERLIN)
+        us = to_epoch_us(moment)
+        if op in (">=", ">"):
+            low = us + (1 if op == ">" else 0)
+        else:
+            high = us - (1 if op == "<" else 0)
+    return low, high
 
 
 class _GraphqlError(Exception):

@@ -299,6 +299,9 @@ class ResourceStore:
         self._fallback_counter = 0
         self._generation = 0
         self._view: StoreView | None = None
+        # Ids deleted at the source (a shop deletes customers and orders outright): no version of
+        # them is served any more. A later upsert of the id brings it back.
+        self._deleted: set = set()
 
     # --- writing ---------------------------------------------------------------------------
     def _fallback_id(self):
@@ -358,6 +361,8 @@ class ResourceStore:
             if not isinstance(ids, np.ndarray):
                 ids = [self._fallback_id() if i is None else i for i in ids]
                 ids = np.asarray(ids, dtype=None if self.string_ids else np.int64)
+            if self._deleted:
+                self._deleted.difference_update(ids.tolist())
             lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
             offsets = np.cumsum(lengths) - lengths
             chunk = b"".join(encoded)
@@ -379,6 +384,16 @@ class ResourceStore:
             self._pending.append(batch)
             self._view = None
             return len(lengths)
+
+    def delete(self, ids: Iterable) -> int:
+        """Remove records by id, as a source that deletes outright; returns how many were stored."""
+        keys = {key for key in (self._id_key({"id": i}) for i in ids) if key is not None}
+        with self._lock:
+            view = self.view()
+            present = np.isin(view.ids, np.asarray(list(keys), dtype=view.ids.dtype)) if keys and len(view) else None
+            self._deleted |= keys
+            self._view = None
+            return int(present.sum()) if present is not None else 0
 
     def _add_fields(self, *key_sets) -> None:
         new = set().union(*key_sets) if key_sets else set()
@@ -458,6 +473,9 @@ class ResourceStore:
             marker_all[live] = by_id[first]
         else:
             marker_all = cols["marker"]
+        if self._deleted:
+            kept = ~np.isin(id_sorted, np.asarray(list(self._deleted), dtype=id_sorted.dtype))
+            live, id_sorted = live[kept], id_sorted[kept]
         live_marker = marker_all[live]
         order = np.lexsort((id_sorted, live_marker))
         slots = live[order]

@@ -84,6 +84,8 @@ class GeneratedWorld(ShopWorld, ErpWorld, HelpdeskWorld, AccountingWorld):
         self._over: dict[str, dict[int, dict]] = {k: {} for k in RESOURCE_KEYS}
         self._extra: dict[str, dict] = {k: {} for k in RESOURCE_KEYS}
         self._extra_truth: list[tuple[str, str, str]] = []
+        # Ids deleted outright (the shop's customers and orders): no longer served nor iterated.
+        self._deleted: dict[str, set] = {k: set() for k in RESOURCE_KEYS}
         self._ids: dict[str, int] = {}
         with _no_gc():
             self._build()
@@ -260,13 +262,25 @@ class GeneratedWorld(ShopWorld, ErpWorld, HelpdeskWorld, AccountingWorld):
     def count(self, key: str) -> int:
         if key not in RESOURCE_KEYS:
             raise KeyError(key)
-        return self._base_count(key) + len(self._extra[key])
+        return self._base_count(key) + len(self._extra[key]) - len(self._deleted[key])
+
+    def deleted_ids(self) -> dict[str, set]:
+        """Per resource key the ids deleted outright so far (a server removes them from what it serves)."""
+        return {key: set(ids) for key, ids in self._deleted.items() if ids}
+
+    def delete_record(self, key: str, record_id) -> None:
+        """Delete a record outright, as the shop deletes customers and orders. Shopify deletes only
+        customers who have placed no orders (docs/source_protocol.md A1): others raise ValueError."""
+        if key == "shop/customers" and record_id in self._shop_customer_ids_with_orders():
+            raise ValueError(f"shop customer {record_id} has orders; Shopify deletes only customers without orders")
+        self._deleted[key].add(record_id)
 
     def iter_record_batches(self, key: str, batch_size: int = 50_000) -> Iterator[list[dict]]:
         if key not in RESOURCE_KEYS:
             raise KeyError(key)
         n = self._base_count(key)
         over = self._over[key]
+        deleted = self._deleted[key]
         for a in range(0, n, batch_size):
             b = min(n, a + batch_size)
             with _no_gc():
@@ -275,8 +289,8 @@ class GeneratedWorld(ShopWorld, ErpWorld, HelpdeskWorld, AccountingWorld):
                 for row, rec in over.items():
                     if a <= row < b:
                         recs[row - a] = rec
-            yield recs
-        extra = list(self._extra[key].values())
+            yield [rec for rec in recs if rec.get("id") not in deleted] if deleted else recs
+        extra = [rec for rec in self._extra[key].values() if rec.get("id") not in deleted]
         for a in range(0, len(extra), batch_size):
             yield extra[a:a + batch_size]
 
@@ -296,8 +310,12 @@ class GeneratedWorld(ShopWorld, ErpWorld, HelpdeskWorld, AccountingWorld):
                                        "person_id": _person_ids(t["p"])}))
         if self._extra_truth:
             parts.append(pd.DataFrame(self._extra_truth, columns=TRUTH_COLUMNS))
-        df = pd.concat(parts, ignore_index=True)
-        return df.astype({c: str for c in TRUTH_COLUMNS})
+        df = pd.concat(parts, ignore_index=True).astype({c: str for c in TRUTH_COLUMNS})
+        gone = {(CUSTOMER_KEYS[key], str(i)) for key, ids in self._deleted.items() if key in CUSTOMER_KEYS for i in ids}
+        if gone:  # a record deleted outright is no record of its person any more
+            keep = [pair not in gone for pair in zip(df["source_system"], df["source_record_id"])]
+            df = df[keep].reset_index(drop=True)
+        return df
 
 
     # ------------------------------------------------------------------ one more simulated day
@@ -352,6 +370,7 @@ class GeneratedWorld(ShopWorld, ErpWorld, HelpdeskWorld, AccountingWorld):
         self._day_contact_edits(day)
         self._day_abandoned_checkouts(day)
         self._day_price_change(day)
+        self._day_shop_order_deletion(day)  # last: the steps before draw as they did before it existed
         return day.records()
 
     def _day_new_persons(self, day: Day) -> np.ndarray:
@@ -374,7 +393,7 @@ class GeneratedWorld(ShopWorld, ErpWorld, HelpdeskWorld, AccountingWorld):
         return new_p
 
     def _day_soft_deletes(self, day: Day) -> None:
-        """Soft deletes, one of each kind."""
+        """Deletions, one of each kind: soft ones as each system marks them, the shop's outright."""
         rng = day.rng
         r = self.dirt
         if r.soft_deletes > 0:
@@ -388,6 +407,9 @@ class GeneratedWorld(ShopWorld, ErpWorld, HelpdeskWorld, AccountingWorld):
                     continue
                 row = int(rng.integers(0, nb))
                 t = day.when()
+                if key == "shop/customers":  # Shopify deletes a customer outright (`disabled` is no account)
+                    self._day_shop_customer_deletion(row)
+                    continue
                 rec = dict(self._current(key, row))
                 rec[field] = value
                 if stamp:

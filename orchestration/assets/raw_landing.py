@@ -14,7 +14,7 @@ from connectors import ALL_RESOURCES
 from connectors.base import ResourceSpec
 from connectors.errors import SourceAuthError, SourceRequestError
 from orchestration.keys import OWNERS, raw_asset_key
-from c360.raw_store import RAW_SCHEMA, LandingStats, future_dated_warning, land_resource
+from c360.raw_store import RAW_SCHEMA, LandingStats, future_dated_warning, land_resource, reconcile_deletions
 
 WAREHOUSE_POOL = "warehouse"
 
@@ -85,11 +85,20 @@ def build_raw_landing_asset(spec: ResourceSpec) -> dg.AssetsDefinition:
                     batch_records=settings.landing_batch_records(),
                     on_progress=progress,
                 )
+                # Deletions the source reports nowhere (Shopify customers and orders): reconcile ids.
+                reconciled = None
+                if spec.name in getattr(client, "reconciled", ()):
+                    reconciled = reconcile_deletions(con, client, spec.name, every_days=settings.shop_reconcile_days())
                 table_rows = con.execute(f"select count(*) from {RAW_SCHEMA}.{spec.table}").fetchone()[0]
         except (SourceAuthError, SourceRequestError) as exc:
             # Wrong credentials or a request the source refuses will not heal by retrying the step.
             raise dg.Failure(description=str(exc), allow_retries=False) from exc
         progress(stats)
+        metadata = _materialization_metadata(stats, table_rows)
+        if reconciled is not None and reconciled.ran:
+            context.log.info(f"{spec.key}: {reconciled.live} ids at the source, "
+                             f"{reconciled.marked_deleted} landed records found deleted")
+            metadata["records_found_deleted"] = dg.MetadataValue.int(reconciled.marked_deleted)
         if stats.quarantined:
             context.log.warning(
                 f"{spec.key}: {stats.quarantined} malformed records quarantined in raw._quarantine: "
@@ -98,7 +107,7 @@ def build_raw_landing_asset(spec: ResourceSpec) -> dg.AssetsDefinition:
         if stats.future_dated:
             # the landing logs it too, but only the step's own log reaches the run's event log
             context.log.warning(future_dated_warning(stats))
-        return dg.MaterializeResult(metadata=_materialization_metadata(stats, table_rows))
+        return dg.MaterializeResult(metadata=metadata)
 
     return _landing
 

@@ -265,7 +265,8 @@ def test_connection_refused_is_retried_then_unavailable():
     assert len(waits) == 2
 
 
-def test_build_client_sends_each_systems_auth(stub):
+def test_build_client_sends_each_systems_auth(stub, monkeypatch):
+    monkeypatch.setenv("C360_SHOP_BULK_AFTER_DAYS", "off")  # one paginated query: no bulk operation
     creds = SourceCredentials("tok-shop", "key-erp", "agent@example.com", "tok-hd", "key-acc")
     stub.steps = [{"status": 200, "body": b'{"data": {"customers": {"nodes": [], "pageInfo": {"hasNextPage": false}}}}'},
                   {"status": 200, "body": b"{}"},  # erp fields_get (asked once per model)

@@ -72,7 +72,8 @@ def test_hostile_profile_throttles_by_query_cost_and_the_connector_waits_it_out(
 
         time.sleep(2.5)  # the bucket refills
         waits: list[float] = []
-        client = ShopClient(server.url("shop"), CREDENTIALS, sleep=lambda s: (waits.append(s), time.sleep(s)))
+        client = ShopClient(server.url("shop"), CREDENTIALS, bulk_after_days=None,  # the paginated path
+                            sleep=lambda s: (waits.append(s), time.sleep(s)))
         records = [r for page in client.fetch("orders", None) for r in page.records]
         client.close()
         assert len(records) == len(server.served("shop/orders")) > 4 * 50

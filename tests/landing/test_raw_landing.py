@@ -10,7 +10,7 @@ import requests
 
 from connectors import ALL_RESOURCES
 from connectors.errors import SourceAuthError
-from c360.raw_store import land_resource
+from c360.raw_store import land_resource, reconcile_deletions
 from demo_sources.shop_graphql import as_fetched
 from c360.settings import ErpOptions
 from connectors.erp import model_fields
@@ -21,12 +21,16 @@ def land_everything(con, server, **client_options) -> dict:
     stats = {}
     with clients(server, **client_options) as by_system:
         for spec in ALL_RESOURCES:
-            stats[spec.key] = land_resource(con, by_system[spec.system], spec.name, batch_records=700)
+            client = by_system[spec.system]
+            stats[spec.key] = land_resource(con, client, spec.name, batch_records=700)
+            if spec.name in getattr(client, "reconciled", ()):  # as the landing asset does
+                reconcile_deletions(con, client, spec.name, every_days=0)
     return stats
 
 
 def landed(con, spec) -> dict[str, dict]:
-    rows = con.execute(f"select id, record::varchar from raw.{spec.table}").fetchall()
+    """The landed records the source still holds (those found deleted are kept, marked)."""
+    rows = con.execute(f"select id, record::varchar from raw.{spec.table} where _deleted_at is null").fetchall()
     assert len(rows) == len({row[0] for row in rows}), f"{spec.table} holds an id twice"
     return {row[0]: orjson.loads(row[1]) for row in rows}
 

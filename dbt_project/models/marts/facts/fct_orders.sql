@@ -3,7 +3,7 @@
     order. Mirrors whose reference is missing are paired by the same gross total placed within
     minutes after the shop order. Phone and store orders exist only in the ERP.
 
-    `is_counted`: not a test order, not cancelled / voided, not an ERP quotation (draft). The order
+    `is_counted`: not a test order, not deleted in the shop, not cancelled / voided, not an ERP quotation (draft). The order
     belongs to the golden customer of its shop customer, else of its ERP partner; an order tied to
     neither is kept with `golden_customer_id` null and an `unresolved_reason`. -#}
 
@@ -158,6 +158,7 @@ joined as (
 
         ----------  flags
         coalesce(s.is_test, false) as is_test,
+        coalesce(s.is_deleted, false) as is_deleted,
         coalesce(s.is_cancelled, false) or coalesce(s.financial_status = 'voided', false)
             or coalesce(e.is_cancelled, false) as is_cancelled,
         s.order_id is null and coalesce(e.state = 'draft', false) as is_quotation,
@@ -211,9 +212,10 @@ final as (
         financial_status,
         erp_state,
         is_test,
+        is_deleted,
         is_cancelled,
         is_quotation,
-        not is_test and not is_cancelled and not is_quotation as is_counted,
+        not is_test and not is_deleted and not is_cancelled and not is_quotation as is_counted,
         shop_customer_id,
         erp_partner_id
 

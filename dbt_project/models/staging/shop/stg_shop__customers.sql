@@ -53,7 +53,8 @@ renamed as (
         ----------  timestamps
         {{ plausible_timestamp(to_utc_timestamp(shop_json('createdAt', 'created_at'))) }} as created_at,
         {{ to_utc_timestamp(shop_json('updatedAt', 'updated_at')) }} as updated_at,
-        _loaded_at as loaded_at
+        _loaded_at as loaded_at,
+        _deleted_at as deleted_at
 
     from source
 
@@ -76,9 +77,10 @@ normalized as (
         {{ safe_date('birthday_raw') }} as birthday,
         {{ date_is_invalid('birthday_raw') }} as birthday_is_invalid,
         {{ extract_erp_customer_ref('tags') }} as erp_customer_ref,
-        -- Shopify deletes a customer outright; GraphQL keeps no trace (docs/source_protocol.md A1:
-        -- deletions): a landed customer is not deleted, whatever its account state
-        false as is_deleted,
+        -- Shopify deletes a customer outright and reports it nowhere in GraphQL: the landing's id
+        -- reconciliation marks a landed customer the shop no longer holds (docs/source_protocol.md A1:
+        -- deletions). The account state is no deletion, `disabled` included.
+        deleted_at is not null as is_deleted,
         email_marketing_consent_state = 'subscribed' as has_email_marketing_consent
 
     from renamed

@@ -84,7 +84,9 @@ renamed as (
         ----------  timestamps
         {{ to_utc_timestamp(shop_json('createdAt', 'created_at')) }} as created_at,
         {{ to_utc_timestamp(shop_json('updatedAt', 'updated_at')) }} as updated_at,
-        _loaded_at as loaded_at
+        _loaded_at as loaded_at,
+        -- deleted in the shop: no longer among the ids it lists (the landing's reconciliation)
+        _deleted_at is not null as is_deleted
 
     from source
 

@@ -1,0 +1,134 @@
+"""Shopify bulk operations through the real path: demo shop -> connector -> raw landing.
+
+A first sync (and a long catch-up) read through a bulk operation must land exactly what the
+paginated queries land, record by record; a failed operation must stop the sync naming its error code
+without moving the watermark.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from c360.raw_store import ensure_raw_schema, land_resource, read_watermark
+from connectors import ALL_RESOURCES
+from connectors.errors import SourceRequestError, SourceUnavailableError
+from connectors.shop import ShopClient
+from connectors.shop_bulk import BulkAssembler, bulk_due
+from connectors.errors import SourceError
+from tests.conftest import CREDENTIALS, make_world, serving
+
+SHOP = [spec for spec in ALL_RESOURCES if spec.system == "shop"]
+
+
+def bulk_client(server, **kw) -> ShopClient:
+    return ShopClient(server.url("shop"), CREDENTIALS, bulk_after_days=30, bulk_poll_interval=0.01, **kw)
+
+
+def paged_client(server) -> ShopClient:
+    return ShopClient(server.url("shop"), CREDENTIALS, bulk_after_days=None)
+
+
+def land_all(path, client) -> dict:
+    with duckdb.connect(str(path)) as con:
+        ensure_raw_schema(con, SHOP)
+        stats = {spec.key: land_resource(con, client, spec.name) for spec in SHOP}
+    client.close()
+    return stats
+
+
+def raw_rows(path) -> dict:
+    """Every landed row of the shop tables, as stored (record text, markers), and the watermarks."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = {spec.table: con.execute(
+            f"select id, record::varchar, _version, _source_updated_at, _deleted_at from raw.{spec.table} order by id"
+        ).fetchall() for spec in SHOP}
+        marks = {spec.key: read_watermark(con, spec.key) for spec in SHOP}
+    return {"tables": tables, "watermarks": marks}
+
+
+def bulk_operations(server) -> list[dict]:
+    return list(getattr(server.app, "_shop_bulk", {}).values())
+
+
+def test_a_first_sync_through_bulk_lands_the_same_raw_records_as_pagination(tmp_path):
+    with serving(make_world(persons=250, seed=41)) as server:
+        bulk_stats = land_all(tmp_path / "bulk.duckdb", bulk_client(server))
+        ran = bulk_operations(server)
+        paged_stats = land_all(tmp_path / "paged.duckdb", paged_client(server))
+        assert len(bulk_operations(server)) == len(ran) == len(SHOP), "pagination ran no bulk operation"
+        expected = {spec.table: len(server.served(spec.key)) for spec in SHOP}
+    assert {op["status"] for op in ran} == {"COMPLETED"}
+    bulk, paged = raw_rows(tmp_path / "bulk.duckdb"), raw_rows(tmp_path / "paged.duckdb")
+    for table, rows in paged["tables"].items():
+        assert len(rows) == expected[table] > 0, table
+        assert bulk["tables"][table] == rows, table  # record text, markers: identical row by row
+    assert bulk["watermarks"] == paged["watermarks"] and all(paged["watermarks"].values())
+    orders = [row for row in paged["tables"]["shop_orders"] if '"lineItems":{"nodes":[{' in row[1]]
+    assert orders, "orders carry their line items, which the bulk export flattened"
+    for key, stats in bulk_stats.items():
+        assert stats.new == paged_stats[key].new and stats.quarantined == 0, key
+
+
+def test_a_long_catch_up_through_bulk_lands_what_a_paginated_catch_up_lands(tmp_path):
+    with serving(make_world(persons=200, seed=42)) as server:
+        for name in ("bulk", "paged"):
+            land_all(tmp_path / f"{name}.duckdb", paged_client(server))
+        server.advance(2)
+        # a gap above 0 days: every increment is a catch-up through a bulk operation
+        land_all(tmp_path / "bulk.duckdb", ShopClient(server.url("shop"), CREDENTIALS, bulk_after_days=0,
+                                                      bulk_poll_interval=0.01))
+        queries = [op["query"] for op in bulk_operations(server)]
+        land_all(tmp_path / "paged.duckdb", paged_client(server))
+    assert len(queries) == len(SHOP) and all("updated_at:>=" in q for q in queries)
+    assert raw_rows(tmp_path / "bulk.duckdb") == raw_rows(tmp_path / "paged.duckdb")
+
+
+@pytest.mark.parametrize("code, error", [("TIMEOUT", SourceUnavailableError), ("ACCESS_DENIED", SourceRequestError)])
+def test_a_failed_bulk_operation_names_its_error_code_and_moves_no_watermark(tmp_path, code, error):
+    path = tmp_path / "w.duckdb"
+    with serving(make_world(persons=80, seed=43)) as server, duckdb.connect(str(path)) as con:
+        server.app.shop_bulk_failure = code
+        ensure_raw_schema(con, SHOP)
+        client = bulk_client(server)
+        with pytest.raises(error) as raised:
+            land_resource(con, client, "orders")
+        assert code in str(raised.value) and "FAILED" in str(raised.value)
+        assert read_watermark(con, "shop/orders") is None
+        assert con.execute("select count(*) from raw.shop_orders").fetchone() == (0,)
+        assert con.execute("select status from raw._syncs").fetchall() == [("failed",)]
+        server.app.shop_bulk_failure = None  # the next run starts another operation, which completes
+        stats = land_resource(con, client, "orders")
+        assert stats.new == len(server.served("shop/orders")) and read_watermark(con, "shop/orders")
+
+
+def test_an_older_api_version_runs_one_bulk_query_at_a_time():
+    with serving(make_world(persons=30, seed=44)) as server:
+        client = ShopClient(server.url("shop"), CREDENTIALS, api_version="2025-10")
+        from connectors.shop_bulk import RUN_MUTATION
+        first = client.query(RUN_MUTATION, {"query": "{ customers(sortKey: UPDATED_AT) { edges { node { id } } } }"})
+        second = client.query(RUN_MUTATION, {"query": "{ orders(sortKey: UPDATED_AT) { edges { node { id } } } }"})
+        client.close()
+    assert first.body["data"]["bulkOperationRunQuery"]["bulkOperation"]["status"] == "CREATED"
+    (refusal,) = second.body["data"]["bulkOperationRunQuery"]["userErrors"]
+    assert refusal["code"] == "OPERATION_IN_PROGRESS"
+
+
+def test_rows_that_do_not_follow_their_parent_are_refused():
+    assembler = BulkAssembler((("lineItems", "LineItem", "name"),))
+    assert assembler.feed({"id": "gid://shopify/Order/1", "name": "#1"}) is None
+    assembler.feed({"__typename": "LineItem", "id": "gid://shopify/LineItem/9", "__parentId": "gid://shopify/Order/1"})
+    done = assembler.feed({"id": "gid://shopify/Order/2", "name": "#2"})
+    assert done == {"id": "gid://shopify/Order/1", "name": "#1", "lineItems": {"nodes": [{"id": "gid://shopify/LineItem/9"}]}}
+    with pytest.raises(SourceError, match="does not follow its parent"):
+        assembler.feed({"__typename": "LineItem", "id": "gid://shopify/LineItem/5", "__parentId": "gid://shopify/Order/1"})
+
+
+def test_bulk_is_due_without_a_watermark_or_after_the_gap():
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    assert bulk_due(None, timedelta(days=30), now)
+    assert not bulk_due(None, None, now)
+    assert not bulk_due("2026-11-01T00:00:00Z", timedelta(days=30), now)
+    assert bulk_due("2026-10-01T00:00:00Z", timedelta(days=30), now)
