@@ -97,8 +97,13 @@ FILE_IMPORT_TABLES = ("nps_responses",)
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection, specs: list[ResourceSpec]) -> None:
     """The raw tables of `specs`, the file-import tables and the bookkeeping tables (quarantine, syncs,
-    watermarks), each unless it exists."""
+    watermarks, reconciliations), each unless it exists."""
     con.execute(f"create schema if not exists {RAW_SCHEMA}")
+    _ensure_record_tables(con, specs)
+    _ensure_bookkeeping_tables(con)
+
+
+def _ensure_record_tables(con: duckdb.DuckDBPyConnection, specs: list[ResourceSpec]) -> None:
     for table in FILE_IMPORT_TABLES:
         con.execute(
             f"""
@@ -131,6 +136,9 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection, specs: list[ResourceSpec])
         )
         # warehouses created before the column
         con.execute(f"alter table {RAW_SCHEMA}.{spec.table} add column if not exists _deleted_at timestamptz")
+
+
+def _ensure_bookkeeping_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""
         create table if not exists {RAW_SCHEMA}._sync_state (
