@@ -16,6 +16,8 @@ ORDER_VALUES = "intermediate.int_order_values"
 IDENTITY_MATCH_PAIRS = "intermediate.identity_match_pairs"
 GOLDEN_CUSTOMER_SOURCES = "marts.golden_customer_sources"
 GOLDEN_CUSTOMER_ID_HISTORY = "marts.golden_customer_id_history"
+# pairs in the review band side by side, for a data steward (c360.identity.review)
+IDENTITY_REVIEW_QUEUE = "marts.identity_review_queue"
 CLV_PREDICTIONS = "marts.customer_clv_predictions"
 # the published copy for BI tools (c360.bi_publish): not a warehouse table, but keyed like one
 BI_SNAPSHOT = "serving.bi_snapshot"
@@ -27,4 +29,8 @@ IDENTITY_MATCH_RUNS = "intermediate.identity_match_runs"
 IDENTITY_RESOLVED_RECORDS = "intermediate.identity_resolved_records"
 IDENTITY_RESOLVED_LINKS = "intermediate.identity_resolved_links"
 IDENTITY_RESOLUTION_STATE = "intermediate.identity_resolution_state"
+# scored pairs below the match threshold but in the review band (c360.identity.match_run)
+IDENTITY_REVIEW_PAIRS = "intermediate.identity_review_pairs"
+# a data steward's decisions on pairs: kept across full rebuilds, never dropped by the pipeline
+IDENTITY_LABELS = "intermediate.identity_labels"
 CLV_MODEL_FITS = "intermediate.clv_model_fits"

@@ -9,6 +9,10 @@
    then by match probability) and two groups are merged only if none of their first names and
    birthdays conflict and the merged group stays within the size cap. The weakest links are the
    ones dropped, and the component splits where the evidence is thinnest.
+4. A data steward's labels (c360.identity.review) bind both steps: a `no_match` pair is a
+   *cannot-link*: a component holding one is suspicious, and the greedy rebuild never merges two
+   groups that would put it together; a `match` link (STEWARD_WEIGHT) is taken first and merged
+   even against the first-name and birthday checks (the steward has seen both records).
 
 Inputs and outputs are numpy arrays over record indices 0..n-1, so this runs on millions of records.
 """
@@ -25,6 +29,7 @@ from scipy.sparse.csgraph import connected_components
 from c360.identity.guards import _clean, first_names_compatible, groups_compatible
 
 CERTAIN_WEIGHT = 2.0  # certain links sort before every probable link (match probability <= 1)
+STEWARD_WEIGHT = 3.0  # a data steward's `match` sorts before everything and overrides the conflict checks
 
 
 @dataclass
@@ -43,10 +48,14 @@ def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return labels
 
 
-def _suspicious(labels: np.ndarray, first_names: np.ndarray, birthdays: np.ndarray, cap: int) -> np.ndarray:
+def _suspicious(labels: np.ndarray, first_names: np.ndarray, birthdays: np.ndarray, cap: int,
+                cannot: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Component labels that need the greedy rebuild."""
     sizes = np.bincount(labels)
     bad = set(np.flatnonzero(sizes > cap).tolist())
+    if cannot is not None and len(cannot[0]):
+        together = labels[cannot[0]] == labels[cannot[1]]
+        bad.update(labels[cannot[0][together]].tolist())
     multi = np.flatnonzero(sizes > 1)
     in_multi = np.isin(labels, multi)
     df = pd.DataFrame({"c": labels[in_multi], "fn": first_names[in_multi], "bd": birthdays[in_multi]})
@@ -75,9 +84,13 @@ def _greedy(
     first_names: np.ndarray,
     birthdays: np.ndarray,
     cap: int,
+    cannot: dict[int, set[int]] | None = None,
 ) -> tuple[dict[int, int], int]:
-    """Union-find over one set of nodes, strongest links first, refusing conflicting merges."""
+    """Union-find over one set of nodes, strongest links first, refusing conflicting merges and merges
+    that would join a cannot-link pair (`cannot`: node -> the nodes it may not be with)."""
     parent = {int(v): int(v) for v in nodes}
+    members = {int(v): {int(v)} for v in nodes}
+    forbidden = {int(v): set((cannot or {}).get(int(v), ())) for v in nodes}
     names = {int(v): ({_clean(first_names[v])} - {""}) if first_names[v] is not None else set() for v in nodes}
     bdays = {int(v): ({birthdays[v]} if birthdays[v] is not None else set()) for v in nodes}
     size = {int(v): 1 for v in nodes}
@@ -93,16 +106,32 @@ def _greedy(
         a, b = find(int(left[i])), find(int(right[i]))
         if a == b:
             continue
-        if size[a] + size[b] > cap or not groups_compatible(names[a], names[b], bdays[a], bdays[b]):
+        steward = weight[i] >= STEWARD_WEIGHT
+        if (size[a] + size[b] > cap or not forbidden[a].isdisjoint(members[b])
+                or not (steward or groups_compatible(names[a], names[b], bdays[a], bdays[b]))):
             dropped += 1
             continue
         if size[a] < size[b]:
             a, b = b, a
         parent[b] = a
         size[a] += size[b]
+        members[a] |= members.pop(b)
+        forbidden[a] |= forbidden.pop(b)
         names[a] |= names.pop(b)
         bdays[a] |= bdays.pop(b)
     return {v: find(v) for v in parent}, dropped
+
+
+def _cannot_links(left, right) -> tuple[tuple[np.ndarray, np.ndarray] | None, dict[int, set[int]]]:
+    """(the cannot-link pairs as two arrays or None, node -> the nodes it may not be with)."""
+    if left is None or not len(left):
+        return None, {}
+    pairs = (np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64))
+    by_node: dict[int, set[int]] = {}
+    for a, b in zip(pairs[0].tolist(), pairs[1].tolist()):
+        by_node.setdefault(a, set()).add(b)
+        by_node.setdefault(b, set()).add(a)
+    return pairs, by_node
 
 
 def cluster(
@@ -113,12 +142,16 @@ def cluster(
     first_names: np.ndarray,
     birthdays: np.ndarray,
     max_cluster_size: int = 40,
+    cannot_left: np.ndarray | None = None,
+    cannot_right: np.ndarray | None = None,
 ) -> ClusterResult:
     """Cluster n records given links (left[i], right[i], weight[i]).
 
-    `first_names` and `birthdays` are object arrays (None where missing) used for conflict checks.
+    `first_names` and `birthdays` are object arrays (None where missing) used for conflict checks;
+    `cannot_left[j]`, `cannot_right[j]` pairs of records that must end in different clusters.
     Returns a label per record; labels are dense 0..k-1.
     """
+    cannot, cannot_by_node = _cannot_links(cannot_left, cannot_right)
     left = np.asarray(left, dtype=np.int64)
     right = np.asarray(right, dtype=np.int64)
     weight = np.asarray(weight, dtype=np.float64)
@@ -126,7 +159,7 @@ def cluster(
     birthdays = np.asarray(birthdays, dtype=object)
     labels = _components(n, left, right)
     components = int(labels.max()) + 1 if n else 0
-    bad = _suspicious(labels, first_names, birthdays, max_cluster_size)
+    bad = _suspicious(labels, first_names, birthdays, max_cluster_size, cannot)
     result = ClusterResult(labels=labels, components=components, suspicious_components=len(bad))
     if len(bad):
         bad_node = np.isin(labels, bad)
@@ -146,7 +179,8 @@ def cluster(
             lo, hi = bounds[0][k], bounds[1][k]
             nodes = node_order[node_bounds[0][k]:node_bounds[1][k]]
             roots, dropped = _greedy(
-                nodes, e_left[lo:hi], e_right[lo:hi], e_weight[lo:hi], first_names, birthdays, max_cluster_size
+                nodes, e_left[lo:hi], e_right[lo:hi], e_weight[lo:hi], first_names, birthdays, max_cluster_size,
+                cannot_by_node,
             )
             result.dropped_edges += dropped
             distinct = sorted(set(roots.values()))

@@ -26,6 +26,9 @@ import duckdb
 # one edit apart (swap, drop, double, replace: the typos people make)
 NAME_JW_THRESHOLD = 0.9
 NAME_MAX_EDITS = 1
+# the rules of a data steward's labels among the links (c360.identity.review)
+STEWARD_MATCH = "steward_match"
+STEWARD_NO_MATCH = "steward_no_match"
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,10 @@ def veto_links(con: duckdb.DuckDBPyConnection, edges_table: str, guard_records_t
     the name of the first guard that forbids the link, or null.
 
     `rule` is `splink` for a probable link, else the name of the certain rule; vetoes apply to all
-    links, identifier caps only to probable ones.
+    links, identifier caps only to probable ones. A data steward's labels are links too: a
+    `steward_match` is never vetoed, a `steward_no_match` vetoes itself and every other link of the
+    same pair (`edges_table` must hold the pair's label with its links: `resolve` re-guards all the
+    links of a changed record, and a label change marks both of its records changed).
 
     The first-name rule (edit distance and Jaro-Winkler) is evaluated once per distinct pair of
     differing names, not per link: at 1M persons 33k name pairs instead of 4.3M links (12 s -> 1.3 s).
@@ -218,6 +224,9 @@ def veto_links(con: duckdb.DuckDBPyConnection, edges_table: str, guard_records_t
         select e.* exclude (first_name_l, first_name_r, birthday_l, birthday_r, shared_email_over_cap,
                             shared_phone_over_cap, shared_address_over_cap),
             case
+                -- a data steward's decision on the pair overrides every guard
+                when s.record_key_l is not null then '{STEWARD_NO_MATCH}'
+                when e.rule = '{STEWARD_MATCH}' then null
                 when c.first_name_l is not null then 'first_name_conflict'
                 when {birthday_conflict_sql('e.birthday_l', 'e.birthday_r')} then 'birthday_conflict'
                 -- caps guard only probable links, and only when nothing personal agrees
@@ -231,6 +240,8 @@ def veto_links(con: duckdb.DuckDBPyConnection, edges_table: str, guard_records_t
             end as veto
         from __identity_guard_links e
         left join __identity_name_conflicts c on c.first_name_l = e.first_name_l and c.first_name_r = e.first_name_r
+        left join (select distinct record_key_l, record_key_r from {edges_table} where rule = '{STEWARD_NO_MATCH}') s
+            on s.record_key_l = e.record_key_l and s.record_key_r = e.record_key_r
         """
     )
     con.execute("drop table __identity_guard_links; drop table __identity_name_conflicts")

@@ -28,11 +28,12 @@ from datetime import UTC, date, datetime
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from c360.identity.matching import DEFAULT_THRESHOLD, TrainedModel, predict_pairs, score_pairs, training_stats
+from c360.identity.matching import DEFAULT_THRESHOLD, REVIEW_THRESHOLD, TrainedModel, predict_pairs, score_pairs, training_stats
 from c360.identity.resolve import _table_exists, write_match_pairs
 from c360.identity.schema import (MATCH_PAIRS_TABLE, MATCH_RUNS_TABLE, MODEL_TABLE, MODEL_TERM_FREQUENCIES_TABLE,
-                             RECORDS_TABLE)
+                             RECORDS_TABLE, REVIEW_PAIRS_TABLE)
 
 TRAINED, FULL, DAILY = "trained", "full", "daily"
 # what the model sees: collective contacts (one account for many buyers) are never matched
@@ -118,7 +119,7 @@ def _records_loaded_after(con: duckdb.DuckDBPyConnection, bound: datetime | None
 def _can_score_daily(con: duckdb.DuckDBPyConnection, previous: dict | None, stored: StoredModel,
                      threshold: float) -> bool:
     """The stored pairs are this model's at this threshold, so only the changed records' pairs differ."""
-    return (previous is not None and _table_exists(con, MATCH_PAIRS_TABLE)
+    return (previous is not None and _table_exists(con, MATCH_PAIRS_TABLE) and _table_exists(con, REVIEW_PAIRS_TABLE)
             and previous["model_trained_at"] == stored.trained_at and previous["threshold"] == threshold
             and previous["loaded_until"] is not None)
 
@@ -145,6 +146,26 @@ def merge_changed_pairs(con: duckdb.DuckDBPyConnection, scored: pa.Table, change
     con.execute(f"create or replace table {table} as select * from __merged_pairs order by record_key_l, record_key_r")
     con.execute("drop table __merged_pairs")
     return con.execute(f"select count(*) from {table}").fetchone()[0]
+
+
+def _split(pairs: pa.Table, threshold: float) -> tuple[pa.Table, pa.Table]:
+    """(the pairs at or above `threshold`: links; those below it: the review band)."""
+    above = pc.greater_equal(pairs["match_probability"], threshold)
+    return pairs.filter(above), pairs.filter(pc.invert(above))
+
+
+def _write_split(con: duckdb.DuckDBPyConnection, pairs: pa.Table, threshold: float) -> int:
+    """Write the links and the review band; returns the number of links."""
+    links, band = _split(pairs, threshold)
+    write_match_pairs(con, band, REVIEW_PAIRS_TABLE)
+    return write_match_pairs(con, links)
+
+
+def _merge_split(con: duckdb.DuckDBPyConnection, pairs: pa.Table, changed: pa.Table, threshold: float) -> int:
+    """`merge_changed_pairs` for the links and the review band; returns the number of links."""
+    links, band = _split(pairs, threshold)
+    merge_changed_pairs(con, band, changed, REVIEW_PAIRS_TABLE)
+    return merge_changed_pairs(con, links, changed)
 
 
 def _record_run(con: duckdb.DuckDBPyConnection, run_date: date, stats: dict, stored: StoredModel,
@@ -182,11 +203,13 @@ def match_records(
                             retrain_share=retrain_share, requested=retrain)
     previous = last_run(con)
     stats: dict = {"reason": reason, "records_since_training": since_training, "train_seconds": 0.0}
+    # scored down to the review band, which is kept apart: the links are the same as at `threshold`
+    scored_from = min(REVIEW_THRESHOLD, threshold)
     con.begin()
     if reason:
-        result = predict_pairs(MATCH_INPUT, con, threshold=threshold, threads=threads, memory_limit=memory_limit)
+        result = predict_pairs(MATCH_INPUT, con, threshold=scored_from, threads=threads, memory_limit=memory_limit)
         if result.model is None:  # fewer than two records: no model to keep, no run to follow
-            write_match_pairs(con, result.pairs)
+            _write_split(con, result.pairs, threshold)
             con.commit()
             return MatchRunResult(stats | {"path": TRAINED, "records": result.stats["records"], "changed_records": 0,
                                            "pairs_scored": 0, "pairs": 0, "model_trained_on": None,
@@ -194,18 +217,18 @@ def match_records(
         stored = save_model(con, result.model, run_date, loaded_until)
         stats |= {"path": TRAINED, "changed_records": result.stats["records"],
                   "train_seconds": result.stats.get("train_seconds", 0.0),
-                  "pairs": write_match_pairs(con, result.pairs)}
+                  "pairs": _write_split(con, result.pairs, threshold)}
     elif _can_score_daily(con, previous, stored, threshold):
         changed = con.execute(f"select record_key from {RECORDS_TABLE} where loaded_at > ? order by record_key",
                               [previous["loaded_until"]]).to_arrow_table()
-        result = score_pairs(MATCH_INPUT, stored.model, con, threshold, changed, threads, memory_limit)
+        result = score_pairs(MATCH_INPUT, stored.model, con, scored_from, changed, threads, memory_limit)
         stats |= {"path": DAILY, "changed_records": changed.num_rows,
-                  "pairs": merge_changed_pairs(con, result.pairs, changed)}
+                  "pairs": _merge_split(con, result.pairs, changed, threshold)}
     else:
-        result = score_pairs(MATCH_INPUT, stored.model, con, threshold, None, threads, memory_limit)
+        result = score_pairs(MATCH_INPUT, stored.model, con, scored_from, None, threads, memory_limit)
         stats |= {"path": FULL, "reason": "no run of this model at this threshold to follow",
                   "changed_records": result.stats["records"],
-                  "pairs": write_match_pairs(con, result.pairs)}
+                  "pairs": _write_split(con, result.pairs, threshold)}
     stats |= training_stats(stored.model) | {
         "records": result.stats["records"], "pairs_scored": result.pairs.num_rows,
         "model_trained_on": stored.trained_on, "model_records": stored.model.records,

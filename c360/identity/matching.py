@@ -57,6 +57,8 @@ MATCH_COLUMNS = [
 ]
 
 DEFAULT_THRESHOLD = 0.9
+# pairs from here up to the threshold are kept apart for a data steward to decide (c360.identity.review)
+REVIEW_THRESHOLD = 0.5
 
 logger = logging.getLogger(__name__)
 

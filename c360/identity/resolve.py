@@ -17,6 +17,12 @@ what a full run gives, row for row (`tests/identity/test_incremental_resolution.
 changes every probability, so a retraining re-resolves everything; so do changed guard settings,
 a missing state, or `full=True`. Anything else that edits the crosswalk must drop the state
 (`forget_state`).
+
+**A data steward's labels** (`intermediate.identity_labels`, `c360.identity.review`) are links too:
+`match` a certain link (`steward_match`) that no guard vetoes, `no_match` a row (`steward_no_match`)
+that vetoes every direct link of its pair and keeps the two records apart in clustering (a
+cannot-link). Being rows of the links, a label added, changed or withdrawn marks its two records
+changed, and the incremental run stays exact.
 """
 
 from __future__ import annotations
@@ -30,12 +36,14 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from c360.identity.clustering import CERTAIN_WEIGHT, cluster
-from c360.identity.guards import GUARD_RECORD_COLUMNS, GuardConfig, guard_records, veto_counts, veto_links
+from c360.identity.clustering import CERTAIN_WEIGHT, STEWARD_WEIGHT, cluster
+from c360.identity.guards import (GUARD_RECORD_COLUMNS, STEWARD_MATCH, STEWARD_NO_MATCH, GuardConfig, guard_records,
+                                  veto_counts, veto_links)
 from c360.identity.schema import (
     CERTAIN_LINKS_TABLE,
     CROSSWALK_TABLE,
     HISTORY_TABLE,
+    LABELS_TABLE,
     MATCH_PAIRS_TABLE,
     RECORDS_TABLE,
     RESOLUTION_STATE_TABLE,
@@ -47,8 +55,14 @@ from c360.identity.stable_ids import HISTORY_COLUMNS, ID_PREFIX, assign_stable_i
 # how a record came into its cluster, strongest first (the crosswalk's `link_rule`)
 SINGLETON = "singleton"
 # raise when the resolution's rules change: a stored state made under other rules is then not used
-RESOLUTION_VERSION = 1
+RESOLUTION_VERSION = 2
 LINK_COLUMNS = "record_key_l, record_key_r, rule, match_probability"
+
+
+def _strength(alias: str) -> str:
+    """SQL: the clustering weight of a link (steward's match, certain rule, or its probability)."""
+    return (f"case when {alias}.rule = 'splink' then {alias}.match_probability "
+            f"when {alias}.rule = '{STEWARD_MATCH}' then {STEWARD_WEIGHT} else {CERTAIN_WEIGHT} end")
 
 
 @dataclass
@@ -81,9 +95,14 @@ def write_match_pairs(con: duckdb.DuckDBPyConnection, pairs, table: str = MATCH_
 
 
 def candidate_edges(con: duckdb.DuckDBPyConnection, target: str, match_pairs: str | None,
-                    certain_links: str | None) -> None:
-    """One table of links: certain ones (rule name, no probability) and probable ones (`splink`)."""
+                    certain_links: str | None, labels: str | None = None) -> None:
+    """One table of links: certain ones (rule name, no probability), probable ones (`splink`) and a data
+    steward's labels (`steward_match` / `steward_no_match`). Labels are rows here, not a side input,
+    so that a label added, changed or withdrawn marks its two records changed like any other link."""
     parts = []
+    if labels:
+        parts.append(f"select record_key_l, record_key_r, case decision when 'match' then '{STEWARD_MATCH}' "
+                     f"else '{STEWARD_NO_MATCH}' end as rule, null::double as match_probability from {labels}")
     if certain_links:
         parts.append(f"select record_key_l, record_key_r, link_rule as rule, null::double as match_probability "
                      f"from {certain_links}")
@@ -204,11 +223,15 @@ def _grow_region(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _links_and_region(con: duckdb.DuckDBPyConnection, records_table: str, certain_links_table: str | None,
-                      match_pairs_table: str | None, guard_config: GuardConfig, use_guards: bool,
-                      incremental: bool, stats: dict) -> str:
+                      match_pairs_table: str | None, labels_table: str | None, guard_config: GuardConfig,
+                      use_guards: bool, incremental: bool, stats: dict) -> str:
     """Guard the links (`__identity_kept`) and pick the records to re-resolve; returns their table."""
-    candidate_edges(con, "__identity_edges", match_pairs_table, certain_links_table)
-    stats["certain_links"] = con.execute("select count(*) from __identity_edges where rule <> 'splink'").fetchall()[0][0]
+    labels = labels_table if labels_table and _table_exists(con, labels_table) else None
+    candidate_edges(con, "__identity_edges", match_pairs_table, certain_links_table, labels)
+    stats["certain_links"] = con.execute(f"select count(*) from __identity_edges where rule not in "
+                                         f"('splink', '{STEWARD_MATCH}', '{STEWARD_NO_MATCH}')").fetchall()[0][0]
+    stats["steward_labels"] = con.execute(f"select count(*) from __identity_edges where rule in "
+                                          f"('{STEWARD_MATCH}', '{STEWARD_NO_MATCH}')").fetchall()[0][0]
     stats["probable_links"] = con.execute("select count(*) from __identity_edges where rule = 'splink'").fetchall()[0][0]
     guard_records(con, records_table, "__identity_guard_records", guard_config)
     if incremental:
@@ -242,18 +265,24 @@ def _cluster_records(con: duckdb.DuckDBPyConnection, records_table: str, guard_c
     # objects (5 s for 2.35M records at 1M persons)
     nodes = con.sql("select record_key, first_name_folded, birthday from __identity_nodes order by idx").to_arrow_table()
     edges = con.execute(
-        f"""select l.idx as l, r.idx as r,
-                   case when e.rule = 'splink' then e.match_probability else {CERTAIN_WEIGHT} end as w
+        f"""select l.idx as l, r.idx as r, {_strength('e')} as w
             from __identity_kept e
             join __identity_nodes l on l.record_key = e.record_key_l
             join __identity_nodes r on r.record_key = e.record_key_r
             -- links of equal strength are taken in this order: the same clusters on every run
             order by l, r"""
     ).fetchnumpy()
+    # a steward's `no_match` among the records resolved: kept apart even when other links join them
+    cannot = con.execute(
+        f"""select l.idx as l, r.idx as r from __identity_links e
+            join __identity_nodes l on l.record_key = e.record_key_l
+            join __identity_nodes r on r.record_key = e.record_key_r
+            where e.rule = '{STEWARD_NO_MATCH}' order by l, r"""
+    ).fetchnumpy()
     first_names = np.array(nodes["first_name_folded"].to_pylist(), dtype=object)
     birthdays = np.array(nodes["birthday"].to_pylist(), dtype=object)
     clustered = cluster(nodes.num_rows, edges["l"], edges["r"], edges["w"], first_names, birthdays,
-                        guard_config.max_cluster_size)
+                        guard_config.max_cluster_size, cannot["l"], cannot["r"])
     stats.update(clustered.stats)
     return nodes, edges, clustered
 
@@ -297,12 +326,10 @@ def _link_rules(con: duckdb.DuckDBPyConnection) -> None:
                first(e.rule order by e.strength desc, e.rule) as link_rule,
                max(e.match_probability) as match_probability
         from (
-            select k.record_key_l as record_key, k.rule, k.match_probability,
-                   case when k.rule = 'splink' then k.match_probability else {CERTAIN_WEIGHT} end as strength
+            select k.record_key_l as record_key, k.rule, k.match_probability, {_strength('k')} as strength
             from __identity_kept k
             union all
-            select k.record_key_r, k.rule, k.match_probability,
-                   case when k.rule = 'splink' then k.match_probability else {CERTAIN_WEIGHT} end
+            select k.record_key_r, k.rule, k.match_probability, {_strength('k')}
             from __identity_kept k
         ) e
         join __crosswalk_df c on c.record_key = e.record_key
@@ -403,6 +430,7 @@ def resolve(
     match_pairs_table: str | None = MATCH_PAIRS_TABLE,
     crosswalk_table: str = CROSSWALK_TABLE,
     history_table: str = HISTORY_TABLE,
+    labels_table: str | None = LABELS_TABLE,
     guard_config: GuardConfig = GuardConfig(),
     use_guards: bool = True,
     full: bool = False,
@@ -416,12 +444,12 @@ def resolve(
     run_date = run_date or date.today()
     fingerprint = _fingerprint(guard_config, use_guards, {
         "records": records_table, "certain_links": certain_links_table, "match_pairs": match_pairs_table,
-        "crosswalk": crosswalk_table, "history": history_table})
+        "crosswalk": crosswalk_table, "history": history_table, "labels": labels_table})
     incremental = not full and _state_matches(con, fingerprint, crosswalk_table)
     stats: dict = {"resolution": "incremental" if incremental else "full"}
 
-    resolved_records = _links_and_region(con, records_table, certain_links_table, match_pairs_table, guard_config,
-                                         use_guards, incremental, stats)
+    resolved_records = _links_and_region(con, records_table, certain_links_table, match_pairs_table, labels_table,
+                                         guard_config, use_guards, incremental, stats)
     nodes, edges, clustered = _cluster_records(con, resolved_records, guard_config, stats)
     crosswalk, history = _assign_ids(con, crosswalk_table, history_table, run_date, nodes, edges, clustered, stats)
     resolved_at = datetime.now(timezone.utc)

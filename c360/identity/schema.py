@@ -21,3 +21,9 @@ MATCH_RUNS_TABLE = tables.IDENTITY_MATCH_RUNS
 RESOLVED_RECORDS_TABLE = tables.IDENTITY_RESOLVED_RECORDS
 RESOLVED_LINKS_TABLE = tables.IDENTITY_RESOLVED_LINKS
 RESOLUTION_STATE_TABLE = tables.IDENTITY_RESOLUTION_STATE
+
+# the data steward's review loop (c360.identity.review): the pairs of the review band, the queue built
+# from them, and the steward's labels (read by the resolution as links)
+REVIEW_PAIRS_TABLE = tables.IDENTITY_REVIEW_PAIRS
+REVIEW_QUEUE_TABLE = tables.IDENTITY_REVIEW_QUEUE
+LABELS_TABLE = tables.IDENTITY_LABELS
