@@ -8,6 +8,7 @@
     c360 demo [--persons N]
     c360 privacy find (--email E | --phone P | --name "First Last" | --golden-id G) [--warehouse FILE]
     c360 privacy export --golden-id G [--out FILE] [--warehouse FILE]
+    c360 identity review (--export FILE | --import FILE) [--decided-by NAME] [--warehouse FILE]
 """
 
 from __future__ import annotations
@@ -371,6 +372,46 @@ def _add_privacy_commands(commands) -> None:
     export.set_defaults(func=cmd_privacy_export)
 
 
+def cmd_identity_review(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from c360.identity import review
+
+    warehouse = Path(args.warehouse) if args.warehouse else settings.warehouse_path()
+    if not warehouse.exists():
+        print(f"c360 identity review: no warehouse at {warehouse}", file=sys.stderr)
+        return 2
+    with duckdb.connect(str(warehouse)) as con:
+        if args.export_path:
+            n = review.export_queue(con, args.export_path)
+            log.info("wrote %d pairs to review to %s (fill in `decision`: match or no_match)", n, args.export_path)
+            return 0
+        try:
+            counts = review.import_decisions(con, args.import_path, decided_by=args.decided_by)
+        except ValueError as invalid:
+            print(f"c360 identity review: {invalid}", file=sys.stderr)
+            return 1
+    print(json.dumps(counts))
+    log.info("the decisions take effect at the next resolution (marts/golden_customer_sources)")
+    return 0
+
+
+def _add_identity_commands(commands) -> None:
+    identity = commands.add_parser("identity", help="identity resolution: a data steward's review of uncertain pairs")
+    identity_commands = identity.add_subparsers(dest="identity_command", required=True)
+    review = identity_commands.add_parser(
+        "review", help="export the pairs to review (CSV), or import a steward's decisions (match / no_match)"
+    )
+    direction = review.add_mutually_exclusive_group(required=True)
+    direction.add_argument("--export", dest="export_path", help="write the review queue to this CSV file")
+    direction.add_argument("--import", dest="import_path",
+                           help="CSV with record_key_l, record_key_r, decision (match|no_match), optional "
+                           "decided_by, note")
+    review.add_argument("--decided-by", help="who decided, for rows without a decided_by")
+    review.add_argument("--warehouse", help="DuckDB file (default: $C360_WAREHOUSE)")
+    review.set_defaults(func=cmd_identity_review)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="c360", description="Customer 360 pipeline")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -418,6 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"port of the demo sources (default {settings.DEMO_SOURCES_PORT}; 0: any free port)")
     demo.set_defaults(func=cmd_demo)
     _add_privacy_commands(commands)
+    _add_identity_commands(commands)
     return parser
 
 

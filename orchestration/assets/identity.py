@@ -109,12 +109,15 @@ def identity_match_pairs(context: dg.AssetExecutionContext, config: MatchingConf
 def golden_customer_resolution(context: dg.AssetExecutionContext, config: ResolutionConfig,
                                warehouse: DuckDBResource):
     from c360.identity.resolve import resolve  # imports pandas and scipy: only in the step that needs them
+    from c360.identity.review import build_review_queue
 
     run_date = as_of_date(config.as_of)
     guards = GuardConfig(email_cap=config.email_cap, phone_cap=config.phone_cap, address_cap=config.address_cap,
                          max_cluster_size=config.max_cluster_size)
     with warehouse.get_connection() as con:
         stats = resolve(con, run_date, guard_config=guards, full=config.full).stats
+        # the steward's queue shows the golden ids the pairs have after this resolution
+        stats["review_queue"] = build_review_queue(con)
     context.log.info(f"resolution: {stats}")
     vetoes = stats.get("vetoed_links", {})
     yield dg.MaterializeResult(asset_key=CROSSWALK_KEY, metadata={
@@ -129,6 +132,8 @@ def golden_customer_resolution(context: dg.AssetExecutionContext, config: Resolu
         "split_components": stats["split_components"],
         "ids_kept": stats["ids_kept"],
         "ids_new": stats["ids_new"],
+        "steward_labels": stats["steward_labels"],
+        "review_queue": stats["review_queue"],
         "runtime_seconds": stats["resolve_seconds"],
     })
     yield dg.MaterializeResult(asset_key=HISTORY_KEY, metadata={
