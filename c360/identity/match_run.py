@@ -145,7 +145,7 @@ def merge_changed_pairs(con: duckdb.DuckDBPyConnection, scored: pa.Table, change
     con.unregister("__scored_arrow")
     con.execute(f"create or replace table {table} as select * from __merged_pairs order by record_key_l, record_key_r")
     con.execute("drop table __merged_pairs")
-    return con.execute(f"select count(*) from {table}").fetchone()[0]
+    return con.execute(f"select count(*) from {table}").fetchall()[0][0]
 
 
 def _split(pairs: pa.Table, threshold: float) -> tuple[pa.Table, pa.Table]:
@@ -230,7 +230,7 @@ def match_records(
                   "changed_records": result.stats["records"],
                   "pairs": _write_split(con, result.pairs, threshold)}
     stats |= training_stats(stored.model) | {
-        "records": result.stats["records"], "pairs_scored": result.pairs.num_rows,
+        "records": result.stats["records"], "pairs_scored": _split(result.pairs, threshold)[0].num_rows,
         "model_trained_on": stored.trained_on, "model_records": stored.model.records,
         "seconds": round(time.perf_counter() - started, 2)}
     _record_run(con, run_date, stats, stored, threshold, loaded_until)
