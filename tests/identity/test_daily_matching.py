@@ -16,9 +16,9 @@ import pytest
 
 from c360.identity.match_run import (DAILY, FULL, MATCH_INPUT, TRAINED, StoredModel, load_model, match_records,
                                 retrain_reason)
-from c360.identity.matching import TrainedModel, score_pairs
+from c360.identity.matching import DEFAULT_THRESHOLD, REVIEW_THRESHOLD, TrainedModel, score_pairs
 from c360.identity.resolve import resolve, write_match_pairs
-from c360.identity.schema import CROSSWALK_TABLE, MATCH_PAIRS_TABLE, MATCH_RUNS_TABLE, RECORDS_TABLE
+from c360.identity.schema import CROSSWALK_TABLE, MATCH_PAIRS_TABLE, MATCH_RUNS_TABLE, RECORDS_TABLE, REVIEW_PAIRS_TABLE
 from tests.conftest import TEST_TODAY
 from tests.identity.test_end_to_end import _copy_warehouse, _identity_input, _rebuild_identity_models
 from demo_sources.testing.world_loader import land_changes
@@ -29,8 +29,8 @@ DAY2 = TEST_TODAY + timedelta(days=1)
 PAIR_KEY = ["record_key_l", "record_key_r"]
 
 
-def _pairs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    return con.execute(f"select * from {MATCH_PAIRS_TABLE}").df().sort_values(PAIR_KEY).reset_index(drop=True)
+def _pairs(con: duckdb.DuckDBPyConnection, table: str = MATCH_PAIRS_TABLE) -> pd.DataFrame:
+    return con.execute(f"select * from {table}").df().sort_values(PAIR_KEY).reset_index(drop=True)
 
 
 def _crosswalk(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -67,10 +67,14 @@ def daily_and_full(days):
     daily_resolution = resolve(daily_con, DAY2).stats
     full = score_pairs(MATCH_INPUT, load_model(full_con).model, full_con)
     write_match_pairs(full_con, full.pairs)
+    # the review band of a full scoring: from REVIEW_THRESHOLD up to the threshold
+    scored = score_pairs(MATCH_INPUT, load_model(full_con).model, full_con, threshold=REVIEW_THRESHOLD).pairs.to_pandas()
+    full_band = scored[scored["match_probability"] < DEFAULT_THRESHOLD].sort_values(PAIR_KEY).reset_index(drop=True)
     full_resolution = resolve(full_con, DAY2, full=True).stats
     result = {"daily": daily, "full": full.stats, "daily_resolution": daily_resolution,
               "full_resolution": full_resolution, "daily_pairs": _pairs(daily_con), "full_pairs": _pairs(full_con),
-              "daily_crosswalk": _crosswalk(daily_con), "full_crosswalk": _crosswalk(full_con)}
+              "daily_crosswalk": _crosswalk(daily_con), "full_crosswalk": _crosswalk(full_con),
+              "daily_band": _pairs(daily_con, REVIEW_PAIRS_TABLE), "full_band": full_band}
     daily_con.close()
     full_con.close()
     return result
@@ -102,6 +106,12 @@ def test_daily_pairs_equal_a_full_scoring_with_the_same_model(days, daily_and_fu
     assert not full.equals(days["day_one_pairs"])
     assert len(daily) == len(full)
     pd.testing.assert_frame_equal(daily, full, check_exact=True)
+
+
+def test_daily_review_band_equals_a_full_scoring(daily_and_full):
+    daily, full = daily_and_full["daily_band"], daily_and_full["full_band"]
+    assert len(full) > 0 and full["match_probability"].between(REVIEW_THRESHOLD, DEFAULT_THRESHOLD).all()
+    pd.testing.assert_frame_equal(daily, full, check_exact=True, check_dtype=False)
 
 
 def test_daily_crosswalk_equals_the_full_one(daily_and_full):
