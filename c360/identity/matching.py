@@ -150,6 +150,66 @@ PREDICTION_BLOCKING_RULES = [
     ["first_name_folded", "birthday"],  # moved and renamed
     ["landline_e164", "first_initial"],
 ]
+# A record without any identifier (no e-mail, no phone) is found only through its names, address and
+# birthday, and the rules above then need an exact first name besides: in a register of names and
+# addresses (FEBRL) one typo in it hides the pair. These rules block on one or two of those fields, each
+# only for pairs with such a record on a side, and each only where it gives at most
+# MAX_REGISTER_PAIRS_PER_RECORD pairs per such record (`choose_register_rules`): a rule whose pairs grow
+# with the square of the records (one postcode, one year of birth among a million) is left out.
+REGISTER_BLOCKING_RULES = [
+    ["first_name_folded", "last_name_folded"],
+    ["birthday"],
+    ["postcode", "last_name_folded"],
+    ["postcode", "first_name_folded"],
+    ["last_name_folded", "birth_year"],
+    ["first_name_folded", "birth_year"],
+    ["postcode", "birth_year"],
+    ["street_normalized"],
+    ["first_name_folded=last_name_folded", "last_name_folded=first_name_folded"],  # first and last name swapped
+]
+MAX_REGISTER_PAIRS_PER_RECORD = 2.0
+
+
+def _without_identifier(side: str) -> str:
+    return f"({side}.email_normalized is null and {side}.mobile_e164 is null and {side}.landline_e164 is null)"
+
+
+def _register_rule_sql(cols: list[str]) -> str:
+    """Splink blocking SQL of a register rule: its keys equal (`a=b`: the left's a is the right's b) and a
+    record without identifier on a side."""
+    keys = []
+    for col in cols:
+        left, _, right = col.partition("=")
+        keys.append(f'l."{left}" = r."{right or left}"')
+    return " and ".join(keys) + f" and ({_without_identifier('l')} or {_without_identifier('r')})"
+
+
+def register_pair_counts(con: duckdb.DuckDBPyConnection) -> tuple[int, dict[str, int]]:
+    """(records without identifier, pairs each REGISTER_BLOCKING_RULE gives on `match_input`): pairs with
+    equal keys minus those where both records hold an identifier (a swapped rule: an upper bound, by a join)."""
+    without = int(con.execute(f"select count(*) from match_input m where {_without_identifier('m')}").fetchall()[0][0])
+    counts = {}
+    for cols in REGISTER_BLOCKING_RULES:
+        if any("=" in col for col in cols):
+            on = " and ".join(f'l."{c.partition("=")[0]}" = r."{c.partition("=")[2]}"' for c in cols)
+            sql = (f"select count(*) from match_input l join match_input r on {on} "
+                   f"where {_without_identifier('l')} and l.record_key <> r.record_key")
+        else:
+            keys = ", ".join(f'"{c}"' for c in cols)
+            not_null = " and ".join(f'"{c}" is not null' for c in cols)
+            sql = (f"select coalesce(sum(n * (n - 1) // 2 - i * (i - 1) // 2), 0) from "
+                   f"(select count(*)::hugeint as n, count(*) filter (not {_without_identifier('m')})::hugeint as i "
+                   f"from match_input m where {not_null} group by {keys})")
+        counts[_rule_name(cols)] = int(con.execute(sql).fetchall()[0][0])
+    return without, counts
+
+
+def choose_register_rules(without_identifier: int, pair_counts: dict[str, int]) -> list[list[str]]:
+    """The register rules with pairs (at most MAX_REGISTER_PAIRS_PER_RECORD per record without identifier)."""
+    cap = MAX_REGISTER_PAIRS_PER_RECORD * without_identifier
+    return [cols for cols in REGISTER_BLOCKING_RULES if 0 < pair_counts.get(_rule_name(cols), 0) <= cap]
+
+
 # EM: each rule estimates the fields it does not block on; together they cover every field. These are
 # used whenever they have pairs enough (`choose_training_rules`), which the demo world's data always has.
 TRAINING_BLOCKING_RULES = [
@@ -225,14 +285,17 @@ With enough records (MIN_TRAINING_RECORDS) u is measured on the data instead.
 """
 
 
-def settings() -> dict:
+def settings(register_rules: list[list[str]] | None = None) -> dict:
+    """Splink settings: PREDICTION_BLOCKING_RULES, then the chosen REGISTER_BLOCKING_RULES (kept with the
+    model, so that a daily scoring blocks as the training day did)."""
     from splink import block_on
 
+    register = [{"blocking_rule": _register_rule_sql(cols), "sql_dialect": "duckdb"} for cols in register_rules or []]
     return {
         "link_type": "dedupe_only",
         "unique_id_column_name": "record_key",
         "comparisons": comparisons(),
-        "blocking_rules_to_generate_predictions": [block_on(*cols) for cols in PREDICTION_BLOCKING_RULES],
+        "blocking_rules_to_generate_predictions": [block_on(*cols) for cols in PREDICTION_BLOCKING_RULES] + register,
         "retain_matching_columns": False,
         "retain_intermediate_calculation_columns": False,
         "additional_columns_to_retain": [],
@@ -400,12 +463,12 @@ def _linker(con: duckdb.DuckDBPyConnection, model_settings: dict):
 
 
 def _train(con: duckdb.DuckDBPyConnection, n: int, prior: float, rules: list[list[str]], u_max_pairs: float,
-           em_max_pairs: float, seed: int, threads: int | None) -> TrainedModel:
+           em_max_pairs: float, seed: int, threads: int | None, register_rules: list[list[str]]) -> TrainedModel:
     """u by random sampling, m by EM over `rules`, on `match_input`. A rule whose EM fails is skipped (its
     comparisons keep the m of the other rules, or the fallback's); all failing raises."""
     from splink import block_on
 
-    linker = _linker(con, settings() | {"probability_two_random_records_match": prior})
+    linker = _linker(con, settings(register_rules) | {"probability_two_random_records_match": prior})
     failed = {}
     # DuckDB's seeded sampling repeats itself only on one thread.
     con.execute("set threads = 1")
@@ -428,15 +491,16 @@ def _train(con: duckdb.DuckDBPyConnection, n: int, prior: float, rules: list[lis
     reason = f"EM over {len(trained)} rule(s) with >= {MIN_EM_PAIRS} pairs"
     if failed:
         reason += "; EM failed (rule skipped) on " + "; ".join(f"{rule}: {error}" for rule, error in failed.items())
-    training = {"training": EM, "reason": reason, "rules": trained, "failed_rules": failed}
+    training = {"training": EM, "reason": reason, "rules": trained, "failed_rules": failed,
+                "register_rules": [_rule_name(cols) for cols in register_rules]}
     return TrainedModel(with_fallback_m_u(linker.misc.save_model_to_json()), _term_frequencies(con, linker), n,
                         training)
 
 
 def _fallback_model(con: duckdb.DuckDBPyConnection, n: int, prior: float, reason: str, sample_u: bool,
-                    u_max_pairs: float, seed: int, threads: int | None) -> TrainedModel:
+                    u_max_pairs: float, seed: int, threads: int | None, register_rules: list[list[str]]) -> TrainedModel:
     """FALLBACK_M_U with the prior; u (and term frequencies) measured on the data where that is sound."""
-    linker = _linker(con, with_fallback_m_u(settings()) | {"probability_two_random_records_match": prior})
+    linker = _linker(con, with_fallback_m_u(settings(register_rules)) | {"probability_two_random_records_match": prior})
     tf = _no_term_frequencies()
     if sample_u:
         con.execute("set threads = 1")
@@ -448,11 +512,12 @@ def _fallback_model(con: duckdb.DuckDBPyConnection, n: int, prior: float, reason
         except Exception as error:  # noqa: BLE001 - keep the fallback u
             reason += f"; u sampling failed ({type(error).__name__}), fallback u kept"
             sample_u = False
-            linker = _linker(con, with_fallback_m_u(settings()) | {"probability_two_random_records_match": prior})
+            linker = _linker(con, with_fallback_m_u(settings(register_rules)) | {"probability_two_random_records_match": prior})
         finally:
             con.execute(f"set threads = {int(threads)}" if threads else "reset threads")
     # levels the sample did not see lose their u in Splink's JSON: the fallback's takes their place
     training = {"training": FALLBACK_PRIORS, "reason": reason, "rules": [], "failed_rules": {},
+                "register_rules": [_rule_name(cols) for cols in register_rules],
                 "u": "random sampling" if sample_u else "fallback"}
     return TrainedModel(with_fallback_m_u(linker.misc.save_model_to_json()), tf, n, training)
 
@@ -520,6 +585,8 @@ def _training_plan(con: duckdb.DuckDBPyConnection, n: int) -> dict:
     prior, found = deterministic_prior(con, n)
     counts = candidate_pair_counts(con, TRAINING_BLOCKING_RULES + EXTRA_TRAINING_BLOCKING_RULES)
     rules = choose_training_rules(counts, _columns_with_data(con))
+    without_identifier, register_counts = register_pair_counts(con)
+    register_rules = choose_register_rules(without_identifier, register_counts)
     sample_u = n >= MIN_TRAINING_RECORDS and prior <= MAX_SAMPLING_PRIOR
     reason = None
     if n < MIN_TRAINING_RECORDS:
@@ -530,7 +597,8 @@ def _training_plan(con: duckdb.DuckDBPyConnection, n: int) -> dict:
     elif not rules:
         reason = f"no training blocking rule gives {MIN_EM_PAIRS} pairs or more"
     return {"prior": prior, "deterministic_pairs": found, "pair_counts": counts, "rules": rules,
-            "sample_u": sample_u, "reason": reason}
+            "sample_u": sample_u, "reason": reason, "register_rules": register_rules,
+            "register_pair_counts": register_counts}
 
 
 def _train_and_score(con: duckdb.DuckDBPyConnection, n: int, plan: dict, threshold: float, u_max_pairs: float,
@@ -541,7 +609,8 @@ def _train_and_score(con: duckdb.DuckDBPyConnection, n: int, plan: dict, thresho
     started = time.perf_counter()
     if reason is None:
         try:
-            model = _train(con, n, plan["prior"], plan["rules"], u_max_pairs, em_max_pairs, seed, threads)
+            model = _train(con, n, plan["prior"], plan["rules"], u_max_pairs, em_max_pairs, seed, threads,
+                           plan["register_rules"])
             seconds = time.perf_counter() - started
             return model, _score(con, model, threshold, changed_only=False), seconds
         except (MemoryError, duckdb.OutOfMemoryException):
@@ -549,7 +618,8 @@ def _train_and_score(con: duckdb.DuckDBPyConnection, n: int, plan: dict, thresho
         except Exception as error:  # noqa: BLE001 - EMTrainingException, math domain error, inf weights...
             reason = f"training failed: {type(error).__name__}: {str(error)[:300]}"
             logger.warning("Splink training failed, using the fallback priors: %s", reason)
-    model = _fallback_model(con, n, plan["prior"], reason, plan["sample_u"], u_max_pairs, seed, threads)
+    model = _fallback_model(con, n, plan["prior"], reason, plan["sample_u"], u_max_pairs, seed, threads,
+                            plan["register_rules"])
     seconds = time.perf_counter() - started
     return model, _score(con, model, threshold, changed_only=False), seconds
 
@@ -590,7 +660,8 @@ def predict_pairs(
                                                    threads)
     con.close()
     stats |= training_stats(model) | {"prior": plan["prior"], "deterministic_pairs": plan["deterministic_pairs"],
-                                      "training_pair_counts": plan["pair_counts"]}
+                                      "training_pair_counts": plan["pair_counts"],
+                                      "register_rules": [_rule_name(cols) for cols in plan["register_rules"]]}
     stats["pairs"] = pairs.num_rows
     stats["train_seconds"] = round(train_seconds, 2)
     stats["seconds"] = round(time.perf_counter() - started, 2)
