@@ -76,6 +76,17 @@ def _level(sql: str, label: str, tf_col: str | None = None) -> dict:
 ELSE = {"sql_condition": "else", "label_for_charts": "else"}
 
 
+def _swapped(col: str, other: str) -> str:
+    """The name of one side is (nearly) the other name of the other side: first and last name swapped."""
+    return (f"jaro_winkler_similarity({col}_l, {other}_r) >= 0.9 "
+            f"or jaro_winkler_similarity({col}_r, {other}_l) >= 0.9")
+
+
+# one typo in a date: a digit of YYYYMMDD changed, two neighbouring digits swapped, or day and month swapped
+BIRTHDAY_TYPO = ("damerau_levenshtein(strftime(birthday_l, '%Y%m%d'), strftime(birthday_r, '%Y%m%d')) <= 1 "
+                 "or strftime(birthday_l, '%Y%d%m') = strftime(birthday_r, '%Y%m%d')")
+
+
 def comparisons() -> list[dict]:
     return [
         {
@@ -87,6 +98,7 @@ def comparisons() -> list[dict]:
                 _level("jaro_winkler_similarity(first_name_folded_l, first_name_folded_r) >= 0.9", "jw >= 0.9"),
                 _level("(first_name_folded_l is null or first_name_folded_r is null) "
                        "and first_initial_l = first_initial_r", "initial agrees"),
+                _level(_swapped("first_name_folded", "last_name_folded"), "swapped with last name"),
                 _level("jaro_winkler_similarity(first_name_folded_l, first_name_folded_r) >= 0.8", "jw >= 0.8"),
                 ELSE,
             ],
@@ -97,6 +109,7 @@ def comparisons() -> list[dict]:
                 _null("last_name_folded"),
                 _level("last_name_folded_l = last_name_folded_r", "exact", "last_name_folded"),
                 _level("jaro_winkler_similarity(last_name_folded_l, last_name_folded_r) >= 0.9", "jw >= 0.9"),
+                _level(_swapped("last_name_folded", "first_name_folded"), "swapped with first name"),
                 _level("jaro_winkler_similarity(last_name_folded_l, last_name_folded_r) >= 0.8", "jw >= 0.8"),
                 ELSE,
             ],
@@ -122,6 +135,7 @@ def comparisons() -> list[dict]:
         {
             "output_column_name": "birthday",
             "comparison_levels": [_null("birthday"), _level("birthday_l = birthday_r", "exact"),
+                                  _level(BIRTHDAY_TYPO, "one typo"),
                                   _level("birth_year_l = birth_year_r", "same year"), ELSE],
         },
         {
@@ -131,6 +145,9 @@ def comparisons() -> list[dict]:
                 _level("address_key_l = address_key_r", "exact", "address_key"),
                 _level("postcode_l = postcode_r and jaro_winkler_similarity(street_normalized_l, street_normalized_r) >= 0.9",
                        "same postcode, similar street"),
+                _level("damerau_levenshtein(postcode_l, postcode_r) <= 1 "
+                       "and jaro_winkler_similarity(street_normalized_l, street_normalized_r) >= 0.9",
+                       "similar street, postcode one typo"),
                 _level("postcode_l = postcode_r", "same postcode"),
                 ELSE,
             ],
@@ -255,15 +272,17 @@ EM, FALLBACK_PRIORS = "em", "fallback_priors"
 # m and u per comparison level (by `label_for_charts`) where the data cannot estimate them.
 FALLBACK_M_U = {
     "first_name": {"exact": (0.87, 0.0045), "jw >= 0.9": (0.017, 0.0018), "initial agrees": (0.052, 0.0036),
-                   "jw >= 0.8": (0.00083, 0.0046), "else": (0.057, 0.99)},
-    "last_name": {"exact": (0.94, 0.017), "jw >= 0.9": (0.036, 0.0097), "jw >= 0.8": (0.0084, 0.023),
-                  "else": (0.019, 0.95)},
+                   "swapped with last name": (0.002, 1e-5), "jw >= 0.8": (0.00083, 0.0046), "else": (0.057, 0.99)},
+    "last_name": {"exact": (0.94, 0.017), "jw >= 0.9": (0.036, 0.0097), "swapped with first name": (0.002, 1e-5),
+                  "jw >= 0.8": (0.0084, 0.023), "else": (0.019, 0.95)},
     "email": {"exact": (0.92, 4.2e-5), "else": (0.075, 0.99996)},
     "mobile": {"exact": (0.96, 4.4e-5), "else": (0.52, 0.99996)},
     "landline": {"exact": (0.95, 0.00012), "else": (0.05, 0.99988)},
-    "birthday": {"exact": (0.95, 6.9e-5), "same year": (0.025, 0.015), "else": (0.025, 0.985)},
+    "birthday": {"exact": (0.95, 6.9e-5), "one typo": (0.01, 0.001), "same year": (0.025, 0.015),
+                 "else": (0.025, 0.985)},
     "address": {"exact": (0.96, 3.8e-5), "same postcode, similar street": (0.0037, 5.4e-5),
-                "same postcode": (0.0083, 0.011), "else": (0.033, 0.99)},
+                "similar street, postcode one typo": (0.003, 1e-5), "same postcode": (0.0083, 0.011),
+                "else": (0.033, 0.99)},
 }
 """Where these numbers come from (used where training is not possible, and for levels it leaves unestimated).
 
