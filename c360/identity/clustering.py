@@ -89,6 +89,18 @@ def _greedy(
             conflicts[key] = records_conflict(view[x], view[y]) is not None
         return conflicts[key]
 
+    def full(z: int) -> bool:
+        return len(_clean(view[z]["first_name_folded"])) > 1 and view[z]["birthday"] is not None
+
+    def mergeable(group_a: list[int], group_b: list[int]) -> bool:
+        """No two records conflict, unless a third with a full first name and a birthday agrees with
+        both: the original beside two copies mistyped in different fields. An initial or a record
+        without birthday is no such bridge (Anna -phone- A. -e-mail- Andreas stays apart)."""
+        both = group_a + group_b
+        return all(not conflict(x, y) or any(z not in (x, y) and full(z) and not conflict(z, x) and not conflict(z, y)
+                                             for z in both)
+                   for x in group_a for y in group_b)
+
     def find(x: int) -> int:
         while parent[x] != x:
             parent[x] = parent[parent[x]]
@@ -100,7 +112,7 @@ def _greedy(
         a, b = find(int(left[i])), find(int(right[i]))
         if a == b:
             continue
-        if size[a] + size[b] > cap or any(conflict(x, y) for x in members[a] for y in members[b]):
+        if size[a] + size[b] > cap or not mergeable(members[a], members[b]):
             dropped += 1
             continue
         if size[a] < size[b]:

@@ -5,7 +5,7 @@ Three kinds of guard, applied to every candidate link (certain or probable) befo
 - **vetoes** on a pair: conflicting first names (both given, neither an initial of the other, not a
   typo of each other) or conflicting birthdays (both given and different) forbid the link, unless the
   rest of the record says it is one person mistyped (`records_conflict`): first and last name swapped;
-  another first name with the same birthday and the same last name or address; a birthday one typo away (one digit,
+  another first name with the same birthday (or one typo away) and the same last name or address; a birthday one typo away (one digit,
   two digits swapped, day and month swapped) where both names agree; another birthday where first name,
   last name and address are all the same. A household (same address and last name) keeps its first
   names and birthdays apart; what these let through are twins at one address with the same last name
@@ -127,11 +127,11 @@ def birthdays_near(a, b) -> bool:
 
 
 def _addresses_agree(a: dict, b: dict) -> bool:
-    """Same postcode and a similar street, or the same street and a postcode one typo away."""
+    """The same street, or a similar one (JW >= threshold) in the same postcode or one a typo away."""
     sa, sb, pa, pb = a.get("street_normalized"), b.get("street_normalized"), a.get("postcode"), b.get("postcode")
     if not (sa and sb and pa and pb):
         return False
-    return (pa == pb and jaro_winkler(sa, sb) >= NAME_JW_THRESHOLD) or (sa == sb and edit_distance(pa, pb) <= 1)
+    return sa == sb or (edit_distance(pa, pb) <= 1 and jaro_winkler(sa, sb) >= NAME_JW_THRESHOLD)
 
 
 def _swapped(a: dict, b: dict) -> bool:
@@ -149,26 +149,17 @@ def records_conflict(a: dict, b: dict) -> str | None:
     fa, fb = a.get("first_name_folded"), b.get("first_name_folded")
     ba, bb = a.get("birthday"), b.get("birthday")
     same_last = _agree(a.get("last_name_folded"), b.get("last_name_folded"))
+    near = ba is not None and bb is not None and (ba == bb or birthdays_near(ba, bb))
     if not first_names_compatible(fa, fb):
-        if _swapped(a, b) or (ba is not None and ba == bb and (same_last or _addresses_agree(a, b))):
-            return None
-        return "first_name_conflict"
+        if not (_swapped(a, b) or (near and (same_last or _addresses_agree(a, b)))):
+            return "first_name_conflict"
+        return None if birthdays_compatible(ba, bb) or near else "birthday_conflict"
     if not birthdays_compatible(ba, bb):
-        # a swapped name's link (its first names conflict) gets no second forgiveness
-        names = first_names_compatible(fa, fb) and bool(_clean(fa)) and len(_clean(fa)) > 1 and len(_clean(fb)) > 1 and same_last
-        if names and (birthdays_near(ba, bb) or (_clean(fa) == _clean(fb) and _addresses_agree(a, b))):
+        names = bool(_clean(fa)) and len(_clean(fa)) > 1 and len(_clean(fb)) > 1 and same_last
+        if names and (near or (_clean(fa) == _clean(fb) and _addresses_agree(a, b))):
             return None
         return "birthday_conflict"
     return None
-
-
-def groups_compatible(names_a: Iterable[str], names_b: Iterable[str], bdays_a: Iterable, bdays_b: Iterable) -> bool:
-    """May two groups of records (each one person so far) be merged?"""
-    bdays_a, bdays_b = set(bdays_a), set(bdays_b)
-    if bdays_a and bdays_b and not (bdays_a & bdays_b):
-        return False
-    names_b = list(names_b)
-    return all(first_names_compatible(x, y) for x in names_a for y in names_b)
 
 
 # --- SQL (millions of pairs) ---------------------------------------------------------------------
@@ -203,8 +194,9 @@ def _birthdays_near_sql(a: str, b: str) -> str:
 
 
 def _addresses_agree_sql() -> str:
-    return ("(e.postcode_l = e.postcode_r and jaro_winkler_similarity(e.street_l, e.street_r) >= "
-            f"{NAME_JW_THRESHOLD} or e.street_l = e.street_r and damerau_levenshtein(e.postcode_l, e.postcode_r) <= 1)")
+    return ("(e.postcode_l is not null and e.postcode_r is not null and (e.street_l = e.street_r "
+            "or damerau_levenshtein(e.postcode_l, e.postcode_r) <= 1 "
+            f"and jaro_winkler_similarity(e.street_l, e.street_r) >= {NAME_JW_THRESHOLD}))")
 
 
 def _forgiven_first_name_sql() -> str:
@@ -212,8 +204,9 @@ def _forgiven_first_name_sql() -> str:
     fl, fr = "rtrim(e.first_name_l, '.')", "rtrim(e.first_name_r, '.')"
     cross_l, cross_r = _agree_sql(fl, "e.last_name_r"), _agree_sql(fr, "e.last_name_l")
     same_birthday = "coalesce(e.birthday_l = e.birthday_r, false)"
+    near = f"coalesce(e.birthday_l = e.birthday_r or {_birthdays_near_sql('e.birthday_l', 'e.birthday_r')}, false)"
     return (f"(({cross_l} and {cross_r}) or (({cross_l} or {cross_r}) and {same_birthday}) "
-            f"or ({same_birthday} and ({_agree_sql('e.last_name_l', 'e.last_name_r')} or {_addresses_agree_sql()})))")
+            f"or ({near} and ({_agree_sql('e.last_name_l', 'e.last_name_r')} or {_addresses_agree_sql()})))")
 
 
 def _forgiven_birthday_sql() -> str:
@@ -318,7 +311,9 @@ def veto_links(con: duckdb.DuckDBPyConnection, edges_table: str, guard_records_t
                 when c.first_name_l is not null and not coalesce({_forgiven_first_name_sql()}, false)
                     then 'first_name_conflict'
                 when {birthday_conflict_sql('e.birthday_l', 'e.birthday_r')}
-                     and (c.first_name_l is not null or not coalesce({_forgiven_birthday_sql()}, false))
+                     and not coalesce(case when c.first_name_l is not null
+                                           then {_birthdays_near_sql('e.birthday_l', 'e.birthday_r')}
+                                           else {_forgiven_birthday_sql()} end, false)
                     then 'birthday_conflict'
                 -- caps guard only probable links, and only when nothing personal agrees
                 when e.rule <> 'splink' then null

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -258,6 +259,8 @@ DETERMINISTIC_RECALL = 0.8
 # The prior is kept inside this open interval: 0 (no deterministic pair) makes every weight -inf and 1
 # (every pair deterministic) +inf; either breaks EM and scoring ("math domain error", "inf" in SQL).
 PRIOR_BOUNDS = (1e-10, 0.5)
+# the most the model's own posterior may raise the deterministic prior (`_calibrated_prior`)
+MAX_PRIOR_RAISE = 4.0
 # EM on a rule with fewer candidate pairs than this is not tried: Splink's own guidance is that EM needs
 # "usually at least a few hundred, but preferably at least a few thousand" comparisons, and on a handful
 # of pairs (one duplicate) it drives m to 0 or 1.
@@ -551,8 +554,10 @@ def _changed_only(rules: list[dict]) -> list[dict]:
             for rule in rules]
 
 
-def _score(con: duckdb.DuckDBPyConnection, model: TrainedModel, threshold: float, changed_only: bool) -> pa.Table:
-    """Pairs of `match_input` at or above `threshold` under `model`, without any training."""
+def _score(con: duckdb.DuckDBPyConnection, model: TrainedModel, threshold: float, changed_only: bool,
+           calibrate: bool = False) -> pa.Table:
+    """Pairs of `match_input` at or above `threshold` under `model`, without any training; with `calibrate`,
+    the prior first checked against the pairs the model links (`_calibrated_prior`, which updates `model`)."""
     from splink import DuckDBAPI, Linker
 
     model_settings = copy.deepcopy(model.settings)
@@ -568,15 +573,51 @@ def _score(con: duckdb.DuckDBPyConnection, model: TrainedModel, threshold: float
                     f"from __tf_arrow where tf_column = '{col}'")
         linker.table_management.register_term_frequency_lookup(db_api.register(f"tf_{col}"), col)
     con.unregister("__tf_arrow")
-    predicted = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+    prior = model.settings["probability_two_random_records_match"]
+    low = _weight_threshold(threshold, prior, prior * MAX_PRIOR_RAISE) if calibrate else threshold
+    predicted = linker.inference.predict(threshold_match_probability=low, warning_mode="never").physical_name
+    shift = 0.0
+    if calibrate:
+        new_prior = _calibrated_prior(con, predicted, prior)
+        shift = _log2_odds(new_prior) - _log2_odds(prior)
+        model.settings["probability_two_random_records_match"] = new_prior
+        model.training["prior_calibration"] = {"deterministic_prior": prior, "prior": new_prior}
     return con.execute(
         f"""
         select least(record_key_l, record_key_r) as record_key_l,
                greatest(record_key_l, record_key_r) as record_key_r,
-               match_probability, match_weight
-        from {predicted.physical_name}
+               1 / (1 + pow(2, -(match_weight + {shift}))) as match_probability, match_weight + {shift} as match_weight
+        from {predicted}
+        where match_weight + {shift} >= {_log2_odds(threshold)}
         """
     ).to_arrow_table()
+
+
+def _log2_odds(p: float) -> float:
+    return math.log2(p / (1 - p))
+
+
+def _weight_threshold(threshold: float, prior: float, raised: float) -> float:
+    """The probability under `prior` of a pair that reaches `threshold` under the `raised` prior."""
+    weight = _log2_odds(threshold) - (_log2_odds(min(raised, PRIOR_BOUNDS[1])) - _log2_odds(prior))
+    return 1 / (1 + 2 ** -weight)
+
+
+def _calibrated_prior(con: duckdb.DuckDBPyConnection, predicted: str, prior: float) -> float:
+    """The prior from the model's own posterior. The deterministic prior assumes its rules find
+    DETERMINISTIC_RECALL of the matches; where the linked pairs (weighted by their probability) say
+    the rules find fewer (a register without e-mails, its names and birthdays mistyped: FEBRL, 40-50 %),
+    the prior is raised by that ratio, at most MAX_PRIOR_RAISE times. It is never lowered."""
+    rules = " or ".join(f"({rule})" for rule in DETERMINISTIC_RULES)
+    share = con.execute(
+        f"""select sum(p.match_probability) filter (where {rules}) / nullif(sum(p.match_probability), 0)
+            from {predicted} p
+            join match_input l on l.record_key = p.record_key_l
+            join match_input r on r.record_key = p.record_key_r""").fetchall()[0][0]
+    if not share or share >= DETERMINISTIC_RECALL:
+        return prior
+    raised = prior * min(DETERMINISTIC_RECALL / share, MAX_PRIOR_RAISE)
+    return min(max(raised, PRIOR_BOUNDS[0]), PRIOR_BOUNDS[1])
 
 
 def score_pairs(
@@ -631,7 +672,7 @@ def _train_and_score(con: duckdb.DuckDBPyConnection, n: int, plan: dict, thresho
             model = _train(con, n, plan["prior"], plan["rules"], u_max_pairs, em_max_pairs, seed, threads,
                            plan["register_rules"])
             seconds = time.perf_counter() - started
-            return model, _score(con, model, threshold, changed_only=False), seconds
+            return model, _score(con, model, threshold, changed_only=False, calibrate=True), seconds
         except (MemoryError, duckdb.OutOfMemoryException):
             raise
         except Exception as error:  # noqa: BLE001 - EMTrainingException, math domain error, inf weights...
@@ -640,7 +681,7 @@ def _train_and_score(con: duckdb.DuckDBPyConnection, n: int, plan: dict, thresho
     model = _fallback_model(con, n, plan["prior"], reason, plan["sample_u"], u_max_pairs, seed, threads,
                             plan["register_rules"])
     seconds = time.perf_counter() - started
-    return model, _score(con, model, threshold, changed_only=False), seconds
+    return model, _score(con, model, threshold, changed_only=False, calibrate=True), seconds
 
 
 def training_stats(model: TrainedModel | None, reason: str = "") -> dict:
