@@ -162,6 +162,15 @@ def records_conflict(a: dict, b: dict) -> str | None:
     return None
 
 
+def groups_compatible(names_a: Iterable[str], names_b: Iterable[str], bdays_a: Iterable, bdays_b: Iterable) -> bool:
+    """May two groups of records (each one person so far) be merged, by first names and birthdays alone?"""
+    bdays_a, bdays_b = set(bdays_a), set(bdays_b)
+    if bdays_a and bdays_b and not (bdays_a & bdays_b):
+        return False
+    names_b = list(names_b)
+    return all(first_names_compatible(x, y) for x in names_a for y in names_b)
+
+
 # --- SQL (millions of pairs) ---------------------------------------------------------------------
 
 
