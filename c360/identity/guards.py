@@ -5,12 +5,13 @@ Three kinds of guard, applied to every candidate link (certain or probable) befo
 - **vetoes** on a pair: conflicting first names (both given, neither an initial of the other, not a
   typo of each other) or conflicting birthdays (both given and different) forbid the link, unless the
   rest of the record says it is one person mistyped (`records_conflict`): first and last name swapped;
-  another first name with the same birthday (or one typo away) and the same last name or address; a birthday one typo away (one digit,
-  two digits swapped, day and month swapped) where both names agree; another birthday where first name,
-  last name and address are all the same. A household (same address and last name) keeps its first
-  names and birthdays apart; what these let through are twins at one address with the same last name
-  (another first name, same birthday) and a father and son of one name at one address (another
-  birthday): registers of records typed by hand (FEBRL) hold far more such typos than those;
+  another first name with a birthday the same or one typo away (one digit, two neighbouring digits or
+  day and month swapped) and the same last name or address; such a birthday with a compatible first
+  name and the same last name or address; another birthday where first name, last name and address
+  are all the same. A household (same address and last name) keeps its first names and birthdays
+  apart; what these let through are twins at one address (another first name, same birthday) and a
+  father and son of one name at one address (another birthday): registers typed by hand (FEBRL)
+  hold far more such typos than those;
 - **identifier caps**: when one e-mail, phone or address is used by more than `cap` different first
   names, it is a household (or a placeholder) identifier; a link through it then needs the same
   first name on both sides, so that `A. Müller` or a record without a first name cannot bridge the
@@ -155,8 +156,10 @@ def records_conflict(a: dict, b: dict) -> str | None:
             return "first_name_conflict"
         return None if birthdays_compatible(ba, bb) or near else "birthday_conflict"
     if not birthdays_compatible(ba, bb):
-        names = bool(_clean(fa)) and len(_clean(fa)) > 1 and len(_clean(fb)) > 1 and same_last
-        if names and (near or (_clean(fa) == _clean(fb) and _addresses_agree(a, b))):
+        full_names = bool(_clean(fa)) and len(_clean(fa)) > 1 and len(_clean(fb)) > 1
+        same_address = _addresses_agree(a, b)
+        if full_names and ((near and (same_last or same_address))
+                           or (_clean(fa) == _clean(fb) and same_last and same_address)):
             return None
         return "birthday_conflict"
     return None
@@ -221,8 +224,10 @@ def _forgiven_first_name_sql() -> str:
 def _forgiven_birthday_sql() -> str:
     """The link's birthday conflict is a typo of one person (`records_conflict`); first names do not conflict."""
     fl, fr = "rtrim(e.first_name_l, '.')", "rtrim(e.first_name_r, '.')"
-    return (f"(length({fl}) > 1 and length({fr}) > 1 and {_agree_sql('e.last_name_l', 'e.last_name_r')} "
-            f"and ({_birthdays_near_sql('e.birthday_l', 'e.birthday_r')} or ({fl} = {fr} and {_addresses_agree_sql()})))")
+    same_last = _agree_sql("e.last_name_l", "e.last_name_r")
+    return (f"(length({fl}) > 1 and length({fr}) > 1 "
+            f"and (({_birthdays_near_sql('e.birthday_l', 'e.birthday_r')} and ({same_last} or {_addresses_agree_sql()}))"
+            f" or ({fl} = {fr} and {same_last} and {_addresses_agree_sql()})))")
 
 
 def identifier_fanout(con: duckdb.DuckDBPyConnection, records_table: str, target: str) -> None:

@@ -574,6 +574,7 @@ def _score(con: duckdb.DuckDBPyConnection, model: TrainedModel, threshold: float
         linker.table_management.register_term_frequency_lookup(db_api.register(f"tf_{col}"), col)
     con.unregister("__tf_arrow")
     prior = model.settings["probability_two_random_records_match"]
+    calibrate = calibrate and 0 < threshold < 1
     low = _weight_threshold(threshold, prior, prior * MAX_PRIOR_RAISE) if calibrate else threshold
     predicted = linker.inference.predict(threshold_match_probability=low, warning_mode="never").physical_name
     shift = 0.0
@@ -588,7 +589,7 @@ def _score(con: duckdb.DuckDBPyConnection, model: TrainedModel, threshold: float
                greatest(record_key_l, record_key_r) as record_key_r,
                1 / (1 + pow(2, -(match_weight + {shift}))) as match_probability, match_weight + {shift} as match_weight
         from {predicted}
-        where match_weight + {shift} >= {_log2_odds(threshold)}
+        where 1 / (1 + pow(2, -(match_weight + {shift}))) >= {threshold}
         """
     ).to_arrow_table()
 
