@@ -15,10 +15,14 @@ only rules with MIN_EM_PAIRS or more run EM (`choose_training_rules`). Where tra
 enough) or Splink's training fails, the model is FALLBACK_M_U with the prior; levels EM leaves
 unestimated take their m/u from it too. The model's `training` (and the stats) say which path ran and why.
 
-Prediction uses blocking rules on folded names, e-mail, phones, postcode/street and birthday, and
-keeps pairs above `threshold`. Comparisons use Jaro-Winkler on names, exact matches on e-mail,
-phones, birthday and address, with term-frequency adjustments where a value's frequency matters
-(a shared landline or a common last name says less than a rare one).
+Prediction uses blocking rules on folded names, e-mail, phones, postcode/street and birthday (and, for
+records without e-mail or phone, looser REGISTER_BLOCKING_RULES where their pairs stay bounded), and
+keeps pairs above `threshold`. The prior is checked against the model's own posterior before that
+(`_calibrated_prior`): where the deterministic rules find far fewer of the linked pairs than assumed,
+it is raised. Comparisons use Jaro-Winkler on names (and on first and last name swapped), exact
+matches on e-mail and phones, birthday and address with a level for one typo, with term-frequency
+adjustments where a value's frequency matters (a shared landline or a common last name says less
+than a rare one).
 
 Input: a table with the columns of `int_customer_records` (see `MATCH_COLUMNS`). Splink runs in
 its own in-memory DuckDB so that none of its work tables land in the warehouse.
@@ -299,6 +303,10 @@ need not sum to exactly 1. Two comparisons are not taken from it, because that w
   the trained one (exact 6.9e-5: one birthday in ~40 years of birth dates; same year 1.5 %).
 - landline: EM put m(else) at 0.0003, i.e. a person never has two landlines nor moves; m is Splink's
   default for two levels (0.95 / 0.05), u the trained one.
+The typo levels (names swapped, a birthday one typo away, a postcode one typo away) came after that
+training and are guesses of the same order as their neighbours: m a few tenths of a per cent to one per
+cent (a typo in one field of one record in a hundred or more), u the chance that two different people
+agree so (names swapped: 1e-5; a birthday one typo away: ~40 of ~24,000 dates, 0.1 %).
 u of an identifier (e-mail, phone, exact address) is the share of random pairs of different people that
 share it, which falls with the number of records; the demo's values are for ~50,000 records and overstate
 a shared identifier's evidence in a small table, where the prior (from the number of pairs) is larger in
