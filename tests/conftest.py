@@ -211,6 +211,7 @@ LONG_RUNNING_FILES = (
     "tests/operations/test_crash_recovery.py",
     "tests/dbt/test_junk_records.py",
     "tests/ui/test_dagster_ui.py",
+    "tests/contract/test_payloads_to_golden.py",
 )
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from c360.identity.guards import _clean, first_names_compatible, groups_compatible
+from c360.identity.guards import _clean, first_names_compatible, records_conflict
 
 CERTAIN_WEIGHT = 2.0  # certain links sort before every probable link (match probability <= 1)
 STEWARD_WEIGHT = 3.0  # a data steward's `match` sorts before everything and overrides the conflict checks
@@ -81,19 +81,38 @@ def _greedy(
     left: np.ndarray,
     right: np.ndarray,
     weight: np.ndarray,
-    first_names: np.ndarray,
-    birthdays: np.ndarray,
+    records: dict[str, np.ndarray],
     cap: int,
     cannot: dict[int, set[int]] | None = None,
 ) -> tuple[dict[int, int], int]:
-    """Union-find over one set of nodes, strongest links first, refusing conflicting merges and merges
-    that would join a cannot-link pair (`cannot`: node -> the nodes it may not be with)."""
+    """Union-find over one set of nodes, strongest links first, refusing a merge that would put two
+    records into one group whose link the guards would veto (`guards.records_conflict`), unless a
+    data steward's `match` (STEWARD_WEIGHT) makes it, and always one that would join a cannot-link
+    pair (`cannot`: node -> the nodes it may not be with)."""
     parent = {int(v): int(v) for v in nodes}
-    members = {int(v): {int(v)} for v in nodes}
+    view = {int(v): {col: values[v] for col, values in records.items()} for v in nodes}
+    members = {int(v): [int(v)] for v in nodes}
     forbidden = {int(v): set((cannot or {}).get(int(v), ())) for v in nodes}
-    names = {int(v): ({_clean(first_names[v])} - {""}) if first_names[v] is not None else set() for v in nodes}
-    bdays = {int(v): ({birthdays[v]} if birthdays[v] is not None else set()) for v in nodes}
     size = {int(v): 1 for v in nodes}
+    conflicts: dict[tuple[int, int], bool] = {}
+
+    def conflict(x: int, y: int) -> bool:
+        key = (x, y) if x < y else (y, x)
+        if key not in conflicts:
+            conflicts[key] = records_conflict(view[x], view[y]) is not None
+        return conflicts[key]
+
+    def full(z: int) -> bool:
+        return len(_clean(view[z]["first_name_folded"])) > 1 and view[z]["birthday"] is not None
+
+    def mergeable(group_a: list[int], group_b: list[int]) -> bool:
+        """No two records conflict, unless a third with a full first name and a birthday agrees with
+        both: the original beside two copies mistyped in different fields. An initial or a record
+        without birthday is no such bridge (Anna -phone- A. -e-mail- Andreas stays apart)."""
+        both = group_a + group_b
+        return all(not conflict(x, y) or any(z not in (x, y) and full(z) and not conflict(z, x) and not conflict(z, y)
+                                             for z in both)
+                   for x in group_a for y in group_b)
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -108,17 +127,15 @@ def _greedy(
             continue
         steward = weight[i] >= STEWARD_WEIGHT
         if (size[a] + size[b] > cap or not forbidden[a].isdisjoint(members[b])
-                or not (steward or groups_compatible(names[a], names[b], bdays[a], bdays[b]))):
+                or not (steward or mergeable(members[a], members[b]))):
             dropped += 1
             continue
         if size[a] < size[b]:
             a, b = b, a
         parent[b] = a
         size[a] += size[b]
-        members[a] |= members.pop(b)
+        members[a] += members.pop(b)
         forbidden[a] |= forbidden.pop(b)
-        names[a] |= names.pop(b)
-        bdays[a] |= bdays.pop(b)
     return {v: find(v) for v in parent}, dropped
 
 
@@ -142,12 +159,15 @@ def cluster(
     first_names: np.ndarray,
     birthdays: np.ndarray,
     max_cluster_size: int = 40,
+    others: dict[str, np.ndarray] | None = None,
     cannot_left: np.ndarray | None = None,
     cannot_right: np.ndarray | None = None,
 ) -> ClusterResult:
     """Cluster n records given links (left[i], right[i], weight[i]).
 
     `first_names` and `birthdays` are object arrays (None where missing) used for conflict checks;
+    `others` more columns of `guards.GUARD_RECORD_COLUMNS` per record (`last_name_folded`,
+    `street_normalized`, `postcode`) by which `guards.records_conflict` forgives a typo;
     `cannot_left[j]`, `cannot_right[j]` pairs of records that must end in different clusters.
     Returns a label per record; labels are dense 0..k-1.
     """
@@ -162,6 +182,8 @@ def cluster(
     bad = _suspicious(labels, first_names, birthdays, max_cluster_size, cannot)
     result = ClusterResult(labels=labels, components=components, suspicious_components=len(bad))
     if len(bad):
+        records = {"first_name_folded": first_names, "birthday": birthdays} | {
+            col: np.asarray(values, dtype=object) for col, values in (others or {}).items()}
         bad_node = np.isin(labels, bad)
         edge_mask = bad_node[left]  # both ends share the component
         e_left, e_right, e_weight = left[edge_mask], right[edge_mask], weight[edge_mask]
@@ -179,8 +201,7 @@ def cluster(
             lo, hi = bounds[0][k], bounds[1][k]
             nodes = node_order[node_bounds[0][k]:node_bounds[1][k]]
             roots, dropped = _greedy(
-                nodes, e_left[lo:hi], e_right[lo:hi], e_weight[lo:hi], first_names, birthdays, max_cluster_size,
-                cannot_by_node,
+                nodes, e_left[lo:hi], e_right[lo:hi], e_weight[lo:hi], records, max_cluster_size, cannot_by_node
             )
             result.dropped_edges += dropped
             distinct = sorted(set(roots.values()))

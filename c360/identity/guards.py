@@ -3,7 +3,15 @@
 Three kinds of guard, applied to every candidate link (certain or probable) before clustering:
 
 - **vetoes** on a pair: conflicting first names (both given, neither an initial of the other, not a
-  typo of each other) or conflicting birthdays (both given and different) forbid the link;
+  typo of each other) or conflicting birthdays (both given and different) forbid the link, unless the
+  rest of the record says it is one person mistyped (`records_conflict`): first and last name swapped;
+  another first name with a birthday the same or one typo away (one digit, two neighbouring digits or
+  day and month swapped) and the same last name or address; such a birthday with a compatible first
+  name and the same last name or address; another birthday where first name, last name and address
+  are all the same. A household (same address and last name) keeps its first names and birthdays
+  apart; what these let through are twins at one address (another first name, same birthday) and a
+  father and son of one name at one address (another birthday): registers typed by hand (FEBRL)
+  hold far more such typos than those;
 - **identifier caps**: when one e-mail, phone or address is used by more than `cap` different first
   names, it is a household (or a placeholder) identifier; a link through it then needs the same
   first name on both sides, so that `A. Müller` or a record without a first name cannot bridge the
@@ -105,8 +113,63 @@ def birthdays_compatible(a, b) -> bool:
     return a is None or b is None or a == b
 
 
+def _agree(a: str | None, b: str | None) -> bool:
+    """Two full names (last names, or swapped first/last) agree: equal, one edit apart or JW >= threshold."""
+    a, b = _clean(a), _clean(b)
+    return bool(a) and bool(b) and (a == b or edit_distance(a, b) <= NAME_MAX_EDITS
+                                    or jaro_winkler(a, b) >= NAME_JW_THRESHOLD)
+
+
+def _ymd(day) -> str:
+    return day.strftime("%Y%m%d")
+
+
+def birthdays_near(a, b) -> bool:
+    """One typo apart: one digit of YYYYMMDD changed, two neighbours swapped, or day and month swapped."""
+    x, y = _ymd(a), _ymd(b)
+    return edit_distance(x, y) <= 1 or x[:4] + x[6:] + x[4:6] == y
+
+
+def _addresses_agree(a: dict, b: dict) -> bool:
+    """The same street, or a similar one (JW >= threshold) in the same postcode or one a typo away."""
+    sa, sb, pa, pb = a.get("street_normalized"), b.get("street_normalized"), a.get("postcode"), b.get("postcode")
+    if not (sa and sb and pa and pb):
+        return False
+    return sa == sb or (edit_distance(pa, pb) <= 1 and jaro_winkler(sa, sb) >= NAME_JW_THRESHOLD)
+
+
+def _swapped(a: dict, b: dict) -> bool:
+    """First and last name swapped on one side: both crosswise, or one crosswise and the same birthday."""
+    fa, fb, la, lb = (a.get("first_name_folded"), b.get("first_name_folded"), a.get("last_name_folded"),
+                      b.get("last_name_folded"))
+    cross = (_agree(fa, lb), _agree(fb, la))
+    same_birthday = a.get("birthday") is not None and a.get("birthday") == b.get("birthday")
+    return all(cross) or (any(cross) and same_birthday)
+
+
+def records_conflict(a: dict, b: dict) -> str | None:
+    """The veto of a link between two records (dicts of GUARD_RECORD_COLUMNS) before the identifier caps:
+    'first_name_conflict', 'birthday_conflict' or None. The Python twin of `veto_links`' first two guards."""
+    fa, fb = a.get("first_name_folded"), b.get("first_name_folded")
+    ba, bb = a.get("birthday"), b.get("birthday")
+    same_last = _agree(a.get("last_name_folded"), b.get("last_name_folded"))
+    near = ba is not None and bb is not None and (ba == bb or birthdays_near(ba, bb))
+    if not first_names_compatible(fa, fb):
+        if not (_swapped(a, b) or (near and (same_last or _addresses_agree(a, b)))):
+            return "first_name_conflict"
+        return None if birthdays_compatible(ba, bb) or near else "birthday_conflict"
+    if not birthdays_compatible(ba, bb):
+        full_names = bool(_clean(fa)) and len(_clean(fa)) > 1 and len(_clean(fb)) > 1
+        same_address = _addresses_agree(a, b)
+        if full_names and ((near and (same_last or same_address))
+                           or (_clean(fa) == _clean(fb) and same_last and same_address)):
+            return None
+        return "birthday_conflict"
+    return None
+
+
 def groups_compatible(names_a: Iterable[str], names_b: Iterable[str], bdays_a: Iterable, bdays_b: Iterable) -> bool:
-    """May two groups of records (each one person so far) be merged?"""
+    """May two groups of records (each one person so far) be merged, by first names and birthdays alone?"""
     bdays_a, bdays_b = set(bdays_a), set(bdays_b)
     if bdays_a and bdays_b and not (bdays_a & bdays_b):
         return False
@@ -134,6 +197,42 @@ def birthday_conflict_sql(left: str, right: str) -> str:
     return f"({left} is not null and {right} is not null and {left} <> {right})"
 
 
+def _agree_sql(a: str, b: str) -> str:
+    """SQL twin of `_agree` (for names already folded: lower case, no trailing dot)."""
+    return (f"({a} is not null and {b} is not null and ({a} = {b} or damerau_levenshtein({a}, {b}) <= {NAME_MAX_EDITS}"
+            f" or jaro_winkler_similarity({a}, {b}) >= {NAME_JW_THRESHOLD}))")
+
+
+def _birthdays_near_sql(a: str, b: str) -> str:
+    x, y = f"strftime({a}, '%Y%m%d')", f"strftime({b}, '%Y%m%d')"
+    return f"(damerau_levenshtein({x}, {y}) <= 1 or strftime({a}, '%Y%d%m') = {y})"
+
+
+def _addresses_agree_sql() -> str:
+    return ("(e.postcode_l is not null and e.postcode_r is not null and (e.street_l = e.street_r "
+            "or damerau_levenshtein(e.postcode_l, e.postcode_r) <= 1 "
+            f"and jaro_winkler_similarity(e.street_l, e.street_r) >= {NAME_JW_THRESHOLD}))")
+
+
+def _forgiven_first_name_sql() -> str:
+    """The link's first-name conflict is a typo of one person (`records_conflict`)."""
+    fl, fr = "rtrim(e.first_name_l, '.')", "rtrim(e.first_name_r, '.')"
+    cross_l, cross_r = _agree_sql(fl, "e.last_name_r"), _agree_sql(fr, "e.last_name_l")
+    same_birthday = "coalesce(e.birthday_l = e.birthday_r, false)"
+    near = f"coalesce(e.birthday_l = e.birthday_r or {_birthdays_near_sql('e.birthday_l', 'e.birthday_r')}, false)"
+    return (f"(({cross_l} and {cross_r}) or (({cross_l} or {cross_r}) and {same_birthday}) "
+            f"or ({near} and ({_agree_sql('e.last_name_l', 'e.last_name_r')} or {_addresses_agree_sql()})))")
+
+
+def _forgiven_birthday_sql() -> str:
+    """The link's birthday conflict is a typo of one person (`records_conflict`); first names do not conflict."""
+    fl, fr = "rtrim(e.first_name_l, '.')", "rtrim(e.first_name_r, '.')"
+    same_last = _agree_sql("e.last_name_l", "e.last_name_r")
+    return (f"(length({fl}) > 1 and length({fr}) > 1 "
+            f"and (({_birthdays_near_sql('e.birthday_l', 'e.birthday_r')} and ({same_last} or {_addresses_agree_sql()}))"
+            f" or ({fl} = {fr} and {same_last} and {_addresses_agree_sql()})))")
+
+
 def identifier_fanout(con: duckdb.DuckDBPyConnection, records_table: str, target: str) -> None:
     """Table `target`: per identifier (kind, value) the number of distinct full first names using it."""
     con.execute(
@@ -156,7 +255,7 @@ def identifier_fanout(con: duckdb.DuckDBPyConnection, records_table: str, target
 
 # the columns of `guard_records`' table besides `record_key`: a link's veto and a record's place in
 # the cluster checks depend on nothing else
-GUARD_RECORD_COLUMNS = ["first_name_folded", "birthday", "email_normalized", "phone_e164", "street_normalized",
+GUARD_RECORD_COLUMNS = ["first_name_folded", "last_name_folded", "birthday", "email_normalized", "phone_e164", "street_normalized",
                         "postcode", "email_over_cap", "phone_over_cap", "address_over_cap"]
 
 
@@ -169,7 +268,7 @@ def guard_records(con: duckdb.DuckDBPyConnection, records_table: str, target: st
     con.execute(
         f"""
         create or replace temp table {target} as
-        select r.record_key, r.first_name_folded, r.birthday, r.email_normalized, r.phone_e164,
+        select r.record_key, r.first_name_folded, r.last_name_folded, r.birthday, r.email_normalized, r.phone_e164,
                r.street_normalized, r.postcode,
                coalesce(fe.first_names > {config.email_cap}, false) as email_over_cap,
                coalesce(fp.first_names > {config.phone_cap}, false) as phone_over_cap,
@@ -201,6 +300,9 @@ def veto_links(con: duckdb.DuckDBPyConnection, edges_table: str, guard_records_t
         create or replace temp table __identity_guard_links as
         select e.*, l.first_name_folded as first_name_l, r.first_name_folded as first_name_r,
                l.birthday as birthday_l, r.birthday as birthday_r,
+               l.last_name_folded as last_name_l, r.last_name_folded as last_name_r,
+               l.street_normalized as street_l, r.street_normalized as street_r,
+               l.postcode as postcode_l, r.postcode as postcode_r,
                l.email_normalized = r.email_normalized and l.email_over_cap as shared_email_over_cap,
                l.phone_e164 = r.phone_e164 and l.phone_over_cap as shared_phone_over_cap,
                l.street_normalized = r.street_normalized and l.postcode = r.postcode and l.address_over_cap
@@ -221,14 +323,21 @@ def veto_links(con: duckdb.DuckDBPyConnection, edges_table: str, guard_records_t
     con.execute(
         f"""
         create or replace temp table {target} as
-        select e.* exclude (first_name_l, first_name_r, birthday_l, birthday_r, shared_email_over_cap,
-                            shared_phone_over_cap, shared_address_over_cap),
+        select e.* exclude (first_name_l, first_name_r, birthday_l, birthday_r, last_name_l, last_name_r, street_l,
+                            street_r, postcode_l, postcode_r, shared_email_over_cap, shared_phone_over_cap,
+                            shared_address_over_cap),
             case
                 -- a data steward's decision on the pair overrides every guard
                 when s.record_key_l is not null then '{STEWARD_NO_MATCH}'
                 when e.rule = '{STEWARD_MATCH}' then null
-                when c.first_name_l is not null then 'first_name_conflict'
-                when {birthday_conflict_sql('e.birthday_l', 'e.birthday_r')} then 'birthday_conflict'
+                -- the forgiving conditions are read only for the few links that conflict
+                when c.first_name_l is not null and not coalesce({_forgiven_first_name_sql()}, false)
+                    then 'first_name_conflict'
+                when {birthday_conflict_sql('e.birthday_l', 'e.birthday_r')}
+                     and not coalesce(case when c.first_name_l is not null
+                                           then {_birthdays_near_sql('e.birthday_l', 'e.birthday_r')}
+                                           else {_forgiven_birthday_sql()} end, false)
+                    then 'birthday_conflict'
                 -- caps guard only probable links, and only when nothing personal agrees
                 when e.rule <> 'splink' then null
                 when e.birthday_l = e.birthday_r then null

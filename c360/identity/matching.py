@@ -15,10 +15,14 @@ only rules with MIN_EM_PAIRS or more run EM (`choose_training_rules`). Where tra
 enough) or Splink's training fails, the model is FALLBACK_M_U with the prior; levels EM leaves
 unestimated take their m/u from it too. The model's `training` (and the stats) say which path ran and why.
 
-Prediction uses blocking rules on folded names, e-mail, phones, postcode/street and birthday, and
-keeps pairs above `threshold`. Comparisons use Jaro-Winkler on names, exact matches on e-mail,
-phones, birthday and address, with term-frequency adjustments where a value's frequency matters
-(a shared landline or a common last name says less than a rare one).
+Prediction uses blocking rules on folded names, e-mail, phones, postcode/street and birthday (and, for
+records without e-mail or phone, looser REGISTER_BLOCKING_RULES where their pairs stay bounded), and
+keeps pairs above `threshold`. The prior is checked against the model's own posterior before that
+(`_calibrated_prior`): where the deterministic rules find far fewer of the linked pairs than assumed,
+it is raised. Comparisons use Jaro-Winkler on names (and on first and last name swapped), exact
+matches on e-mail and phones, birthday and address with a level for one typo, with term-frequency
+adjustments where a value's frequency matters (a shared landline or a common last name says less
+than a rare one).
 
 Input: a table with the columns of `int_customer_records` (see `MATCH_COLUMNS`). Splink runs in
 its own in-memory DuckDB so that none of its work tables land in the warehouse.
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -78,6 +83,17 @@ def _level(sql: str, label: str, tf_col: str | None = None) -> dict:
 ELSE = {"sql_condition": "else", "label_for_charts": "else"}
 
 
+def _swapped(col: str, other: str) -> str:
+    """The name of one side is (nearly) the other name of the other side: first and last name swapped."""
+    return (f"jaro_winkler_similarity({col}_l, {other}_r) >= 0.9 "
+            f"or jaro_winkler_similarity({col}_r, {other}_l) >= 0.9")
+
+
+# one typo in a date: a digit of YYYYMMDD changed, two neighbouring digits swapped, or day and month swapped
+BIRTHDAY_TYPO = ("damerau_levenshtein(strftime(birthday_l, '%Y%m%d'), strftime(birthday_r, '%Y%m%d')) <= 1 "
+                 "or strftime(birthday_l, '%Y%d%m') = strftime(birthday_r, '%Y%m%d')")
+
+
 def comparisons() -> list[dict]:
     return [
         {
@@ -89,6 +105,7 @@ def comparisons() -> list[dict]:
                 _level("jaro_winkler_similarity(first_name_folded_l, first_name_folded_r) >= 0.9", "jw >= 0.9"),
                 _level("(first_name_folded_l is null or first_name_folded_r is null) "
                        "and first_initial_l = first_initial_r", "initial agrees"),
+                _level(_swapped("first_name_folded", "last_name_folded"), "swapped with last name"),
                 _level("jaro_winkler_similarity(first_name_folded_l, first_name_folded_r) >= 0.8", "jw >= 0.8"),
                 ELSE,
             ],
@@ -99,6 +116,7 @@ def comparisons() -> list[dict]:
                 _null("last_name_folded"),
                 _level("last_name_folded_l = last_name_folded_r", "exact", "last_name_folded"),
                 _level("jaro_winkler_similarity(last_name_folded_l, last_name_folded_r) >= 0.9", "jw >= 0.9"),
+                _level(_swapped("last_name_folded", "first_name_folded"), "swapped with first name"),
                 _level("jaro_winkler_similarity(last_name_folded_l, last_name_folded_r) >= 0.8", "jw >= 0.8"),
                 ELSE,
             ],
@@ -124,6 +142,7 @@ def comparisons() -> list[dict]:
         {
             "output_column_name": "birthday",
             "comparison_levels": [_null("birthday"), _level("birthday_l = birthday_r", "exact"),
+                                  _level(BIRTHDAY_TYPO, "one typo"),
                                   _level("birth_year_l = birth_year_r", "same year"), ELSE],
         },
         {
@@ -133,6 +152,9 @@ def comparisons() -> list[dict]:
                 _level("address_key_l = address_key_r", "exact", "address_key"),
                 _level("postcode_l = postcode_r and jaro_winkler_similarity(street_normalized_l, street_normalized_r) >= 0.9",
                        "same postcode, similar street"),
+                _level("damerau_levenshtein(postcode_l, postcode_r) <= 1 "
+                       "and jaro_winkler_similarity(street_normalized_l, street_normalized_r) >= 0.9",
+                       "similar street, postcode one typo"),
                 _level("postcode_l = postcode_r", "same postcode"),
                 ELSE,
             ],
@@ -152,6 +174,66 @@ PREDICTION_BLOCKING_RULES = [
     ["first_name_folded", "birthday"],  # moved and renamed
     ["landline_e164", "first_initial"],
 ]
+# A record without any identifier (no e-mail, no phone) is found only through its names, address and
+# birthday, and the rules above then need an exact first name besides: in a register of names and
+# addresses (FEBRL) one typo in it hides the pair. These rules block on one or two of those fields, each
+# only for pairs with such a record on a side, and each only where it gives at most
+# MAX_REGISTER_PAIRS_PER_RECORD pairs per such record (`choose_register_rules`): a rule whose pairs grow
+# with the square of the records (one postcode, one year of birth among a million) is left out.
+REGISTER_BLOCKING_RULES = [
+    ["first_name_folded", "last_name_folded"],
+    ["birthday"],
+    ["postcode", "last_name_folded"],
+    ["postcode", "first_name_folded"],
+    ["last_name_folded", "birth_year"],
+    ["first_name_folded", "birth_year"],
+    ["postcode", "birth_year"],
+    ["street_normalized"],
+    ["first_name_folded=last_name_folded", "last_name_folded=first_name_folded"],  # first and last name swapped
+]
+MAX_REGISTER_PAIRS_PER_RECORD = 2.0
+
+
+def _without_identifier(side: str) -> str:
+    return f"({side}.email_normalized is null and {side}.mobile_e164 is null and {side}.landline_e164 is null)"
+
+
+def _register_rule_sql(cols: list[str]) -> str:
+    """Splink blocking SQL of a register rule: its keys equal (`a=b`: the left's a is the right's b) and a
+    record without identifier on a side."""
+    keys = []
+    for col in cols:
+        left, _, right = col.partition("=")
+        keys.append(f'l."{left}" = r."{right or left}"')
+    return " and ".join(keys) + f" and ({_without_identifier('l')} or {_without_identifier('r')})"
+
+
+def register_pair_counts(con: duckdb.DuckDBPyConnection) -> tuple[int, dict[str, int]]:
+    """(records without identifier, pairs each REGISTER_BLOCKING_RULE gives on `match_input`): pairs with
+    equal keys minus those where both records hold an identifier (a swapped rule: an upper bound, by a join)."""
+    without = int(con.execute(f"select count(*) from match_input m where {_without_identifier('m')}").fetchall()[0][0])
+    counts = {}
+    for cols in REGISTER_BLOCKING_RULES:
+        if any("=" in col for col in cols):
+            on = " and ".join(f'l."{c.partition("=")[0]}" = r."{c.partition("=")[2]}"' for c in cols)
+            sql = (f"select count(*) from match_input l join match_input r on {on} "
+                   f"where {_without_identifier('l')} and l.record_key <> r.record_key")
+        else:
+            keys = ", ".join(f'"{c}"' for c in cols)
+            not_null = " and ".join(f'"{c}" is not null' for c in cols)
+            sql = (f"select coalesce(sum(n * (n - 1) // 2 - i * (i - 1) // 2), 0) from "
+                   f"(select count(*)::hugeint as n, count(*) filter (not {_without_identifier('m')})::hugeint as i "
+                   f"from match_input m where {not_null} group by {keys})")
+        counts[_rule_name(cols)] = int(con.execute(sql).fetchall()[0][0])
+    return without, counts
+
+
+def choose_register_rules(without_identifier: int, pair_counts: dict[str, int]) -> list[list[str]]:
+    """The register rules with pairs (at most MAX_REGISTER_PAIRS_PER_RECORD per record without identifier)."""
+    cap = MAX_REGISTER_PAIRS_PER_RECORD * without_identifier
+    return [cols for cols in REGISTER_BLOCKING_RULES if 0 < pair_counts.get(_rule_name(cols), 0) <= cap]
+
+
 # EM: each rule estimates the fields it does not block on; together they cover every field. These are
 # used whenever they have pairs enough (`choose_training_rules`), which the demo world's data always has.
 TRAINING_BLOCKING_RULES = [
@@ -183,6 +265,8 @@ DETERMINISTIC_RECALL = 0.8
 # The prior is kept inside this open interval: 0 (no deterministic pair) makes every weight -inf and 1
 # (every pair deterministic) +inf; either breaks EM and scoring ("math domain error", "inf" in SQL).
 PRIOR_BOUNDS = (1e-10, 0.5)
+# the most the model's own posterior may raise the deterministic prior (`_calibrated_prior`)
+MAX_PRIOR_RAISE = 4.0
 # EM on a rule with fewer candidate pairs than this is not tried: Splink's own guidance is that EM needs
 # "usually at least a few hundred, but preferably at least a few thousand" comparisons, and on a handful
 # of pairs (one duplicate) it drives m to 0 or 1.
@@ -197,15 +281,17 @@ EM, FALLBACK_PRIORS = "em", "fallback_priors"
 # m and u per comparison level (by `label_for_charts`) where the data cannot estimate them.
 FALLBACK_M_U = {
     "first_name": {"exact": (0.87, 0.0045), "jw >= 0.9": (0.017, 0.0018), "initial agrees": (0.052, 0.0036),
-                   "jw >= 0.8": (0.00083, 0.0046), "else": (0.057, 0.99)},
-    "last_name": {"exact": (0.94, 0.017), "jw >= 0.9": (0.036, 0.0097), "jw >= 0.8": (0.0084, 0.023),
-                  "else": (0.019, 0.95)},
+                   "swapped with last name": (0.002, 1e-5), "jw >= 0.8": (0.00083, 0.0046), "else": (0.057, 0.99)},
+    "last_name": {"exact": (0.94, 0.017), "jw >= 0.9": (0.036, 0.0097), "swapped with first name": (0.002, 1e-5),
+                  "jw >= 0.8": (0.0084, 0.023), "else": (0.019, 0.95)},
     "email": {"exact": (0.92, 4.2e-5), "else": (0.075, 0.99996)},
     "mobile": {"exact": (0.96, 4.4e-5), "else": (0.52, 0.99996)},
     "landline": {"exact": (0.95, 0.00012), "else": (0.05, 0.99988)},
-    "birthday": {"exact": (0.95, 6.9e-5), "same year": (0.025, 0.015), "else": (0.025, 0.985)},
+    "birthday": {"exact": (0.95, 6.9e-5), "one typo": (0.01, 0.001), "same year": (0.025, 0.015),
+                 "else": (0.025, 0.985)},
     "address": {"exact": (0.96, 3.8e-5), "same postcode, similar street": (0.0037, 5.4e-5),
-                "same postcode": (0.0083, 0.011), "else": (0.033, 0.99)},
+                "similar street, postcode one typo": (0.003, 1e-5), "same postcode": (0.0083, 0.011),
+                "else": (0.033, 0.99)},
 }
 """Where these numbers come from (used where training is not possible, and for levels it leaves unestimated).
 
@@ -219,6 +305,10 @@ need not sum to exactly 1. Two comparisons are not taken from it, because that w
   the trained one (exact 6.9e-5: one birthday in ~40 years of birth dates; same year 1.5 %).
 - landline: EM put m(else) at 0.0003, i.e. a person never has two landlines nor moves; m is Splink's
   default for two levels (0.95 / 0.05), u the trained one.
+The typo levels (names swapped, a birthday one typo away, a postcode one typo away) came after that
+training and are guesses of the same order as their neighbours: m a few tenths of a per cent to one per
+cent (a typo in one field of one record in a hundred or more), u the chance that two different people
+agree so (names swapped: 1e-5; a birthday one typo away: ~40 of ~24,000 dates, 0.1 %).
 u of an identifier (e-mail, phone, exact address) is the share of random pairs of different people that
 share it, which falls with the number of records; the demo's values are for ~50,000 records and overstate
 a shared identifier's evidence in a small table, where the prior (from the number of pairs) is larger in
@@ -227,14 +317,17 @@ With enough records (MIN_TRAINING_RECORDS) u is measured on the data instead.
 """
 
 
-def settings() -> dict:
+def settings(register_rules: list[list[str]] | None = None) -> dict:
+    """Splink settings: PREDICTION_BLOCKING_RULES, then the chosen REGISTER_BLOCKING_RULES (kept with the
+    model, so that a daily scoring blocks as the training day did)."""
     from splink import block_on
 
+    register = [{"blocking_rule": _register_rule_sql(cols), "sql_dialect": "duckdb"} for cols in register_rules or []]
     return {
         "link_type": "dedupe_only",
         "unique_id_column_name": "record_key",
         "comparisons": comparisons(),
-        "blocking_rules_to_generate_predictions": [block_on(*cols) for cols in PREDICTION_BLOCKING_RULES],
+        "blocking_rules_to_generate_predictions": [block_on(*cols) for cols in PREDICTION_BLOCKING_RULES] + register,
         "retain_matching_columns": False,
         "retain_intermediate_calculation_columns": False,
         "additional_columns_to_retain": [],
@@ -402,12 +495,12 @@ def _linker(con: duckdb.DuckDBPyConnection, model_settings: dict):
 
 
 def _train(con: duckdb.DuckDBPyConnection, n: int, prior: float, rules: list[list[str]], u_max_pairs: float,
-           em_max_pairs: float, seed: int, threads: int | None) -> TrainedModel:
+           em_max_pairs: float, seed: int, threads: int | None, register_rules: list[list[str]]) -> TrainedModel:
     """u by random sampling, m by EM over `rules`, on `match_input`. A rule whose EM fails is skipped (its
     comparisons keep the m of the other rules, or the fallback's); all failing raises."""
     from splink import block_on
 
-    linker = _linker(con, settings() | {"probability_two_random_records_match": prior})
+    linker = _linker(con, settings(register_rules) | {"probability_two_random_records_match": prior})
     failed = {}
     # DuckDB's seeded sampling repeats itself only on one thread.
     con.execute("set threads = 1")
@@ -430,15 +523,16 @@ def _train(con: duckdb.DuckDBPyConnection, n: int, prior: float, rules: list[lis
     reason = f"EM over {len(trained)} rule(s) with >= {MIN_EM_PAIRS} pairs"
     if failed:
         reason += "; EM failed (rule skipped) on " + "; ".join(f"{rule}: {error}" for rule, error in failed.items())
-    training = {"training": EM, "reason": reason, "rules": trained, "failed_rules": failed}
+    training = {"training": EM, "reason": reason, "rules": trained, "failed_rules": failed,
+                "register_rules": [_rule_name(cols) for cols in register_rules]}
     return TrainedModel(with_fallback_m_u(linker.misc.save_model_to_json()), _term_frequencies(con, linker), n,
                         training)
 
 
 def _fallback_model(con: duckdb.DuckDBPyConnection, n: int, prior: float, reason: str, sample_u: bool,
-                    u_max_pairs: float, seed: int, threads: int | None) -> TrainedModel:
+                    u_max_pairs: float, seed: int, threads: int | None, register_rules: list[list[str]]) -> TrainedModel:
     """FALLBACK_M_U with the prior; u (and term frequencies) measured on the data where that is sound."""
-    linker = _linker(con, with_fallback_m_u(settings()) | {"probability_two_random_records_match": prior})
+    linker = _linker(con, with_fallback_m_u(settings(register_rules)) | {"probability_two_random_records_match": prior})
     tf = _no_term_frequencies()
     if sample_u:
         con.execute("set threads = 1")
@@ -450,11 +544,12 @@ def _fallback_model(con: duckdb.DuckDBPyConnection, n: int, prior: float, reason
         except Exception as error:  # noqa: BLE001 - keep the fallback u
             reason += f"; u sampling failed ({type(error).__name__}), fallback u kept"
             sample_u = False
-            linker = _linker(con, with_fallback_m_u(settings()) | {"probability_two_random_records_match": prior})
+            linker = _linker(con, with_fallback_m_u(settings(register_rules)) | {"probability_two_random_records_match": prior})
         finally:
             con.execute(f"set threads = {int(threads)}" if threads else "reset threads")
     # levels the sample did not see lose their u in Splink's JSON: the fallback's takes their place
     training = {"training": FALLBACK_PRIORS, "reason": reason, "rules": [], "failed_rules": {},
+                "register_rules": [_rule_name(cols) for cols in register_rules],
                 "u": "random sampling" if sample_u else "fallback"}
     return TrainedModel(with_fallback_m_u(linker.misc.save_model_to_json()), tf, n, training)
 
@@ -469,8 +564,10 @@ def _changed_only(rules: list[dict]) -> list[dict]:
             for rule in rules]
 
 
-def _score(con: duckdb.DuckDBPyConnection, model: TrainedModel, threshold: float, changed_only: bool) -> pa.Table:
-    """Pairs of `match_input` at or above `threshold` under `model`, without any training."""
+def _score(con: duckdb.DuckDBPyConnection, model: TrainedModel, threshold: float, changed_only: bool,
+           calibrate: bool = False) -> pa.Table:
+    """Pairs of `match_input` at or above `threshold` under `model`, without any training; with `calibrate`,
+    the prior first checked against the pairs the model links (`_calibrated_prior`, which updates `model`)."""
     from splink import DuckDBAPI, Linker
 
     model_settings = copy.deepcopy(model.settings)
@@ -486,15 +583,52 @@ def _score(con: duckdb.DuckDBPyConnection, model: TrainedModel, threshold: float
                     f"from __tf_arrow where tf_column = '{col}'")
         linker.table_management.register_term_frequency_lookup(db_api.register(f"tf_{col}"), col)
     con.unregister("__tf_arrow")
-    predicted = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+    prior = model.settings["probability_two_random_records_match"]
+    calibrate = calibrate and 0 < threshold < 1
+    low = _weight_threshold(threshold, prior, prior * MAX_PRIOR_RAISE) if calibrate else threshold
+    predicted = linker.inference.predict(threshold_match_probability=low, warning_mode="never").physical_name
+    shift = 0.0
+    if calibrate:
+        new_prior = _calibrated_prior(con, predicted, prior)
+        shift = _log2_odds(new_prior) - _log2_odds(prior)
+        model.settings["probability_two_random_records_match"] = new_prior
+        model.training["prior_calibration"] = {"deterministic_prior": prior, "prior": new_prior}
     return con.execute(
         f"""
         select least(record_key_l, record_key_r) as record_key_l,
                greatest(record_key_l, record_key_r) as record_key_r,
-               match_probability, match_weight
-        from {predicted.physical_name}
+               1 / (1 + pow(2, -(match_weight + {shift}))) as match_probability, match_weight + {shift} as match_weight
+        from {predicted}
+        where 1 / (1 + pow(2, -(match_weight + {shift}))) >= {threshold}
         """
     ).to_arrow_table()
+
+
+def _log2_odds(p: float) -> float:
+    return math.log2(p / (1 - p))
+
+
+def _weight_threshold(threshold: float, prior: float, raised: float) -> float:
+    """The probability under `prior` of a pair that reaches `threshold` under the `raised` prior."""
+    weight = _log2_odds(threshold) - (_log2_odds(min(raised, PRIOR_BOUNDS[1])) - _log2_odds(prior))
+    return 1 / (1 + 2 ** -weight)
+
+
+def _calibrated_prior(con: duckdb.DuckDBPyConnection, predicted: str, prior: float) -> float:
+    """The prior from the model's own posterior. The deterministic prior assumes its rules find
+    DETERMINISTIC_RECALL of the matches; where the linked pairs (weighted by their probability) say
+    the rules find fewer (a register without e-mails, its names and birthdays mistyped: FEBRL, 40-50 %),
+    the prior is raised by that ratio, at most MAX_PRIOR_RAISE times. It is never lowered."""
+    rules = " or ".join(f"({rule})" for rule in DETERMINISTIC_RULES)
+    share = con.execute(
+        f"""select sum(p.match_probability) filter (where {rules}) / nullif(sum(p.match_probability), 0)
+            from {predicted} p
+            join match_input l on l.record_key = p.record_key_l
+            join match_input r on r.record_key = p.record_key_r""").fetchall()[0][0]
+    if not share or share >= DETERMINISTIC_RECALL:
+        return prior
+    raised = prior * min(DETERMINISTIC_RECALL / share, MAX_PRIOR_RAISE)
+    return min(max(raised, PRIOR_BOUNDS[0]), PRIOR_BOUNDS[1])
 
 
 def score_pairs(
@@ -522,6 +656,8 @@ def _training_plan(con: duckdb.DuckDBPyConnection, n: int) -> dict:
     prior, found = deterministic_prior(con, n)
     counts = candidate_pair_counts(con, TRAINING_BLOCKING_RULES + EXTRA_TRAINING_BLOCKING_RULES)
     rules = choose_training_rules(counts, _columns_with_data(con))
+    without_identifier, register_counts = register_pair_counts(con)
+    register_rules = choose_register_rules(without_identifier, register_counts)
     sample_u = n >= MIN_TRAINING_RECORDS and prior <= MAX_SAMPLING_PRIOR
     reason = None
     if n < MIN_TRAINING_RECORDS:
@@ -532,7 +668,8 @@ def _training_plan(con: duckdb.DuckDBPyConnection, n: int) -> dict:
     elif not rules:
         reason = f"no training blocking rule gives {MIN_EM_PAIRS} pairs or more"
     return {"prior": prior, "deterministic_pairs": found, "pair_counts": counts, "rules": rules,
-            "sample_u": sample_u, "reason": reason}
+            "sample_u": sample_u, "reason": reason, "register_rules": register_rules,
+            "register_pair_counts": register_counts}
 
 
 def _train_and_score(con: duckdb.DuckDBPyConnection, n: int, plan: dict, threshold: float, u_max_pairs: float,
@@ -543,17 +680,19 @@ def _train_and_score(con: duckdb.DuckDBPyConnection, n: int, plan: dict, thresho
     started = time.perf_counter()
     if reason is None:
         try:
-            model = _train(con, n, plan["prior"], plan["rules"], u_max_pairs, em_max_pairs, seed, threads)
+            model = _train(con, n, plan["prior"], plan["rules"], u_max_pairs, em_max_pairs, seed, threads,
+                           plan["register_rules"])
             seconds = time.perf_counter() - started
-            return model, _score(con, model, threshold, changed_only=False), seconds
+            return model, _score(con, model, threshold, changed_only=False, calibrate=True), seconds
         except (MemoryError, duckdb.OutOfMemoryException):
             raise
         except Exception as error:  # noqa: BLE001 - EMTrainingException, math domain error, inf weights...
             reason = f"training failed: {type(error).__name__}: {str(error)[:300]}"
             logger.warning("Splink training failed, using the fallback priors: %s", reason)
-    model = _fallback_model(con, n, plan["prior"], reason, plan["sample_u"], u_max_pairs, seed, threads)
+    model = _fallback_model(con, n, plan["prior"], reason, plan["sample_u"], u_max_pairs, seed, threads,
+                            plan["register_rules"])
     seconds = time.perf_counter() - started
-    return model, _score(con, model, threshold, changed_only=False), seconds
+    return model, _score(con, model, threshold, changed_only=False, calibrate=True), seconds
 
 
 def training_stats(model: TrainedModel | None, reason: str = "") -> dict:
@@ -592,7 +731,8 @@ def predict_pairs(
                                                    threads)
     con.close()
     stats |= training_stats(model) | {"prior": plan["prior"], "deterministic_pairs": plan["deterministic_pairs"],
-                                      "training_pair_counts": plan["pair_counts"]}
+                                      "training_pair_counts": plan["pair_counts"],
+                                      "register_rules": [_rule_name(cols) for cols in plan["register_rules"]]}
     stats["pairs"] = pairs.num_rows
     stats["train_seconds"] = round(train_seconds, 2)
     stats["seconds"] = round(time.perf_counter() - started, 2)

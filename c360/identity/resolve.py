@@ -258,12 +258,14 @@ def _cluster_records(con: duckdb.DuckDBPyConnection, records_table: str, guard_c
     con.execute(
         f"""create or replace temp table __identity_nodes as
             select row_number() over (order by record_key) - 1 as idx, record_key, source_system, source_record_id,
-                   nullif(rtrim(first_name_folded, '.'), '') as first_name_folded, birthday
+                   nullif(rtrim(first_name_folded, '.'), '') as first_name_folded, birthday, last_name_folded,
+                   street_normalized, postcode
             from {records_table}"""
     )
     # Arrow to Python lists, not through pandas: its Arrow-backed strings go element by element to
     # objects (5 s for 2.35M records at 1M persons)
-    nodes = con.sql("select record_key, first_name_folded, birthday from __identity_nodes order by idx").to_arrow_table()
+    nodes = con.sql("select record_key, first_name_folded, birthday, last_name_folded, street_normalized, postcode "
+                    "from __identity_nodes order by idx").to_arrow_table()
     edges = con.execute(
         f"""select l.idx as l, r.idx as r, {_strength('e')} as w
             from __identity_kept e
@@ -281,8 +283,10 @@ def _cluster_records(con: duckdb.DuckDBPyConnection, records_table: str, guard_c
     ).fetchnumpy()
     first_names = np.array(nodes["first_name_folded"].to_pylist(), dtype=object)
     birthdays = np.array(nodes["birthday"].to_pylist(), dtype=object)
+    others = {col: np.array(nodes[col].to_pylist(), dtype=object)
+              for col in ("last_name_folded", "street_normalized", "postcode")}
     clustered = cluster(nodes.num_rows, edges["l"], edges["r"], edges["w"], first_names, birthdays,
-                        guard_config.max_cluster_size, cannot["l"], cannot["r"])
+                        guard_config.max_cluster_size, others, cannot["l"], cannot["r"])
     stats.update(clustered.stats)
     return nodes, edges, clustered
 

@@ -24,10 +24,12 @@ NAMES = ["anna", "andreas", "anan", "a", "lena", "lukas", "maria", "marie", None
 EMAILS = [f"m{i}@example.org" for i in range(40)] + [None] * 20
 PHONES = [f"+4930{i:04d}" for i in range(40)] + [None] * 30
 STREETS = [("hauptstr 1", "10115"), ("hauptstr 1", "80331"), ("ringweg 7", "10115"), (None, None)]
-BIRTHDAYS = [date(1980, 1, 1), date(1985, 4, 12), date(1990, 6, 30), None, None]
+# 1985-04-12 / 1985-04-21 and 1980-01-01 / 1980-10-01 are one typo apart: links the guards may forgive
+BIRTHDAYS = [date(1980, 1, 1), date(1985, 4, 12), date(1990, 6, 30), date(1985, 4, 21), date(1980, 10, 1), None, None]
+LAST_NAMES = ["mueller", "muller", "schmidt", "anna", None]
 RECORD_COLUMNS = ("record_key varchar, source_system varchar, source_record_id varchar, first_name_folded varchar, "
                   "birthday date, email_normalized varchar, phone_e164 varchar, street_normalized varchar, "
-                  "postcode varchar")
+                  "postcode varchar, last_name_folded varchar")
 
 
 def _record(rng: random.Random, key: int) -> dict:
@@ -36,7 +38,7 @@ def _record(rng: random.Random, key: int) -> dict:
     return {"record_key": f"{system}:{key:05d}", "source_system": system, "source_record_id": f"{key}",
             "first_name_folded": rng.choice(NAMES), "birthday": rng.choice(BIRTHDAYS),
             "email_normalized": rng.choice(EMAILS), "phone_e164": rng.choice(PHONES),
-            "street_normalized": street, "postcode": postcode}
+            "street_normalized": street, "postcode": postcode, "last_name_folded": rng.choice(LAST_NAMES)}
 
 
 def _links(rng: random.Random, keys: list[str], n: int) -> tuple[list[tuple], list[tuple]]:
@@ -55,7 +57,7 @@ def _write_day(con: duckdb.DuckDBPyConnection, records: list[dict], certain: lis
     con.execute("create schema if not exists intermediate; create schema if not exists marts")
     con.execute(f"create or replace table intermediate.int_customer_records ({RECORD_COLUMNS})")
     if records:
-        con.executemany("insert into intermediate.int_customer_records values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        con.executemany("insert into intermediate.int_customer_records values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [list(r.values()) for r in records])
     con.execute("create or replace table intermediate.int_identity_certain_links "
                 "(record_key_l varchar, record_key_r varchar, link_rule varchar)")
@@ -72,7 +74,7 @@ def _next_day(rng: random.Random, records: list[dict], certain: list[tuple], pro
     kept = [dict(r) for r in records if rng.random() > 0.03]
     for record in kept:
         if rng.random() < 0.08:
-            field = rng.choice(["first_name_folded", "birthday", "email_normalized", "phone_e164"])
+            field = rng.choice(["first_name_folded", "birthday", "email_normalized", "phone_e164", "last_name_folded"])
             record[field] = _record(rng, 0)[field]
     kept += [_record(rng, next_key + i) for i in range(max(1, len(records) // 20))]
     keys = {r["record_key"] for r in kept}

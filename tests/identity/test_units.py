@@ -17,6 +17,9 @@ from c360.identity.guards import (
     first_name_conflict_sql,
     first_names_compatible,
     groups_compatible,
+    guard_records,
+    records_conflict,
+    veto_links,
 )
 from c360.identity.stable_ids import assign_stable_ids, format_id
 
@@ -59,12 +62,14 @@ def test_groups_compatible_blocks_chains_and_birthdays():
     assert not groups_compatible({"anna"}, {"anna"}, {date(1985, 4, 12)}, {date(1990, 1, 1)})
 
 
-def _records(con, rows):
+def _records(con, rows, last_name="mueller"):
     con.execute(
         "create table recs (record_key varchar, first_name_folded varchar, birthday date, "
-        "email_normalized varchar, phone_e164 varchar, street_normalized varchar, postcode varchar)"
+        "email_normalized varchar, phone_e164 varchar, street_normalized varchar, postcode varchar, "
+        "last_name_folded varchar)"
     )
-    con.executemany("insert into recs values (?, ?, ?, ?, ?, ?, ?)", rows)
+    con.executemany("insert into recs values (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [row + (last_name,) if len(row) == 7 else row for row in rows])
 
 
 def test_apply_guards_vetoes_and_caps():
@@ -77,7 +82,7 @@ def test_apply_guards_vetoes_and_caps():
         ("c1", "clara", "2010-06-01", family, "+4930111", "hauptstrasse 5", "10115"),
         ("x1", "a", None, family, None, None, None),
         ("d1", "dieter", "1950-01-01", "dieter@gmx.de", None, None, None),
-        ("d2", "dieter", "1951-01-01", "dieter@gmx.de", None, None, None),
+        ("d2", "dieter", "1976-08-23", "dieter@gmx.de", None, None, None),  # father and son, not one typo
     ])
     con.execute("create table edges (record_key_l varchar, record_key_r varchar, rule varchar, match_probability double)")
     con.executemany("insert into edges values (?, ?, ?, ?)", [
@@ -91,6 +96,80 @@ def test_apply_guards_vetoes_and_caps():
     kept = {tuple(r) for r in con.execute("select record_key_l, record_key_r from kept").fetchall()}
     assert kept == {("a1", "a2"), ("x1", "b1")}
     assert vetoes == {"first_name_conflict": 1, "shared_email_cap": 1, "birthday_conflict": 1}
+
+
+# (first name, last name, birthday, street, postcode) of two records, and whether a link between them is vetoed
+FORGIVENESS_CASES = [
+    # a household: same address and last name, other first names and birthdays
+    (("anna", "mueller", "1985-04-12", "hauptstrasse 5", "10115"),
+     ("andreas", "mueller", "1983-01-02", "hauptstrasse 5", "10115"), "first_name_conflict"),
+    # a household member without birthday: the first names still decide
+    (("anna", "mueller", "1985-04-12", "hauptstrasse 5", "10115"),
+     ("andreas", "mueller", None, "hauptstrasse 5", "10115"), "first_name_conflict"),
+    # first and last name swapped
+    (("robbie", "lowe", "1968-04-28", "woolnough street 27", "4558"),
+     ("lowe", "robbie", "1968-04-28", "ambalindum street 27", "4558"), None),
+    # swapped, but birthdays far apart: still two people
+    (("robbie", "lowe", "1968-04-28", "woolnough street 27", "4558"),
+     ("lowe", "robbie", "1990-11-02", "woolnough street 27", "4558"), "birthday_conflict"),
+    # another first name, same birthday and last name (a typed-over name; also what twins look like)
+    (("april", "campbell", "1989-05-01", "clive steele avenue 101", "2913"),
+     ("isabella", "campbell", "1989-05-01", "clive steele avenue 101", "2913"), None),
+    # one typo in the birthday: a digit, neighbours swapped, day and month swapped
+    (("nicholas", "rees", "1935-03-08", "murrell place 93", "5162"),
+     ("nichohlas", "rees", "1935-04-08", "murrell place 24", "5162"), None),
+    (("dominic", "elwan", "1989-08-12", None, None), ("dominic", "elwan", "1989-08-21", None, None), None),
+    (("dominic", "elwan", "1989-08-15", None, None), ("dominic", "elwan", "1989-05-12", None, None),
+     "birthday_conflict"),
+    (("dominic", "elwan", "1989-08-12", None, None), ("dominic", "elwan", "1989-12-08", None, None), None),
+    # another birthday, but the same first name, last name and address (a typed-over date; or father and son)
+    (("charlotte", "maier", "1982-03-25", "mountain creek road 30", "4160"),
+     ("charlotte", "maier", "1945-11-23", "mountain creek road 30", "4160"), None),
+    # ... not at another address
+    (("charlotte", "maier", "1982-03-25", "mountain creek road 30", "4160"),
+     ("charlotte", "maier", "1945-11-23", "kevin street 8", "6450"), "birthday_conflict"),
+    # ... and not with a similar first name only (jan and jana at one address)
+    (("jan", "maier", "1982-03-25", "mountain creek road 30", "4160"),
+     ("jana", "maier", "1985-11-23", "mountain creek road 30", "4160"), "birthday_conflict"),
+]
+
+
+def test_forgiven_typos_sql_and_python_agree():
+    """The SQL guard (`veto_links`) and its Python twin (`records_conflict`, used by the cluster check)
+    give the expected veto on each case."""
+    con = duckdb.connect()
+    rows, edges = [], []
+    for i, (a, b, _) in enumerate(FORGIVENESS_CASES):
+        for side, (first, last, bday, street, postcode) in (("l", a), ("r", b)):
+            rows.append((f"{i}{side}", first, bday, None, None, street, postcode, last))
+        edges.append((f"{i}l", f"{i}r", "splink", 0.99))
+    _records(con, rows)
+    con.execute("create table edges (record_key_l varchar, record_key_r varchar, rule varchar, match_probability double)")
+    con.executemany("insert into edges values (?, ?, ?, ?)", edges)
+    guard_records(con, "recs", "g", GuardConfig())
+    veto_links(con, "edges", "g", "v")
+    sql = dict(con.execute("select record_key_l, veto from v").fetchall())
+    for i, (a, b, expected) in enumerate(FORGIVENESS_CASES):
+        views = [{"first_name_folded": r[0], "last_name_folded": r[1],
+                  "birthday": date.fromisoformat(r[2]) if r[2] else None, "street_normalized": r[3],
+                  "postcode": r[4]} for r in (a, b)]
+        assert sql[f"{i}l"] == expected, (a, b, sql[f"{i}l"])
+        assert records_conflict(*views) == expected, (a, b)
+
+
+def test_cluster_keeps_mistyped_copies_together_through_the_original():
+    """Two copies of one record, mistyped in different fields, conflict with each other (another first
+    name; another birthday) but not with the original: one cluster. Anna -phone- A. -email-
+    Andreas stays apart: an initial is no bridge."""
+    bday = np.array([date(1950, 3, 12), date(1950, 3, 12), date(1975, 7, 30)], dtype=object)
+    others = {"last_name_folded": np.array(["hobson"] * 3, dtype=object),
+              "street_normalized": np.array(["limestone avenue 10"] * 3, dtype=object),
+              "postcode": np.array(["2614"] * 3, dtype=object)}
+    res = cluster(3, [0, 0, 1], [1, 2, 2], [0.99, 0.98, 0.95], ["henry", "casey", "henry"], bday, others=others)
+    assert _clusters(res.labels) == [[0, 1, 2]]
+    chain = cluster(3, [0, 1], [1, 2], [0.99, 0.95], ["anna", "a", "andreas"], [None] * 3, others={
+        "last_name_folded": np.array(["mueller"] * 3, dtype=object)})
+    assert len(_clusters(chain.labels)) == 2
 
 
 # --- clustering -----------------------------------------------------------------------------------
