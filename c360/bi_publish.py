@@ -52,7 +52,11 @@ from pathlib import Path
 
 import duckdb
 
+from c360.tables import IDENTITY_REVIEW_QUEUE
+
 BI_SCHEMAS = ("marts", "segments")
+# the data steward's work table: two people's identity fields side by side, not a BI figure
+NOT_PUBLISHED = (IDENTITY_REVIEW_QUEUE,)
 CURRENT_LINK = "current"
 CURRENT_FILE = "CURRENT"
 MANIFEST_FILE = "manifest.json"
@@ -96,9 +100,9 @@ class PublishedSnapshot:
 
 
 def bi_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    """Tables (not views) of the BI-facing schemas, in a stable order."""
+    """Tables (not views) of the BI-facing schemas but those `NOT_PUBLISHED`, in a stable order."""
     placeholders = ", ".join("?" for _ in BI_SCHEMAS)
-    return con.execute(
+    found = con.execute(
         f"""
         select table_schema, table_name from information_schema.tables
         where table_catalog = current_database() and table_schema in ({placeholders})
@@ -107,6 +111,7 @@ def bi_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
         """,
         list(BI_SCHEMAS),
     ).fetchall()
+    return [(schema, name) for schema, name in found if f"{schema}.{name}" not in NOT_PUBLISHED]
 
 
 def new_snapshot_id(snapshot_time: datetime) -> str:

@@ -58,7 +58,17 @@ PERSON_IDS: dict[str, str] = {
     "raw.shop_checkouts": "select checkout_id::varchar from marts.fct_checkouts where golden_customer_id = ?",
     "raw.helpdesk_tickets": "select ticket_id::varchar from marts.fct_tickets where golden_customer_id = ?",
     "raw.helpdesk_satisfaction_ratings": "select survey_response_id::varchar from marts.fct_survey_responses where golden_customer_id = ? and survey_type = 'csat'",
-    "raw.helpdesk_survey_responses": "select survey_response_id::varchar from marts.fct_survey_responses where golden_customer_id = ? and survey_type = 'nps'",
+    "raw.nps_responses": "select survey_response_id::varchar from marts.fct_survey_responses where golden_customer_id = ? and survey_type = 'nps'",
+    # an ERP credit note and its lines belong to the partner it was issued to
+    "raw.erp_credit_notes": (
+        "select source_record_id from staging.stg_erp__credit_notes where partner_id::varchar in "
+        "(select source_record_id from _person_records where source_system = 'erp')"
+    ),
+    "raw.erp_credit_note_lines": (
+        "select l.source_record_id from staging.stg_erp__credit_note_lines l "
+        "join staging.stg_erp__credit_notes n on n.credit_note_id = l.credit_note_id "
+        "where n.partner_id::varchar in (select source_record_id from _person_records where source_system = 'erp')"
+    ),
     "raw.accounting_vouchers": (
         "select invoice_id::varchar from marts.fct_invoices where golden_customer_id = ? union "
         "select source_record_id from marts.fct_refunds where golden_customer_id = ? and refund_source = 'credit_note'"
@@ -76,7 +86,9 @@ STAGING_RAW: dict[str, tuple[str, str]] = {
 
 # Tables holding no row about one person: product master data, aggregates, landing and model state.
 NOT_PERSONAL = {
-    "raw.erp_products", "raw._sync_state", "raw._syncs", "staging.stg_erp__products",
+    "raw.erp_products", "raw._sync_state", "raw._syncs", "raw._reconciliations", "staging.stg_erp__products",
+    # returned quantities per ERP order line (the person's lines, with their returns, are in fct_order_lines)
+    "intermediate.int_erp_order_line_returns",
     "staging.stg_set_aside_shares", "staging._tests_passed", "marts.kpi_daily", "marts.kpi_monthly",
     "marts.unresolved_facts", "intermediate.int_company_kpis", tables.IDENTITY_MODEL,
     tables.IDENTITY_MODEL_TERM_FREQUENCIES, tables.IDENTITY_MATCH_RUNS, tables.IDENTITY_RESOLUTION_STATE,
