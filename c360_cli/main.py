@@ -4,7 +4,7 @@
     c360 sources serve (--data-dir DIR | --persons N --seed S) [--port P] [--faults none|flaky|hostile]
     c360 sources advance [--days N]
     c360 materialize [--select SELECTION]
-    c360 evaluate --truth FILE
+    c360 evaluate (--truth FILE | --labels [--threshold P])
     c360 demo [--persons N]
     c360 privacy find (--email E | --phone P | --name "First Last" | --golden-id G) [--warehouse FILE]
     c360 privacy export --golden-id G [--out FILE] [--warehouse FILE]
@@ -444,9 +444,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_materialize)
 
     evaluate = commands.add_parser(
-        "evaluate", help="compare the golden-customer crosswalk with a truth file (JSON metrics)"
+        "evaluate", help="compare the golden-customer crosswalk with a truth file or the steward's labels (JSON)"
     )
-    evaluate.add_argument("--truth", required=True, help="CSV: source_system,source_record_id,person_id")
+    against = evaluate.add_mutually_exclusive_group(required=True)
+    against.add_argument("--truth", help="CSV: source_system,source_record_id,person_id")
+    against.add_argument("--labels", action="store_true",
+                         help="compare with the data steward's labels (intermediate.identity_labels)")
+    evaluate.add_argument("--threshold", type=float, help="match threshold the model is judged at (--labels)")
     evaluate.add_argument("--warehouse", help="DuckDB file (default: $C360_WAREHOUSE)")
     evaluate.set_defaults(func=cmd_evaluate)
 

@@ -14,7 +14,12 @@ together:
 Counting uses cluster contingency tables (sum of n*(n-1)/2 per cell), never a list of pairs, so it
 runs on millions of records.
 
-CLI: `c360 evaluate --truth FILE [--warehouse PATH]` calls `main_cli`.
+Without a truth file, a data steward's labels (`intermediate.identity_labels`, `c360 identity
+review`) are the truth there is: `label_metrics` compares the crosswalk and the model's scores with
+them, pair by pair (a labelled pair is a sample of the uncertain band, not of all pairs, so these
+figures say how the band is decided, not how the whole crosswalk is).
+
+CLI: `c360 evaluate (--truth FILE | --labels) [--warehouse PATH]` calls `main_cli`.
 """
 
 from __future__ import annotations
@@ -163,13 +168,104 @@ def evaluate_warehouse(warehouse: str | Path, truth: pd.DataFrame) -> dict:
     return evaluate(crosswalk, truth, records)
 
 
-def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    parser = parser or argparse.ArgumentParser(
-        prog="c360 evaluate", description="Compare the golden-customer crosswalk with a truth file"
-    )
-    parser.add_argument("--truth", required=True, help="truth CSV (source_system,source_record_id,person_id)")
-    parser.add_argument("--warehouse", help="DuckDB warehouse file (default: $C360_WAREHOUSE)")
-    return parser
+# The bands the labelled pairs are counted in: the model's match probability, below the review band
+# (or never scored: not blocked together), in it, and at or above the match threshold.
+LABEL_BANDS = (0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def _confusion(decided_match: pd.Series, predicted_match: pd.Series) -> dict:
+    tp = int((decided_match & predicted_match).sum())
+    fp = int((~decided_match & predicted_match).sum())
+    fn = int((decided_match & ~predicted_match).sum())
+    tn = int((~decided_match & ~predicted_match).sum())
+    return {"true_positive": tp, "false_positive": fp, "false_negative": fn, "true_negative": tn,
+            "precision": _ratio(tp, tp + fp), "recall": _ratio(tp, tp + fn)}
+
+
+def labelled_pairs(con) -> pd.DataFrame:
+    """One row per labelled pair: the decision, both records' golden ids now (null when a record is
+    gone) and the pair's latest match probability (null when the model never scored it)."""
+    from c360.identity.schema import CROSSWALK_TABLE, LABELS_TABLE, MATCH_PAIRS_TABLE, REVIEW_PAIRS_TABLE
+
+    present = {f"{schema}.{name}" for schema, name in con.execute(
+        "select table_schema, table_name from information_schema.tables").fetchall()}
+    labels = LABELS_TABLE if LABELS_TABLE in present else (  # no steward has labelled anything yet
+        "(select null::varchar as record_key_l, null::varchar as record_key_r, null::varchar as decision where false)")
+    scored = [f"select record_key_l, record_key_r, match_probability from {t}"
+              for t in (MATCH_PAIRS_TABLE, REVIEW_PAIRS_TABLE) if t in present]
+    scores = (" union all ".join(scored) if scored else
+              "select null::varchar as record_key_l, null::varchar as record_key_r, null::double as match_probability "
+              "where false")
+    crosswalk = (CROSSWALK_TABLE if CROSSWALK_TABLE in present else
+                 "(select null::varchar as record_key, null::varchar as golden_customer_id where false)")
+    return con.execute(f"""
+        with scores as (
+            select least(record_key_l, record_key_r) as record_key_l,
+                   greatest(record_key_l, record_key_r) as record_key_r,
+                   max(match_probability) as match_probability
+            from ({scores}) group by all
+        )
+        select d.record_key_l, d.record_key_r, d.decision,
+               cl.golden_customer_id as golden_customer_id_l, cr.golden_customer_id as golden_customer_id_r,
+               s.match_probability
+        from {labels} d
+        left join {crosswalk} cl on cl.record_key = d.record_key_l
+        left join {crosswalk} cr on cr.record_key = d.record_key_r
+        left join scores s on s.record_key_l = d.record_key_l and s.record_key_r = d.record_key_r
+        order by d.record_key_l, d.record_key_r
+    """).df()
+
+
+def label_metrics(pairs: pd.DataFrame, threshold: float) -> dict:
+    """The crosswalk and the model at `threshold` against the steward's labels (`labelled_pairs`).
+
+    - `crosswalk`: a pair is put together when both records have the same golden id. Once a run has
+      followed the labels, precision and recall are 1.0; less means labels not applied yet (decided
+      after the last run) or records a label cannot hold.
+    - `model`: a pair is put together when its match probability reaches `threshold`.
+    - `bands`: per probability band, how many labelled pairs the steward called match and no_match:
+      where the band's match share is high, the threshold may be set too high, and the reverse.
+    """
+    out: dict = {"labels": len(pairs), "match": int((pairs["decision"] == "match").sum()),
+                 "no_match": int((pairs["decision"] == "no_match").sum())}
+    resolved = pairs["golden_customer_id_l"].notna() & pairs["golden_customer_id_r"].notna()
+    out["records_gone"] = int((~resolved).sum())
+    in_crosswalk = pairs[resolved]
+    out["crosswalk"] = _confusion(in_crosswalk["decision"] == "match",
+                                  in_crosswalk["golden_customer_id_l"] == in_crosswalk["golden_customer_id_r"])
+    probability = pairs["match_probability"]
+    out["model"] = {"threshold": threshold,
+                    **_confusion(pairs["decision"] == "match", probability.fillna(0.0) >= threshold)}
+    edges = (0.0, *LABEL_BANDS, 1.0000001)
+    bands = [{"band": "not scored", "match": int(((pairs["decision"] == "match") & probability.isna()).sum()),
+              "no_match": int(((pairs["decision"] == "no_match") & probability.isna()).sum())}]
+    for low, high in zip(edges, edges[1:]):
+        inside = probability.notna() & (probability >= low) & (probability < high)
+        band = {"band": f"[{low:g}, {min(high, 1.0):g}{']' if high > 1 else ')'}",
+                "match": int((inside & (pairs["decision"] == "match")).sum()),
+                "no_match": int((inside & (pairs["decision"] == "no_match")).sum())}
+        band["match_share"] = _ratio(band["match"], band["match"] + band["no_match"])
+        bands.append(band)
+    out["bands"] = bands
+    return out
+
+
+def evaluate_labels(warehouse: str | Path, threshold: float | None = None) -> dict:
+    """`label_metrics` of a warehouse's labels (read-only; the match threshold by default)."""
+    import duckdb
+
+    from c360.identity.matching import DEFAULT_THRESHOLD
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        pairs = labelled_pairs(con)
+    finally:
+        con.close()
+    return label_metrics(pairs, DEFAULT_THRESHOLD if threshold is None else threshold)
 
 
 def main_cli(args: argparse.Namespace) -> int:
@@ -180,10 +276,9 @@ def main_cli(args: argparse.Namespace) -> int:
     if not warehouse.exists():
         print(f"c360 evaluate: no warehouse at {warehouse}", file=sys.stderr)
         return 2
-    result = evaluate_warehouse(warehouse, read_truth(args.truth))
+    if getattr(args, "labels", False):
+        result = evaluate_labels(warehouse, getattr(args, "threshold", None))
+    else:
+        result = evaluate_warehouse(warehouse, read_truth(args.truth))
     print(json.dumps(result, indent=2))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main_cli(build_parser().parse_args()))

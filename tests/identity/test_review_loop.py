@@ -8,6 +8,7 @@ from the links and labels written by each test, not from the program's output.
 from __future__ import annotations
 
 import csv
+import json
 import random
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from c360.identity.evaluate import evaluate_labels
 from c360.identity.guards import GuardConfig
 from c360.identity.match_run import _split
 from c360.identity.resolve import resolve
@@ -248,3 +250,53 @@ def test_cli_export_then_import_round_trip(tmp_path):
     bad = _decide(tmp_path, [("shop:1", "erp:9", "maybe", "")], "bad.csv")
     done = _cli("--import", str(bad), "--warehouse", str(warehouse))
     assert done.returncode == 1 and "maybe" in done.stderr
+
+
+def test_evaluate_labels_reports_the_crosswalk_and_the_model_against_the_steward(tmp_path):
+    """`c360 evaluate --labels`: four labelled pairs, whose expected confusion follows from the links
+    written here (before the run that applies the labels, and after it)."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    records = [_rec("shop:1", "anna", "mueller", date(1980, 1, 1), "anna@example.org"),
+               _rec("erp:7", "anna", "mueller", date(1980, 1, 10), "a.mueller@example.org"),  # band 0.8
+               _rec("helpdesk:3", "lena", "schmidt", None, None),  # band 0.55
+               _rec("erp:8", "anna", "mueller", None, "anna@example.org"),  # linked at 0.95
+               _rec("erp:9", "anna", "mueller", None, None)]  # never scored
+    with duckdb.connect(str(warehouse)) as con:
+        _warehouse(con, records, probable=[("erp:8", "shop:1", 0.95)],
+                   band=[("erp:7", "shop:1", 0.8), ("helpdesk:3", "shop:1", 0.55)])
+        resolve(con, DAY1)
+        import_decisions(con, _decide(tmp_path, [("erp:7", "shop:1", "match", ""), ("helpdesk:3", "shop:1", "no_match", ""),
+                                                 ("erp:8", "shop:1", "no_match", ""), ("erp:9", "shop:1", "match", "")]))
+    run = subprocess.run([sys.executable, "-m", "c360_cli.main", "evaluate", "--labels", "--warehouse", str(warehouse)],
+                         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    before = json.loads(run.stdout)
+    assert (before["labels"], before["match"], before["no_match"], before["records_gone"]) == (4, 2, 2, 0)
+    # labels not applied yet: erp:8 is with shop:1 against the label, erp:7 and erp:9 apart against theirs
+    expected = {"true_positive": 0, "false_positive": 1, "false_negative": 2, "true_negative": 1,
+                "precision": 0.0, "recall": 0.0}
+    assert before["crosswalk"] == expected
+    assert before["model"] == {"threshold": 0.9, **expected}  # the model decided the same way at 0.9
+    bands = {b["band"]: (b["match"], b["no_match"]) for b in before["bands"]}
+    assert bands == {"not scored": (1, 0), "[0, 0.5)": (0, 0), "[0.5, 0.6)": (0, 1), "[0.6, 0.7)": (0, 0),
+                     "[0.7, 0.8)": (0, 0), "[0.8, 0.9)": (1, 0), "[0.9, 1]": (0, 1)}
+    # at 0.75 the model would have taken erp:7 too
+    with duckdb.connect(str(warehouse)) as con:
+        from c360.identity.evaluate import label_metrics, labelled_pairs
+
+        assert label_metrics(labelled_pairs(con), 0.75)["model"]["true_positive"] == 1
+        resolve(con, DAY2)  # the next run follows the labels
+    after = evaluate_labels(warehouse)
+    assert after["crosswalk"] == {"true_positive": 2, "false_positive": 0, "false_negative": 0, "true_negative": 2,
+                                  "precision": 1.0, "recall": 1.0}
+    assert after["model"] == before["model"]  # the scores did not change, only the crosswalk
+
+
+def test_evaluate_labels_without_any_label_says_so(tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        _warehouse(con, [_rec("shop:1", "anna", "mueller", None, "anna@example.org")])
+        resolve(con, DAY1)
+        con.execute("drop table if exists intermediate.identity_labels")
+    result = evaluate_labels(warehouse)
+    assert (result["labels"], result["crosswalk"]["precision"], result["model"]["recall"]) == (0, None, None)
