@@ -27,7 +27,7 @@ that both landed the same number of records.
 from __future__ import annotations
 
 import argparse
-import logging
+import os
 import statistics
 import sys
 import tempfile
@@ -127,7 +127,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    logging.getLogger("dlt").setLevel(logging.WARNING)
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")  # dlt's own setting: no schema-inference notices
 
     port = free_port()
     credentials = SourceCredentials.from_env()
