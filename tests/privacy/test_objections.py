@@ -137,7 +137,7 @@ def test_an_objection_follows_the_records_to_a_new_golden_id(live, people):
         consent.record_request(con, consent.Request(people["email"]))
         con.execute("update marts.golden_customer_sources set golden_customer_id = 'GC999999999' "
                     "where golden_customer_id = ?", [people["email"]])
-    build_downstream_of_objections(live, "run", "--select", "stg_privacy__objections", "int_marketing_objections")
+    build_downstream_of_objections(live, "run", "--select", "stg_privacy__objections int_marketing_objections")
     with duckdb.connect(str(live), read_only=True) as con:
         objecting = dict(con.execute("select golden_customer_id, has_marketing_objection "
                                      "from intermediate.int_marketing_objections").fetchall())
