@@ -132,12 +132,13 @@ def test_objection_and_withdrawal_move_people_out_of_and_back_into_marketing_lis
 
 
 def test_an_objection_follows_the_records_to_a_new_golden_id(live, people):
-    """Golden ids change when records merge or split: the objection is kept by record key."""
+    """Golden ids change when records merge or split: the objection is kept by record key. The build runs
+    the model's unit test too (merges, splits, a withdrawal dated before the objection it follows)."""
     with duckdb.connect(str(live)) as con:
         consent.record_request(con, consent.Request(people["email"]))
         con.execute("update marts.golden_customer_sources set golden_customer_id = 'GC999999999' "
                     "where golden_customer_id = ?", [people["email"]])
-    build_downstream_of_objections(live, "run", "--select", "stg_privacy__objections int_marketing_objections")
+    build_downstream_of_objections(live, "build", "--select", "stg_privacy__objections int_marketing_objections")
     with duckdb.connect(str(live), read_only=True) as con:
         objecting = dict(con.execute("select golden_customer_id, has_marketing_objection "
                                      "from intermediate.int_marketing_objections").fetchall())
