@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from c360 import consent
+from c360 import consent, privacy
 from c360_cli.main import main as c360
 from tests.conftest import using_warehouse
 
@@ -101,8 +101,8 @@ def test_objection_and_withdrawal_move_people_out_of_and_back_into_marketing_lis
     assert flags(live, people["email"]) == (False, True)
 
     with duckdb.connect(str(live)) as con:
-        consent.record_request(con, consent.Request(people["email"], consent.WITHDRAW, source="e-mail",
-                                                    requested_on=date(2026, 12, 1)))
+        withdrawal = consent.record_request(con, consent.Request(people["email"], consent.WITHDRAW, source="e-mail",
+                                                                 requested_on=date(2026, 12, 1)))
     build_downstream_of_objections(live)
     back = memberships(live)
     for segment in MARKETING_SEGMENTS:
@@ -129,6 +129,15 @@ def test_objection_and_withdrawal_move_people_out_of_and_back_into_marketing_lis
     assert sorted((key, state, day) for _, state, day, _, _, key in history if key) == shop_states
     assert "subscribed" in {state for _, state, _ in shop_states}
     assert kept[1] == 4  # the history: three objections and a withdrawal, nothing overwritten
+
+    # the access export (Art. 15) holds the requests as entered and the consent history
+    document = privacy.export_person(people["email"], live)
+    assert document["coverage"]["not_covered"] == []
+    entered = document["systems"]["privacy"]["raw"]["raw.privacy_objections"]
+    assert sorted({(r["request_id"], r["action"]) for r in entered}) == sorted(
+        [(stored["request_id"], "object"), (withdrawal["request_id"], "withdraw")])
+    assert len(entered) == 2 * len(records)
+    assert len(document["tables"]["marts.consent_history"]) == len(history)
 
 
 def test_an_objection_follows_the_records_to_a_new_golden_id(live, people):
