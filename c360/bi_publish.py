@@ -24,6 +24,10 @@ names and types. Every Parquet file carries the id of the snapshot that wrote it
 metadata (`c360_snapshot_id`), and the manifest names it per table (`written_in`), so a reader can
 check that the files it read belong together.
 
+Personal columns (names, e-mails, phones, addresses, birthdays, free text) are published as
+`C360_BI_PII` says, by default pseudonymised (`c360.bi_pii`); the mode and the key are part of each
+such table's fingerprint, so that changing either republishes those tables.
+
 The DuckDB file is built the same way when at least half of the rows are unchanged: the new file
 starts as a copy of the current `bi.duckdb`, and only the tables whose fingerprint differs are replaced
 in it before it is renamed into place (otherwise it is written whole, as the copy would grow by the
@@ -52,6 +56,7 @@ from pathlib import Path
 
 import duckdb
 
+from c360 import bi_pii
 from c360.tables import IDENTITY_REVIEW_QUEUE
 
 BI_SCHEMAS = ("marts", "segments")
@@ -119,11 +124,14 @@ def new_snapshot_id(snapshot_time: datetime) -> str:
 
 
 def publish_snapshot(
-    con: duckdb.DuckDBPyConnection, bi_path: Path, parquet_dir: Path, *, keep_snapshots: int
+    con: duckdb.DuckDBPyConnection, bi_path: Path, parquet_dir: Path, *, keep_snapshots: int,
+    pii: bi_pii.BiPii | None = None,
 ) -> PublishedSnapshot:
     """Copy every BI table into a new DuckDB file and a new Parquet folder (only what changed since the
     current snapshot, see the module docstring), then switch both into place and delete the Parquet
-    snapshots beyond the newest `keep_snapshots`."""
+    snapshots beyond the newest `keep_snapshots`. The personal columns are published as `pii` says
+    (`c360.bi_pii`; by default as the settings say, pseudonymised)."""
+    pii = pii if pii is not None else bi_pii.from_settings()
     if keep_snapshots < 1:
         raise ValueError(f"keep_snapshots is {keep_snapshots}; the current snapshot must stay, so at least 1")
     bi_path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,10 +143,10 @@ def publish_snapshot(
     staging_folder.mkdir()
     try:
         previous = published_tables(parquet_dir)
-        tables = fingerprinted_tables(con, staging_folder)
+        tables = fingerprinted_tables(con, staging_folder, pii)
         if mostly_unchanged(tables, previous) and bi_path.exists():
             shutil.copyfile(bi_path, staging_file)  # its unchanged tables stay, the others are replaced
-        _write_snapshot(con, staging_file, snapshot_id, tables, previous)
+        _write_snapshot(con, staging_file, snapshot_id, tables, previous, pii)
         _write_manifest(staging_folder, snapshot_id, snapshot_time, tables)
     except BaseException:
         staging_file.unlink(missing_ok=True)
@@ -153,11 +161,15 @@ def publish_snapshot(
     return PublishedSnapshot(snapshot_id, snapshot_time, folder, published, pruned)
 
 
-def fingerprinted_tables(con: duckdb.DuckDBPyConnection, parquet_folder: Path) -> list[PublishedTable]:
-    """Every BI table with its rows, fingerprint and the Parquet file it gets in `parquet_folder`."""
+def fingerprinted_tables(
+    con: duckdb.DuckDBPyConnection, parquet_folder: Path, pii: bi_pii.BiPii
+) -> list[PublishedTable]:
+    """Every BI table with its rows, fingerprint (of the rows, and of what `pii` does to them) and the
+    Parquet file it gets in `parquet_folder`."""
     tables = []
     for schema, name in bi_tables(con):
-        rows, fingerprint = table_fingerprint(con, schema, name)
+        salt = pii.fingerprint_salt(bi_pii.table_columns(con, schema, name))
+        rows, fingerprint = table_fingerprint(con, schema, name, salt)
         tables.append(PublishedTable(schema, name, rows, parquet_folder / f"{schema}.{name}.parquet", fingerprint))
     return tables
 
@@ -177,10 +189,12 @@ def _write_snapshot(
     snapshot_id: str,
     tables: list[PublishedTable],
     previous: dict[str, PublishedTable],
+    pii: bi_pii.BiPii,
 ) -> None:
     """Bring every table into `duckdb_file` (replacing those whose fingerprint differs from the one it
-    holds) and put its Parquet file in place: written from `duckdb_file` when the table changed since
-    `previous`, else that snapshot's file linked. Sets `written_in` of each table."""
+    holds; personal columns as `pii` says) and put its Parquet file in place: written from `duckdb_file`
+    when the table changed since `previous`, else that snapshot's file linked. Sets `written_in` of
+    each table."""
     alias = f"bi_{uuid.uuid4().hex[:12]}"
     _attach_snapshot_file(con, alias, duckdb_file)
     try:
@@ -188,7 +202,9 @@ def _write_snapshot(
         for table in tables:
             fingerprint = table.fingerprint
             if held.get(table.table) != fingerprint:
-                con.execute(f"create or replace table {alias}.{table.table} as select * from {table.table}")
+                columns = bi_pii.table_columns(con, table.schema, table.name)
+                con.execute(f"create or replace table {alias}.{table.table} as "
+                            f"select {pii.select_list(columns)} from {table.table}", pii.parameters(columns))
                 con.execute(f"comment on table {alias}.{table.table} is '{FINGERPRINT_COMMENT}{fingerprint}'")
             earlier = previous.get(table.table)
             if earlier and earlier.fingerprint == fingerprint and _link_or_copy(earlier.parquet, table.parquet):
@@ -231,10 +247,11 @@ def _fingerprints_held(
     return held
 
 
-def table_fingerprint(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> tuple[int, str]:
+def table_fingerprint(con: duckdb.DuckDBPyConnection, schema: str, name: str, salt: str = "") -> tuple[int, str]:
     """(rows, fingerprint) of a table: equal fingerprints mean the same rows (in any order) under the
-    same column names and types. One scan with a 64-bit hash per row; the hash of a row ignores the
-    column names, so they and the types are hashed beside it."""
+    same column names and types (and the same `salt`: how the table is published). One scan with a
+    64-bit hash per row; the hash of a row ignores the column names, so they and the types are hashed
+    beside it."""
     rows, hashes = con.execute(f"select count(*), sum(hash(t)) from {schema}.{name} t").fetchone()
     columns = con.execute(
         """
@@ -244,7 +261,8 @@ def table_fingerprint(con: duckdb.DuckDBPyConnection, schema: str, name: str) ->
         """,
         [schema, name],
     ).fetchall()
-    digest = hashlib.sha256(json.dumps([FINGERPRINT_METHOD, rows, str(hashes), columns]).encode()).hexdigest()
+    inputs = [FINGERPRINT_METHOD, rows, str(hashes), columns] + ([salt] if salt else [])
+    digest = hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
     return rows, digest[:32]
 
 

@@ -74,6 +74,8 @@ PERSON_IDS: dict[str, str] = {
         "select source_record_id from marts.fct_refunds where golden_customer_id = ? and refund_source = 'credit_note'"
     ),
     "raw.accounting_payments": "select split_part(payment_id, '/', 1) from marts.fct_payments where golden_customer_id = ?",
+    # objections to direct marketing, entered per source record (c360/consent.py)
+    "raw.privacy_objections": "select id from raw.privacy_objections where record_key in (select record_key from _person_records)",
 }
 
 # Staging models whose rows come from another raw table than their name says, or whose raw id is
@@ -82,6 +84,7 @@ STAGING_RAW: dict[str, tuple[str, str]] = {
     "staging.stg_shop__order_lines": ("raw.shop_orders", "order_id::varchar"),
     "staging.stg_shop__refunds": ("raw.shop_orders", "order_id::varchar"),
     "staging.stg_shop__refund_lines": ("raw.shop_orders", "order_id::varchar"),
+    "staging.stg_privacy__objections": ("raw.privacy_objections", "objection_record_id"),
 }
 
 # Tables holding no row about one person: product master data, aggregates, landing and model state.
@@ -288,7 +291,8 @@ def _raw_section(con, ids: dict[str, list[str]], columns: dict[str, list[str]]) 
         where, values = _in_list("id", ids[raw_table])
         rows = _rows(con, f"select * from {raw_table} where {where} order by id", values)
         for row in rows:
-            row["record"] = json.loads(row["record"]) if isinstance(row["record"], str) else row["record"]
+            if isinstance(row.get("record"), str):  # a landed record (entered requests have columns only)
+                row["record"] = json.loads(row["record"])
         system = raw_table.split(".")[1].split("_")[0]
         section.setdefault(system, {})[raw_table] = rows
         coverage[raw_table] = {"linked_by": "id (the person's source record ids)", "rows": len(rows)}

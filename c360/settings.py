@@ -286,6 +286,29 @@ def bi_keep_snapshots() -> int:
     return keep
 
 
+BI_PII_MODES = ("full", "pseudonymised", "none")
+
+
+def bi_pii_mode() -> str:
+    """`C360_BI_PII`: what the BI snapshot carries of the personal columns (`c360.bi_pii`). The default
+    keeps clear names, e-mails and phones away from every BI reader."""
+    mode = _env("C360_BI_PII", "pseudonymised").lower()
+    if mode not in BI_PII_MODES:
+        raise ValueError(f"C360_BI_PII is {mode!r}; use one of {', '.join(BI_PII_MODES)}")
+    return mode
+
+
+def bi_pii_key() -> str | None:
+    """`C360_BI_PII_KEY`: the secret the BI pseudonyms are keyed with; None when unset (a key is then
+    generated once and kept in `bi_pii_key_file()`). Never log it."""
+    return os.environ.get("C360_BI_PII_KEY", "").strip() or None
+
+
+def bi_pii_key_file() -> Path:
+    """Where a generated pseudonym key is kept: beside the live warehouse, not beside the BI copies."""
+    return warehouse_path().parent / "bi_pii.key"
+
+
 def nps_import_dir() -> Path:
     """`C360_NPS_IMPORT_DIR`: the folder whose `*.csv` files (survey-tool exports of NPS answers, format in
     `c360.nps_import`) the pipeline lands, by default `imports/nps/` beside the warehouse file."""

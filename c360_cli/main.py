@@ -8,6 +8,7 @@
     c360 demo [--persons N]
     c360 privacy find (--email E | --phone P | --name "First Last" | --golden-id G) [--warehouse FILE]
     c360 privacy export --golden-id G [--out FILE] [--warehouse FILE]
+    c360 privacy object --golden-id G [--withdraw] [--reason TEXT] [--source TEXT] [--date D] [--warehouse FILE]
     c360 identity review (--export FILE | --import FILE) [--decided-by NAME] [--warehouse FILE]
 """
 
@@ -351,6 +352,35 @@ def cmd_privacy_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_privacy_object(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from c360 import consent
+
+    warehouse = _privacy_warehouse(args)
+    if warehouse is None:
+        return 2
+    try:
+        requested_on = date.fromisoformat(args.date) if args.date else None
+    except ValueError:
+        print(f"c360 privacy object: --date {args.date!r} is not a date (YYYY-MM-DD)", file=sys.stderr)
+        return 2
+    request = consent.Request(args.golden_id, consent.WITHDRAW if args.withdraw else consent.OBJECT,
+                              reason=args.reason, source=args.source, requested_on=requested_on)
+    try:
+        with duckdb.connect(str(warehouse)) as con:
+            stored = consent.record_request(con, request)
+    except duckdb.IOException as busy:
+        print(f"c360 privacy object: cannot write {warehouse} (a pipeline run holds it?): {busy}", file=sys.stderr)
+        return 2
+    except (LookupError, ValueError) as refused:
+        print(f"c360 privacy object: {refused.args[0]}", file=sys.stderr)
+        return 1
+    print(json.dumps(stored, indent=2))
+    log.info("the segments leave the person out of (or take them back into) the marketing lists at the next run")
+    return 0
+
+
 def _add_privacy_commands(commands) -> None:
     privacy = commands.add_parser("privacy", help="data subject requests (GDPR): find a person, export their data")
     privacy_commands = privacy.add_subparsers(dest="privacy_command", required=True)
@@ -370,6 +400,16 @@ def _add_privacy_commands(commands) -> None:
     export.add_argument("--out", help="file to write (default: standard output)")
     export.add_argument("--warehouse", help="DuckDB file (default: $C360_WAREHOUSE)")
     export.set_defaults(func=cmd_privacy_export)
+    objection = privacy_commands.add_parser(
+        "object", help="record an objection to direct marketing (Art. 21), or --withdraw it; kept as history"
+    )
+    objection.add_argument("--golden-id", required=True, help="golden customer id (see `c360 privacy find`)")
+    objection.add_argument("--withdraw", action="store_true", help="the person withdraws their objection")
+    objection.add_argument("--reason", help="the reason the person gave, if any (none is needed)")
+    objection.add_argument("--source", help="how the request reached us, e.g. e-mail, letter, phone")
+    objection.add_argument("--date", help="the day the person made the request, YYYY-MM-DD (default: now)")
+    objection.add_argument("--warehouse", help="DuckDB file (default: $C360_WAREHOUSE)")
+    objection.set_defaults(func=cmd_privacy_object)
 
 
 def cmd_identity_review(args: argparse.Namespace) -> int:

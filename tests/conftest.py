@@ -199,7 +199,9 @@ PIPELINE_BUILD_FILES = (
     "tests/dbt/test_docs_and_contracts.py",
     "tests/kpis/test_kpis_against_truth.py",
     "tests/operations/test_bi_snapshot.py",
+    "tests/operations/test_bi_pii.py",
     "tests/privacy/test_find_and_export.py",
+    "tests/privacy/test_objections.py",
     "tests/quality/test_gates.py",
     "tests/quality/test_segments.py",
 )

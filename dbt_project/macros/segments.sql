@@ -15,7 +15,9 @@
 
 {#- One activation table per business segment: the customers in it, why, and the e-mail consent.
     An e-mail segment (`is_email_segment`) only includes customers whose consent allows e-mail
-    marketing; the other segments are worked by phone or are suppression lists and carry the flag. -#}
+    marketing; the other segments are worked by phone or are suppression lists and carry the flag.
+    A marketing list (e-mail or phone) leaves out customers who objected to direct marketing
+    (has_marketing_objection); a suppression list (channel none) keeps them. -#}
 {% macro business_segment(flag, label, channel) -%}
 {%- set is_email = channel == 'email' -%}
 select
@@ -51,6 +53,9 @@ select
 from {{ ref('customer_segments') }}
 where is_{{ flag }}
   and not is_deleted
+  {%- if channel != 'none' %}
+  and not has_marketing_objection
+  {%- endif %}
   {%- if is_email %}
   and email_marketing_allowed
   {%- endif %}

@@ -24,7 +24,8 @@ def build_bi_snapshot_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
             "folder per snapshot under C360_BI_PARQUET_DIR (default warehouse/bi/), switched into place "
             f"as warehouse/bi/{CURRENT_LINK}/ once complete; the last C360_BI_KEEP_SNAPSHOTS folders are kept. "
             "Only the Parquet files of tables that changed since the current snapshot are written (told by "
-            "a fingerprint per table); the others are hard links to the current snapshot's files."
+            "a fingerprint per table); the others are hard links to the current snapshot's files. "
+            "Personal columns are pseudonymised, nulled or kept as C360_BI_PII says (c360.bi_pii)."
         ),
     )
     def bi_snapshot(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
@@ -42,6 +43,7 @@ def build_bi_snapshot_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         return dg.MaterializeResult(
             metadata={
                 "bi_warehouse": dg.MetadataValue.path(str(bi_path)),
+                "personal_data": dg.MetadataValue.text(settings.bi_pii_mode()),
                 "snapshot_id": dg.MetadataValue.text(snapshot.snapshot_id),
                 "parquet_snapshot": dg.MetadataValue.path(str(snapshot.parquet_folder)),
                 "parquet_current": dg.MetadataValue.path(str(parquet_dir / CURRENT_LINK)),

@@ -66,6 +66,15 @@ revenue_12m as (
 
 ),
 
+-- objections to direct marketing (GDPR Art. 21) in force: out of every e-mail and phone list,
+-- whatever the shop's consent says
+objections as (
+
+    select golden_customer_id, has_marketing_objection
+    from {{ ref('int_marketing_objections') }}
+
+),
+
 -- the last bad helpdesk rating of each customer
 bad_ratings as (
 
@@ -85,6 +94,7 @@ base as (
         coalesce(k.as_of_date, {{ kpi_as_of() }}) as as_of_date,
         coalesce(r.net_revenue_12m, 0) as net_revenue_12m,
         b.last_bad_rating_date,
+        coalesce(o.has_marketing_objection, false) as has_marketing_objection,
         -- R input inside the 24-month window only (an older last order counts as none)
         case when k.days_since_last_order <= 730 then k.days_since_last_order end as recency_days_24m,
         coalesce(k.orders_lifetime, 0) > 0 as has_ordered
@@ -92,6 +102,7 @@ base as (
     left join kpis k using (golden_customer_id)
     left join revenue_12m r using (golden_customer_id)
     left join bad_ratings b using (golden_customer_id)
+    left join objections o using (golden_customer_id)
 
 ),
 
@@ -184,7 +195,8 @@ select
     email,
     phone,
     is_deleted,
-    has_email_marketing_consent as email_marketing_allowed,
+    has_email_marketing_consent and not has_marketing_objection as email_marketing_allowed,
+    has_marketing_objection,
     as_of_date,
 
     -- RFM: inputs, scores, segment
