@@ -2,11 +2,16 @@
 
     Counted orders only (no test, cancelled/voided or quotation orders; a shop order mirrored in
     the ERP is one order). Money is net of VAT unless named `_gross`; refunds and credit notes are
-    subtracted once per return (fct_refunds.is_counted). Margin CLV subtracts the cost of goods kept
-    (ERP standard_price), `cost_per_return` per counted return and `cost_per_ticket` per ticket. -#}
+    subtracted once per return (fct_refunds.is_counted). Every order figure (value, discounts,
+    shipping, refunds, net value kept, costs, contribution margins I and II) is the order's own in
+    int_order_values, summed here.
+
+    AOV = order value before returns / orders; net_value_per_order = net value kept / orders.
+    Margin CLV = contribution margin II - credit notes without an order - `cost_per_ticket` per
+    ticket; a contact without orders has none (null, `has_orders` false): service cost alone does
+    not make a buyer unprofitable. -#}
 
 {%- set as_of = kpi_as_of() %}
-{%- set cost_per_return = var('cost_per_return', 5.00) %}
 {%- set cost_per_ticket = var('cost_per_ticket', 4.00) %}
 {%- set channels = ['voice', 'email', 'chat', 'web'] %}
 
@@ -38,6 +43,18 @@ order_facts as (
         sum(amount_gross) as orders_gross,
         sum(refunded_net) as refunds_on_orders_net,
         sum(refunded_gross) as refunds_on_orders_gross,
+        sum(refunds_count) as returns_count,
+        sum(order_value_net) as order_value_net,
+        sum(order_value_gross) as order_value_gross,
+        sum(discounts_net) as discounts_net,
+        sum(shipping_charged_net) as shipping_charged_net,
+        sum(net_value_kept) as net_value_kept,
+        sum(cost_of_goods) as cost_of_goods,
+        sum(shipping_cost) as shipping_cost,
+        sum(payment_fee) as payment_fees,
+        sum(return_handling_cost) as return_handling_cost,
+        sum(contribution_margin_1) as contribution_margin_1,
+        sum(contribution_margin_2) as contribution_margin_2,
         min(order_date) as first_order_date,
         max(order_date) as last_order_date,
         count(*) filter (where is_last_24_months) as orders_count_24m,
@@ -62,21 +79,10 @@ loose_refunds as (
 
 ),
 
-returns as (
-
-    select r.golden_customer_id, count(*) as returns_count
-    from {{ ref('fct_refunds') }} r
-    join orders o on o.order_key = r.order_key
-    where r.is_counted
-    group by r.golden_customer_id
-
-),
-
 line_facts as (
 
     select
         l.golden_customer_id,
-        sum(l.cost_of_goods) as cost_of_goods,
         sum(l.quantity_delivered) filter (where not l.is_shipping) as units_delivered,
         sum(l.quantity_returned) filter (where not l.is_shipping) as units_returned,
         sum(l.delivered_net) filter (where not l.is_shipping) as delivered_net,
@@ -180,9 +186,22 @@ joined as (
              as decimal(18, 2)) as gross_revenue,
         cast(coalesce(o.orders_net, 0) as decimal(18, 2)) as orders_net,
         cast(coalesce(o.refunds_on_orders_net, 0) + coalesce(lr.refunded_net, 0) as decimal(18, 2)) as refunds_net,
-        coalesce(rt.returns_count, 0) as returns_count,
-        cast(coalesce(l.cost_of_goods, 0) as decimal(18, 2)) as cost_of_goods,
+        coalesce(o.returns_count, 0) as returns_count,
+        cast(coalesce(o.cost_of_goods, 0) as decimal(18, 2)) as cost_of_goods,
         coalesce(t.tickets_count, 0) as tickets_count,
+        coalesce(o.orders_count, 0) > 0 as has_orders,
+        cast(coalesce(o.order_value_net, 0) as decimal(18, 2)) as order_value_net,
+        cast(coalesce(o.order_value_gross, 0) as decimal(18, 2)) as order_value_gross,
+        cast(coalesce(o.discounts_net, 0) as decimal(18, 2)) as discounts_net,
+        cast(coalesce(o.shipping_charged_net, 0) as decimal(18, 2)) as shipping_charged_net,
+        cast(coalesce(o.shipping_cost, 0) as decimal(18, 2)) as shipping_cost,
+        cast(coalesce(o.payment_fees, 0) as decimal(18, 2)) as payment_fees,
+        cast(coalesce(o.return_handling_cost, 0) as decimal(18, 2)) as return_handling_cost,
+        cast(coalesce(o.contribution_margin_1, 0) as decimal(18, 2)) as contribution_margin_1,
+        cast(coalesce(o.contribution_margin_2, 0) as decimal(18, 2)) as contribution_margin_2,
+        cast(coalesce(lr.refunded_net, 0) as decimal(18, 2)) as loose_credit_notes_net,
+        cast({{ cost_per_ticket }} * coalesce(t.tickets_count, 0) as decimal(18, 2)) as service_cost,
+        o.net_value_kept as orders_net_value_kept,
 
         ----------  returns
         coalesce(l.units_delivered, 0) as units_delivered,
@@ -235,7 +254,6 @@ joined as (
     from customers c
     left join order_facts o on o.golden_customer_id = c.golden_customer_id
     left join loose_refunds lr on lr.golden_customer_id = c.golden_customer_id
-    left join returns rt on rt.golden_customer_id = c.golden_customer_id
     left join line_facts l on l.golden_customer_id = c.golden_customer_id
     left join invoice_facts i on i.golden_customer_id = c.golden_customer_id
     left join ticket_facts t on t.golden_customer_id = c.golden_customer_id
@@ -248,13 +266,14 @@ joined as (
 final as (
 
     select
-        *,
+        * exclude (orders_net_value_kept),
         net_revenue as historic_clv,
-        cast(net_revenue - cost_of_goods - {{ cost_per_return }} * returns_count - {{ cost_per_ticket }} * tickets_count
-             as decimal(18, 2)) as margin_clv,
-        net_revenue - cost_of_goods - {{ cost_per_return }} * returns_count - {{ cost_per_ticket }} * tickets_count > 0
-            as is_profitable,
-        {{ prorate_money('net_revenue', 1, 'orders_count') }} as aov
+        case when has_orders then
+            cast(contribution_margin_2 - loose_credit_notes_net - service_cost as decimal(18, 2))
+        end as margin_clv,
+        case when has_orders then contribution_margin_2 - loose_credit_notes_net - service_cost > 0 end as is_profitable,
+        {{ prorate_money('order_value_net', 1, 'orders_count') }} as aov,
+        {{ prorate_money('orders_net_value_kept', 1, 'orders_count') }} as net_value_per_order
 
     from joined
 
