@@ -43,7 +43,7 @@ order_facts as (
         sum(amount_gross) as orders_gross,
         sum(refunded_net) as refunds_on_orders_net,
         sum(refunded_gross) as refunds_on_orders_gross,
-        sum(refunds_count) as returns_count,
+        cast(sum(refunds_count) as bigint) as returns_count,
         sum(order_value_net) as order_value_net,
         sum(order_value_gross) as order_value_gross,
         sum(discounts_net) as discounts_net,
