@@ -180,7 +180,7 @@ def truth(built):
             "day": date.fromisoformat(o["created_at"][:10]),
             "counted": not o["test"] and o["cancelled_at"] is None and o["financial_status"] != "voided",
             "net": money(o["total_price"]) - money(o["total_tax"]), "gross": money(o["total_price"]),
-            "method": o["payment_gateway_names"][0], "store": False,
+            "method": o["payment_gateway_names"][0], "store": False, "shop_test": o["test"],
             "discounts_gross": money(o["total_discounts"]), "shipping_gross": money(o["shipping_price"] or 0),
         })
     for eid, e in sale_orders.items():
@@ -191,14 +191,16 @@ def truth(built):
             "day": date.fromisoformat(e["date_order"][:10]),  # naive UTC; the KPI uses the Berlin date
             "counted": e["state"] in ("sale", "done"), "net": money(e["amount_untaxed"]), "gross": money(e["amount_total"]),
             "method": None, "store": e["team_id"][1] == "Filiale", "discounts_gross": Decimal(0), "shipping_gross": None,
+            "shop_test": None,
         })
     for o in orders:
         o.update(order_economics(o, lines_by_order.get(o["erp_id"], []), unit_cost))
     orders = pd.DataFrame(orders)
 
-    # invoices: the contact's person, or (collective contact) the person of the order in the remark
-    person_of_number = dict(zip(orders["number"], orders["person"]))
-    person_of_erp_name = dict(zip(orders["erp_name"], orders["person"]))
+    # invoices: the contact's person, or (collective contact) the person of the order in the remark; the
+    # order's payment method when it is a counted order
+    order_of_number = {n: o for n, o in zip(orders["number"], orders.itertuples()) if n is not None and not pd.isna(n)}
+    order_of_erp_name = {n: o for n, o in zip(orders["erp_name"], orders.itertuples()) if n is not None}
     paid_on = defaultdict(list)
     for p in world.iter_records("accounting/payments"):  # the payment state of a paid voucher (id = voucher id)
         paid_on[p["id"]].extend(item["postingDate"][:10] for item in p["paymentItems"])
@@ -206,14 +208,17 @@ def truth(built):
     for v in world.iter_records("accounting/vouchers"):
         if v["voucherType"] != "salesinvoice" or v["voucherStatus"] not in ("paid", "paidoff") or not paid_on[v["id"]]:
             continue
+        if m := re.search(r"\bS\d{5}\b", v["remark"]):
+            order = order_of_erp_name.get(m.group(0))
+        else:
+            order = order_of_number.get(int(re.search(r"(\d+)\s*$", v["remark"]).group(1)))
         if v["contactId"]:
             person = person_of.get(("accounting", v["contactId"]))
-        elif m := re.search(r"\bS\d{5}\b", v["remark"]):
-            person = person_of_erp_name.get(m.group(0))
         else:
-            person = person_of_number.get(int(re.search(r"(\d+)\s*$", v["remark"]).group(1)))
+            person = order.person if order is not None else None
         days = (date.fromisoformat(max(paid_on[v["id"]])) - date.fromisoformat(v["voucherDate"][:10])).days
-        invoices.append({"person": person, "days_to_pay": days})
+        method = order.method if order is not None and order.counted else None
+        invoices.append({"person": person, "days_to_pay": days, "method": method})
     invoices = pd.DataFrame(invoices)
 
     # surveys: the last CSAT rating (good/bad) and NPS score per person
@@ -229,8 +234,14 @@ def truth(built):
     by_person = merged.groupby("person_id")["golden_customer_id"].agg(set)
     cluster_people = merged.groupby("golden_customer_id")["person_id"].agg(set)
     exact = {p: next(iter(g)) for p, g in by_person.items() if len(g) == 1 and cluster_people[next(iter(g))] == {p}}
+    checkouts = defaultdict(int)  # every checkout the shop lists is abandoned (never completed)
+    for c in world.iter_records("shop/checkouts"):
+        person = person_of.get(("shop", str(c["customer"]["id"]))) if c["customer"] else None
+        opened = pd.Timestamp(c["created_at"]).tz_convert("Europe/Berlin").date()
+        if person is not None and c["completed_at"] is None and opened <= as_of:
+            checkouts[person] += 1
     return {"orders": orders, "invoices": invoices, "surveys": surveys, "exact": exact, "as_of": as_of,
-            "tickets": tickets_per_person(world, person_of, as_of)}
+            "tickets": tickets_per_person(world, person_of, as_of), "checkouts": checkouts}
 
 
 def test_most_people_are_resolved_exactly(truth):
@@ -307,6 +318,35 @@ def test_days_to_pay(built, truth):
             checked += 1
             assert actual == pytest.approx(expected), gid
     assert checked > 300
+
+
+def test_days_to_pay_per_payment_method_and_cart_abandonment(built, truth):
+    """Median days to pay per method where the customer pays later (the invoiced order's method), and
+    abandoned checkouts / (abandoned checkouts + real shop orders) per customer."""
+    _, _, kpis, _, _ = built
+    invoices = truth["invoices"].dropna(subset=["person", "method"])
+    medians = invoices.groupby(["person", "method"])["days_to_pay"].median()
+    orders = truth["orders"]
+    shop_orders = orders[orders["shop_test"].eq(False) & orders["person"].notna()].groupby("person").size()
+    checked = {"invoice": 0, "sepa_debit": 0, "klarna_pay_later": 0}
+    abandoning = 0
+    for person, gid in truth["exact"].items():
+        row = kpis.loc[gid]
+        for method in checked:
+            expected, actual = medians.get((person, method)), row[f"median_days_to_pay_{method}"]
+            if expected is None:
+                assert pd.isna(actual), (gid, method)
+            else:
+                checked[method] += 1
+                assert actual == pytest.approx(expected), (gid, method)
+        abandoned, placed = truth["checkouts"].get(person, 0), int(shop_orders.get(person, 0))
+        assert (row["abandoned_checkouts"], row["shop_orders"]) == (abandoned, placed), gid
+        if abandoned + placed:
+            assert row["cart_abandonment_rate"] == pytest.approx(abandoned / (abandoned + placed)), gid
+        else:
+            assert pd.isna(row["cart_abandonment_rate"]), gid
+        abandoning += abandoned > 0
+    assert min(checked.values()) > 30 and abandoning > 30, (checked, abandoning)
 
 
 def test_last_csat_and_nps(built, truth):

@@ -14,6 +14,8 @@
 {%- set as_of = kpi_as_of() %}
 {%- set cost_per_ticket = var('cost_per_ticket', 4.00) %}
 {%- set channels = ['voice', 'email', 'chat', 'web'] %}
+{#- the payment methods where the customer pays after the invoice (a column each: the contract names them) #}
+{%- set pay_later_methods = ['invoice', 'sepa_debit', 'klarna_pay_later'] %}
 
 with
 
@@ -105,6 +107,40 @@ invoice_facts as (
         count(*) filter (where is_overdue) as overdue_invoices_count
     from {{ ref('fct_invoices') }}
     where golden_customer_id is not null and not is_voided and invoice_date <= {{ as_of }}
+    group by golden_customer_id
+
+),
+
+-- days to pay per payment method of the invoiced order, for the methods where the customer pays later
+invoice_method_facts as (
+
+    select
+        i.golden_customer_id
+        {%- for method in pay_later_methods %},
+        median(i.days_to_pay) filter (where o.payment_method = '{{ method }}') as median_days_to_pay_{{ method }}
+        {%- endfor %}
+    from {{ ref('fct_invoices') }} i
+    join orders o on o.order_key = i.order_key
+    where i.golden_customer_id is not null and not i.is_voided and i.invoice_date <= {{ as_of }}
+    group by i.golden_customer_id
+
+),
+
+-- cart abandonment as the company KPI counts it: abandoned checkouts against every real shop order
+checkout_facts as (
+
+    select golden_customer_id, count(*) as abandoned_checkouts
+    from {{ ref('fct_checkouts') }}
+    where golden_customer_id is not null and is_abandoned and checkout_date <= {{ as_of }}
+    group by golden_customer_id
+
+),
+
+shop_order_facts as (
+
+    select golden_customer_id, count(*) as shop_orders
+    from {{ ref('fct_orders') }}
+    where golden_customer_id is not null and shop_order_id is not null and not is_test and order_date <= {{ as_of }}
     group by golden_customer_id
 
 ),
@@ -221,6 +257,13 @@ joined as (
         coalesce(i.current_dunning_level, 0) as current_dunning_level,
         cast(coalesce(i.open_receivables, 0) as decimal(18, 2)) as open_receivables,
         coalesce(i.overdue_invoices_count, 0) as overdue_invoices_count,
+        {%- for method in pay_later_methods %}
+        im.median_days_to_pay_{{ method }},
+        {%- endfor %}
+        coalesce(ck.abandoned_checkouts, 0) as abandoned_checkouts,
+        coalesce(so.shop_orders, 0) as shop_orders,
+        {{ safe_ratio('ck.abandoned_checkouts', 'coalesce(ck.abandoned_checkouts, 0) + coalesce(so.shop_orders, 0)') }}
+            as cart_abandonment_rate,
 
         ----------  service
         {%- for channel in channels %}
@@ -256,6 +299,9 @@ joined as (
     left join loose_refunds lr on lr.golden_customer_id = c.golden_customer_id
     left join line_facts l on l.golden_customer_id = c.golden_customer_id
     left join invoice_facts i on i.golden_customer_id = c.golden_customer_id
+    left join invoice_method_facts im on im.golden_customer_id = c.golden_customer_id
+    left join checkout_facts ck on ck.golden_customer_id = c.golden_customer_id
+    left join shop_order_facts so on so.golden_customer_id = c.golden_customer_id
     left join ticket_facts t on t.golden_customer_id = c.golden_customer_id
     left join preferred_channels pc on pc.golden_customer_id = c.golden_customer_id
     left join survey_facts s on s.golden_customer_id = c.golden_customer_id
