@@ -262,7 +262,7 @@ joined as (
         {%- endfor %}
         coalesce(ck.abandoned_checkouts, 0) as abandoned_checkouts,
         coalesce(so.shop_orders, 0) as shop_orders,
-        {{ safe_ratio('ck.abandoned_checkouts', 'coalesce(ck.abandoned_checkouts, 0) + coalesce(so.shop_orders, 0)') }}
+        {{ safe_ratio('coalesce(ck.abandoned_checkouts, 0)', 'coalesce(ck.abandoned_checkouts, 0) + coalesce(so.shop_orders, 0)') }}
             as cart_abandonment_rate,
 
         ----------  service
