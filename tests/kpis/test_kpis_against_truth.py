@@ -16,9 +16,24 @@ import pytest
 
 CENT = Decimal("0.01")
 
+# The cost assumptions as documented (dbt_project.yml vars, int_order_values.yml), EUR net: payment fee
+# (rate x gross amount paid, fixed) per method the sources name; an order whose method is none of these (the
+# accounting system only says how a payment was booked, e.g. `manualPayment`) costs no fee.
+PAYMENT_FEES = {"paypal": ("0.0249", "0.35"), "credit_card": ("0.015", "0.25"), "card": ("0.015", "0.25"),
+                "klarna_pay_later": ("0.0299", "0.35"), "sepa_debit": ("0", "0.35")}
+SHIPPING_COST = Decimal("3.90")  # per parcel; a store sale ships none
+RETURN_HANDLING = Decimal("5.00")  # per order with returned goods
+COST_PER_TICKET = Decimal("4.00")
+SHIPPING_SKU = "[VERSAND]"
+
 
 def money(value) -> Decimal:
     return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def payment_fee(method, gross: Decimal) -> Decimal:
+    rate, fixed = PAYMENT_FEES.get(method, ("0", "0"))
+    return money(gross * Decimal(rate) + Decimal(fixed))
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +105,49 @@ def owners_by_email(world, owner_of_record: dict) -> dict[str, set]:
     return owners
 
 
+def order_economics(order: dict, erp_lines: list[dict], unit_cost: dict) -> dict:
+    """An order's figures from its ERP lines (a shop order's mirror carries the shop's lines and its shipping
+    line), following DOMAIN.md: refund and units from the returned quantities; shipping charged from the
+    shipping line (net as the ERP books it), else the shop's shipping price at the order's net/gross ratio;
+    order value before returns = net - shipping; cost of goods = kept product units x standard_price."""
+    refund, cost_of_goods, delivered, returned = Decimal(0), Decimal(0), 0.0, 0.0
+    shipping_net, shipping_gross = None, Decimal(0)
+    for line in erp_lines:
+        if SHIPPING_SKU in line["product_id"][1]:
+            shipping_net = (shipping_net or Decimal(0)) + money(line["price_subtotal"])
+            shipping_gross += money(Decimal(str(line["price_unit"])) * Decimal(str(line["product_uom_qty"])))
+            continue
+        qty, ret = line["product_uom_qty"], line["x_qty_returned"]
+        refund += money(Decimal(str(ret)) * Decimal(str(line["price_subtotal"])) / Decimal(str(qty)))
+        cost_of_goods += money(Decimal(str(qty - ret)) * unit_cost[line["product_id"][0]])
+        delivered += line["qty_delivered"]
+        returned += ret
+    if order["shipping_gross"] is not None:
+        shipping_gross = order["shipping_gross"]
+        if shipping_net is None:
+            shipping_net = money(shipping_gross * order["net"] / order["gross"])
+    shipping_net = shipping_net or Decimal(0)
+    value_net, value_gross = order["net"] - shipping_net, order["gross"] - shipping_gross
+    discounts_net = money(order["discounts_gross"] * value_net / value_gross) if value_gross else Decimal(0)
+    kept = order["net"] - refund
+    costs = ((Decimal(0) if order["store"] else SHIPPING_COST) + payment_fee(order["method"], order["gross"])
+             + (RETURN_HANDLING if returned > 0 else Decimal(0)))
+    return {"refund": refund, "delivered": delivered, "returned": returned, "value_net": value_net,
+            "discounts_net": discounts_net, "shipping_net": shipping_net, "cost_of_goods": cost_of_goods,
+            "cm1": kept - cost_of_goods, "cm2": kept - cost_of_goods - costs}
+
+
+def tickets_per_person(world, person_of: dict, as_of: date) -> dict:
+    """Helpdesk tickets not deleted, opened (Berlin date) up to the as-of date, per person of the requester."""
+    counts = defaultdict(int)
+    for t in world.iter_records("helpdesk/tickets"):
+        opened = pd.Timestamp(t["created_at"]).tz_convert("Europe/Berlin").date()
+        person = person_of.get(("helpdesk", str(t["requester_id"])))
+        if t["status"] != "deleted" and opened <= as_of and person is not None:
+            counts[person] += 1
+    return counts
+
+
 @pytest.fixture(scope="module")
 def truth(built):
     """Independent per-person figures from the world's records."""
@@ -109,6 +167,7 @@ def truth(built):
     lines_by_order = defaultdict(list)
     for line in world.iter_records("erp/sale.order.line"):
         lines_by_order[line["order_id"][0]].append(line)
+    unit_cost = {p["id"]: Decimal(str(p["standard_price"])) for p in world.iter_records("erp/product.product")}
 
     orders = []  # one dict per real order
     for sid, o in shop_orders.items():
@@ -120,7 +179,9 @@ def truth(built):
             "person": person, "erp_id": eid, "number": o["order_number"], "erp_name": sale_orders[eid]["name"] if eid else None,
             "day": date.fromisoformat(o["created_at"][:10]),
             "counted": not o["test"] and o["cancelled_at"] is None and o["financial_status"] != "voided",
-            "net": money(o["total_price"]) - money(o["total_tax"]), "method": o["payment_gateway_names"][0],
+            "net": money(o["total_price"]) - money(o["total_tax"]), "gross": money(o["total_price"]),
+            "method": o["payment_gateway_names"][0], "store": False, "shop_test": o["test"],
+            "discounts_gross": money(o["total_discounts"]), "shipping_gross": money(o["shipping_price"] or 0),
         })
     for eid, e in sale_orders.items():
         if eid in mirrored_erp:
@@ -128,23 +189,18 @@ def truth(built):
         orders.append({
             "person": person_of.get(("erp", str(e["partner_id"][0]))), "erp_id": eid, "number": None, "erp_name": e["name"],
             "day": date.fromisoformat(e["date_order"][:10]),  # naive UTC; the KPI uses the Berlin date
-            "counted": e["state"] in ("sale", "done"), "net": money(e["amount_untaxed"]), "method": None,
+            "counted": e["state"] in ("sale", "done"), "net": money(e["amount_untaxed"]), "gross": money(e["amount_total"]),
+            "method": None, "store": e["team_id"][1] == "Filiale", "discounts_gross": Decimal(0), "shipping_gross": None,
+            "shop_test": None,
         })
     for o in orders:
-        refund, delivered, returned = Decimal(0), 0.0, 0.0
-        for line in lines_by_order.get(o["erp_id"], []):
-            if "[VERSAND]" in line["product_id"][1]:
-                continue
-            qty, ret = line["product_uom_qty"], line["x_qty_returned"]
-            refund += money(Decimal(str(ret)) * Decimal(str(line["price_subtotal"])) / Decimal(str(qty)))
-            delivered += line["qty_delivered"]
-            returned += ret
-        o.update(refund=refund, delivered=delivered, returned=returned)
+        o.update(order_economics(o, lines_by_order.get(o["erp_id"], []), unit_cost))
     orders = pd.DataFrame(orders)
 
-    # invoices: the contact's person, or (collective contact) the person of the order in the remark
-    person_of_number = dict(zip(orders["number"], orders["person"]))
-    person_of_erp_name = dict(zip(orders["erp_name"], orders["person"]))
+    # invoices: the contact's person, or (collective contact) the person of the order in the remark; the
+    # order's payment method when it is a counted order
+    order_of_number = {n: o for n, o in zip(orders["number"], orders.itertuples()) if n is not None and not pd.isna(n)}
+    order_of_erp_name = {n: o for n, o in zip(orders["erp_name"], orders.itertuples()) if n is not None}
     paid_on = defaultdict(list)
     for p in world.iter_records("accounting/payments"):  # the payment state of a paid voucher (id = voucher id)
         paid_on[p["id"]].extend(item["postingDate"][:10] for item in p["paymentItems"])
@@ -152,14 +208,17 @@ def truth(built):
     for v in world.iter_records("accounting/vouchers"):
         if v["voucherType"] != "salesinvoice" or v["voucherStatus"] not in ("paid", "paidoff") or not paid_on[v["id"]]:
             continue
+        if m := re.search(r"\bS\d{5}\b", v["remark"]):
+            order = order_of_erp_name.get(m.group(0))
+        else:
+            order = order_of_number.get(int(re.search(r"(\d+)\s*$", v["remark"]).group(1)))
         if v["contactId"]:
             person = person_of.get(("accounting", v["contactId"]))
-        elif m := re.search(r"\bS\d{5}\b", v["remark"]):
-            person = person_of_erp_name.get(m.group(0))
         else:
-            person = person_of_number.get(int(re.search(r"(\d+)\s*$", v["remark"]).group(1)))
+            person = order.person if order is not None else None
         days = (date.fromisoformat(max(paid_on[v["id"]])) - date.fromisoformat(v["voucherDate"][:10])).days
-        invoices.append({"person": person, "days_to_pay": days})
+        method = order.method if order is not None and order.counted else None
+        invoices.append({"person": person, "days_to_pay": days, "method": method})
     invoices = pd.DataFrame(invoices)
 
     # surveys: the last CSAT rating (good/bad) and NPS score per person
@@ -175,7 +234,14 @@ def truth(built):
     by_person = merged.groupby("person_id")["golden_customer_id"].agg(set)
     cluster_people = merged.groupby("golden_customer_id")["person_id"].agg(set)
     exact = {p: next(iter(g)) for p, g in by_person.items() if len(g) == 1 and cluster_people[next(iter(g))] == {p}}
-    return {"orders": orders, "invoices": invoices, "surveys": surveys, "exact": exact, "as_of": as_of}
+    checkouts = defaultdict(int)  # every checkout the shop lists is abandoned (never completed)
+    for c in world.iter_records("shop/checkouts"):
+        person = person_of.get(("shop", str(c["customer"]["id"]))) if c["customer"] else None
+        opened = pd.Timestamp(c["created_at"]).tz_convert("Europe/Berlin").date()
+        if person is not None and c["completed_at"] is None and opened <= as_of:
+            checkouts[person] += 1
+    return {"orders": orders, "invoices": invoices, "surveys": surveys, "exact": exact, "as_of": as_of,
+            "tickets": tickets_per_person(world, person_of, as_of), "checkouts": checkouts}
 
 
 def test_most_people_are_resolved_exactly(truth):
@@ -195,13 +261,47 @@ def test_orders_revenue_aov_and_returns(built, truth):
         assert Decimal(str(row["net_revenue"])) == net_revenue, gid
         if len(mine):
             checked += 1
-            assert Decimal(str(row["aov"])) == (net_revenue / len(mine)).quantize(CENT, rounding=ROUND_HALF_UP), gid
+            # AOV before returns (goods after discounts, no shipping); net value kept per order beside it
+            order_value = sum(mine["value_net"], Decimal(0))
+            assert Decimal(str(row["order_value_net"])) == order_value, gid
+            assert Decimal(str(row["aov"])) == (order_value / len(mine)).quantize(CENT, rounding=ROUND_HALF_UP), gid
+            assert Decimal(str(row["net_value_per_order"])) == (net_revenue / len(mine)).quantize(CENT, rounding=ROUND_HALF_UP), gid
             delivered, returned = mine["delivered"].sum(), mine["returned"].sum()
             if delivered:
                 assert row["return_rate"] == pytest.approx(returned / delivered), gid
             shares = mine["method"].fillna("").eq("invoice").mean()
             assert row["invoice_share"] == pytest.approx(shares), gid
     assert checked > 700
+
+
+def test_order_economics_and_margin_clv(built, truth):
+    """Discounts, shipping, cost of goods (products only), contribution margins I and II and margin CLV
+    (CM II - service cost) per exactly resolved person; a contact without orders has no margin CLV."""
+    _, _, kpis, _, _ = built
+    orders = truth["orders"]
+    counted = orders[orders["counted"] & orders["person"].notna()]
+    by_person = {person: group for person, group in counted.groupby("person")}
+    buyers = contacts = 0
+    for person, gid in truth["exact"].items():
+        row = kpis.loc[gid]
+        mine = by_person.get(person)
+        if mine is None:
+            contacts += 1
+            assert not row["has_orders"] and pd.isna(row["margin_clv"]) and pd.isna(row["is_profitable"]), gid
+            assert Decimal(str(row["contribution_margin_2"])) == 0, gid
+            continue
+        buyers += 1
+        assert row["has_orders"], gid
+        for column, field in (("discounts_net", "discounts_net"), ("shipping_charged_net", "shipping_net"),
+                              ("cost_of_goods", "cost_of_goods"), ("contribution_margin_1", "cm1"),
+                              ("contribution_margin_2", "cm2")):
+            assert Decimal(str(row[column])) == sum(mine[field], Decimal(0)), (gid, column)
+        margin = sum(mine["cm2"], Decimal(0)) - COST_PER_TICKET * truth["tickets"].get(person, 0)
+        assert Decimal(str(row["margin_clv"])) == margin, gid
+        assert bool(row["is_profitable"]) == (margin > 0), gid
+    assert buyers > 700 and contacts > 50
+    # the world charges shipping and grants discounts on some orders: both definitions are exercised
+    assert counted["shipping_net"].gt(0).any() and counted["discounts_net"].gt(0).any()
 
 
 def test_days_to_pay(built, truth):
@@ -218,6 +318,35 @@ def test_days_to_pay(built, truth):
             checked += 1
             assert actual == pytest.approx(expected), gid
     assert checked > 300
+
+
+def test_days_to_pay_per_payment_method_and_cart_abandonment(built, truth):
+    """Median days to pay per method where the customer pays later (the invoiced order's method), and
+    abandoned checkouts / (abandoned checkouts + real shop orders) per customer."""
+    _, _, kpis, _, _ = built
+    invoices = truth["invoices"].dropna(subset=["person", "method"])
+    medians = invoices.groupby(["person", "method"])["days_to_pay"].median()
+    orders = truth["orders"]
+    shop_orders = orders[orders["shop_test"].eq(False) & orders["person"].notna()].groupby("person").size()
+    checked = {"invoice": 0, "sepa_debit": 0, "klarna_pay_later": 0}
+    abandoning = 0
+    for person, gid in truth["exact"].items():
+        row = kpis.loc[gid]
+        for method in checked:
+            expected, actual = medians.get((person, method)), row[f"median_days_to_pay_{method}"]
+            if expected is None:
+                assert pd.isna(actual), (gid, method)
+            else:
+                checked[method] += 1
+                assert actual == pytest.approx(expected), (gid, method)
+        abandoned, placed = truth["checkouts"].get(person, 0), int(shop_orders.get(person, 0))
+        assert (row["abandoned_checkouts"], row["shop_orders"]) == (abandoned, placed), gid
+        if abandoned + placed:
+            assert row["cart_abandonment_rate"] == pytest.approx(abandoned / (abandoned + placed)), gid
+        else:
+            assert pd.isna(row["cart_abandonment_rate"]), gid
+        abandoning += abandoned > 0
+    assert min(checked.values()) > 30 and abandoning > 30, (checked, abandoning)
 
 
 def test_last_csat_and_nps(built, truth):

@@ -94,6 +94,13 @@ def test_business_segment_flags(segments):
     at_risk = s.rfm_segment.isin(["At Risk", "Can't Lose Them", "About to Sleep"]) | (s.p_alive.astype(float) < 0.5)
     assert (s.is_abwanderungsgefaehrdet == at_risk).all()
     assert (s.is_loyal_low_revenue == ((s.r_score >= 3) & (s.f_score >= 4) & (s.m_score <= 2))).all()
+    # only a customer with orders is profitable or not; a contact without orders has no margin CLV
+    margin = s.margin_clv.astype(float)
+    assert (s.is_unprofitabel == (s.has_ordered & (margin <= 0))).all()
+    expected = pd.Series("keine_bestellung", index=s.index).where(~s.has_ordered,
+                                                                 margin.gt(0).map({True: "profitabel", False: "unprofitabel"}))
+    assert (s.profitability == expected).all()
+    assert margin[~s.has_ordered].isna().all() and (s.profitability == "keine_bestellung").sum() > 0
     for flag in LABELS:
         members = s[s[f"is_{flag}"]]
         assert members[f"why_{flag}"].notna().all() and s[~s[f"is_{flag}"]][f"why_{flag}"].isna().all()

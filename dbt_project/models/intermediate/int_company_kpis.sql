@@ -13,8 +13,9 @@
       counted order in the trailing 12 months. churn = 100 - retention.
     - repeat purchase rate: customers with >= 2 counted orders / with >= 1, up to the period's end.
     - cart abandonment = abandoned checkouts / (abandoned checkouts + non-test shop orders) x 100.
-    - AOV, net revenue, return rate, invoice share: counted orders placed in the period, their value
-      kept after refunds from int_order_values; median days to pay: invoices paid in the period. -#}
+    - AOV (order value before returns / orders), net value per order, net revenue, contribution
+      margins I and II, return rate, invoice share: counted orders placed in the period, their
+      figures from int_order_values; median days to pay: invoices paid in the period. -#}
 
 
 
@@ -81,6 +82,9 @@ order_kpis as (
         count(*) as orders_count,
         sum(amount_net) as orders_net,
         sum(net_value_kept) as net_revenue,
+        sum(order_value_net) as order_value_net,
+        sum(contribution_margin_1) as contribution_margin_1,
+        sum(contribution_margin_2) as contribution_margin_2,
         count(*) filter (where payment_method = 'invoice') as invoice_orders
     from counted_orders, grains g
     group by 1, 2
@@ -289,7 +293,10 @@ final as (
         p.period_end,
         coalesce(o.orders_count, 0) as orders_count,
         cast(coalesce(o.net_revenue, 0) as decimal(18, 2)) as net_revenue,
-        {{ prorate_money('o.net_revenue', 1, 'o.orders_count') }} as aov,
+        {{ prorate_money('o.order_value_net', 1, 'o.orders_count') }} as aov,
+        {{ prorate_money('o.net_revenue', 1, 'o.orders_count') }} as net_value_per_order,
+        cast(coalesce(o.contribution_margin_1, 0) as decimal(18, 2)) as contribution_margin_1,
+        cast(coalesce(o.contribution_margin_2, 0) as decimal(18, 2)) as contribution_margin_2,
         round({{ safe_ratio('o.invoice_orders', 'o.orders_count') }} * 100, 4) as invoice_share_pct,
         coalesce(l.units_delivered, 0) as units_delivered,
         coalesce(l.units_returned, 0) as units_returned,

@@ -8,7 +8,9 @@
     the window ranks lowest. F uses fixed bands 1 / 2 / 3 / 4-5 / 6+ orders (most customers have one).
     The quintiles rank the golden customers who ever placed a counted order; a customer who never
     did scores R = F = M = 1 and has the RFM segment 'No Orders' (in no RFM-based segment).
-    Unprofitable: margin CLV <= 0, except contacts without any order whose margin CLV is exactly 0.
+    Profitability: a customer with counted orders is 'profitabel' when margin CLV > 0, else
+    'unprofitabel'; a contact without orders is neither ('keine_bestellung': no margin CLV, whatever
+    service it cost).
 
     ABC by 12-month net revenue: customers sorted by it (descending, ties by id); A while the
     cumulative share including the customer is at most 80 %, B up to 95 %, C the rest (and every
@@ -179,8 +181,13 @@ segmented as (
         coalesce(rfm_segment in ('At Risk', 'Can''t Lose Them', 'About to Sleep')
                  or p_alive < {{ p_alive_min }}, false) as is_abwanderungsgefaehrdet,
         coalesce(is_loyal_by_rf and m_score <= {{ low_m }}, false) as is_loyal_low_revenue,
-        -- a contact who never ordered and cost nothing is not worth a list
-        coalesce(margin_clv < 0 or (margin_clv = 0 and has_ordered), false) as is_unprofitabel,
+        -- only a buyer can be unprofitable: a contact without orders has no margin CLV
+        coalesce(has_ordered and margin_clv <= 0, false) as is_unprofitabel,
+        case
+            when not has_ordered then 'keine_bestellung'
+            when margin_clv > 0 then 'profitabel'
+            else 'unprofitabel'
+        end as profitability,
         coalesce(had_bad_csat, false) or coalesce(had_bad_nps, false) or coalesce(had_bad_rating, false)
             as is_nach_schlechter_erfahrung
     from classified
@@ -222,6 +229,7 @@ select
     -- profitability, churn risk, experience
     margin_clv,
     is_profitable,
+    profitability,
     p_alive,
     cast({{ p_alive_min }} as decimal(5, 4)) as p_alive_threshold,
     last_csat_rating,
@@ -266,7 +274,7 @@ select
                r_score, f_score, m_score, {{ low_m }}, coalesce(net_revenue_24m, 0))
     end as why_loyal_low_revenue,
     case when is_unprofitabel then
-        format('margin CLV {:.2f} <= 0', margin_clv)
+        format('margin CLV {:.2f} <= 0 over {} counted orders', margin_clv, orders_lifetime)
     end as why_unprofitabel,
     case when is_nach_schlechter_erfahrung then
         concat_ws('; ',

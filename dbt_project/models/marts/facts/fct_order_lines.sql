@@ -3,7 +3,7 @@
     credit notes, int_erp_order_line_returns); a shop order without an ERP mirror
     takes its shop lines (delivered = ordered unless cancelled; returned = refunded quantity; net
     prorated by the order's net/gross ratio). Unit cost is the ERP product's `standard_price`
-    (net); the shipping line (product VERSAND) is flagged `is_shipping`. -#}
+    (net); the shipping line (product VERSAND) is flagged `is_shipping` and has no cost of goods. -#}
 
 with
 
@@ -106,8 +106,12 @@ final as (
         {{ prorate_money('l.line_net', 'l.quantity_returned', 'l.quantity_ordered') }} as returned_net,
         {{ prorate_money('l.line_net', 'l.quantity_delivered', 'l.quantity_ordered') }} as delivered_net,
         l.unit_cost_net,
-        -- goods that stay with the customer cost their unit cost; returned units go back to stock
-        cast(round((l.quantity_ordered - l.quantity_returned) * l.unit_cost_net, 2) as decimal(18, 2)) as cost_of_goods
+        -- goods that stay with the customer cost their unit cost; returned units go back to stock. The
+        -- shipping product is no goods: its standard_price is the carrier's price per parcel, counted
+        -- as the order's shipping_cost (int_order_values)
+        case when coalesce(l.sku = 'VERSAND', false) then cast(0 as decimal(18, 2))
+             else cast(round((l.quantity_ordered - l.quantity_returned) * l.unit_cost_net, 2) as decimal(18, 2))
+        end as cost_of_goods
 
     from lines l
     join orders o on o.order_key = l.order_key

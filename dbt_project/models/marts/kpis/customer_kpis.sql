@@ -2,13 +2,20 @@
 
     Counted orders only (no test, cancelled/voided or quotation orders; a shop order mirrored in
     the ERP is one order). Money is net of VAT unless named `_gross`; refunds and credit notes are
-    subtracted once per return (fct_refunds.is_counted). Margin CLV subtracts the cost of goods kept
-    (ERP standard_price), `cost_per_return` per counted return and `cost_per_ticket` per ticket. -#}
+    subtracted once per return (fct_refunds.is_counted). Every order figure (value, discounts,
+    shipping, refunds, net value kept, costs, contribution margins I and II) is the order's own in
+    int_order_values, summed here.
+
+    AOV = order value before returns / orders; net_value_per_order = net value kept / orders.
+    Margin CLV = contribution margin II - credit notes without an order - `cost_per_ticket` per
+    ticket; a contact without orders has none (null, `has_orders` false): service cost alone does
+    not make a buyer unprofitable. -#}
 
 {%- set as_of = kpi_as_of() %}
-{%- set cost_per_return = var('cost_per_return', 5.00) %}
 {%- set cost_per_ticket = var('cost_per_ticket', 4.00) %}
 {%- set channels = ['voice', 'email', 'chat', 'web'] %}
+{#- the payment methods where the customer pays after the invoice (a column each: the contract names them) #}
+{%- set pay_later_methods = ['invoice', 'sepa_debit', 'klarna_pay_later'] %}
 
 with
 
@@ -38,6 +45,18 @@ order_facts as (
         sum(amount_gross) as orders_gross,
         sum(refunded_net) as refunds_on_orders_net,
         sum(refunded_gross) as refunds_on_orders_gross,
+        cast(sum(refunds_count) as bigint) as returns_count,
+        sum(order_value_net) as order_value_net,
+        sum(order_value_gross) as order_value_gross,
+        sum(discounts_net) as discounts_net,
+        sum(shipping_charged_net) as shipping_charged_net,
+        sum(net_value_kept) as net_value_kept,
+        sum(cost_of_goods) as cost_of_goods,
+        sum(shipping_cost) as shipping_cost,
+        sum(payment_fee) as payment_fees,
+        sum(return_handling_cost) as return_handling_cost,
+        sum(contribution_margin_1) as contribution_margin_1,
+        sum(contribution_margin_2) as contribution_margin_2,
         min(order_date) as first_order_date,
         max(order_date) as last_order_date,
         count(*) filter (where is_last_24_months) as orders_count_24m,
@@ -62,21 +81,10 @@ loose_refunds as (
 
 ),
 
-returns as (
-
-    select r.golden_customer_id, count(*) as returns_count
-    from {{ ref('fct_refunds') }} r
-    join orders o on o.order_key = r.order_key
-    where r.is_counted
-    group by r.golden_customer_id
-
-),
-
 line_facts as (
 
     select
         l.golden_customer_id,
-        sum(l.cost_of_goods) as cost_of_goods,
         sum(l.quantity_delivered) filter (where not l.is_shipping) as units_delivered,
         sum(l.quantity_returned) filter (where not l.is_shipping) as units_returned,
         sum(l.delivered_net) filter (where not l.is_shipping) as delivered_net,
@@ -99,6 +107,40 @@ invoice_facts as (
         count(*) filter (where is_overdue) as overdue_invoices_count
     from {{ ref('fct_invoices') }}
     where golden_customer_id is not null and not is_voided and invoice_date <= {{ as_of }}
+    group by golden_customer_id
+
+),
+
+-- days to pay per payment method of the invoiced order, for the methods where the customer pays later
+invoice_method_facts as (
+
+    select
+        i.golden_customer_id
+        {%- for method in pay_later_methods %},
+        median(i.days_to_pay) filter (where o.payment_method = '{{ method }}') as median_days_to_pay_{{ method }}
+        {%- endfor %}
+    from {{ ref('fct_invoices') }} i
+    join orders o on o.order_key = i.order_key
+    where i.golden_customer_id is not null and not i.is_voided and i.invoice_date <= {{ as_of }}
+    group by i.golden_customer_id
+
+),
+
+-- cart abandonment as the company KPI counts it: abandoned checkouts against every real shop order
+checkout_facts as (
+
+    select golden_customer_id, count(*) as abandoned_checkouts
+    from {{ ref('fct_checkouts') }}
+    where golden_customer_id is not null and is_abandoned and checkout_date <= {{ as_of }}
+    group by golden_customer_id
+
+),
+
+shop_order_facts as (
+
+    select golden_customer_id, count(*) as shop_orders
+    from {{ ref('fct_orders') }}
+    where golden_customer_id is not null and shop_order_id is not null and not is_test and order_date <= {{ as_of }}
     group by golden_customer_id
 
 ),
@@ -180,9 +222,22 @@ joined as (
              as decimal(18, 2)) as gross_revenue,
         cast(coalesce(o.orders_net, 0) as decimal(18, 2)) as orders_net,
         cast(coalesce(o.refunds_on_orders_net, 0) + coalesce(lr.refunded_net, 0) as decimal(18, 2)) as refunds_net,
-        coalesce(rt.returns_count, 0) as returns_count,
-        cast(coalesce(l.cost_of_goods, 0) as decimal(18, 2)) as cost_of_goods,
+        coalesce(o.returns_count, 0) as returns_count,
+        cast(coalesce(o.cost_of_goods, 0) as decimal(18, 2)) as cost_of_goods,
         coalesce(t.tickets_count, 0) as tickets_count,
+        coalesce(o.orders_count, 0) > 0 as has_orders,
+        cast(coalesce(o.order_value_net, 0) as decimal(18, 2)) as order_value_net,
+        cast(coalesce(o.order_value_gross, 0) as decimal(18, 2)) as order_value_gross,
+        cast(coalesce(o.discounts_net, 0) as decimal(18, 2)) as discounts_net,
+        cast(coalesce(o.shipping_charged_net, 0) as decimal(18, 2)) as shipping_charged_net,
+        cast(coalesce(o.shipping_cost, 0) as decimal(18, 2)) as shipping_cost,
+        cast(coalesce(o.payment_fees, 0) as decimal(18, 2)) as payment_fees,
+        cast(coalesce(o.return_handling_cost, 0) as decimal(18, 2)) as return_handling_cost,
+        cast(coalesce(o.contribution_margin_1, 0) as decimal(18, 2)) as contribution_margin_1,
+        cast(coalesce(o.contribution_margin_2, 0) as decimal(18, 2)) as contribution_margin_2,
+        cast(coalesce(lr.refunded_net, 0) as decimal(18, 2)) as loose_credit_notes_net,
+        cast({{ cost_per_ticket }} * coalesce(t.tickets_count, 0) as decimal(18, 2)) as service_cost,
+        o.net_value_kept as orders_net_value_kept,
 
         ----------  returns
         coalesce(l.units_delivered, 0) as units_delivered,
@@ -202,6 +257,13 @@ joined as (
         coalesce(i.current_dunning_level, 0) as current_dunning_level,
         cast(coalesce(i.open_receivables, 0) as decimal(18, 2)) as open_receivables,
         coalesce(i.overdue_invoices_count, 0) as overdue_invoices_count,
+        {%- for method in pay_later_methods %}
+        im.median_days_to_pay_{{ method }},
+        {%- endfor %}
+        coalesce(ck.abandoned_checkouts, 0) as abandoned_checkouts,
+        coalesce(so.shop_orders, 0) as shop_orders,
+        {{ safe_ratio('coalesce(ck.abandoned_checkouts, 0)', 'coalesce(ck.abandoned_checkouts, 0) + coalesce(so.shop_orders, 0)') }}
+            as cart_abandonment_rate,
 
         ----------  service
         {%- for channel in channels %}
@@ -235,9 +297,11 @@ joined as (
     from customers c
     left join order_facts o on o.golden_customer_id = c.golden_customer_id
     left join loose_refunds lr on lr.golden_customer_id = c.golden_customer_id
-    left join returns rt on rt.golden_customer_id = c.golden_customer_id
     left join line_facts l on l.golden_customer_id = c.golden_customer_id
     left join invoice_facts i on i.golden_customer_id = c.golden_customer_id
+    left join invoice_method_facts im on im.golden_customer_id = c.golden_customer_id
+    left join checkout_facts ck on ck.golden_customer_id = c.golden_customer_id
+    left join shop_order_facts so on so.golden_customer_id = c.golden_customer_id
     left join ticket_facts t on t.golden_customer_id = c.golden_customer_id
     left join preferred_channels pc on pc.golden_customer_id = c.golden_customer_id
     left join survey_facts s on s.golden_customer_id = c.golden_customer_id
@@ -248,13 +312,14 @@ joined as (
 final as (
 
     select
-        *,
+        * exclude (orders_net_value_kept),
         net_revenue as historic_clv,
-        cast(net_revenue - cost_of_goods - {{ cost_per_return }} * returns_count - {{ cost_per_ticket }} * tickets_count
-             as decimal(18, 2)) as margin_clv,
-        net_revenue - cost_of_goods - {{ cost_per_return }} * returns_count - {{ cost_per_ticket }} * tickets_count > 0
-            as is_profitable,
-        {{ prorate_money('net_revenue', 1, 'orders_count') }} as aov
+        case when has_orders then
+            cast(contribution_margin_2 - loose_credit_notes_net - service_cost as decimal(18, 2))
+        end as margin_clv,
+        case when has_orders then contribution_margin_2 - loose_credit_notes_net - service_cost > 0 end as is_profitable,
+        {{ prorate_money('order_value_net', 1, 'orders_count') }} as aov,
+        {{ prorate_money('orders_net_value_kept', 1, 'orders_count') }} as net_value_per_order
 
     from joined
 
