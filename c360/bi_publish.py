@@ -119,11 +119,13 @@ def new_snapshot_id(snapshot_time: datetime) -> str:
 
 
 def publish_snapshot(
-    con: duckdb.DuckDBPyConnection, bi_path: Path, parquet_dir: Path, *, keep_snapshots: int
+    con: duckdb.DuckDBPyConnection, bi_path: Path, parquet_dir: Path, *, keep_snapshots: int,
+    from_scratch: bool = False,
 ) -> PublishedSnapshot:
     """Copy every BI table into a new DuckDB file and a new Parquet folder (only what changed since the
     current snapshot, see the module docstring), then switch both into place and delete the Parquet
-    snapshots beyond the newest `keep_snapshots`."""
+    snapshots beyond the newest `keep_snapshots`. `from_scratch` writes the DuckDB file whole, never from
+    a copy of the current one: after an erasure, whose rows would linger in the copy's freed blocks."""
     if keep_snapshots < 1:
         raise ValueError(f"keep_snapshots is {keep_snapshots}; the current snapshot must stay, so at least 1")
     bi_path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +138,7 @@ def publish_snapshot(
     try:
         previous = published_tables(parquet_dir)
         tables = fingerprinted_tables(con, staging_folder)
-        if mostly_unchanged(tables, previous) and bi_path.exists():
+        if not from_scratch and mostly_unchanged(tables, previous) and bi_path.exists():
             shutil.copyfile(bi_path, staging_file)  # its unchanged tables stay, the others are replaced
         _write_snapshot(con, staging_file, snapshot_id, tables, previous)
         _write_manifest(staging_folder, snapshot_id, snapshot_time, tables)

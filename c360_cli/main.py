@@ -8,6 +8,7 @@
     c360 demo [--persons N]
     c360 privacy find (--email E | --phone P | --name "First Last" | --golden-id G) [--warehouse FILE]
     c360 privacy export --golden-id G [--out FILE] [--warehouse FILE]
+    c360 privacy erase --golden-id G --reason TEXT [--warehouse FILE]
     c360 identity review (--export FILE | --import FILE) [--decided-by NAME] [--warehouse FILE]
 """
 
@@ -351,6 +352,24 @@ def cmd_privacy_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_privacy_erase(args: argparse.Namespace) -> int:
+    from c360 import erasure
+
+    warehouse = _privacy_warehouse(args)
+    if warehouse is None:
+        return 2
+    try:
+        result = erasure.erase_person(args.golden_id, args.reason, warehouse)
+    except LookupError as unknown:
+        print(f"c360 privacy erase: {unknown.args[0]}", file=sys.stderr)
+        return 1
+    except ValueError as bad:
+        print(f"c360 privacy erase: {bad}", file=sys.stderr)
+        return 2
+    print(json.dumps(result.as_dict(), indent=2, sort_keys=True))
+    return 0
+
+
 def _add_privacy_commands(commands) -> None:
     privacy = commands.add_parser("privacy", help="data subject requests (GDPR): find a person, export their data")
     privacy_commands = privacy.add_subparsers(dest="privacy_command", required=True)
@@ -370,6 +389,13 @@ def _add_privacy_commands(commands) -> None:
     export.add_argument("--out", help="file to write (default: standard output)")
     export.add_argument("--warehouse", help="DuckDB file (default: $C360_WAREHOUSE)")
     export.set_defaults(func=cmd_privacy_export)
+    erase = privacy_commands.add_parser(
+        "erase", help="erase one golden customer (Art. 17): delete, or keep accounting records pseudonymised"
+    )
+    erase.add_argument("--golden-id", required=True, help="golden customer id (see `c360 privacy find`)")
+    erase.add_argument("--reason", required=True, help="the request's reference for the audit trail (no personal data)")
+    erase.add_argument("--warehouse", help="DuckDB file (default: $C360_WAREHOUSE)")
+    erase.set_defaults(func=cmd_privacy_erase)
 
 
 def cmd_identity_review(args: argparse.Namespace) -> int:

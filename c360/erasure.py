@@ -1,0 +1,377 @@
+"""Erasure (GDPR Art. 17) of one golden customer, from the same id set as the export (Art. 15).
+
+`erase_in` works from `c360.privacy.person_ids` (the person's source record ids per raw table) and the
+crosswalk rows of the person (`_person_records`, their record keys), in ONE DuckDB transaction:
+
+- raw record tables: the person's rows are deleted by id, and their quarantined records by
+  (resource, source id);
+- staging: views read raw and need nothing; staging *tables* (incremental models, set-aside records
+  and checks) lose the rows derived from those ids;
+- every table of `intermediate`, `marts` and `segments` with a `golden_customer_id` column or keyed
+  by one of the person's `record_key`s (identity work tables, match pairs, crosswalk, id history,
+  steward's labels) loses those rows, including pairs between the person and somebody else;
+- retention (§147 AO, §257 HGB: ten years for accounting vouchers): accounting vouchers and payments,
+  and the facts built from them (`fct_invoices`, `fct_payments`, the credit-note rows of
+  `fct_refunds`), are kept: their personal fields are removed (the contact name and remark of the
+  raw JSON; name, e-mail, phone, address and remark columns of staging and facts), their golden id is
+  replaced by a pseudonym (`ERASED-` and part of the salted hash of the golden id), and they are
+  listed in `raw._restricted_records`. Amounts, dates and voucher numbers stay: the books balance
+  as before;
+- `raw._suppressed_records` gets the salted hash of every erased or restricted source record id, so
+  the landing (`c360.raw_store`) does not bring the person back (see `suppressed_count`);
+- `raw._erasures` (the audit trail) gets one row with no personal data: the salted hashes of the
+  golden id and of the record keys, the date, the reason given and the rows touched per table.
+
+Files are handled after the commit (`erase_person`): a new BI snapshot is published whole from the
+cleaned warehouse and every older snapshot folder is deleted; validation results under
+`$C360_QUALITY_DIR` that hold any of the person's values are deleted run folder by run folder (they
+are reports of past runs, rewritten by the next run; editing example rows inside GX results would
+leave their statistics inconsistent).
+
+The salt (`C360_PRIVACY_SALT`) makes the hashes useless for confirming a guessed e-mail or id against
+the audit and suppression tables. When it is not set, one is generated on first use and kept in the
+file `<warehouse file>.privacy-salt` (mode 0600) beside the warehouse: it must be backed up with the
+warehouse, as the suppression list matches nothing under another salt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import re
+import secrets
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from c360 import privacy, settings, tables
+
+RAW = "raw"
+ERASURES = "raw._erasures"
+SUPPRESSED = "raw._suppressed_records"
+RESTRICTED = "raw._restricted_records"
+SALT_FILE_SUFFIX = ".privacy-salt"
+PSEUDONYM_PREFIX = "ERASED-"
+
+# Kept for the retention period, personal fields removed: {raw table: JSON fields dropped}.
+RETAINED_RAW: dict[str, tuple[str, ...]] = {
+    "raw.accounting_vouchers": ("contactName", "remark", "address"),
+    "raw.accounting_payments": ("contactName", "remark", "address"),
+}
+# Facts built from the retained vouchers and payments: {table: which of the person's rows are retained}.
+RETAINED_FACTS: dict[str, str] = {
+    "marts.fct_invoices": "true",
+    "marts.fct_payments": "true",
+    "marts.fct_refunds": "refund_source = 'credit_note'",
+}
+# Columns of retained staging and fact rows that carry personal values (ids and amounts do not).
+PERSONAL_COLUMN = re.compile(r"name|e_?mail|phone|mobile|street|address|city|zip|birth|remark|note|comment")
+# Identity state that lists values of all records (term frequencies): the person's values are removed.
+TERM_FREQUENCIES = tables.IDENTITY_MODEL_TERM_FREQUENCIES
+
+
+# --------------------------------------------------------------------------- salt and hashes
+
+
+def _database_file(con: duckdb.DuckDBPyConnection) -> str:
+    row = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
+    return (row[0] or "") if row else ""
+
+
+def privacy_salt(con: duckdb.DuckDBPyConnection, *, create: bool = True) -> str:
+    """`C360_PRIVACY_SALT`, else the salt kept beside the warehouse file (generated when `create`)."""
+    configured = settings.privacy_salt()
+    if configured:
+        return configured
+    database = _database_file(con)
+    if not database:
+        raise RuntimeError("an in-memory warehouse has no place for the privacy salt: set C360_PRIVACY_SALT")
+    path = Path(database + SALT_FILE_SUFFIX)
+    if path.exists():
+        return path.read_text().strip()
+    if not create:
+        raise FileNotFoundError(f"no privacy salt at {path} and C360_PRIVACY_SALT is not set")
+    salt = secrets.token_hex(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(salt + "\n")
+    return salt
+
+
+def salted_hash(salt: str, value: str) -> str:
+    """sha256 of salt, a unit separator and the value, as hex: what `HASH_SQL` computes in DuckDB."""
+    return hashlib.sha256(f"{salt}\x1f{value}".encode()).hexdigest()
+
+
+def hash_sql(expr: str) -> str:
+    """The salted hash of `expr` in DuckDB (salt as the first `?` parameter), equal to `salted_hash`."""
+    return f"sha256(? || chr(31) || ({expr})::varchar)"
+
+
+def ensure_privacy_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"create schema if not exists {RAW}")
+    con.execute(f"""create table if not exists {ERASURES} (
+        erasure_id varchar not null, erased_at timestamptz not null, erased_on date not null,
+        golden_id_hash varchar not null, record_key_hashes varchar[] not null, pseudonym varchar not null,
+        reason varchar not null, rows_touched json not null)""")
+    con.execute(f"""create table if not exists {SUPPRESSED} (
+        source_system varchar not null, raw_table varchar not null, id_hash varchar not null,
+        kind varchar not null, erasure_id varchar not null, suppressed_at timestamptz not null)""")
+    con.execute(f"""create table if not exists {RESTRICTED} (
+        raw_table varchar not null, source_record_id varchar not null, pseudonym varchar not null,
+        erasure_id varchar not null, restricted_at timestamptz not null)""")
+
+
+def suppressed_count(con: duckdb.DuckDBPyConnection, raw_table: str, relation: str, id_column: str = "id") -> int:
+    """Delete from `relation` (a temp table with the source id in `id_column`) the rows whose id is
+    suppressed for `raw_table`; returns how many. Cheap when nothing is suppressed: no salt is read then."""
+    exists = con.execute("select count(*) from duckdb_tables() where database_name = current_database() "
+                         "and schema_name = 'raw' and table_name = '_suppressed_records'").fetchone()[0]
+    if not exists or not con.execute(f"select count(*) from {SUPPRESSED} where raw_table = ?",
+                                     [raw_table]).fetchone()[0]:
+        return 0
+    condition = f"{id_column} is not null and {hash_sql(id_column)} in (select id_hash from {SUPPRESSED} where raw_table = ?)"
+    values = [privacy_salt(con, create=False), raw_table]
+    count = con.execute(f"select count(*) from {relation} where {condition}", values).fetchone()[0]
+    if count:
+        con.execute(f"delete from {relation} where {condition}", values)
+    return count
+
+
+# --------------------------------------------------------------------------- the erasure
+
+
+@dataclass
+class ErasureResult:
+    erasure_id: str
+    golden_id_hash: str
+    pseudonym: str
+    deleted: dict[str, int] = field(default_factory=dict)  # rows deleted per table
+    pseudonymised: dict[str, int] = field(default_factory=dict)  # rows kept with personal fields removed
+    suppressed: int = 0
+    files_deleted: list[str] = field(default_factory=list)
+    bi_snapshot: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"erasure_id": self.erasure_id, "golden_id_hash": self.golden_id_hash, "pseudonym": self.pseudonym,
+                "deleted": self.deleted, "pseudonymised": self.pseudonymised, "suppressed": self.suppressed,
+                "files_deleted": self.files_deleted, "bi_snapshot": self.bi_snapshot}
+
+
+def _base_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute("""select schema_name || '.' || table_name from duckdb_tables()
+                          where database_name = current_database() and not temporary""").fetchall()
+    return {r[0] for r in rows}
+
+
+def _delete(con, result: ErasureResult, table: str, where: str, values: list) -> None:
+    count = con.execute(f"delete from {table} where {where}", values).fetchone()[0]
+    if count:
+        result.deleted[table] = result.deleted.get(table, 0) + count
+
+
+def _personal_columns(columns: list[str]) -> list[str]:
+    return [c for c in columns if PERSONAL_COLUMN.search(c) and not c.endswith("_id") and c != "record"]
+
+
+def _pseudonymise_rows(con, result: ErasureResult, table: str, columns: list[str], where: str, values: list,
+                       pseudonym: str) -> None:
+    """Null the personal columns of the rows and put the pseudonym in place of the golden id."""
+    sets = [f"{c} = null" for c in _personal_columns(columns)]
+    sets += [f"{c} = '{pseudonym}'" for c in columns if c.endswith("golden_customer_id")]
+    if not sets:
+        return
+    count = con.execute(f"update {table} set {', '.join(sets)} where {where}", values).fetchone()[0]
+    if count:
+        result.pseudonymised[table] = result.pseudonymised.get(table, 0) + count
+
+
+def _raw_tables(con, result, ids, columns, base, pseudonym, now) -> None:
+    """Delete the person's raw records; strip the retained ones and list them as restricted."""
+    for raw_table, record_ids in sorted(ids.items()):
+        if raw_table not in base or not record_ids:
+            continue
+        where, values = privacy._in_list("id", record_ids)
+        if raw_table in RETAINED_RAW:
+            drop = "{" + ", ".join(f'"{f}": null' for f in RETAINED_RAW[raw_table]) + "}"
+            count = con.execute(f"update {raw_table} set record = json_merge_patch(record, '{drop}') where {where}",
+                                values).fetchone()[0]
+            result.pseudonymised[raw_table] = count
+            con.execute(f"insert into {RESTRICTED} select ?, id, ?, ?, ? from {raw_table} where {where}",
+                        [raw_table, pseudonym, result.erasure_id, now, *values])
+        else:
+            _delete(con, result, raw_table, where, values)
+    if privacy.QUARANTINE in columns:
+        from connectors import ALL_RESOURCES
+
+        table_of = {spec.key: f"{RAW}.{spec.table}" for spec in ALL_RESOURCES}
+        pairs = [[key, record_id] for key, table in table_of.items() for record_id in ids.get(table, [])]
+        _delete(con, result, privacy.QUARANTINE, "[resource, source_id] in (select unnest(?::varchar[][]))", [pairs])
+
+
+def _staging_tables(con, result, ids, columns, base, pseudonym) -> None:
+    """Staging tables (incremental models, set-aside records and checks): rows of the person's records."""
+    for table in sorted(t for t in base if t.startswith("staging.") and t in columns and t not in privacy.NOT_PERSONAL):
+        if {"source_table", "source_record_id"} <= set(columns[table]):
+            pairs = [[raw.split(".")[1], record_id] for raw, record_ids in ids.items() for record_id in record_ids]
+            _delete(con, result, table, "[source_table, source_record_id::varchar] in (select unnest(?::varchar[][]))",
+                    [pairs])
+            continue
+        link = privacy._staging_raw_table(table, columns)
+        if link is None:
+            continue
+        raw_table, id_expr = link
+        where, values = privacy._in_list(id_expr, ids.get(raw_table, []))
+        if raw_table in RETAINED_RAW:
+            _pseudonymise_rows(con, result, table, columns[table], where, values, pseudonym)
+        else:
+            _delete(con, result, table, where, values)
+
+
+def _keyed_tables(con, result, golden_id, columns, base, pseudonym) -> None:
+    """intermediate, marts, segments: rows with the golden id or one of the person's record keys."""
+    for table in sorted(t for t in base if t.split(".")[0] in ("intermediate", "marts", "segments")):
+        if table not in columns or (table in privacy.NOT_PERSONAL and table != TERM_FREQUENCIES):
+            continue
+        golden_columns = [c for c in columns[table] if c.endswith("golden_customer_id")]
+        key_columns = [c for c in columns[table] if c in privacy.RECORD_KEY_COLUMNS]
+        conditions = [f"{c} = ?" for c in golden_columns]
+        conditions += [f"{c} in (select record_key from _person_records)" for c in key_columns]
+        if not conditions:
+            continue
+        where, values = "(" + " or ".join(conditions) + ")", [golden_id] * len(golden_columns)
+        if table in RETAINED_FACTS:
+            _pseudonymise_rows(con, result, table, columns[table], f"{where} and {RETAINED_FACTS[table]}", values,
+                               pseudonym)
+        _delete(con, result, table, where, values)
+
+
+def _audit(con, result: ErasureResult, salt: str, record_keys: list[str], reason: str, now: datetime) -> None:
+    touched = {"deleted": result.deleted, "pseudonymised": result.pseudonymised, "suppressed": result.suppressed}
+    con.execute(f"insert into {ERASURES} values (?, ?, ?, ?, ?, ?, ?, ?)",
+                [result.erasure_id, now, now.date(), result.golden_id_hash,
+                 sorted(salted_hash(salt, k) for k in record_keys), result.pseudonym, reason, json.dumps(touched)])
+
+
+def _suppress(con, result: ErasureResult, salt: str, ids: dict[str, list[str]], now: datetime) -> None:
+    rows = [(raw_table.split(".")[1].split("_")[0], raw_table, salted_hash(salt, record_id),
+             "restricted" if raw_table in RETAINED_RAW else "erased", result.erasure_id, now)
+            for raw_table, record_ids in sorted(ids.items()) for record_id in record_ids]
+    if rows:
+        con.executemany(f"insert into {SUPPRESSED} values (?, ?, ?, ?, ?, ?)", rows)
+    result.suppressed = len(rows)
+
+
+def erase_in(con: duckdb.DuckDBPyConnection, golden_id: str, reason: str) -> ErasureResult:
+    """Erase one golden customer from the warehouse in one transaction (see the module docstring)."""
+    if not reason or not reason.strip():
+        raise ValueError("give the reason of the erasure (the request's reference, no personal data)")
+    columns = privacy._table_columns(con)
+    known = con.execute(f"select count(*) from {tables.GOLDEN_CUSTOMER_SOURCES} where golden_customer_id = ?",
+                        [golden_id]).fetchone()[0]
+    if not known:
+        raise LookupError(f"no golden customer {golden_id!r} in the crosswalk")
+    salt = privacy_salt(con)
+    golden_hash = salted_hash(salt, golden_id)
+    now = datetime.now(UTC)
+    result = ErasureResult(uuid.uuid4().hex, golden_hash, PSEUDONYM_PREFIX + golden_hash[:16])
+    ensure_privacy_tables(con)
+    base = _base_tables(con)
+    con.execute("begin transaction")
+    try:
+        ids = privacy.person_ids(con, golden_id)
+        record_keys = [r[0] for r in con.execute("select record_key from _person_records").fetchall()]
+        _term_frequencies(con, result, columns, base)
+        _raw_tables(con, result, ids, columns, base, result.pseudonym, now)
+        _staging_tables(con, result, ids, columns, base, result.pseudonym)
+        _keyed_tables(con, result, golden_id, columns, base, result.pseudonym)
+        _suppress(con, result, salt, ids, now)
+        _audit(con, result, salt, record_keys, reason.strip(), now)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return result
+
+
+def _term_frequencies(con, result: ErasureResult, columns: dict[str, list[str]], base: set[str]) -> None:
+    """The identity model's term frequencies list values of all records (e-mails, address keys, names):
+    drop the values that only the person's records hold. A value others share identifies nobody and
+    keeps its frequency (the model's weights for everybody else stay as trained)."""
+    if TERM_FREQUENCIES not in base or tables.CUSTOMER_RECORDS not in columns:
+        return
+    tf_columns = [r[0] for r in con.execute(f"select distinct tf_column from {TERM_FREQUENCIES}").fetchall()]
+    for column in sorted(set(tf_columns) & set(columns[tables.CUSTOMER_RECORDS])):
+        _delete(con, result, TERM_FREQUENCIES, f"""tf_column = ? and value in (
+                    select {column}::varchar from {tables.CUSTOMER_RECORDS}
+                    where record_key in (select record_key from _person_records)
+                    except
+                    select {column}::varchar from {tables.CUSTOMER_RECORDS}
+                    where record_key not in (select record_key from _person_records))""", [column])
+
+
+# --------------------------------------------------------------------------- files
+
+
+def personal_values(document: dict) -> set[str]:
+    """The person's identifying values from an export (`privacy.export_from`): e-mails, phones, full
+    names and streets of their customer records, as found in the identity input."""
+    values: set[str] = set()
+    for row in document["tables"].get(tables.CUSTOMER_RECORDS, []):
+        for column, value in row.items():
+            if isinstance(value, str) and len(value) >= 6 and re.search(
+                    r"^(email|phone|mobile|landline|street|birth|full_name)|_e164$|address", column):
+                values.add(value)
+        first, last = row.get("first_name"), row.get("last_name")
+        if first and last:
+            values.add(f"{first} {last}")
+    return values
+
+
+def _variants(value: str) -> set[str]:
+    """How a value may be written in a JSON or HTML file."""
+    return {value, json.dumps(value)[1:-1], html.escape(value), html.escape(json.dumps(value)[1:-1])}
+
+
+def scrub_quality_dir(quality_dir: Path, values: set[str]) -> list[str]:
+    """Delete the run folders of `quality_dir` with a file naming any of `values` (case-insensitive)."""
+    if not quality_dir.is_dir() or not values:
+        return []
+    needles = {variant.lower() for value in values for variant in _variants(value)}
+    deleted = []
+    for run in sorted(p for p in quality_dir.iterdir()):
+        files = [run] if run.is_file() else [p for p in run.rglob("*") if p.is_file()]
+        for path in files:
+            text = path.read_text(encoding="utf-8", errors="replace").lower()
+            if any(needle in text for needle in needles):
+                shutil.rmtree(run) if run.is_dir() else run.unlink()
+                deleted.append(str(run))
+                break
+    return deleted
+
+
+def republish_bi(con: duckdb.DuckDBPyConnection, bi_path: Path, parquet_dir: Path) -> str:
+    """A new BI snapshot written whole from the cleaned warehouse; every older snapshot folder deleted."""
+    from c360.bi_publish import publish_snapshot
+
+    return publish_snapshot(con, bi_path, parquet_dir, keep_snapshots=1, from_scratch=True).snapshot_id
+
+
+def erase_person(golden_id: str, reason: str, warehouse: Path | str) -> ErasureResult:
+    """Erase in the warehouse, then republish the BI snapshot and scrub the validation results (the
+    files of `settings.files_of_warehouse`). The BI copy is republished only where one was published."""
+    bi_path, parquet_dir, quality_dir = settings.files_of_warehouse(Path(warehouse))
+    with duckdb.connect(str(warehouse)) as con:
+        values = personal_values(privacy.export_from(con, golden_id))
+        result = erase_in(con, golden_id, reason)
+        if bi_path.exists() or parquet_dir.exists():
+            result.bi_snapshot = republish_bi(con, bi_path, parquet_dir)
+        con.execute("checkpoint")
+    result.files_deleted = scrub_quality_dir(quality_dir, values)
+    return result
