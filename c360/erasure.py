@@ -144,6 +144,32 @@ def suppressed_count(con: duckdb.DuckDBPyConnection, raw_table: str, relation: s
     return count
 
 
+def erased_records_present(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Per raw table, how many records of erased people are in it again (their hashed ids on the
+    suppression list as `erased`): landed by a path that bypassed the suppression list, or restored
+    from a backup. Empty when there are none, or when nobody was ever erased."""
+    exists = con.execute("select count(*) from duckdb_tables() where database_name = current_database() "
+                         "and schema_name = 'raw' and table_name = '_suppressed_records'").fetchone()[0]
+    if not exists:
+        return {}
+    erased = [r[0] for r in con.execute(f"select distinct raw_table from {SUPPRESSED} where kind = 'erased' "
+                                        "order by 1").fetchall()]
+    if not erased:
+        return {}
+    salt = privacy_salt(con, create=False)
+    present = {}
+    for table in erased:
+        try:
+            count = con.execute(f"""select count(*) from {table} where {hash_sql('id')} in
+                                    (select id_hash from {SUPPRESSED} where raw_table = ? and kind = 'erased')""",
+                                [salt, table]).fetchone()[0]
+        except duckdb.CatalogException:  # a raw table dropped since
+            continue
+        if count:
+            present[table] = count
+    return present
+
+
 # --------------------------------------------------------------------------- the erasure
 
 
@@ -319,19 +345,39 @@ def _term_frequencies(con, result: ErasureResult, columns: dict[str, list[str]],
 # --------------------------------------------------------------------------- files
 
 
+# Paths of raw JSON fields holding identifying values (names, e-mails, phones, streets, birthdays).
+PERSONAL_FIELD = re.compile(r"(^|[._])(name|first_?name|last_?name|e_?mail(addresses)?|phone(numbers)?|mobile|street|"
+                            r"address[12]|birthday|birthdate|x_birthdate)($|[.\[])", re.IGNORECASE)
+# The raw tables of customer records (the crosswalk's systems), whose fields name the person.
+CUSTOMER_RAW_TABLES = ("raw.shop_customers", "raw.erp_partners", "raw.helpdesk_users", "raw.accounting_contacts")
+
+
+def _leaves(value, path: str = ""):
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _leaves(inner, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _leaves(inner, path)
+    else:
+        yield path, value
+
+
 def personal_values(document: dict) -> set[str]:
-    """The person's identifying values from an export (`privacy.export_from`): e-mails, phones, full
-    names and streets of their customer records, as found in the identity input."""
+    """The person's identifying values from an export (`privacy.export_from`): e-mails, phones, names,
+    streets and birthdays of their raw records, and the identity input's forms of them (E.164 phones,
+    "first last"). Short values (under six characters) are left out: they would match unrelated text."""
     values: set[str] = set()
+    for system in document["systems"].values():
+        for table, rows in system["raw"].items():
+            for row in rows if table in CUSTOMER_RAW_TABLES else ():
+                values |= {v for path, v in _leaves(row.get("record")) if isinstance(v, str)
+                           and PERSONAL_FIELD.search(path)}
     for row in document["tables"].get(tables.CUSTOMER_RECORDS, []):
-        for column, value in row.items():
-            if isinstance(value, str) and len(value) >= 6 and re.search(
-                    r"^(email|phone|mobile|landline|street|birth|full_name)|_e164$|address", column):
-                values.add(value)
-        first, last = row.get("first_name"), row.get("last_name")
-        if first and last:
-            values.add(f"{first} {last}")
-    return values
+        values |= {v for c, v in row.items() if isinstance(v, str) and re.search(r"^email(_normalized)?$|_e164$", c)}
+        if row.get("first_name") and row.get("last_name"):
+            values.add(f"{row['first_name']} {row['last_name']}")
+    return {v.strip() for v in values if len(v.strip()) >= 6}
 
 
 def _variants(value: str) -> set[str]:

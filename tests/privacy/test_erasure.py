@@ -115,6 +115,11 @@ def person_values(con, golden_id: str) -> set[str]:
     for system, record in records:
         values |= {v.strip() for v in values_of(json.loads(record), tables[system])
                    if v and "None" not in v and len(v.strip()) >= 6}
+    # the phones as the pipeline stores them (E.164)
+    values |= {v for row in con.execute(
+        """select phone_e164, mobile_e164, landline_e164 from intermediate.int_customer_records
+           where record_key in (select record_key from marts.golden_customer_sources where golden_customer_id = ?)""",
+        [golden_id]).fetchall() for v in row if v}
     others = " union all ".join(
         f"""select record::varchar as text from {t} where id not in (select source_record_id
             from marts.golden_customer_sources where golden_customer_id = ?)""" for t in CUSTOMER_TABLES)
@@ -180,11 +185,23 @@ def accounting_totals(con) -> tuple:
     ).fetchone()
 
 
+def plant_validation_result(copy_dir: Path, values: set[str]) -> Path:
+    """A validation run whose example rows name the person (as GX writes them: JSON, non-ASCII escaped),
+    beside the real runs, which name them only when one of their records failed a check."""
+    run = copy_dir / "quality" / "run-with-examples"
+    run.mkdir(parents=True)
+    example = {"unexpected_list": sorted(values)[:2], "partial_unexpected_list": ["somebody@example.org"]}
+    (run / "golden_customers.json").write_text(json.dumps({"results": [{"result": example}]}))
+    (run / "golden_customers.html").write_text("<td>" + sorted(values)[0] + "</td>")
+    return run
+
+
 @pytest.fixture(scope="module")
 def before(warehouse, copy_dir) -> dict:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         golden_id = pick_person(con)
         values = person_values(con, golden_id)
+        plant_validation_result(copy_dir, values)
         ids = privacy.person_ids(con, golden_id)
         return {"golden_id": golden_id, "values": values, "ids": ids, "totals": accounting_totals(con),
                 "found": scan_database(con, values), "files": scan_files(copy_dir, values),
@@ -215,6 +232,7 @@ def test_the_person_is_spread_and_the_scan_finds_their_values_before(before):
     assert found == set(_needles(values)) & found and all(
         any(n in found for n in _needles({v})) for v in values), "a value the scan cannot find proves nothing"
     assert any(k.startswith("bi.duckdb:") for k in before["files"]) and any(".parquet" in k for k in before["files"])
+    assert any("run-with-examples" in k for k in before["files"])
 
 
 def test_erasure_leaves_none_of_the_persons_values_anywhere(before, erased, warehouse, copy_dir):
@@ -224,6 +242,8 @@ def test_erasure_leaves_none_of_the_persons_values_anywhere(before, erased, ware
                              [before["golden_id"]]).fetchone()[0]
         assert golden == 0
     assert scan_files(copy_dir, before["values"]) == {}
+    assert erased["files_deleted"] == [str(copy_dir / "quality" / "run-with-examples")]
+    assert any((copy_dir / "quality").iterdir()), "the runs that do not name the person stay"
     assert erased["bi_snapshot"] and len([p for p in (copy_dir / "bi").iterdir() if p.name[:1].isdigit()]) == 1
 
 
