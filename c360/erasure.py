@@ -124,8 +124,8 @@ def ensure_privacy_tables(con: duckdb.DuckDBPyConnection) -> None:
         source_system varchar not null, raw_table varchar not null, id_hash varchar not null,
         kind varchar not null, erasure_id varchar not null, suppressed_at timestamptz not null)""")
     con.execute(f"""create table if not exists {RESTRICTED} (
-        raw_table varchar not null, source_record_id varchar not null, pseudonym varchar not null,
-        erasure_id varchar not null, restricted_at timestamptz not null)""")
+        raw_table varchar not null, source_record_id varchar not null, erasure_id varchar not null,
+        restricted_at timestamptz not null)""")
 
 
 def suppressed_count(con: duckdb.DuckDBPyConnection, raw_table: str, relation: str, id_column: str = "id") -> int:
@@ -172,12 +172,17 @@ def erased_records_present(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 # --------------------------------------------------------------------------- the erasure
 
+# The people being erased (temp tables of the erasure's connection): golden ids, and the source
+# record ids per raw table (`privacy.PERSON_IDS` run for all of them at once).
+ERASED_GOLDEN = "_erased_golden"
+ERASED_IDS = "_erased_ids"
+IN_ERASED_GOLDEN = f"in (select golden_customer_id from {ERASED_GOLDEN})"
+
 
 @dataclass
 class ErasureResult:
     erasure_id: str
-    golden_id_hash: str
-    pseudonym: str
+    people: list[dict]  # per golden customer: the salted hash of the golden id and the pseudonym
     deleted: dict[str, int] = field(default_factory=dict)  # rows deleted per table
     pseudonymised: dict[str, int] = field(default_factory=dict)  # rows kept with personal fields removed
     suppressed: int = 0
@@ -185,8 +190,8 @@ class ErasureResult:
     bi_snapshot: str | None = None
 
     def as_dict(self) -> dict:
-        return {"erasure_id": self.erasure_id, "golden_id_hash": self.golden_id_hash, "pseudonym": self.pseudonym,
-                "deleted": self.deleted, "pseudonymised": self.pseudonymised, "suppressed": self.suppressed,
+        return {"erasure_id": self.erasure_id, "people": self.people, "deleted": self.deleted,
+                "pseudonymised": self.pseudonymised, "suppressed": self.suppressed,
                 "files_deleted": self.files_deleted, "bi_snapshot": self.bi_snapshot}
 
 
@@ -206,129 +211,111 @@ def _personal_columns(columns: list[str]) -> list[str]:
     return [c for c in columns if PERSONAL_COLUMN.search(c) and not c.endswith("_id") and c != "record"]
 
 
-def _pseudonymise_rows(con, result: ErasureResult, table: str, columns: list[str], where: str, values: list,
-                       pseudonym: str) -> None:
+def _pseudonym_sql(expr: str) -> str:
+    """The pseudonym of the golden id `expr` in DuckDB (salt as the first `?`), equal to `pseudonym`."""
+    return f"'{PSEUDONYM_PREFIX}' || substr({hash_sql(expr)}, 1, 16)"
+
+
+def pseudonym(salt: str, golden_id: str) -> str:
+    return PSEUDONYM_PREFIX + salted_hash(salt, golden_id)[:16]
+
+
+def _pseudonymise_rows(con, result: ErasureResult, table: str, columns: list[str], where: str, salt: str) -> None:
     """Null the personal columns of the rows and put the pseudonym in place of the golden id."""
     sets = [f"{c} = null" for c in _personal_columns(columns)]
-    sets += [f"{c} = '{pseudonym}'" for c in columns if c.endswith("golden_customer_id")]
+    golden = [c for c in columns if c.endswith("golden_customer_id")]
+    sets += [f"{c} = {_pseudonym_sql(c)}" for c in golden]
     if not sets:
         return
-    count = con.execute(f"update {table} set {', '.join(sets)} where {where}", values).fetchone()[0]
+    count = con.execute(f"update {table} set {', '.join(sets)} where {where}", [salt] * len(golden)).fetchone()[0]
     if count:
         result.pseudonymised[table] = result.pseudonymised.get(table, 0) + count
 
 
-def _raw_tables(con, result, ids, columns, base, pseudonym, now) -> None:
-    """Delete the person's raw records; strip the retained ones and list them as restricted."""
-    for raw_table, record_ids in sorted(ids.items()):
-        if raw_table not in base or not record_ids:
+def _of_raw_table(expr: str, raw_table: str) -> str:
+    return f"{expr} in (select id from {ERASED_IDS} where raw_table = '{raw_table}')"
+
+
+def _collect_ids(con, golden_ids: list[str]) -> dict[str, int]:
+    """`_erased_golden`, `_person_records` (their crosswalk rows) and `_erased_ids` (raw table, id) of
+    the people; returns the ids per raw table."""
+    con.execute(f"create or replace temp table {ERASED_GOLDEN} as "
+                "select distinct unnest(?::varchar[]) as golden_customer_id", [golden_ids])
+    con.execute(f"""create or replace temp table _person_records as
+                    select * from {tables.GOLDEN_CUSTOMER_SOURCES} where golden_customer_id {IN_ERASED_GOLDEN}""")
+    con.execute(f"create or replace temp table {ERASED_IDS} (raw_table varchar, id varchar)")
+    for raw_table, sql in privacy.PERSON_IDS.items():
+        for_all = sql.replace("golden_customer_id = ?", f"golden_customer_id {IN_ERASED_GOLDEN}")
+        if "?" in for_all:
+            raise ValueError(f"the person ids of {raw_table} are not selected by golden_customer_id = ?: {sql}")
+        try:
+            con.execute(f"insert into {ERASED_IDS} select distinct ?, * from ({for_all})", [raw_table])
+        except duckdb.CatalogException:  # a raw table or fact mart this warehouse lacks
             continue
-        where, values = privacy._in_list("id", record_ids)
+    con.execute(f"delete from {ERASED_IDS} where id is null")
+    return dict(con.execute(f"select raw_table, count(*) from {ERASED_IDS} group by all").fetchall())
+
+
+def _raw_tables(con, result, columns, base, now) -> None:
+    """Delete the people's raw records; strip the retained ones and list them as restricted."""
+    for raw_table in sorted(t for t in privacy.PERSON_IDS if t in base):
+        where = _of_raw_table("id", raw_table)
         if raw_table in RETAINED_RAW:
             drop = "{" + ", ".join(f'"{f}": null' for f in RETAINED_RAW[raw_table]) + "}"
-            count = con.execute(f"update {raw_table} set record = json_merge_patch(record, '{drop}') where {where}",
-                                values).fetchone()[0]
-            result.pseudonymised[raw_table] = count
-            con.execute(f"insert into {RESTRICTED} select ?, id, ?, ?, ? from {raw_table} where {where}",
-                        [raw_table, pseudonym, result.erasure_id, now, *values])
+            count = con.execute(f"update {raw_table} set record = json_merge_patch(record, '{drop}') "
+                                f"where {where}").fetchone()[0]
+            if count:
+                result.pseudonymised[raw_table] = count
+            con.execute(f"insert into {RESTRICTED} select ?, id, ?, ? from {raw_table} where {where}",
+                        [raw_table, result.erasure_id, now])
         else:
-            _delete(con, result, raw_table, where, values)
+            _delete(con, result, raw_table, where, [])
     if privacy.QUARANTINE in columns:
         from connectors import ALL_RESOURCES
 
-        table_of = {spec.key: f"{RAW}.{spec.table}" for spec in ALL_RESOURCES}
-        pairs = [[key, record_id] for key, table in table_of.items() for record_id in ids.get(table, [])]
-        _delete(con, result, privacy.QUARANTINE, "[resource, source_id] in (select unnest(?::varchar[][]))", [pairs])
+        resources = [[spec.key, f"{RAW}.{spec.table}"] for spec in ALL_RESOURCES]
+        _delete(con, result, privacy.QUARANTINE, f"""[resource, source_id] in (
+                    select [r[1], e.id] from (select unnest(?::varchar[][]) as r) join {ERASED_IDS} e
+                    on e.raw_table = r[2])""", [resources])
 
 
-def _staging_tables(con, result, ids, columns, base, pseudonym) -> None:
-    """Staging tables (incremental models, set-aside records and checks): rows of the person's records."""
+def _staging_tables(con, result, columns, base, salt) -> None:
+    """Staging tables (incremental models, set-aside records and checks): rows of the people's records."""
     for table in sorted(t for t in base if t.startswith("staging.") and t in columns and t not in privacy.NOT_PERSONAL):
         if {"source_table", "source_record_id"} <= set(columns[table]):
-            pairs = [[raw.split(".")[1], record_id] for raw, record_ids in ids.items() for record_id in record_ids]
-            _delete(con, result, table, "[source_table, source_record_id::varchar] in (select unnest(?::varchar[][]))",
-                    [pairs])
+            _delete(con, result, table, f"""[source_table, source_record_id::varchar] in (
+                        select [split_part(raw_table, '.', 2), id] from {ERASED_IDS})""", [])
             continue
         link = privacy._staging_raw_table(table, columns)
         if link is None:
             continue
         raw_table, id_expr = link
-        where, values = privacy._in_list(id_expr, ids.get(raw_table, []))
         if raw_table in RETAINED_RAW:
-            _pseudonymise_rows(con, result, table, columns[table], where, values, pseudonym)
+            _pseudonymise_rows(con, result, table, columns[table], _of_raw_table(id_expr, raw_table), salt)
         else:
-            _delete(con, result, table, where, values)
+            _delete(con, result, table, _of_raw_table(id_expr, raw_table), [])
 
 
-def _keyed_tables(con, result, golden_id, columns, base, pseudonym) -> None:
-    """intermediate, marts, segments: rows with the golden id or one of the person's record keys."""
+def _keyed_tables(con, result, columns, base, salt) -> None:
+    """intermediate, marts, segments: rows with a golden id or a record key of the people."""
     for table in sorted(t for t in base if t.split(".")[0] in ("intermediate", "marts", "segments")):
         if table not in columns or (table in privacy.NOT_PERSONAL and table != TERM_FREQUENCIES):
             continue
         golden_columns = [c for c in columns[table] if c.endswith("golden_customer_id")]
         key_columns = [c for c in columns[table] if c in privacy.RECORD_KEY_COLUMNS]
-        conditions = [f"{c} = ?" for c in golden_columns]
+        conditions = [f"{c} {IN_ERASED_GOLDEN}" for c in golden_columns]
         conditions += [f"{c} in (select record_key from _person_records)" for c in key_columns]
         if not conditions:
             continue
-        where, values = "(" + " or ".join(conditions) + ")", [golden_id] * len(golden_columns)
-        if table in RETAINED_FACTS:
-            _pseudonymise_rows(con, result, table, columns[table], f"{where} and {RETAINED_FACTS[table]}", values,
-                               pseudonym)
-        _delete(con, result, table, where, values)
-
-
-def _audit(con, result: ErasureResult, salt: str, record_keys: list[str], reason: str, now: datetime) -> None:
-    touched = {"deleted": result.deleted, "pseudonymised": result.pseudonymised, "suppressed": result.suppressed}
-    con.execute(f"insert into {ERASURES} values (?, ?, ?, ?, ?, ?, ?, ?)",
-                [result.erasure_id, now, now.date(), result.golden_id_hash,
-                 sorted(salted_hash(salt, k) for k in record_keys), result.pseudonym, reason, json.dumps(touched)])
-
-
-def _suppress(con, result: ErasureResult, salt: str, ids: dict[str, list[str]], now: datetime) -> None:
-    rows = [(raw_table.split(".")[1].split("_")[0], raw_table, salted_hash(salt, record_id),
-             "restricted" if raw_table in RETAINED_RAW else "erased", result.erasure_id, now)
-            for raw_table, record_ids in sorted(ids.items()) for record_id in record_ids]
-    if rows:
-        con.executemany(f"insert into {SUPPRESSED} values (?, ?, ?, ?, ?, ?)", rows)
-    result.suppressed = len(rows)
-
-
-def erase_in(con: duckdb.DuckDBPyConnection, golden_id: str, reason: str) -> ErasureResult:
-    """Erase one golden customer from the warehouse in one transaction (see the module docstring)."""
-    if not reason or not reason.strip():
-        raise ValueError("give the reason of the erasure (the request's reference, no personal data)")
-    columns = privacy._table_columns(con)
-    known = con.execute(f"select count(*) from {tables.GOLDEN_CUSTOMER_SOURCES} where golden_customer_id = ?",
-                        [golden_id]).fetchone()[0]
-    if not known:
-        raise LookupError(f"no golden customer {golden_id!r} in the crosswalk")
-    salt = privacy_salt(con)
-    golden_hash = salted_hash(salt, golden_id)
-    now = datetime.now(UTC)
-    result = ErasureResult(uuid.uuid4().hex, golden_hash, PSEUDONYM_PREFIX + golden_hash[:16])
-    ensure_privacy_tables(con)
-    base = _base_tables(con)
-    con.execute("begin transaction")
-    try:
-        ids = privacy.person_ids(con, golden_id)
-        record_keys = [r[0] for r in con.execute("select record_key from _person_records").fetchall()]
-        _term_frequencies(con, result, columns, base)
-        _raw_tables(con, result, ids, columns, base, result.pseudonym, now)
-        _staging_tables(con, result, ids, columns, base, result.pseudonym)
-        _keyed_tables(con, result, golden_id, columns, base, result.pseudonym)
-        _suppress(con, result, salt, ids, now)
-        _audit(con, result, salt, record_keys, reason.strip(), now)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    return result
+        where = "(" + " or ".join(conditions) + ")"
+        if table in RETAINED_FACTS:  # kept, with a pseudonym for the golden id (no longer matching `where`)
+            _pseudonymise_rows(con, result, table, columns[table], f"{where} and {RETAINED_FACTS[table]}", salt)
+        _delete(con, result, table, where, [])
 
 
 def _term_frequencies(con, result: ErasureResult, columns: dict[str, list[str]], base: set[str]) -> None:
     """The identity model's term frequencies list values of all records (e-mails, address keys, names):
-    drop the values that only the person's records hold. A value others share identifies nobody and
+    drop the values that only the people's records hold. A value others share identifies nobody and
     keeps its frequency (the model's weights for everybody else stay as trained)."""
     if TERM_FREQUENCIES not in base or tables.CUSTOMER_RECORDS not in columns:
         return
@@ -340,6 +327,68 @@ def _term_frequencies(con, result: ErasureResult, columns: dict[str, list[str]],
                     except
                     select {column}::varchar from {tables.CUSTOMER_RECORDS}
                     where record_key not in (select record_key from _person_records))""", [column])
+
+
+def _suppress(con, result: ErasureResult, salt: str, now: datetime) -> None:
+    kinds = " ".join(f"when '{t}' then 'restricted'" for t in RETAINED_RAW)
+    result.suppressed = con.execute(
+        f"""insert into {SUPPRESSED}
+            select split_part(split_part(raw_table, '.', 2), '_', 1), raw_table, {hash_sql('id')},
+                   case raw_table {kinds} else 'erased' end, ?, ?
+            from (select distinct raw_table, id from {ERASED_IDS})""", [salt, result.erasure_id, now]).fetchone()[0]
+
+
+def _audit(con, result: ErasureResult, salt: str, reason: str, now: datetime) -> None:
+    """One row per person, no personal data: hashes, pseudonym, and what the erasure touched in all."""
+    touched = json.dumps({"people": len(result.people), "deleted": result.deleted,
+                          "pseudonymised": result.pseudonymised, "suppressed": result.suppressed})
+    con.execute(
+        f"""insert into {ERASURES}
+            select ?, ?, ?, {hash_sql('g.golden_customer_id')},
+                   list_sort(coalesce(list({hash_sql('p.record_key')}) filter (where p.record_key is not null), [])),
+                   {_pseudonym_sql('g.golden_customer_id')}, ?, ?::json
+            from {ERASED_GOLDEN} g left join _person_records p using (golden_customer_id)
+            group by g.golden_customer_id""",
+        [result.erasure_id, now, now.date(), salt, salt, salt, reason, touched])
+
+
+def erase_many_in(con: duckdb.DuckDBPyConnection, golden_ids: list[str], reason: str) -> ErasureResult:
+    """Erase golden customers from the warehouse in one transaction (see the module docstring)."""
+    if not reason or not reason.strip():
+        raise ValueError("give the reason of the erasure (the request's reference, no personal data)")
+    golden_ids = sorted(set(golden_ids))
+    known = {r[0] for r in con.execute(f"select distinct golden_customer_id from {tables.GOLDEN_CUSTOMER_SOURCES} "
+                                       "where golden_customer_id in (select unnest(?::varchar[]))",
+                                       [golden_ids]).fetchall()}
+    if not golden_ids or set(golden_ids) - known:
+        unknown = ", ".join(repr(g) for g in sorted(set(golden_ids) - known)) or "(none given)"
+        raise LookupError(f"no golden customer {unknown} in the crosswalk")
+    columns = privacy._table_columns(con)
+    salt = privacy_salt(con)
+    now = datetime.now(UTC)
+    people = [{"golden_id_hash": salted_hash(salt, g), "pseudonym": pseudonym(salt, g)} for g in golden_ids]
+    result = ErasureResult(uuid.uuid4().hex, people)
+    ensure_privacy_tables(con)
+    base = _base_tables(con)
+    con.execute("begin transaction")
+    try:
+        _collect_ids(con, golden_ids)
+        _term_frequencies(con, result, columns, base)
+        _raw_tables(con, result, columns, base, now)
+        _staging_tables(con, result, columns, base, salt)
+        _keyed_tables(con, result, columns, base, salt)
+        _suppress(con, result, salt, now)
+        _audit(con, result, salt, reason.strip(), now)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return result
+
+
+def erase_in(con: duckdb.DuckDBPyConnection, golden_id: str, reason: str) -> ErasureResult:
+    """Erase one golden customer (see `erase_many_in`)."""
+    return erase_many_in(con, [golden_id], reason)
 
 
 # --------------------------------------------------------------------------- files

@@ -250,7 +250,8 @@ def test_erasure_leaves_none_of_the_persons_values_anywhere(before, erased, ware
 def test_accounting_is_kept_pseudonymised_with_the_same_totals(before, erased, warehouse):
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert accounting_totals(con) == before["totals"]
-        pseudonym = erased["pseudonym"]
+        [person] = erased["people"]
+        pseudonym = person["pseudonym"]
         assert pseudonym.startswith("ERASED-") and before["golden_id"] not in pseudonym
         kept = con.execute("select count(*) from marts.fct_invoices where golden_customer_id = ?",
                            [pseudonym]).fetchone()[0]
