@@ -11,9 +11,11 @@ would be right).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -211,12 +213,12 @@ def before(warehouse, copy_dir) -> dict:
 
 @pytest.fixture(scope="module")
 def erased(before, warehouse) -> dict:
-    """The erasure, by the command line as an operator runs it."""
+    """The erasure, by the command line as an operator runs it (the BI copy and the validation results
+    beside the warehouse given, as no setting names others)."""
     done = subprocess.run(
         [sys.executable, "-m", "c360_cli.main", "privacy", "erase", "--golden-id", before["golden_id"],
          "--reason", "ticket DSR-2026-0042", "--warehouse", str(warehouse)],
-        cwd=ROOT, capture_output=True, text=True, env={**__import__("os").environ, "C360_BI_WAREHOUSE": "",
-                                                        "C360_BI_PARQUET_DIR": "", "C360_QUALITY_DIR": ""})
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "C360_BI_WAREHOUSE": "", "C360_BI_PARQUET_DIR": "", "C360_QUALITY_DIR": ""})
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -257,7 +259,7 @@ def test_accounting_is_kept_pseudonymised_with_the_same_totals(before, erased, w
                            [pseudonym]).fetchone()[0]
         assert kept == before["invoices"] > 0
         restricted = {r[0] for r in con.execute(
-            "select source_record_id from raw._restricted_records where raw_table = 'raw.accounting_vouchers'")}
+            "select source_record_id from raw._restricted_records where raw_table = 'raw.accounting_vouchers'").fetchall()}
         assert restricted == set(before["ids"]["raw.accounting_vouchers"])
         names = con.execute("""select count(*) from raw.accounting_vouchers where id in (select unnest(?::varchar[]))
                                and record->>'$.contactName' is not null""", [sorted(restricted)]).fetchone()[0]
@@ -291,3 +293,23 @@ def test_landing_the_same_records_again_brings_nobody_back(before, erased, pipel
         ids = before["ids"]
         assert suppressed == sum(len(v) for k, v in ids.items() if k != "raw.nps_responses")
         assert nps.suppressed == len(ids.get("raw.nps_responses", []))
+
+
+def test_the_erasure_check_fails_when_a_record_comes_back_by_another_path(before, erased, warehouse, tmp_path):
+    """A raw record of the erased person written without the landing (as a restored backup would) is
+    found by the check; before that, the check passes."""
+    from dagster_duckdb import DuckDBResource
+
+    from orchestration.checks.privacy import privacy_erased_absent
+    from tests.conftest import land_raw_record
+
+    copy = tmp_path / "c360.duckdb"
+    shutil.copyfile(warehouse, copy)
+    shutil.copyfile(str(warehouse) + erasure.SALT_FILE_SUFFIX, str(copy) + erasure.SALT_FILE_SUFFIX)
+    assert privacy_erased_absent(warehouse=DuckDBResource(database=str(copy))).passed
+    record_id = before["ids"]["raw.helpdesk_tickets"][0]
+    with duckdb.connect(str(copy)) as con:
+        land_raw_record(con, "helpdesk_tickets", {"id": int(record_id), "subject": "restored"},
+                        loaded_at=datetime.now(UTC))
+    result = privacy_erased_absent(warehouse=DuckDBResource(database=str(copy)))
+    assert not result.passed and result.metadata["records_back"].data == {"raw.helpdesk_tickets": 1}
