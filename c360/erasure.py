@@ -1,7 +1,8 @@
-"""Erasure (GDPR Art. 17) of one golden customer, from the same id set as the export (Art. 15).
+"""Erasure (GDPR Art. 17) of golden customers, from the same id set as the export (Art. 15).
 
-`erase_in` works from `c360.privacy.person_ids` (the person's source record ids per raw table) and the
-crosswalk rows of the person (`_person_records`, their record keys), in ONE DuckDB transaction:
+`erase_many_in` (`erase_in` for one person) works from the queries of `c360.privacy.PERSON_IDS` (the
+person's source record ids per raw table, the ones `person_ids` runs), run for every person erased at
+once, and from their crosswalk rows (`_person_records`, their record keys), in ONE DuckDB transaction:
 
 - raw record tables: the person's rows are deleted by id, and their quarantined records by
   (resource, source id);
@@ -19,8 +20,9 @@ crosswalk rows of the person (`_person_records`, their record keys), in ONE Duck
   as before;
 - `raw._suppressed_records` gets the salted hash of every erased or restricted source record id, so
   the landing (`c360.raw_store`) does not bring the person back (see `suppressed_count`);
-- `raw._erasures` (the audit trail) gets one row with no personal data: the salted hashes of the
-  golden id and of the record keys, the date, the reason given and the rows touched per table.
+- `raw._erasures` (the audit trail) gets one row per person with no personal data: the salted hashes
+  of the golden id and of the record keys, the pseudonym, the date, the reason given and the rows
+  touched per table (by the whole erasure, when several people were erased at once).
 
 Files are handled after the commit (`erase_person`): a new BI snapshot is published whole from the
 cleaned warehouse and every older snapshot folder is deleted; validation results under
@@ -136,7 +138,8 @@ def suppressed_count(con: duckdb.DuckDBPyConnection, raw_table: str, relation: s
     if not exists or not con.execute(f"select count(*) from {SUPPRESSED} where raw_table = ?",
                                      [raw_table]).fetchone()[0]:
         return 0
-    condition = f"{id_column} is not null and {hash_sql(id_column)} in (select id_hash from {SUPPRESSED} where raw_table = ?)"
+    condition = (f"{id_column} is not null and "
+                 f"{hash_sql(id_column)} in (select id_hash from {SUPPRESSED} where raw_table = ?)")
     values = [privacy_salt(con, create=False), raw_table]
     count = con.execute(f"select count(*) from {relation} where {condition}", values).fetchone()[0]
     if count:

@@ -218,7 +218,8 @@ def erased(before, warehouse) -> dict:
     done = subprocess.run(
         [sys.executable, "-m", "c360_cli.main", "privacy", "erase", "--golden-id", before["golden_id"],
          "--reason", "ticket DSR-2026-0042", "--warehouse", str(warehouse)],
-        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "C360_BI_WAREHOUSE": "", "C360_BI_PARQUET_DIR": "", "C360_QUALITY_DIR": ""})
+        cwd=ROOT, capture_output=True, text=True,
+        env={**os.environ, "C360_BI_WAREHOUSE": "", "C360_BI_PARQUET_DIR": "", "C360_QUALITY_DIR": ""})
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -259,7 +260,8 @@ def test_accounting_is_kept_pseudonymised_with_the_same_totals(before, erased, w
                            [pseudonym]).fetchone()[0]
         assert kept == before["invoices"] > 0
         restricted = {r[0] for r in con.execute(
-            "select source_record_id from raw._restricted_records where raw_table = 'raw.accounting_vouchers'").fetchall()}
+            "select source_record_id from raw._restricted_records where raw_table = 'raw.accounting_vouchers'"
+        ).fetchall()}
         assert restricted == set(before["ids"]["raw.accounting_vouchers"])
         names = con.execute("""select count(*) from raw.accounting_vouchers where id in (select unnest(?::varchar[]))
                                and record->>'$.contactName' is not null""", [sorted(restricted)]).fetchone()[0]
