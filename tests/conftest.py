@@ -200,6 +200,7 @@ PIPELINE_BUILD_FILES = (
     "tests/kpis/test_kpis_against_truth.py",
     "tests/operations/test_bi_snapshot.py",
     "tests/privacy/test_find_and_export.py",
+    "tests/privacy/test_erasure.py",
     "tests/quality/test_gates.py",
     "tests/quality/test_segments.py",
 )
