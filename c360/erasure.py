@@ -355,10 +355,14 @@ def _audit(con, result: ErasureResult, salt: str, reason: str, now: datetime) ->
         [result.erasure_id, now, now.date(), salt, salt, salt, reason, touched])
 
 
-def erase_many_in(con: duckdb.DuckDBPyConnection, golden_ids: list[str], reason: str) -> ErasureResult:
-    """Erase golden customers from the warehouse in one transaction (see the module docstring)."""
+def _check_reason(reason: str) -> None:
     if not reason or not reason.strip():
         raise ValueError("give the reason of the erasure (the request's reference, no personal data)")
+
+
+def erase_many_in(con: duckdb.DuckDBPyConnection, golden_ids: list[str], reason: str) -> ErasureResult:
+    """Erase golden customers from the warehouse in one transaction (see the module docstring)."""
+    _check_reason(reason)
     golden_ids = sorted(set(golden_ids))
     known = {r[0] for r in con.execute(f"select distinct golden_customer_id from {tables.GOLDEN_CUSTOMER_SOURCES} "
                                        "where golden_customer_id in (select unnest(?::varchar[]))",
@@ -464,6 +468,7 @@ def republish_bi(con: duckdb.DuckDBPyConnection, bi_path: Path, parquet_dir: Pat
 def erase_person(golden_id: str, reason: str, warehouse: Path | str) -> ErasureResult:
     """Erase in the warehouse, then republish the BI snapshot and scrub the validation results (the
     files of `settings.files_of_warehouse`). The BI copy is republished only where one was published."""
+    _check_reason(reason)
     bi_path, parquet_dir, quality_dir = settings.files_of_warehouse(Path(warehouse))
     with duckdb.connect(str(warehouse)) as con:
         values = personal_values(privacy.export_from(con, golden_id))

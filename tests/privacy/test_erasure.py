@@ -315,3 +315,15 @@ def test_the_erasure_check_fails_when_a_record_comes_back_by_another_path(before
                         loaded_at=datetime.now(UTC))
     result = privacy_erased_absent(warehouse=DuckDBResource(database=str(copy)))
     assert not result.passed and result.metadata["records_back"].data == {"raw.helpdesk_tickets": 1}
+
+
+def test_cli_refuses_an_unknown_person_and_a_missing_reason(warehouse, erased):
+    c360 = [sys.executable, "-m", "c360_cli.main", "privacy", "erase", "--warehouse", str(warehouse)]
+    unknown = subprocess.run([*c360, "--golden-id", "GC-nobody", "--reason", "DSR-1"], cwd=ROOT,
+                             capture_output=True, text=True)
+    assert unknown.returncode == 1 and "GC-nobody" in unknown.stderr
+    blank = subprocess.run([*c360, "--golden-id", "GC-nobody", "--reason", " "], cwd=ROOT,
+                           capture_output=True, text=True)
+    assert blank.returncode == 2 and "reason" in blank.stderr
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from raw._erasures").fetchone()[0] == 1, "a refused erasure wrote an audit row"
