@@ -1,14 +1,19 @@
-"""Privacy look-ups on a full warehouse: `find` and the Art. 15 `export` per person, timed.
+"""Privacy requests on a full warehouse: `find` and the Art. 15 `export` per person, and the Art. 17
+erasure of one person and of many at once, timed.
 
     python benchmarks/bench_privacy.py --persons 100000 [--seed 2028] [--workdir /tmp/bench_privacy]
-        [--warehouse FILE] [--people 20]
+        [--warehouse FILE] [--people 20] [--erase-many 1000]
 
 1. unless `--warehouse` names a built one: generates a world, loads all resources into the raw
    tables (demo_sources/testing/world_loader.py) and runs everything downstream of raw through
    Dagster in this process (dbt, identity, facts, KPIs, segments), as the test session build does;
 2. picks `--people` golden customers with the most source records (the largest exports) and, for
    each, finds them by e-mail and exports everything held about them (c360/privacy.py);
-3. prints one JSON document: build seconds, and per look-up the median and maximum seconds.
+3. on a copy of the warehouse, erases the person with the most source records (one transaction,
+   `c360.erasure.erase_in`), then `--erase-many` other golden customers at once (`erase_many_in`),
+   each followed by a checkpoint (0: no erasure timing);
+4. prints one JSON document: build seconds, per look-up the median and maximum seconds, and the
+   erasure seconds with the rows they deleted.
 """
 
 from __future__ import annotations
@@ -91,6 +96,34 @@ def time_lookups(warehouse: Path, people: int) -> dict:
     }
 
 
+def time_erasure(warehouse: Path, workdir: Path, many: int) -> dict:
+    """Erasure on a copy (the warehouse itself stays as built): one person, then `many` at once."""
+    import shutil
+
+    import duckdb
+
+    from c360 import erasure
+
+    copy = workdir / "erasure_copy.duckdb"
+    shutil.copyfile(warehouse, copy)
+    Path(str(copy) + erasure.SALT_FILE_SUFFIX).unlink(missing_ok=True)
+    figures = {}
+    with duckdb.connect(str(copy)) as con:
+        ranked = [r[0] for r in con.execute(
+            """select golden_customer_id from marts.golden_customer_sources group by all
+               order by count(*) desc, golden_customer_id""").fetchall()]
+        for label, people in (("erase_one", ranked[:1]), (f"erase_{many}_at_once", ranked[1:1 + many])):
+            started = time.perf_counter()
+            result = erasure.erase_many_in(con, people, reason="benchmark")
+            con.execute("checkpoint")
+            figures[label] = {"people": len(people), "seconds": round(time.perf_counter() - started, 2),
+                              "rows_deleted": sum(result.deleted.values()),
+                              "rows_pseudonymised": sum(result.pseudonymised.values()),
+                              "records_suppressed": result.suppressed}
+    copy.unlink()
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=20_000)
@@ -98,6 +131,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench_privacy"))
     parser.add_argument("--warehouse", type=Path, help="a built warehouse to time (no build)")
     parser.add_argument("--people", type=int, default=20)
+    parser.add_argument("--erase-many", type=int, default=1000, help="golden customers erased at once (0: none)")
     args = parser.parse_args()
 
     figures: dict = {}
@@ -110,6 +144,9 @@ def main() -> None:
                        build_seconds=build_warehouse(args.persons, args.seed, warehouse))
     figures["warehouse"] = str(warehouse)
     figures.update(time_lookups(warehouse, args.people))
+    if args.erase_many:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        figures.update(time_erasure(warehouse, args.workdir, args.erase_many))
     print(json.dumps(figures, indent=2))
 
 

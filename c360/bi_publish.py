@@ -126,11 +126,14 @@ def new_snapshot_id(snapshot_time: datetime) -> str:
 def publish_snapshot(
     con: duckdb.DuckDBPyConnection, bi_path: Path, parquet_dir: Path, *, keep_snapshots: int,
     pii: bi_pii.BiPii | None = None,
+    from_scratch: bool = False,
 ) -> PublishedSnapshot:
     """Copy every BI table into a new DuckDB file and a new Parquet folder (only what changed since the
     current snapshot, see the module docstring), then switch both into place and delete the Parquet
     snapshots beyond the newest `keep_snapshots`. The personal columns are published as `pii` says
-    (`c360.bi_pii`; by default as the settings say, pseudonymised)."""
+    (`c360.bi_pii`; by default as the settings say, pseudonymised). `from_scratch` writes the DuckDB
+    file whole, never from a copy of the current one: after an erasure, whose rows would linger in the
+    copy's freed blocks."""
     pii = pii if pii is not None else bi_pii.from_settings()
     if keep_snapshots < 1:
         raise ValueError(f"keep_snapshots is {keep_snapshots}; the current snapshot must stay, so at least 1")
@@ -144,7 +147,7 @@ def publish_snapshot(
     try:
         previous = published_tables(parquet_dir)
         tables = fingerprinted_tables(con, staging_folder, pii)
-        if mostly_unchanged(tables, previous) and bi_path.exists():
+        if not from_scratch and mostly_unchanged(tables, previous) and bi_path.exists():
             shutil.copyfile(bi_path, staging_file)  # its unchanged tables stay, the others are replaced
         _write_snapshot(con, staging_file, snapshot_id, tables, previous, pii)
         _write_manifest(staging_folder, snapshot_id, snapshot_time, tables)

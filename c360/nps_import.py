@@ -105,6 +105,7 @@ class ImportStats:
     updated: int = 0
     unchanged: int = 0
     quarantined: int = 0
+    suppressed: int = 0  # answers of erased people (c360.erasure's suppression list), not landed
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -249,9 +250,11 @@ def ensure_nps_table(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _upsert(con: duckdb.DuckDBPyConnection, rows: dict[str, tuple[dict, datetime, str]], sync_id: str,
-            loaded_at: datetime) -> tuple[int, int]:
+            loaded_at: datetime) -> tuple[int, int, int]:
     """Land the run's rows (by id: record, answer time, file): new ids inserted, changed ones replaced,
-    equal ones left as they are. Returns (new, updated)."""
+    equal ones left as they are, those of erased people left out. Returns (new, updated, suppressed)."""
+    from c360.erasure import suppressed_count
+
     ids = list(rows)
     incoming = pa.table({  # noqa: F841 - read by DuckDB by its name
         "id": pa.array(ids, pa.string()),
@@ -270,6 +273,7 @@ def _upsert(con: duckdb.DuckDBPyConnection, rows: dict[str, tuple[dict, datetime
         where stored.id is null or stored.record::varchar <> incoming.record
         """
     )
+    suppressed = suppressed_count(con, table, "nps_changes")
     new, updated = con.execute(
         "select count(*) filter (where is_new), count(*) filter (where not is_new) from nps_changes"
     ).fetchone()
@@ -279,7 +283,7 @@ def _upsert(con: duckdb.DuckDBPyConnection, rows: dict[str, tuple[dict, datetime
         "select id, record::json, _version, _source_updated_at, ?, ?, _source_file from nps_changes",
         [sync_id, loaded_at],
     )
-    return new, updated
+    return new, updated, suppressed
 
 
 def _quarantine(con: duckdb.DuckDBPyConnection, entries: list[tuple[str | None, str, str]], sync_id: str,
@@ -339,10 +343,10 @@ def import_nps_files(con: duckdb.DuckDBPyConnection, directory: Path) -> ImportS
     rows, quarantine = _read_folder(Path(directory), stats)
     con.execute("begin transaction")
     try:
-        new, updated = _upsert(con, rows, stats.sync_id, started)
+        new, updated, suppressed = _upsert(con, rows, stats.sync_id, started)
         _quarantine(con, quarantine, stats.sync_id, started)
-        stats.new, stats.updated = new, updated
-        stats.unchanged = len(rows) - new - updated
+        stats.new, stats.updated, stats.suppressed = new, updated, suppressed
+        stats.unchanged = len(rows) - new - updated - suppressed
         stats.seconds = time.perf_counter() - clock
         con.execute(
             f"insert into {RAW_SCHEMA}._syncs (sync_id, resource, started_at, finished_at, status, fetched, new, "

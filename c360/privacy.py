@@ -20,7 +20,8 @@ are found through the golden customer they belong to.
   left out as holding no personal rows (aggregates, products, state), and any table of the
   warehouse that is neither (`not_covered`: a new source table nobody has linked yet).
 
-The id set (`person_ids`) is the unit erasure will reuse: it names every row to delete or redact.
+The id set (`person_ids`, from the queries of `PERSON_IDS`) is the unit erasure (`c360.erasure`) works
+from: it names every row to delete or redact.
 """
 
 from __future__ import annotations

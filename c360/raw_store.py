@@ -67,6 +67,7 @@ class LandingStats:
     updated: int = 0
     unchanged: int = 0
     quarantined: int = 0
+    suppressed: int = 0  # records of erased people (raw._suppressed_records), not landed
     future_dated: int = 0  # landed records whose change marker lies in the future (see the module docstring)
     pages: int = 0
     batches: int = 0
@@ -557,12 +558,14 @@ class _BatchOutcome:
     quarantine: list[tuple[str | None, str, str]]
     future_dated: int
     future_examples: list[tuple[str, str]]
+    suppressed: int = 0
 
 
 def _count_batch(stats: LandingStats, batch: _Batch, outcome: _BatchOutcome) -> None:
     stats.new += outcome.new
     stats.updated += outcome.updated
-    stats.unchanged += batch.fetched - len(outcome.quarantine) - outcome.new - outcome.updated
+    stats.unchanged += batch.fetched - len(outcome.quarantine) - outcome.new - outcome.updated - outcome.suppressed
+    stats.suppressed += outcome.suppressed
     stats.quarantined += len(outcome.quarantine)
     stats.future_dated += outcome.future_dated
     for record_id, marker in outcome.future_examples:
@@ -606,11 +609,30 @@ def _write_batch(
     try:
         _parse_records(con, spec, batch.records_paths)
         quarantine = _accept_rechecked(con, spec)
+        suppressed, quarantine = _drop_suppressed(con, spec, quarantine)
         future_dated, future_examples = _future_dated(con, spec)
         new, updated = _commit_batch(con, spec, batch, stats, loaded_at, quarantined=bool(quarantine))
     finally:
         con.unregister("incoming_pages")
-    _count_batch(stats, batch, _BatchOutcome(new, updated, quarantine, future_dated, future_examples))
+    _count_batch(stats, batch, _BatchOutcome(new, updated, quarantine, future_dated, future_examples, suppressed))
+
+
+def _drop_suppressed(
+    con: duckdb.DuckDBPyConnection, spec: ResourceSpec, quarantine: list[tuple[str | None, str, str]]
+) -> tuple[int, list[tuple[str | None, str, str]]]:
+    """Leave out of the batch the records of erased people (their ids are on the suppression list of
+    `c360.erasure`), landed or malformed: they stay out of the warehouse until the source deletes them.
+    Returns how many, and the quarantine entries left."""
+    from c360.erasure import suppressed_count
+
+    table = f"{RAW_SCHEMA}.{spec.table}"
+    # accepted by the SQL checks (`landing_records.id`), or by the Python parsers (`rescued_records.id`)
+    dropped = suppressed_count(con, table, "landing_records") + suppressed_count(con, table, "rescued_records")
+    malformed = suppressed_count(con, table, "quarantined_batch", "source_id") if quarantine else 0
+    if malformed:
+        quarantine = [tuple(row) for row in con.execute(
+            "select source_id, reason, payload from quarantined_batch").fetchall()]
+    return dropped + malformed, quarantine
 
 
 def land_resource(

@@ -320,6 +320,20 @@ def quality_dir() -> Path:
     return Path(_env("C360_QUALITY_DIR", str(warehouse_path().parent / "quality")))
 
 
+def privacy_salt() -> str | None:
+    """`C360_PRIVACY_SALT`: the secret mixed into the hashes of erased ids (audit and suppression list);
+    unset, one is generated and kept beside the warehouse file (`c360.erasure.privacy_salt`)."""
+    return os.environ.get("C360_PRIVACY_SALT", "").strip() or None
+
+
+def files_of_warehouse(warehouse: Path) -> tuple[Path, Path, Path]:
+    """(BI DuckDB file, BI Parquet folder, validation results folder) of the warehouse file `warehouse`:
+    the settings where set, else their defaults beside that file (for a command given `--warehouse`)."""
+    bi = Path(_env("C360_BI_WAREHOUSE", str(warehouse.parent / "bi.duckdb")))
+    parquet = Path(_env("C360_BI_PARQUET_DIR", str(bi.parent / "bi")))
+    return bi, parquet, Path(_env("C360_QUALITY_DIR", str(warehouse.parent / "quality")))
+
+
 def suite_setting(name: str) -> str:
     """The value of an expectation argument that a quality suite names by its environment variable
     (`{env: NAME, default: ...}` in c360/quality/suites/*.yml); "" when unset."""

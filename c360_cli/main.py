@@ -9,6 +9,7 @@
     c360 privacy find (--email E | --phone P | --name "First Last" | --golden-id G) [--warehouse FILE]
     c360 privacy export --golden-id G [--out FILE] [--warehouse FILE]
     c360 privacy object --golden-id G [--withdraw] [--reason TEXT] [--source TEXT] [--date D] [--warehouse FILE]
+    c360 privacy erase --golden-id G --reason TEXT [--warehouse FILE]
     c360 identity review (--export FILE | --import FILE) [--decided-by NAME] [--warehouse FILE]
 """
 
@@ -381,6 +382,24 @@ def cmd_privacy_object(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_privacy_erase(args: argparse.Namespace) -> int:
+    from c360 import erasure
+
+    warehouse = _privacy_warehouse(args)
+    if warehouse is None:
+        return 2
+    try:
+        result = erasure.erase_person(args.golden_id, args.reason, warehouse)
+    except LookupError as unknown:
+        print(f"c360 privacy erase: {unknown.args[0]}", file=sys.stderr)
+        return 1
+    except ValueError as bad:
+        print(f"c360 privacy erase: {bad}", file=sys.stderr)
+        return 2
+    print(json.dumps(result.as_dict(), indent=2, sort_keys=True))
+    return 0
+
+
 def _add_privacy_commands(commands) -> None:
     privacy = commands.add_parser("privacy", help="data subject requests (GDPR): find a person, export their data")
     privacy_commands = privacy.add_subparsers(dest="privacy_command", required=True)
@@ -410,6 +429,13 @@ def _add_privacy_commands(commands) -> None:
     objection.add_argument("--date", help="the day the person made the request, YYYY-MM-DD (default: now)")
     objection.add_argument("--warehouse", help="DuckDB file (default: $C360_WAREHOUSE)")
     objection.set_defaults(func=cmd_privacy_object)
+    erase = privacy_commands.add_parser(
+        "erase", help="erase one golden customer (Art. 17): delete, or keep accounting records pseudonymised"
+    )
+    erase.add_argument("--golden-id", required=True, help="golden customer id (see `c360 privacy find`)")
+    erase.add_argument("--reason", required=True, help="the request's reference for the audit trail (no personal data)")
+    erase.add_argument("--warehouse", help="DuckDB file (default: $C360_WAREHOUSE)")
+    erase.set_defaults(func=cmd_privacy_erase)
 
 
 def cmd_identity_review(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ from orchestration.assets.identity import identity_assets
 from orchestration.assets.kpis import kpi_assets
 from orchestration.assets.nps_import import nps_import_assets
 from orchestration.assets.raw_landing import raw_landing_assets
-from orchestration.checks import build_quality_checks
+from orchestration.checks import build_quality_checks, privacy_erased_absent
 from orchestration.jobs import customer_360_job
 from c360.bi_publish import BI_SCHEMAS
 from orchestration.resources import source_resources, warehouse_resource
@@ -26,7 +26,7 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=[*PIPELINE_ASSETS, build_bi_snapshot_asset(BI_FACING_KEYS)],
         # blocking great_expectations gates on raw, golden and KPI tables (c360/quality/suites/*.yml)
-        asset_checks=build_quality_checks(PIPELINE_ASSETS),
+        asset_checks=[*build_quality_checks(PIPELINE_ASSETS), privacy_erased_absent],
         jobs=[customer_360_job],
         schedules=[daily_customer_360],
         sensors=[alert_on_run_failure],

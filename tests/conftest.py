@@ -202,6 +202,7 @@ PIPELINE_BUILD_FILES = (
     "tests/operations/test_bi_pii.py",
     "tests/privacy/test_find_and_export.py",
     "tests/privacy/test_objections.py",
+    "tests/privacy/test_erasure.py",
     "tests/quality/test_gates.py",
     "tests/quality/test_segments.py",
 )

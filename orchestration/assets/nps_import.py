@@ -24,6 +24,7 @@ def _metadata(stats: ImportStats, table_rows: int) -> dict:
         "records_updated": dg.MetadataValue.int(stats.updated),
         "records_unchanged": dg.MetadataValue.int(stats.unchanged),
         "records_quarantined": dg.MetadataValue.int(stats.quarantined),
+        "records_suppressed": dg.MetadataValue.int(stats.suppressed),
         "seconds": dg.MetadataValue.float(round(stats.seconds, 3)),
         "sync_id": dg.MetadataValue.text(stats.sync_id),
         "dagster/row_count": dg.MetadataValue.int(table_rows),

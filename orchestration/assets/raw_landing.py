@@ -29,6 +29,8 @@ def _materialization_metadata(stats: LandingStats, table_rows: int) -> dict:
         "records_unchanged": dg.MetadataValue.int(stats.unchanged),
         "records_quarantined": dg.MetadataValue.int(stats.quarantined),
         "records_future_dated": dg.MetadataValue.int(stats.future_dated),
+        # records of erased people left out (c360.erasure's suppression list)
+        "records_suppressed": dg.MetadataValue.int(stats.suppressed),
         "pages": dg.MetadataValue.int(stats.pages),
         "requests": dg.MetadataValue.int(stats.requests),
         "retries": dg.MetadataValue.int(stats.retries),
