@@ -433,3 +433,36 @@ def test_monthly_retention_cohorts(built, counted_orders_by_golden):
         assert row["retention_rate_pct"] == pytest.approx(len(retained) / len(cohort) * 100, abs=1e-3), month
         assert row["churn_rate_pct"] == pytest.approx(len(lapsed) / len(cohort) * 100, abs=1e-3), month
     assert mature >= 6 and monthly["customers_reactivated"].sum() > 0
+
+
+# ----------  company KPIs: the month by booking date (accounting vouchers)
+
+
+def test_monthly_booked_revenue_equals_the_months_vouchers(pipeline_warehouse, built):
+    """kpi_monthly_booked against the accounting system's vouchers as served: per Berlin month of the voucher
+    date, sales invoices (not voided, not draft) minus credit notes (not voided), to the cent."""
+    path, world = pipeline_warehouse
+    _, _, kpis, _, _ = built
+    as_of = pd.Timestamp(kpis["as_of_date"].iloc[0]).date()
+    with duckdb.connect(str(path), read_only=True) as con:
+        booked = by_month(con.execute("select * from marts.kpi_monthly_booked").df())
+    expected = defaultdict(lambda: {"invoiced": Decimal(0), "credited": Decimal(0), "invoices": 0, "credit_notes": 0})
+    for v in world.iter_records("accounting/vouchers"):
+        day = pd.Timestamp(v["voucherDate"]).tz_convert("Europe/Berlin")
+        if v["voucherStatus"] in ("voided", "draft") or day.date() > as_of:
+            continue
+        month = expected[day.strftime("%Y-%m")]
+        if v["voucherType"] == "salesinvoice":
+            month["invoiced"] += money(v["totalAmount"])
+            month["invoices"] += 1
+        elif v["voucherType"] == "salescreditnote":
+            month["credited"] += money(v["totalAmount"])
+            month["credit_notes"] += 1
+    assert len(expected) > 12 and sum(m["credit_notes"] for m in expected.values()) > 50
+    for month, figures in expected.items():
+        row = booked.loc[month]
+        assert (row["invoices_count"], row["credit_notes_count"]) == (figures["invoices"], figures["credit_notes"]), month
+        assert Decimal(str(row["invoiced_gross"])) == figures["invoiced"], month
+        assert Decimal(str(row["booked_revenue_gross"])) == figures["invoiced"] - figures["credited"], month
+    # months without a voucher are there with 0, and no month is missing up to the KPI date
+    assert set(booked.index) >= set(expected) and booked.loc[~booked.index.isin(expected), "invoices_count"].eq(0).all()

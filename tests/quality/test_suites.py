@@ -242,6 +242,18 @@ def test_revenue_reconciliation():
     assert failure.examples[0]["golden_customer_id"] == "g2"
 
 
+def test_booked_revenue_reconciliation():
+    suite = get_suite("kpi_booked_revenue_reconciles")
+    df = pd.DataFrame({"period_start": ["2026-01-01", "2026-02-01"], "booked_difference": [0.0, 0.0],
+                       "is_in_kpi_table": [1, 1]})
+    assert validate(df, suite).success
+    df.loc[1, "booked_difference"] = -0.01  # a cent lost between the vouchers and the month
+    df.loc[0, "is_in_kpi_table"] = 0  # a booked month without its row
+    result = validate(df, suite)
+    assert result.failure("expect_column_values_to_be_between", "booked_difference").examples[0]["period_start"] == "2026-02-01"
+    assert result.failure("expect_column_values_to_be_between", "is_in_kpi_table").examples[0]["period_start"] == "2026-01-01"
+
+
 def test_results_are_kept_as_json_and_html(tmp_path):
     suite = get_suite("raw_shop_customers")
     df = shop_customers()
