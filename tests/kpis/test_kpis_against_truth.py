@@ -11,6 +11,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -366,9 +367,10 @@ def test_last_csat_and_nps(built, truth):
     assert checked > 100
 
 
-def test_monthly_nps_and_csat(built, truth):
-    """Company NPS (latest response per customer per month) and CSAT per Berlin calendar month."""
-    world, crosswalk, _, monthly, _ = built
+@pytest.fixture(scope="module")
+def monthly_survey_answers(built) -> tuple[pd.Series, pd.Series]:
+    """(the latest NPS score per customer and Berlin month, every CSAT rating with its month), indexed by month."""
+    world, crosswalk, _, _, _ = built
     golden = {(s, r): g for s, r, g in crosswalk.itertuples(index=False)}
     golden_of_email = owners_by_email(world, golden)
 
@@ -382,9 +384,21 @@ def test_monthly_nps_and_csat(built, truth):
     rows = pd.DataFrame([{"customer": customer(s), **s} for s in survey_answers(world)])
     rows["month"] = rows["at"].dt.tz_convert("Europe/Berlin").dt.strftime("%Y-%m")
     nps = rows[rows["type"] == "nps"].sort_values(["at", "id"]).groupby(["month", "customer"])["score"].last()
+    csat = rows[rows["type"] == "csat"].set_index("month")["score"]
+    return nps.droplevel("customer"), csat
+
+
+def by_month(table: pd.DataFrame) -> pd.DataFrame:
+    return table.assign(month=pd.to_datetime(table["period_start"]).dt.strftime("%Y-%m")).set_index("month")
+
+
+def test_monthly_nps_and_csat(built, monthly_survey_answers):
+    """Company NPS (latest response per customer per month) and CSAT per Berlin calendar month."""
+    _, _, _, monthly, _ = built
+    nps, csat = monthly_survey_answers
     nps = nps.groupby("month").agg(n="size", value=lambda s: ((s >= 9).mean() - (s <= 6).mean()) * 100)
-    csat = rows[rows["type"] == "csat"].groupby("month")["score"].agg(n="size", value=lambda s: (s == "good").mean() * 100)
-    monthly = monthly.assign(month=pd.to_datetime(monthly["period_start"]).dt.strftime("%Y-%m")).set_index("month")
+    csat = csat.groupby("month").agg(n="size", value=lambda s: (s == "good").mean() * 100)
+    monthly = by_month(monthly)
     for month, expected in nps.iterrows():
         assert monthly.loc[month, "nps_n"] == expected["n"], month
         assert monthly.loc[month, "nps"] == pytest.approx(expected["value"], abs=1e-3), month
@@ -427,3 +441,157 @@ def test_every_nps_answer_of_the_export_is_tied_by_reference_or_email(pipeline_w
             reasons[row["unresolved_reason"]] += 1
     by_reference = sum(1 for a in answers if a["reference"])
     assert by_reference and sum(reasons.values()) < 0.1 * len(answers), (by_reference, dict(reasons))
+
+
+# ----------  company KPIs: sample sizes with 95 % intervals (NPS, CSAT) and retention cohorts
+
+Z95 = 1.96  # the normal quantile DOMAIN.md's 95 % intervals use
+MIN_SAMPLE = 30  # dbt var kpi_min_sample, default
+RETENTION_WINDOW = pd.DateOffset(months=12)  # dbt var retention_window_months, default: active = an order within it
+
+
+def wilson_interval_pct(successes: int, n: int) -> tuple[float, float]:
+    """The Wilson score interval as the two roots in p of (p_hat - p)^2 = z^2 p (1 - p) / n, in percent."""
+    p_hat, k = successes / n, Z95**2 / n
+    roots = np.roots([1 + k, -(2 * p_hat + k), p_hat**2]).real
+    return float(roots.min() * 100), float(roots.max() * 100)
+
+
+def nps_interval(scores: pd.Series) -> tuple[float, float]:
+    """NPS as the mean of +1 (9-10) / 0 / -1 (0-6) per respondent; the variance of that mean is the population
+    variance of the +1/0/-1 values over n (the trinomial variance); normal interval clipped to [-100, 100]."""
+    values = np.select([scores >= 9, scores <= 6], [1.0, -1.0], 0.0)
+    half = Z95 * np.sqrt(values.var() / len(values))
+    return max(-100.0, (values.mean() - half) * 100), min(100.0, (values.mean() + half) * 100)
+
+
+def test_wilson_interval_matches_a_published_value():
+    # Newcombe (1998), "Two-sided confidence intervals for the single proportion", Table I: 81/263 -> 0.2553-0.3662
+    low, high = wilson_interval_pct(81, 263)
+    assert (round(low, 2), round(high, 2)) == (25.53, 36.62)
+
+
+def test_monthly_nps_and_csat_intervals_and_sample_flags(built, monthly_survey_answers):
+    _, _, _, monthly, _ = built
+    nps, csat = monthly_survey_answers
+    monthly = by_month(monthly)
+    checked = 0
+    for month, scores in nps.groupby("month"):
+        row = monthly.loc[month]
+        assert (row["nps_ci_low"], row["nps_ci_high"]) == pytest.approx(nps_interval(scores), abs=1e-3), month
+        assert row["nps_ci_low"] <= row["nps"] <= row["nps_ci_high"], month
+        assert bool(row["is_small_sample_nps"]) == (len(scores) < MIN_SAMPLE), month
+        checked += 1
+    for month, ratings in csat.groupby("month"):
+        row = monthly.loc[month]
+        expected = wilson_interval_pct(int((ratings == "good").sum()), len(ratings))
+        assert (row["csat_ci_low"], row["csat_ci_high"]) == pytest.approx(expected, abs=1e-3), month
+        assert bool(row["is_small_sample_csat"]) == (len(ratings) < MIN_SAMPLE), month
+        checked += 1
+    # months without any answer: no interval, flagged
+    silent = monthly[~monthly.index.isin(nps.index)]
+    assert silent["nps_ci_low"].isna().all() and silent["is_small_sample_nps"].all()
+    assert checked > 20 and (~monthly["is_small_sample_csat"]).any()
+
+
+@pytest.fixture(scope="module")
+def counted_orders_by_golden(built) -> tuple[pd.DataFrame, date]:
+    """(every counted order up to the KPI date as golden customer and Berlin order date, the KPI date), from the
+    world's order records: a webshop order and its ERP mirror are one order, owned by the golden customer of the
+    shop customer, else of the ERP partner; an ERP order's naive time is UTC."""
+    world, crosswalk, kpis, _, _ = built
+    golden = {(s, r): g for s, r, g in crosswalk.itertuples(index=False)}
+    as_of = pd.Timestamp(kpis["as_of_date"].iloc[0]).date()
+    sale_orders = {r["id"]: r for r in world.iter_records("erp/sale.order")}
+    mirror_table = world.T["erp/sale.order"]
+    shop_ids = world.T["shop/orders"]["id"]
+    mirror_of_shop = {int(shop_ids[srow]): int(eid) for eid, srow in zip(mirror_table["id"], mirror_table["shop_row"]) if srow >= 0}
+    rows = []
+    for o in world.iter_records("shop/orders"):
+        if o["test"] or o["cancelled_at"] is not None or o["financial_status"] == "voided":
+            continue
+        owner = golden.get(("shop", str(o["customer"]["id"]))) if o["customer"] else None
+        if owner is None and o["id"] in mirror_of_shop:
+            owner = golden.get(("erp", str(sale_orders[mirror_of_shop[o["id"]]]["partner_id"][0])))
+        rows.append((owner, pd.Timestamp(o["created_at"]).tz_convert("Europe/Berlin").date()))
+    for eid, e in sale_orders.items():
+        if eid not in set(mirror_of_shop.values()) and e["state"] in ("sale", "done"):
+            day = pd.Timestamp(e["date_order"]).tz_localize("UTC").tz_convert("Europe/Berlin").date()
+            rows.append((golden.get(("erp", str(e["partner_id"][0]))), day))
+    orders = pd.DataFrame(rows, columns=["customer", "day"])
+    return orders[orders["day"] <= as_of], as_of
+
+
+def active_at(orders: pd.DataFrame, day: pd.Timestamp) -> set:
+    """Customers active at the end of `day`: an order on or before it whose window has not run out by then."""
+    mine = orders[orders["day"] <= day]
+    return set(mine.loc[mine["day"] + RETENTION_WINDOW > day, "customer"])
+
+
+def test_monthly_retention_cohorts(built, counted_orders_by_golden):
+    """Of the customers active before the month (the cohort), the share who buy in it; each buyer is new,
+    retained or reactivated; churn counts the cohort customers no longer active at the month's end; months
+    whose window reaches back before the first order are immature, with no rate."""
+    _, _, _, monthly, _ = built
+    orders, as_of = counted_orders_by_golden
+    first = pd.Timestamp(orders["day"].min())
+    orders = orders.assign(day=pd.to_datetime(orders["day"])).dropna(subset=["customer"])
+    monthly = by_month(monthly)
+    mature = 0
+    for start in pd.date_range(first.replace(day=1), pd.Timestamp(as_of), freq="MS"):
+        end = min(start + pd.offsets.MonthEnd(0), pd.Timestamp(as_of))
+        row = monthly.loc[start.strftime("%Y-%m")]
+        cohort = active_at(orders, start - pd.Timedelta(days=1))
+        in_month = orders[(orders["day"] >= start) & (orders["day"] <= end)]
+        before = orders[orders["day"] < start]
+        buyers = set(in_month["customer"])
+        new = buyers - set(before["customer"])
+        retained = buyers & cohort
+        reactivated = buyers - new - retained
+        month = start.strftime("%Y-%m")
+        assert (row["customers_new"], row["customers_retained"], row["customers_reactivated"]) == (
+            len(new), len(retained), len(reactivated)), month
+        immature = start - RETENTION_WINDOW < first
+        assert bool(row["is_retention_immature"]) == immature, month
+        if immature:
+            assert pd.isna(row["retention_rate_pct"]) and pd.isna(row["churn_rate_pct"]), month
+            continue
+        mature += 1
+        lapsed = cohort - active_at(orders, end)
+        assert row["active_customers_start"] == len(cohort), month
+        assert row["retention_rate_pct"] == pytest.approx(len(retained) / len(cohort) * 100, abs=1e-3), month
+        assert row["churn_rate_pct"] == pytest.approx(len(lapsed) / len(cohort) * 100, abs=1e-3), month
+    assert mature >= 6 and monthly["customers_reactivated"].sum() > 0
+
+
+# ----------  company KPIs: the month by booking date (accounting vouchers)
+
+
+def test_monthly_booked_revenue_equals_the_months_vouchers(pipeline_warehouse, built):
+    """kpi_monthly_booked against the accounting system's vouchers as served: per Berlin month of the voucher
+    date, sales invoices (not voided, not draft) minus credit notes (not voided), to the cent."""
+    path, world = pipeline_warehouse
+    _, _, kpis, _, _ = built
+    as_of = pd.Timestamp(kpis["as_of_date"].iloc[0]).date()
+    with duckdb.connect(str(path), read_only=True) as con:
+        booked = by_month(con.execute("select * from marts.kpi_monthly_booked").df())
+    expected = defaultdict(lambda: {"invoiced": Decimal(0), "credited": Decimal(0), "invoices": 0, "credit_notes": 0})
+    for v in world.iter_records("accounting/vouchers"):
+        day = pd.Timestamp(v["voucherDate"]).tz_convert("Europe/Berlin")
+        if v["voucherStatus"] in ("voided", "draft") or day.date() > as_of:
+            continue
+        month = expected[day.strftime("%Y-%m")]
+        if v["voucherType"] == "salesinvoice":
+            month["invoiced"] += money(v["totalAmount"])
+            month["invoices"] += 1
+        elif v["voucherType"] == "salescreditnote":
+            month["credited"] += money(v["totalAmount"])
+            month["credit_notes"] += 1
+    assert len(expected) > 12 and sum(m["credit_notes"] for m in expected.values()) > 50
+    for month, figures in expected.items():
+        row = booked.loc[month]
+        assert (row["invoices_count"], row["credit_notes_count"]) == (figures["invoices"], figures["credit_notes"]), month
+        assert Decimal(str(row["invoiced_gross"])) == figures["invoiced"], month
+        assert Decimal(str(row["booked_revenue_gross"])) == figures["invoiced"] - figures["credited"], month
+    # months without a voucher are there with 0, and no month is missing up to the KPI date
+    assert set(booked.index) >= set(expected) and booked.loc[~booked.index.isin(expected), "invoices_count"].eq(0).all()

@@ -208,8 +208,10 @@ def test_linked_share_bounds():
 def test_kpi_ranges():
     suite = get_suite("kpi_daily_ranges")
     good = pd.DataFrame({"period_start": ["2026-01-01", "2026-01-02"], "nps": [35.0, -100.0], "nps_n": [40, 3],
-                         "csat": [80.0, None], "helpdesk_good_rating_pct": [70.0, 50.0],
-                         "retention_rate_pct": [95.0, 101.0], "churn_rate_pct": [5.0, -1.0],
+                         "nps_ci_low": [20.0, -100.0], "nps_ci_high": [50.0, -100.0],
+                         "csat": [80.0, None], "csat_ci_low": [70.0, None], "csat_ci_high": [88.0, None],
+                         "csat_n": [40, 0], "helpdesk_good_rating_pct": [70.0, 50.0],
+                         "retention_rate_pct": [12.0, None], "churn_rate_pct": [3.0, None], "customers_reactivated": [2, 0],
                          "repeat_purchase_rate_pct": [30.0, 30.0], "cart_abandonment_rate_pct": [10.0, 0.0],
                          "return_rate_pct": [5.0, 0.0], "invoice_share_pct": [20.0, 21.0],
                          # paid at checkout before midnight, invoiced after it: legitimate, must not stop segments
@@ -219,9 +221,13 @@ def test_kpi_ranges():
     bad.loc[1, "nps"] = 140.0
     bad.loc[0, "nps_n"] = -1
     bad.loc[0, "median_days_to_pay"] = -400  # a date mix-up, not a prepayment
+    bad.loc[0, "csat_ci_high"] = 100.5  # an interval outside the scale
+    bad.loc[0, "retention_rate_pct"] = 101.0  # the old (E - N) / S counted reactivated customers as retained
     result = validate(bad, suite)
     assert {f.label for f in result.failures} == {"expect_column_values_to_be_between(nps)",
                                                   "expect_column_values_to_be_between(nps_n)",
+                                                  "expect_column_values_to_be_between(csat_ci_high)",
+                                                  "expect_column_values_to_be_between(retention_rate_pct)",
                                                   "expect_column_values_to_be_between(median_days_to_pay)"}
     assert result.failure("expect_column_values_to_be_between", "nps").examples[0]["nps"] == 140.0
 
@@ -234,6 +240,18 @@ def test_revenue_reconciliation():
     df.loc[1, "orders_net_difference"] = 25.5
     failure = validate(df, suite).failure("expect_column_values_to_be_between", "orders_net_difference")
     assert failure.examples[0]["golden_customer_id"] == "g2"
+
+
+def test_booked_revenue_reconciliation():
+    suite = get_suite("kpi_booked_revenue_reconciles")
+    df = pd.DataFrame({"period_start": ["2026-01-01", "2026-02-01"], "booked_difference": [0.0, 0.0],
+                       "is_in_kpi_table": [1, 1]})
+    assert validate(df, suite).success
+    df.loc[1, "booked_difference"] = -0.01  # a cent lost between the vouchers and the month
+    df.loc[0, "is_in_kpi_table"] = 0  # a booked month without its row
+    result = validate(df, suite)
+    assert result.failure("expect_column_values_to_be_between", "booked_difference").examples[0]["period_start"] == "2026-02-01"
+    assert result.failure("expect_column_values_to_be_between", "is_in_kpi_table").examples[0]["period_start"] == "2026-01-01"
 
 
 def test_results_are_kept_as_json_and_html(tmp_path):

@@ -4,13 +4,19 @@
     first and second orders) is computed once for both.
 
     - NPS: latest NPS response per customer (golden customer, else helpdesk user) in the period;
-      % promoters (9-10) - % detractors (0-6); `nps_n`; `is_small_sample` when n < 30.
+      % promoters (9-10) - % detractors (0-6); `nps_n`; 95 % interval from the trinomial variance
+      (macro nps_bound); `is_small_sample_nps` when n < var `kpi_min_sample` (default 30).
     - CSAT: good / (good + bad) satisfaction ratings x 100 (the helpdesk's satisfaction ratings list, by
       the date each rating was created); helpdesk rating: good / (good + bad) x 100 of the rating
-      embedded in the ticket, by the date the ticket was rated (solved).
-    - retention (Bindungsrate) = (E - N) / S x 100: S customers active at the end of the day before
-      the period, E active at its last day, N customers whose first order falls in it; active = a
-      counted order in the trailing 12 months. churn = 100 - retention.
+      embedded in the ticket, by the date the ticket was rated (solved). `csat_n`, the 95 % Wilson
+      interval (macro wilson_bound_pct), `is_small_sample_csat` when n < `kpi_min_sample`.
+    - retention (Bindungsrate), a cohort figure: active = a counted order in the last
+      `retention_window_months` (default 12). S = customers active at the end of the day before the
+      period (the cohort); each buyer of the period is new (first counted order in it), retained (in
+      S) or reactivated (ordered before, but not within the window). retention = retained / S x 100;
+      churn = base customers who lapse in the period (window ends without an order) / S x 100, i.e.
+      (S - (E - new - reactivated)) / S with E active at the period's last day. Both are null and
+      `is_retention_immature` while the history before the period is shorter than the window.
     - repeat purchase rate: customers with >= 2 counted orders / with >= 1, up to the period's end.
     - cart abandonment = abandoned checkouts / (abandoned checkouts + non-test shop orders) x 100.
     - AOV (order value before returns / orders), net value per order, net revenue, contribution
@@ -20,6 +26,8 @@
 
 
 {%- set as_of = kpi_as_of() %}
+{%- set min_sample = var('kpi_min_sample', 30) %}
+{%- set retention_window = var('retention_window_months', 12) %}
 
 with
 
@@ -213,9 +221,9 @@ spell_marks as (
     select
         golden_customer_id,
         order_date,
-        cast(order_date + interval 12 month as date) as active_until,
+        cast(order_date + interval {{ retention_window }} month as date) as active_until,
         case
-            when lag(cast(order_date + interval 12 month as date)) over w >= order_date then 0 else 1
+            when lag(cast(order_date + interval {{ retention_window }} month as date)) over w >= order_date then 0 else 1
         end as starts_spell
     from customer_orders
     window w as (partition by golden_customer_id order by order_date)
@@ -277,11 +285,58 @@ cumulative as (
 
 ),
 
-new_customers as (
+----------  retention cohorts: each buyer of a period is new, retained (active in the window before
+----------  the period) or reactivated; the previous order is the last one before the period
+period_buyers as (
 
-    select g.grain, cast(date_trunc(g.grain, first_order_date) as date) as period_start, count(*) as new_customers
-    from firsts, grains g
-    group by 1, 2
+    select
+        g.grain,
+        cast(date_trunc(g.grain, order_date) as date) as period_start,
+        golden_customer_id,
+        max(order_date) as last_order_in_period
+    from customer_orders, grains g
+    group by 1, 2, 3
+
+),
+
+buyer_status as (
+
+    select
+        grain,
+        period_start,
+        golden_customer_id,
+        lag(last_order_in_period) over (partition by grain, golden_customer_id order by period_start)
+            as previous_order_date
+    from period_buyers
+
+),
+
+retention_kpis as (
+
+    select
+        grain,
+        period_start,
+        count(*) filter (where previous_order_date is null) as customers_new,
+        -- the same test as the activity spells: active until the previous order + window (exclusive)
+        count(*) filter (
+            where cast(previous_order_date + interval {{ retention_window }} month as date) >= period_start
+        ) as customers_retained,
+        count(*) filter (
+            where cast(previous_order_date + interval {{ retention_window }} month as date) < period_start
+        ) as customers_reactivated
+    from buyer_status
+    group by grain, period_start
+
+),
+
+retention_periods as (
+
+    select
+        p.grain,
+        p.period_start,
+        -- the window before the period reaches back before the first counted order
+        cast(p.period_start - interval {{ retention_window }} month as date) < b.first_date as is_retention_immature
+    from periods p, bounds b
 
 ),
 
@@ -312,19 +367,34 @@ final as (
         coalesce(n.nps_n, 0) as nps_n,
         round(({{ safe_ratio('n.nps_promoters', 'n.nps_n') }} - {{ safe_ratio('n.nps_detractors', 'n.nps_n') }}) * 100, 4)
             as nps,
-        coalesce(n.nps_n, 0) < 30 as is_small_sample,
+        -- survey intervals and sample flags
+        {{ nps_bound('n.nps_promoters', 'n.nps_detractors', 'n.nps_n', -1) }} as nps_ci_low,
+        {{ nps_bound('n.nps_promoters', 'n.nps_detractors', 'n.nps_n', 1) }} as nps_ci_high,
+        coalesce(n.nps_n, 0) < {{ min_sample }} as is_small_sample_nps,
+        -- deprecated: the same as is_small_sample_nps, kept for existing reports
+        coalesce(n.nps_n, 0) < {{ min_sample }} as is_small_sample,
         coalesce(cs.csat_n, 0) as csat_n,
         round({{ safe_ratio('cs.csat_satisfied', 'cs.csat_n') }} * 100, 4) as csat,
+        {{ wilson_bound_pct('cs.csat_satisfied', 'cs.csat_n', -1) }} as csat_ci_low,
+        {{ wilson_bound_pct('cs.csat_satisfied', 'cs.csat_n', 1) }} as csat_ci_high,
+        coalesce(cs.csat_n, 0) < {{ min_sample }} as is_small_sample_csat,
         coalesce(r.ratings_good, 0) as ratings_good,
         coalesce(r.ratings_bad, 0) as ratings_bad,
         round({{ safe_ratio('r.ratings_good', 'r.ratings_good + r.ratings_bad') }} * 100, 4) as helpdesk_good_rating_pct,
         s_start.active_customers as active_customers_start,
         s_end.active_customers as active_customers_end,
-        coalesce(nc.new_customers, 0) as new_customers,
-        round({{ safe_ratio('s_end.active_customers - coalesce(nc.new_customers, 0)', 's_start.active_customers') }} * 100, 4)
-            as retention_rate_pct,
-        round(100 - {{ safe_ratio('s_end.active_customers - coalesce(nc.new_customers, 0)', 's_start.active_customers') }} * 100, 4)
-            as churn_rate_pct,
+        -- retention cohorts
+        coalesce(rk.customers_new, 0) as customers_new,
+        coalesce(rk.customers_retained, 0) as customers_retained,
+        coalesce(rk.customers_reactivated, 0) as customers_reactivated,
+        rp.is_retention_immature,
+        case when not rp.is_retention_immature then
+            round({{ safe_ratio('coalesce(rk.customers_retained, 0)', 's_start.active_customers') }} * 100, 4)
+        end as retention_rate_pct,
+        case when not rp.is_retention_immature then
+            round({{ safe_ratio('s_start.active_customers - (s_end.active_customers - coalesce(rk.customers_new, 0)'
+                                ' - coalesce(rk.customers_reactivated, 0))', 's_start.active_customers') }} * 100, 4)
+        end as churn_rate_pct,
         cu.buyers,
         cu.repeat_buyers,
         round({{ safe_ratio('cu.repeat_buyers', 'cu.buyers') }} * 100, 4) as repeat_purchase_rate_pct
@@ -337,7 +407,8 @@ final as (
     left join nps_kpis n using (grain, period_start)
     left join csat_kpis cs using (grain, period_start)
     left join rating_kpis r using (grain, period_start)
-    left join new_customers nc using (grain, period_start)
+    left join retention_kpis rk using (grain, period_start)
+    left join retention_periods rp using (grain, period_start)
     left join daily_status s_start on s_start.day = p.period_start - 1
     left join daily_status s_end on s_end.day = least(p.period_end, {{ as_of }})
     left join cumulative cu on cu.day = least(p.period_end, {{ as_of }})
