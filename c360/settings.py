@@ -320,6 +320,21 @@ def quality_dir() -> Path:
     return Path(_env("C360_QUALITY_DIR", str(warehouse_path().parent / "quality")))
 
 
+DEFAULT_PRIVACY_RETENTION_DAYS = 1095
+
+
+def privacy_retention_days() -> int | None:
+    """`C360_PRIVACY_RETENTION_DAYS`: customers without any activity for longer are erased by the daily
+    run (`c360.retention`); `off` (or 0) keeps everyone."""
+    value = _env("C360_PRIVACY_RETENTION_DAYS", str(DEFAULT_PRIVACY_RETENTION_DAYS)).lower()
+    if value in ("off", "0"):
+        return None
+    days = int(value)
+    if days < 0:
+        raise ValueError(f"C360_PRIVACY_RETENTION_DAYS is {days}; give a number of days, or off")
+    return days
+
+
 def privacy_salt() -> str | None:
     """`C360_PRIVACY_SALT`: the secret mixed into the hashes of erased ids (audit and suppression list);
     unset, one is generated and kept beside the warehouse file (`c360.erasure.privacy_salt`)."""

@@ -34,3 +34,5 @@ IDENTITY_REVIEW_PAIRS = "intermediate.identity_review_pairs"
 # a data steward's decisions on pairs: kept across full rebuilds, never dropped by the pipeline
 IDENTITY_LABELS = "intermediate.identity_labels"
 CLV_MODEL_FITS = "intermediate.clv_model_fits"
+# the audit trail of erasures (c360.erasure), written by requests and by the daily retention step
+PRIVACY_ERASURES = "raw._erasures"

@@ -1,0 +1,93 @@
+"""Storage limitation (GDPR Art. 5(1)(e)): customers inactive for longer than the retention period
+are erased by the daily run, through the same path as an erasure request (`c360.erasure`).
+
+A golden customer's last activity is the latest of: an order (`fct_orders.order_date`), a ticket
+(`fct_tickets.created_date`), a survey answer (`fct_survey_responses.response_date`), a checkout
+(`fct_checkouts.checkout_date`), an invoice (`fct_invoices.invoice_date`) and the creation of one of
+their customer records in a source system (`int_customer_records.created_at`: a new account or
+contact is a contact). A record's `updated_at` does not count: source systems touch records for their
+own housekeeping. A customer with no dated activity at all is never erased by this rule (nothing says
+how old they are). Those whose last activity lies more than `C360_PRIVACY_RETENTION_DAYS` (default
+1095, three years, the regular limitation period of § 195 BGB within which claims from a purchase
+can still arise) before the as-of date are erased as one request; their accounting vouchers and
+payments are kept pseudonymised as `c360.erasure` keeps them (§ 147 AO, § 257 HGB).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import duckdb
+
+from c360 import tables
+
+# (table, date expression) of every dated activity of a golden customer
+ACTIVITY_DATES: tuple[tuple[str, str], ...] = (
+    ("marts.fct_orders", "order_date"),
+    ("marts.fct_tickets", "created_date"),
+    ("marts.fct_survey_responses", "response_date"),
+    ("marts.fct_checkouts", "checkout_date"),
+    ("marts.fct_invoices", "invoice_date"),
+)
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    cutoff: date
+    erased: int  # golden customers whose last activity was before the cutoff
+    erasure_id: str | None
+    oldest_activity: date | None
+    identifying_values: frozenset[str] = frozenset()  # theirs, to scrub from files after the erasure
+
+
+def _present(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {f"{s}.{n}" for s, n in con.execute("select table_schema, table_name from information_schema.tables").fetchall()}
+
+
+def last_activity_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """SQL of (golden_customer_id, last_activity) over the activity tables the warehouse has."""
+    present = _present(con)
+    parts = [f"select golden_customer_id, max({column})::date as activity from {table} "
+             f"where golden_customer_id is not null group by all"
+             for table, column in ACTIVITY_DATES if table in present]
+    if tables.CUSTOMER_RECORDS in present and tables.GOLDEN_CUSTOMER_SOURCES in present:
+        parts.append(f"select c.golden_customer_id, max(r.created_at)::date as activity "
+                     f"from {tables.GOLDEN_CUSTOMER_SOURCES} c join {tables.CUSTOMER_RECORDS} r using (record_key) "
+                     f"group by all")
+    if not parts:
+        return "select null::varchar as golden_customer_id, null::date as last_activity where false"
+    return (f"select golden_customer_id, max(activity) as last_activity from ({' union all '.join(parts)}) "
+            f"where activity is not null group by all")
+
+
+def inactive_customers(con: duckdb.DuckDBPyConnection, as_of: date, days: int) -> list[tuple[str, date]]:
+    """(golden id, last activity) of the customers inactive for more than `days` before `as_of`."""
+    cutoff = as_of - timedelta(days=days)
+    return con.execute(f"select golden_customer_id, last_activity from ({last_activity_sql(con)}) "
+                       f"where last_activity < ? order by golden_customer_id", [cutoff]).fetchall()
+
+
+def identifying_values(con: duckdb.DuckDBPyConnection, golden_ids: list[str]) -> set[str]:
+    """E-mails, phones and full names of the golden customers' records (for scrubbing files), read in
+    one query: the per-person export of an erasure request would take seconds per person."""
+    rows = con.execute(f"""
+        select r.email_normalized, r.phone_e164, r.first_name || ' ' || r.last_name
+        from {tables.GOLDEN_CUSTOMER_SOURCES} c join {tables.CUSTOMER_RECORDS} r using (record_key)
+        where c.golden_customer_id in (select unnest(?::varchar[]))""", [golden_ids]).fetchall()
+    return {value.strip() for row in rows for value in row if isinstance(value, str) and len(value.strip()) >= 6}
+
+
+def erase_inactive(con: duckdb.DuckDBPyConnection, as_of: date, days: int) -> RetentionResult:
+    """Erase the customers inactive for more than `days` (one erasure, one audit row per person)."""
+    from c360.erasure import erase_many_in
+
+    cutoff = as_of - timedelta(days=days)
+    inactive = inactive_customers(con, as_of, days)
+    if not inactive:
+        return RetentionResult(cutoff, 0, None, None)
+    golden_ids = [golden_id for golden_id, _ in inactive]
+    values = identifying_values(con, golden_ids)
+    result = erase_many_in(con, golden_ids, f"retention: no activity since before {cutoff.isoformat()} ({days} days)")
+    return RetentionResult(cutoff, len(inactive), result.erasure_id, min(activity for _, activity in inactive),
+                           frozenset(values))

@@ -1,0 +1,50 @@
+"""`privacy_retention`: after the marts and segments are built, and before they are published, erase
+the customers inactive for longer than the retention period (`c360.retention`)."""
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from c360 import settings, tables
+from orchestration.assets.raw_landing import WAREHOUSE_POOL
+from orchestration.keys import OWNERS, asset_key
+
+
+def build_privacy_retention_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=asset_key(tables.PRIVACY_ERASURES),
+        deps=upstream,
+        group_name="privacy",
+        kinds={"duckdb"},
+        owners=OWNERS,
+        pool=WAREHOUSE_POOL,
+        description=(
+            "Storage limitation: golden customers without an order, ticket, survey answer, checkout, invoice "
+            "or new source record for longer than C360_PRIVACY_RETENTION_DAYS (default 1095; off: never) are "
+            "erased as an erasure request erases them (accounting records kept pseudonymised); the audit "
+            "trail raw._erasures gets a row per person. Runs before the BI snapshot, which then holds none of them."
+        ),
+    )
+    def privacy_retention(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+        from c360.erasure import republish_bi, scrub_quality_dir
+        from c360.retention import erase_inactive
+
+        days = settings.privacy_retention_days()
+        if days is None:
+            context.log.info("retention erasure is off (C360_PRIVACY_RETENTION_DAYS=off)")
+            return dg.MaterializeResult(metadata={"retention_days": "off", "erased": 0})
+        with warehouse.get_connection() as con:
+            result = erase_inactive(con, settings.as_of_date(), days)
+            files = []
+            if result.erased:
+                bi_path, parquet_dir = settings.bi_warehouse_path(), settings.bi_parquet_dir()
+                if bi_path.exists() or parquet_dir.exists():  # older snapshots hold the people erased
+                    republish_bi(con, bi_path, parquet_dir)
+                files = scrub_quality_dir(settings.quality_dir(), set(result.identifying_values))
+        context.log.info(f"retention: {result.erased} customers without activity since before {result.cutoff} "
+                         f"erased; {len(files)} validation run folders naming them deleted")
+        return dg.MaterializeResult(metadata={
+            "retention_days": days, "cutoff": result.cutoff.isoformat(), "erased": result.erased,
+            "erasure_id": result.erasure_id or "", "oldest_activity": str(result.oldest_activity or ""),
+            "validation_folders_deleted": len(files)})
+
+    return privacy_retention
