@@ -3,7 +3,10 @@
     .venv/bin/python benchmarks/bench_serve.py --persons 100000
 
 Starts `SourceServer` on a generated world (faults off) and, per resource, fetches every page with
-a plain `requests.Session`, decoding the JSON and nothing else. Prints records/s and pages/s.
+a plain `requests.Session`, decoding the JSON and nothing else, in the protocol the connector speaks
+(the shop's first sync as one Shopify bulk operation, polled and its JSONL downloaded; the ERP's
+JSON-2 keyset pages; the Zendesk exports and rating list; Lexware's voucher list of every sales type,
+and for payments one request per voucher). Prints records/s and pages/s.
 `bare_fetch(base_url, key, credentials)` is the reusable unit (the connector side goes beside it).
 """
 
@@ -15,19 +18,24 @@ import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from c360.settings import SourceCredentials  # noqa: E402
+from c360.settings import SourceCredentials, shop_api_version  # noqa: E402
+from connectors.accounting import SALES_VOUCHER_TYPES  # noqa: E402
+from connectors.shop import CONNECTIONS, NODE_FIELDS, bulk_connection  # noqa: E402
+from connectors.shop_bulk import FINAL_STATUSES, POLL_QUERY, RUN_MUTATION, bulk_query  # noqa: E402
 from demo_sources.testing import auth_headers  # noqa: E402
 from demo_sources.world import ACCOUNTING_WINDOW  # noqa: E402
 
 RESOURCE_KEYS = (
     "shop/customers", "shop/orders", "shop/checkouts",
     "erp/res.partner", "erp/sale.order", "erp/sale.order.line", "erp/product.product",
-    "helpdesk/users", "helpdesk/tickets",
+    "helpdesk/users", "helpdesk/tickets", "helpdesk/satisfaction_ratings",
     # Lexware has no payments list: a payment state is one request per voucher, not a paged export
+    # (bench_landing reads them beside the landing all the same)
     "accounting/contacts", "accounting/vouchers",
 )
 ERP_PAGE = 500
@@ -52,16 +60,8 @@ def bare_fetch(base_url: str, key: str, credentials: SourceCredentials, stats: d
         pages += 1
         return response
 
-    if system == "shop":
-        url = f"{root}/admin/api/2024-10/{resource}.json"
-        params: dict | None = {"limit": 250, "updated_at_min": "1970-01-01T00:00:00+00:00"}
-        if resource == "orders":
-            params["status"] = "any"
-        while url:
-            response = get(url, params=params)
-            records += len(response.json()[resource])
-            nxt = response.links.get("next")
-            url, params = (nxt["url"], None) if nxt else (None, None)
+    if system == "shop":  # a first sync: one bulk operation, as the connector runs it
+        records = _shop_bulk(get, session, f"{root}/admin/api/{shop_api_version()}/graphql.json", resource)
     elif system == "erp":
         start = [["write_date", ">=", "1970-01-01 00:00:00"]]
         domain = start
@@ -75,6 +75,14 @@ def bare_fetch(base_url: str, key: str, credentials: SourceCredentials, stats: d
                 break
             w, i = page[-1]["write_date"], page[-1]["id"]
             domain = ["&", *start, "|", ["write_date", ">", w], "&", ["write_date", "=", w], ["id", ">", i]]
+    elif key == "helpdesk/satisfaction_ratings":  # a list with cursor pages, not an export
+        params = {"page[size]": 100}
+        while True:
+            body = get(f"{root}/api/v2/satisfaction_ratings", params=params).json()
+            records += len(body["satisfaction_ratings"])
+            if not body["meta"]["has_more"]:
+                break
+            params = {"page[size]": 100, "page[after]": body["meta"]["after_cursor"]}
     elif system == "helpdesk":
         url, params = f"{root}/api/v2/incremental/{resource}/cursor.json", {"start_time": 0}
         while True:
@@ -91,9 +99,9 @@ def bare_fetch(base_url: str, key: str, credentials: SourceCredentials, stats: d
             if body["last"]:
                 break
             page += 1
-    else:
+    else:  # vouchers, and for payments the payment state of each voucher listed
         endpoint = "voucherlist"
-        extra = {"voucherType": "salesinvoice,salescreditnote", "voucherStatus": "any"}
+        extra = {"voucherType": ",".join(SALES_VOUCHER_TYPES), "voucherStatus": "any", "sort": "updatedDate,ASC"}
         today = datetime.fromisoformat(session.get(f"{base_url.rstrip('/')}/_admin/state", timeout=60).json()["now"]).date()
         windows = [(date(2000, 1, 1), today + timedelta(days=1))]
         while windows:
@@ -108,7 +116,16 @@ def bare_fetch(base_url: str, key: str, credentials: SourceCredentials, stats: d
                     mid = lo + (hi - lo) // 2
                     windows[:0] = [(lo, mid), (mid + timedelta(days=1), hi)]
                     break
-                records += len(body["content"])
+                if resource == "payments":
+                    for voucher in body["content"]:
+                        response = session.get(f"{root}/v1/payments/{voucher['id']}", timeout=60)
+                        pages += 1
+                        if response.status_code != 404:
+                            response.raise_for_status()
+                            response.json()
+                            records += 1
+                else:
+                    records += len(body["content"])
                 if body["last"]:
                     break
                 page += 1
@@ -117,6 +134,32 @@ def bare_fetch(base_url: str, key: str, credentials: SourceCredentials, stats: d
     if stats is not None:
         stats["pages"] = pages
     return records, seconds
+
+
+def _shop_bulk(get, session: requests.Session, url: str, resource: str) -> int:
+    """Run the connector's bulk query, poll it as the connector does (0.25 s, growing by half), download
+    the JSONL and decode each line; returns the top-level objects (the records)."""
+    document = bulk_query(CONNECTIONS[resource], NODE_FIELDS[resource](bulk_connection), None)
+    started = get(url, method="POST", json={"query": RUN_MUTATION, "variables": {"query": document}}).json()
+    op_id = started["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"]
+    pause = 0.25
+    while True:
+        op = get(url, method="POST", json={"query": POLL_QUERY, "variables": {"id": op_id}}).json()["data"]["node"]
+        if op["status"] in FINAL_STATUSES:
+            break
+        time.sleep(pause)
+        pause = min(pause * 1.5, 30.0)
+    if op["status"] != "COMPLETED":
+        raise SystemExit(f"shop/{resource}: bulk operation ended {op['status']}")
+    if not op.get("url"):
+        return 0
+    records = 0
+    with session.get(op["url"], stream=True, timeout=60) as response:
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if line and "__parentId" not in orjson.loads(line):
+                records += 1
+    return records
 
 
 def _serve_in_child(persons: int, seed: int, today: date, conn) -> None:
