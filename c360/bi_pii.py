@@ -96,6 +96,10 @@ NOT_PERSONAL_COLUMNS: dict[str, str] = {
     "unresolved_reasons": "why facts have no customer (codes)",
     "segment_label": "the segment's name",
     "objection_reason_given": "whether a reason was given (flag)",
+    "loose_credit_notes_net": "an amount (credit notes without an order)",
+    "credit_notes_count": "a count of credit notes (booked view)",
+    "credit_notes_gross": "an amount (booked view)",
+    "credit_notes_net": "an amount (booked view)",
 }
 
 # What makes a column name look like personal data: names, contact data, addresses, birth dates and

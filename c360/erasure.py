@@ -58,6 +58,8 @@ RAW = "raw"
 ERASURES = "raw._erasures"
 SUPPRESSED = "raw._suppressed_records"
 RESTRICTED = "raw._restricted_records"
+# erasure requests queued for the next run (`queue_request`), e.g. while a run holds the warehouse
+REQUESTS = "raw._erasure_requests"
 SALT_FILE_SUFFIX = ".privacy-salt"
 PSEUDONYM_PREFIX = "ERASED-"
 
@@ -235,6 +237,9 @@ def _pseudonymise_rows(con, result: ErasureResult, table: str, columns: list[str
         result.pseudonymised[table] = result.pseudonymised.get(table, 0) + count
 
 
+_TABLE_NAME = re.compile(r"\b((?:raw|staging|intermediate|marts|segments)\.\w+)")
+
+
 def _of_raw_table(expr: str, raw_table: str) -> str:
     return f"{expr} in (select id from {ERASED_IDS} where raw_table = '{raw_table}')"
 
@@ -247,14 +252,17 @@ def _collect_ids(con, golden_ids: list[str]) -> dict[str, int]:
     con.execute(f"""create or replace temp table _person_records as
                     select * from {tables.GOLDEN_CUSTOMER_SOURCES} where golden_customer_id {IN_ERASED_GOLDEN}""")
     con.execute(f"create or replace temp table {ERASED_IDS} (raw_table varchar, id varchar)")
+    present = {f"{s}.{n}" for s, n in con.execute(
+        "select table_schema, table_name from information_schema.tables").fetchall()}
     for raw_table, sql in privacy.PERSON_IDS.items():
         for_all = sql.replace("golden_customer_id = ?", f"golden_customer_id {IN_ERASED_GOLDEN}")
         if "?" in for_all:
             raise ValueError(f"the person ids of {raw_table} are not selected by golden_customer_id = ?: {sql}")
-        try:
-            con.execute(f"insert into {ERASED_IDS} select distinct ?, * from ({for_all})", [raw_table])
-        except duckdb.CatalogException:  # a raw table or fact mart this warehouse lacks
+        # a raw table or fact mart this warehouse lacks (e.g. no objection recorded yet): nothing to
+        # collect; asked beforehand, as a failed statement would abort the whole transaction
+        if not set(_TABLE_NAME.findall(for_all)) <= present:
             continue
+        con.execute(f"insert into {ERASED_IDS} select distinct ?, * from ({for_all})", [raw_table])
     con.execute(f"delete from {ERASED_IDS} where id is null")
     return dict(con.execute(f"select raw_table, count(*) from {ERASED_IDS} group by all").fetchall())
 
@@ -463,6 +471,63 @@ def republish_bi(con: duckdb.DuckDBPyConnection, bi_path: Path, parquet_dir: Pat
     from c360.bi_publish import publish_snapshot
 
     return publish_snapshot(con, bi_path, parquet_dir, keep_snapshots=1, from_scratch=True).snapshot_id
+
+
+def identifying_values(con: duckdb.DuckDBPyConnection, golden_ids: list[str]) -> set[str]:
+    """E-mails, phones and full names of the golden customers' records (for scrubbing files), read in
+    one query: the per-person export of an erasure request would take seconds per person."""
+    rows = con.execute(f"""
+        select r.email_normalized, r.phone_e164, r.first_name || ' ' || r.last_name
+        from {tables.GOLDEN_CUSTOMER_SOURCES} c join {tables.CUSTOMER_RECORDS} r using (record_key)
+        where c.golden_customer_id in (select unnest(?::varchar[]))""", [golden_ids]).fetchall()
+    return {value.strip() for row in rows for value in row if isinstance(value, str) and len(value.strip()) >= 6}
+
+
+# --------------------------------------------------------------------------- the request queue
+
+
+def ensure_request_queue(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"create schema if not exists {RAW}")
+    con.execute(f"""create table if not exists {REQUESTS} (
+        request_id varchar not null, requested_at timestamptz not null, golden_customer_id varchar,
+        reason varchar not null, processed_at timestamptz, outcome varchar, erasure_id varchar)""")
+
+
+def queue_request(con: duckdb.DuckDBPyConnection, golden_id: str, reason: str) -> str:
+    """Queue an erasure for the next run's privacy step (`process_requests`); returns the request id."""
+    if not reason or not reason.strip():
+        raise ValueError("give the reason of the erasure (the request's reference, no personal data)")
+    ensure_request_queue(con)
+    request_id = uuid.uuid4().hex
+    con.execute(f"insert into {REQUESTS} values (?, ?, ?, ?, null, null, null)",
+                [request_id, datetime.now(UTC), golden_id, reason.strip()])
+    return request_id
+
+
+def pending_golden_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The golden ids of the requests not processed yet."""
+    ensure_request_queue(con)
+    return [r[0] for r in con.execute(f"select distinct golden_customer_id from {REQUESTS} "
+                                      "where processed_at is null").fetchall()]
+
+
+def process_requests(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Erase the people of the pending requests, one request at a time (each its own transaction and
+    audit row); a golden id no longer in the crosswalk is closed as `unknown golden id`. The golden id
+    of a processed request is cleared: the audit row keeps only its salted hash."""
+    ensure_request_queue(con)
+    pending = con.execute(f"select request_id, golden_customer_id, reason from {REQUESTS} "
+                          "where processed_at is null order by requested_at").fetchall()
+    done: list[dict] = []
+    for request_id, golden_id, reason in pending:
+        try:
+            outcome, erasure_id = "erased", erase_in(con, golden_id, reason).erasure_id
+        except LookupError:
+            outcome, erasure_id = "unknown golden id", None
+        con.execute(f"update {REQUESTS} set processed_at = ?, outcome = ?, erasure_id = ?, golden_customer_id = null "
+                    "where request_id = ?", [datetime.now(UTC), outcome, erasure_id, request_id])
+        done.append({"request_id": request_id, "outcome": outcome, "erasure_id": erasure_id})
+    return done
 
 
 def erase_person(golden_id: str, reason: str, warehouse: Path | str) -> ErasureResult:

@@ -97,6 +97,9 @@ NOT_PERSONAL = {
     "marts.kpi_monthly_booked", "marts.unresolved_facts", "intermediate.int_company_kpis", tables.IDENTITY_MODEL,
     tables.IDENTITY_MODEL_TERM_FREQUENCIES, tables.IDENTITY_MATCH_RUNS, tables.IDENTITY_RESOLUTION_STATE,
     tables.CLV_MODEL_FITS,
+    # the erasures' bookkeeping (c360.erasure): salted hashes, pseudonyms and request ids, no personal data;
+    # the request queue holds a golden id only until the request is processed
+    "raw._erasures", "raw._suppressed_records", "raw._restricted_records", "raw._erasure_requests",
 }
 
 

@@ -68,19 +68,9 @@ def inactive_customers(con: duckdb.DuckDBPyConnection, as_of: date, days: int) -
                        f"where last_activity < ? order by golden_customer_id", [cutoff]).fetchall()
 
 
-def identifying_values(con: duckdb.DuckDBPyConnection, golden_ids: list[str]) -> set[str]:
-    """E-mails, phones and full names of the golden customers' records (for scrubbing files), read in
-    one query: the per-person export of an erasure request would take seconds per person."""
-    rows = con.execute(f"""
-        select r.email_normalized, r.phone_e164, r.first_name || ' ' || r.last_name
-        from {tables.GOLDEN_CUSTOMER_SOURCES} c join {tables.CUSTOMER_RECORDS} r using (record_key)
-        where c.golden_customer_id in (select unnest(?::varchar[]))""", [golden_ids]).fetchall()
-    return {value.strip() for row in rows for value in row if isinstance(value, str) and len(value.strip()) >= 6}
-
-
 def erase_inactive(con: duckdb.DuckDBPyConnection, as_of: date, days: int) -> RetentionResult:
     """Erase the customers inactive for more than `days` (one erasure, one audit row per person)."""
-    from c360.erasure import erase_many_in
+    from c360.erasure import erase_many_in, identifying_values
 
     cutoff = as_of - timedelta(days=days)
     inactive = inactive_customers(con, as_of, days)

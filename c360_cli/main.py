@@ -9,7 +9,7 @@
     c360 privacy find (--email E | --phone P | --name "First Last" | --golden-id G) [--warehouse FILE]
     c360 privacy export --golden-id G [--out FILE] [--warehouse FILE]
     c360 privacy object --golden-id G [--withdraw] [--reason TEXT] [--source TEXT] [--date D] [--warehouse FILE]
-    c360 privacy erase --golden-id G --reason TEXT [--warehouse FILE]
+    c360 privacy erase --golden-id G --reason TEXT [--queue] [--warehouse FILE]
     c360 identity review (--export FILE | --import FILE) [--decided-by NAME] [--warehouse FILE]
 """
 
@@ -388,6 +388,20 @@ def cmd_privacy_erase(args: argparse.Namespace) -> int:
     warehouse = _privacy_warehouse(args)
     if warehouse is None:
         return 2
+    if args.queue:  # carried out by the next run's privacy step (a run may hold the warehouse now)
+        import duckdb
+
+        try:
+            with duckdb.connect(str(warehouse)) as con:
+                request_id = erasure.queue_request(con, args.golden_id, args.reason)
+        except duckdb.IOException as busy:
+            print(f"c360 privacy erase: cannot write {warehouse} (a pipeline run holds it?): {busy}", file=sys.stderr)
+            return 2
+        except ValueError as bad:
+            print(f"c360 privacy erase: {bad}", file=sys.stderr)
+            return 2
+        print(json.dumps({"queued": request_id, "golden_customer_id": args.golden_id}))
+        return 0
     try:
         result = erasure.erase_person(args.golden_id, args.reason, warehouse)
     except LookupError as unknown:
@@ -434,6 +448,8 @@ def _add_privacy_commands(commands) -> None:
     )
     erase.add_argument("--golden-id", required=True, help="golden customer id (see `c360 privacy find`)")
     erase.add_argument("--reason", required=True, help="the request's reference for the audit trail (no personal data)")
+    erase.add_argument("--queue", action="store_true",
+                       help="queue the request for the next run's privacy step instead of erasing now")
     erase.add_argument("--warehouse", help="DuckDB file (default: $C360_WAREHOUSE)")
     erase.set_defaults(func=cmd_privacy_erase)
 

@@ -1,5 +1,6 @@
-"""`privacy_retention`: after the marts and segments are built, and before they are published, erase
-the customers inactive for longer than the retention period (`c360.retention`)."""
+"""`privacy_retention`: after the marts and segments are built, and before they are published, carry
+out the erasure requests queued since the last run (`c360 privacy erase --queue`) and erase the
+customers inactive for longer than the retention period (`c360.retention`)."""
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -18,6 +19,7 @@ def build_privacy_retention_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefin
         owners=OWNERS,
         pool=WAREHOUSE_POOL,
         description=(
+            "Erasure requests queued with `c360 privacy erase --queue` (raw._erasure_requests) are carried out. "
             "Storage limitation: golden customers without an order, ticket, survey answer, checkout, invoice "
             "or new source record for longer than C360_PRIVACY_RETENTION_DAYS (default 1095; off: never) are "
             "erased as an erasure request erases them (accounting records kept pseudonymised); the audit "
@@ -25,25 +27,34 @@ def build_privacy_retention_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefin
         ),
     )
     def privacy_retention(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
-        from c360.erasure import republish_bi, scrub_quality_dir
-        from c360.retention import erase_inactive
+        from c360.erasure import identifying_values, pending_golden_ids, process_requests, republish_bi, scrub_quality_dir
+        from c360.retention import RetentionResult, erase_inactive
 
         days = settings.privacy_retention_days()
-        if days is None:
-            context.log.info("retention erasure is off (C360_PRIVACY_RETENTION_DAYS=off)")
-            return dg.MaterializeResult(metadata={"retention_days": "off", "erased": 0})
+        as_of = settings.as_of_date()
         with warehouse.get_connection() as con:
-            result = erase_inactive(con, settings.as_of_date(), days)
+            requested_values = identifying_values(con, pending_golden_ids(con))
+            requests = process_requests(con)
+            if days is None:
+                context.log.info("retention erasure is off (C360_PRIVACY_RETENTION_DAYS=off)")
+                result = RetentionResult(as_of, 0, None, None)
+            else:
+                result = erase_inactive(con, as_of, days)
             files = []
-            if result.erased:
+            erased_requests = sum(r["outcome"] == "erased" for r in requests)
+            if result.erased or erased_requests:
                 bi_path, parquet_dir = settings.bi_warehouse_path(), settings.bi_parquet_dir()
                 if bi_path.exists() or parquet_dir.exists():  # older snapshots hold the people erased
                     republish_bi(con, bi_path, parquet_dir)
-                files = scrub_quality_dir(settings.quality_dir(), set(result.identifying_values))
-        context.log.info(f"retention: {result.erased} customers without activity since before {result.cutoff} "
-                         f"erased; {len(files)} validation run folders naming them deleted")
+                files = scrub_quality_dir(settings.quality_dir(), requested_values | set(result.identifying_values))
+        context.log.info(f"erasure requests: {len(requests)} processed ({erased_requests} erased); retention: "
+                         f"{result.erased} customers without activity since before {result.cutoff} erased; "
+                         f"{len(files)} validation run folders naming them deleted")
         return dg.MaterializeResult(metadata={
-            "retention_days": days, "cutoff": result.cutoff.isoformat(), "erased": result.erased,
+            "requests_processed": len(requests), "requests_erased": erased_requests,
+            "requests": dg.MetadataValue.json(requests),
+            "retention_days": days if days is not None else "off", "cutoff": result.cutoff.isoformat(),
+            "erased": result.erased,
             "erasure_id": result.erasure_id or "", "oldest_activity": str(result.oldest_activity or ""),
             "validation_folders_deleted": len(files)})
 

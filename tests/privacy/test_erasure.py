@@ -33,10 +33,17 @@ CUSTOMER_TABLES = ("raw.shop_customers", "raw.erp_partners", "raw.helpdesk_users
 
 @pytest.fixture(scope="module")
 def copy_dir(pipeline_warehouse, tmp_path_factory) -> Path:
-    """The pipeline's folder (warehouse, BI snapshot, validation results, NPS imports), copied."""
+    """The pipeline's folder (warehouse, BI snapshot, validation results, NPS imports), copied, its BI
+    snapshot published again with clear personal data (`C360_BI_PII=full`, which a retailer may choose):
+    the pseudonymised default would hide the person from the scan before the erasure already."""
+    from c360.bi_pii import BiPii
+    from c360.bi_publish import publish_snapshot
+
     path, _ = pipeline_warehouse
     target = tmp_path_factory.mktemp("erasure") / "warehouse"
     shutil.copytree(path.parent, target, symlinks=True)
+    with duckdb.connect(str(target / "c360.duckdb")) as con:
+        publish_snapshot(con, target / "bi.duckdb", target / "bi", keep_snapshots=3, pii=BiPii("full"))
     return target
 
 
@@ -219,7 +226,8 @@ def erased(before, warehouse) -> dict:
         [sys.executable, "-m", "c360_cli.main", "privacy", "erase", "--golden-id", before["golden_id"],
          "--reason", "ticket DSR-2026-0042", "--warehouse", str(warehouse)],
         cwd=ROOT, capture_output=True, text=True,
-        env={**os.environ, "C360_BI_WAREHOUSE": "", "C360_BI_PARQUET_DIR": "", "C360_QUALITY_DIR": ""})
+        env={**os.environ, "C360_BI_WAREHOUSE": "", "C360_BI_PARQUET_DIR": "", "C360_QUALITY_DIR": "",
+             "C360_BI_PII": "full"})
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
