@@ -74,7 +74,10 @@ def built(tmp_path_factory):
         ensure_raw_schema(con, list(ALL_RESOURCES))
         _land_shop(con, tmp)
         _land_others(con)
-    with using_warehouse(path):
+    # The published payloads are dated 2008-2023: the daily retention step would rightly erase every
+    # person in them (no activity for three years); this test follows the records, not the retention.
+    with using_warehouse(path), pytest.MonkeyPatch.context() as env:
+        env.setenv("C360_PRIVACY_RETENTION_DAYS", "off")
         result = run_pipeline_downstream_of_raw(build_definitions())
     con = duckdb.connect(str(path), read_only=True)
     yield con, result
