@@ -55,10 +55,12 @@ def last_activity_sql(con: duckdb.DuckDBPyConnection) -> str:
         parts.append(f"select c.golden_customer_id, max(r.created_at)::date as activity "
                      f"from {tables.GOLDEN_CUSTOMER_SOURCES} c join {tables.CUSTOMER_RECORDS} r using (record_key) "
                      f"group by all")
-    if not parts:
+    if not parts or tables.GOLDEN_CUSTOMER_SOURCES not in present:
         return "select null::varchar as golden_customer_id, null::date as last_activity where false"
+    # only golden customers of the crosswalk: the retained invoices of people erased carry pseudonyms
     return (f"select golden_customer_id, max(activity) as last_activity from ({' union all '.join(parts)}) "
-            f"where activity is not null group by all")
+            f"where activity is not null and golden_customer_id in "
+            f"(select golden_customer_id from {tables.GOLDEN_CUSTOMER_SOURCES}) group by all")
 
 
 def inactive_customers(con: duckdb.DuckDBPyConnection, as_of: date, days: int) -> list[tuple[str, date]]:

@@ -110,6 +110,14 @@ def test_the_bi_copy_holds_only_the_people_kept(run):
     assert {r[0] for r in segments} == run["before"]["segments.customer_segments"] - run["inactive"]
 
 
+def test_the_next_run_erases_nobody_more(run):
+    """The erased people's retained invoices (pseudonyms, old dates) are no customers to erase again."""
+    result = dg.materialize([PRIVACY_RETENTION], resources={"warehouse": WarehouseResource(database=str(run["warehouse"]))},
+                            instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    assert result.asset_materializations_for_node(PRIVACY_RETENTION.op.name)[0].metadata["erased"].value == 0
+
+
 def test_off_erases_nobody(copy_dir, monkeypatch_module, run):
     monkeypatch_module.setenv("C360_PRIVACY_RETENTION_DAYS", "off")
     warehouse = run["warehouse"]
