@@ -495,8 +495,7 @@ def ensure_request_queue(con: duckdb.DuckDBPyConnection) -> None:
 
 def queue_request(con: duckdb.DuckDBPyConnection, golden_id: str, reason: str) -> str:
     """Queue an erasure for the next run's privacy step (`process_requests`); returns the request id."""
-    if not reason or not reason.strip():
-        raise ValueError("give the reason of the erasure (the request's reference, no personal data)")
+    _check_reason(reason)
     ensure_request_queue(con)
     request_id = uuid.uuid4().hex
     con.execute(f"insert into {REQUESTS} values (?, ?, ?, ?, null, null, null)",
