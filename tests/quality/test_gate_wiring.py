@@ -24,11 +24,16 @@ def test_segments_step_waits_for_the_gates():
     for gate in ("marts__golden_customers_gx_golden_customers", "marts__customer_kpis_gx_kpi_customer_ranges",
                  "marts__customer_kpis_gx_kpi_customer_revenue_reconciles"):
         assert gate in upstream, upstream
-    # a raw gate stops staging, the first dbt step (Dagster numbers the dbt steps in no fixed order)
-    staging = next(step for step in plan.get_steps_to_execute_in_topo_order()
-                   if step.key.startswith("c360_dbt_models"))
-    staging_upstream = {h.step_key for i in staging.step_inputs for h in i.get_step_output_handle_dependencies()}
-    assert "raw__shop_customers_gx_raw_shop_customers" in staging_upstream
+    # a raw gate stops staging: the dbt step reading the landed shop customers waits for their gate
+    # (Dagster numbers the dbt steps in no fixed order; a step reading no landed table, such as the
+    # objections the CLI writes, may come first)
+    def upstream_of(step) -> set[str]:
+        return {h.step_key for i in step.step_inputs for h in i.get_step_output_handle_dependencies()}
+
+    staging = [step for step in plan.get_steps_to_execute_in_topo_order()
+               if step.key.startswith("c360_dbt_models") and "raw__shop_customers" in upstream_of(step)]
+    assert staging, "no dbt step reads the landed shop customers"
+    assert all("raw__shop_customers_gx_raw_shop_customers" in upstream_of(step) for step in staging)
     assert {dg.AssetKey(["raw", "shop_customers"])} <= {k.asset_key for k in checks}
 
 
