@@ -157,6 +157,17 @@ def pipeline_warehouse(pipeline_build):
     return path, world
 
 
+def copy_of_pipeline_folder(pipeline_warehouse, tmp_path_factory, name: str) -> Path:
+    """A copy of the session build's folder (warehouse, BI snapshot, validation results, imports), for a
+    test that writes: the build itself is only read."""
+    import shutil
+
+    path, _ = pipeline_warehouse
+    target = tmp_path_factory.mktemp(name) / "warehouse"
+    shutil.copytree(path.parent, target, symlinks=True)
+    return target
+
+
 @pytest.fixture(scope="session")
 def pipeline_materializations(pipeline_build) -> dict:
     """Metadata of every asset materialized by the session's pipeline build, by asset key."""

@@ -25,7 +25,7 @@ from c360 import erasure, privacy
 from c360.raw_store import land_resource
 from c360.nps_import import import_nps_files
 from connectors import ALL_RESOURCES
-from tests.conftest import clients, serving
+from tests.conftest import clients, copy_of_pipeline_folder, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 CUSTOMER_TABLES = ("raw.shop_customers", "raw.erp_partners", "raw.helpdesk_users", "raw.accounting_contacts")
@@ -39,9 +39,7 @@ def copy_dir(pipeline_warehouse, tmp_path_factory) -> Path:
     from c360.bi_pii import BiPii
     from c360.bi_publish import publish_snapshot
 
-    path, _ = pipeline_warehouse
-    target = tmp_path_factory.mktemp("erasure") / "warehouse"
-    shutil.copytree(path.parent, target, symlinks=True)
+    target = copy_of_pipeline_folder(pipeline_warehouse, tmp_path_factory, "erasure")
     with duckdb.connect(str(target / "c360.duckdb")) as con:
         publish_snapshot(con, target / "bi.duckdb", target / "bi", keep_snapshots=3, pii=BiPii("full"))
     return target

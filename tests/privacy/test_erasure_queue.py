@@ -6,7 +6,6 @@ golden id is closed as such and erases nobody. On a copy of the session's pipeli
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 
 from orchestration.definitions import PRIVACY_RETENTION
 from orchestration.resources import WarehouseResource
+from tests.conftest import copy_of_pipeline_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 PEOPLE_TABLES = ("marts.golden_customers", "marts.golden_customer_sources", "marts.customer_kpis",
@@ -25,10 +25,7 @@ PEOPLE_TABLES = ("marts.golden_customers", "marts.golden_customer_sources", "mar
 
 @pytest.fixture(scope="module")
 def warehouse(pipeline_warehouse, tmp_path_factory) -> Path:
-    path, _ = pipeline_warehouse
-    target = tmp_path_factory.mktemp("erasure_queue") / "warehouse"
-    shutil.copytree(path.parent, target, symlinks=True)
-    return target / "c360.duckdb"
+    return copy_of_pipeline_folder(pipeline_warehouse, tmp_path_factory, "erasure_queue") / "c360.duckdb"
 
 
 def _queue(warehouse: Path, golden_id: str) -> dict:

@@ -8,7 +8,6 @@ the cutoff at the median last activity, so that the step must split the customer
 
 from __future__ import annotations
 
-import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 from c360 import tables
 from orchestration.definitions import PRIVACY_RETENTION
 from orchestration.resources import WarehouseResource
+from tests.conftest import copy_of_pipeline_folder
 from tests.privacy.test_erasure import accounting_totals
 
 ACTIVITY = {"marts.fct_orders": "order_date", "marts.fct_tickets": "created_date",
@@ -31,10 +31,7 @@ PEOPLE_TABLES = ("marts.golden_customers", "marts.golden_customer_sources", "mar
 
 @pytest.fixture(scope="module")
 def copy_dir(pipeline_warehouse, tmp_path_factory) -> Path:
-    path, _ = pipeline_warehouse
-    target = tmp_path_factory.mktemp("retention") / "warehouse"
-    shutil.copytree(path.parent, target, symlinks=True)
-    return target
+    return copy_of_pipeline_folder(pipeline_warehouse, tmp_path_factory, "retention")
 
 
 def last_activity(con) -> pd.Series:
