@@ -157,6 +157,16 @@ def pipeline_warehouse(pipeline_build):
     return path, world
 
 
+def copy_of_pipeline_warehouse(pipeline_warehouse, tmp_path_factory, name: str) -> Path:
+    """A copy of the session build's warehouse file alone, for a test that writes to it."""
+    import shutil
+
+    path, _ = pipeline_warehouse
+    target = tmp_path_factory.mktemp(name) / "c360.duckdb"
+    shutil.copy(path, target)
+    return target
+
+
 def copy_of_pipeline_folder(pipeline_warehouse, tmp_path_factory, name: str) -> Path:
     """A copy of the session build's folder (warehouse, BI snapshot, validation results, imports), for a
     test that writes: the build itself is only read."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import stat
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 
 from c360 import bi_pii
 from c360.bi_publish import bi_tables, current_snapshot_folder, publish_snapshot, read_manifest
+from tests.conftest import copy_of_pipeline_warehouse
 
 EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[a-z]{2,}", re.IGNORECASE)
 PHONE = re.compile(r"\+\d{8,}")
@@ -32,10 +32,7 @@ def expected_hash(value: str, key: str = KEY) -> str:
 @pytest.fixture(scope="module")
 def live(pipeline_warehouse, tmp_path_factory) -> Path:
     """A copy of the session warehouse (publishing attaches files to the connection)."""
-    built, _ = pipeline_warehouse
-    path = tmp_path_factory.mktemp("bi_pii") / "c360.duckdb"
-    shutil.copy(built, path)
-    return path
+    return copy_of_pipeline_warehouse(pipeline_warehouse, tmp_path_factory, "bi_pii")
 
 
 @pytest.fixture(scope="module")

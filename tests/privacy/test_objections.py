@@ -4,7 +4,6 @@ warehouse, with real `dbt build`s of the models downstream of the objections."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 
 from c360 import consent, privacy
 from c360_cli.main import main as c360
-from tests.conftest import using_warehouse
+from tests.conftest import copy_of_pipeline_warehouse, using_warehouse
 
 EMAIL_SEGMENTS = ("besonders_profitabel", "treue_kunden", "abwanderungsgefaehrdet", "loyal_low_revenue")
 MARKETING_SEGMENTS = (*EMAIL_SEGMENTS, "nach_schlechter_erfahrung")
@@ -47,10 +46,7 @@ def flags(path: Path, golden_id: str) -> tuple[bool, bool]:
 
 @pytest.fixture(scope="module")
 def live(pipeline_warehouse, tmp_path_factory) -> Path:
-    built, _ = pipeline_warehouse
-    path = tmp_path_factory.mktemp("objections") / "c360.duckdb"
-    shutil.copy(built, path)
-    return path
+    return copy_of_pipeline_warehouse(pipeline_warehouse, tmp_path_factory, "objections")
 
 
 @pytest.fixture(scope="module")
