@@ -9,6 +9,9 @@
   x > 0.
 - Predicted CLV over a horizon: the expected purchases of each month of the horizon (BG/NBD, in the
   model's time unit) times the expected spend (Gamma-Gamma), discounted monthly.
+- Predicted margin CLV: the same expected purchases times the expected contribution margin of an
+  order, from a second Gamma-Gamma fit on the mean margins where they are positive
+  (`expected_order_margin` says what happens to the others).
 
 Only numpy and scipy; parameters are fitted on the log scale with `scipy.optimize.minimize`.
 """
@@ -186,29 +189,34 @@ def predicted_clv(bgnbd: BgNbdParams, gg: GammaGammaParams, x, t_x, T, m, *, hor
 
 # ------------------------------------------------------------------------------------ from transactions
 
-def rfm_summary(transactions, customer_col: str, date_col: str, value_col: str, as_of, days_per_unit: float = 7.0):
+def rfm_summary(transactions, customer_col: str, date_col: str, value_col: str, as_of, days_per_unit: float = 7.0,
+                margin_col: str | None = None):
     """Per customer the BG/NBD / Gamma-Gamma inputs from a transaction list (one row per order):
     purchases on the same day are one transaction; `frequency` = transaction days - 1, `recency` =
     last - first day, `T` = as_of - first day (in units of `days_per_unit` days), `monetary_value`
-    = mean value of the repeat transaction days (0 without repeats)."""
+    = mean value of the repeat transaction days (0 without repeats); with `margin_col`, also
+    `monetary_margin`, the mean margin of the same repeat days (may be 0 or negative)."""
     import pandas as pd
 
-    df = transactions[[customer_col, date_col, value_col]].copy()
+    values = [value_col] + ([margin_col] if margin_col else [])
+    df = transactions[[customer_col, date_col, *values]].copy()
     df[date_col] = pd.to_datetime(df[date_col])
-    daily = df.groupby([customer_col, date_col], as_index=False)[value_col].sum().sort_values([customer_col, date_col])
+    daily = df.groupby([customer_col, date_col], as_index=False)[values].sum().sort_values([customer_col, date_col])
     daily["_rank"] = daily.groupby(customer_col).cumcount()
     grouped = daily.groupby(customer_col)
     first, last = grouped[date_col].min(), grouped[date_col].max()
-    repeat = daily[daily["_rank"] > 0].groupby(customer_col)[value_col].mean()
+    repeat = daily[daily["_rank"] > 0].groupby(customer_col)[values].mean().reindex(first.index).fillna(0.0)
     as_of = pd.Timestamp(as_of)
     out = pd.DataFrame({
         "frequency": grouped.size() - 1,
         "recency": (last - first).dt.days / days_per_unit,
         "T": (as_of - first).dt.days / days_per_unit,
-        "monetary_value": repeat.reindex(first.index).fillna(0.0).astype(float),
+        "monetary_value": repeat[value_col].astype(float),
         "first_purchase_date": first.dt.date,
         "last_purchase_date": last.dt.date,
     })
+    if margin_col:
+        out["monetary_margin"] = repeat[margin_col].astype(float)
     out.index.name = customer_col
     return out
 
@@ -217,28 +225,70 @@ def rfm_summary(transactions, customer_col: str, date_col: str, value_col: str, 
 class ClvFit:
     bgnbd: BgNbdParams | None
     gamma_gamma: GammaGammaParams | None
+    # Gamma-Gamma on the repeat customers' mean margin where it is positive (None without margins)
+    gamma_gamma_margin: GammaGammaParams | None = None
+
+
+def _enough_for_gamma_gamma(x: np.ndarray, m: np.ndarray) -> bool:
+    return int(((x > 0) & (m > 0)).sum()) >= 3
 
 
 def fit_models(summary, *, penalizer: float = 0.0) -> ClvFit:
-    """Fit both models on an `rfm_summary`; a model without enough data (fewer than 10 customers or 3
-    with repeat purchases) is None."""
+    """Fit the models on an `rfm_summary`; a model without enough data (fewer than 10 customers or 3
+    with repeat purchases, 3 with a positive mean value or margin for Gamma-Gamma) is None. The margin
+    model is fitted only when the summary has `monetary_margin`."""
     x, t_x, T, m = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T", "monetary_value"))
-    bg = gg = None
+    bg = gg = gg_margin = None
     if len(summary) >= 10 and (x > 0).sum() >= 3:
         bg = fit_bgnbd(x, t_x, T, penalizer=penalizer)
-    if ((x > 0) & (m > 0)).sum() >= 3:
+    if _enough_for_gamma_gamma(x, m):
         gg = fit_gamma_gamma(x, m, penalizer=penalizer)
-    return ClvFit(bg, gg)
+    if "monetary_margin" in summary and _enough_for_gamma_gamma(x, margin := summary["monetary_margin"].to_numpy(float)):
+        gg_margin = fit_gamma_gamma(x, margin, penalizer=penalizer)
+    return ClvFit(bg, gg, gg_margin)
+
+
+def margin_model_expected(summary) -> bool:
+    """Whether `fit_models` fits the margin model on this summary (a stored fit without it is incomplete)."""
+    return "monetary_margin" in summary and _enough_for_gamma_gamma(
+        summary["frequency"].to_numpy(float), summary["monetary_margin"].to_numpy(float))
+
+
+def expected_order_margin(params: GammaGammaParams, x, margin) -> np.ndarray:
+    """Expected contribution margin of one future order.
+
+    Gamma-Gamma models positive amounts only, and a customer's margin can be negative (returns, fees).
+    So: a repeat customer with a positive mean margin gets the Gamma-Gamma conditional expectation
+    (shrunk towards the population, as for revenue); a repeat customer whose mean margin is zero or
+    negative keeps that observed mean (no model of losses, no shrinkage: a customer who costs money is
+    not assumed to turn profitable); a customer without a repeat purchase gets the population mean of
+    all repeat customers: the Gamma-Gamma mean p*gamma/(q-1) weighted by the share with a positive
+    mean margin, plus the mean of the others' margins weighted by their share.
+    """
+    x, margin = _as_arrays(x, margin)
+    repeat = x > 0
+    positive = repeat & (margin > 0)
+    modelled = gamma_gamma_expected_spend(params, np.where(positive, x, 0.0), np.where(positive, margin, 0.0))
+    losing = repeat & ~positive
+    population = np.nan
+    if repeat.any():
+        share_positive = positive.sum() / repeat.sum()
+        modelled_mean = params.p * params.gamma / (params.q - 1) if params.q > 1 else np.nan
+        population = share_positive * modelled_mean
+        if losing.any():
+            population += (1 - share_positive) * float(margin[losing].mean())
+    return np.where(positive, modelled, np.where(losing, margin, population))
 
 
 def predict(summary, fit: ClvFit, *, horizon_months: int = 12, monthly_discount_rate: float = 0.01,
             days_per_unit: float = 7.0):
     """Add p_alive, expected purchases and predicted CLV over the horizon to an `rfm_summary`, from
     parameters fitted now or earlier (closed forms only: milliseconds where a fit takes seconds).
-    The outputs of a model that `fit` lacks are null."""
+    With `monetary_margin` in the summary, also the expected order margin and the predicted margin CLV
+    (`expected_order_margin`). The outputs of a model that `fit` lacks are null."""
     out = summary.copy()
     x, t_x, T, m = (out[c].to_numpy(float) for c in ("frequency", "recency", "T", "monetary_value"))
-    bg, gg = fit.bgnbd, fit.gamma_gamma
+    bg, gg, gg_margin = fit.bgnbd, fit.gamma_gamma, fit.gamma_gamma_margin
     horizon_units = horizon_months * 365.25 / 12 / days_per_unit
     out["p_alive"] = bgnbd_p_alive(bg, x, t_x, T) if bg else np.nan
     out["expected_purchases"] = bgnbd_expected_purchases(bg, horizon_units, x, t_x, T) if bg else np.nan
@@ -246,10 +296,15 @@ def predict(summary, fit: ClvFit, *, horizon_months: int = 12, monthly_discount_
     x_used = np.where(m > 0, x, 0.0)
     spend = gamma_gamma_expected_spend(gg, x_used, m_used) if gg else np.full(len(out), np.nan)
     out["expected_order_value"] = spend
-    out["predicted_clv"] = (predicted_clv(bg, gg, x, t_x, T, m, horizon_months=horizon_months,
-                                          monthly_discount_rate=monthly_discount_rate, days_per_unit=days_per_unit,
-                                          spend=spend)
-                            if bg and gg else np.nan)
+    horizon = {"horizon_months": horizon_months, "monthly_discount_rate": monthly_discount_rate,
+               "days_per_unit": days_per_unit}
+    out["predicted_clv"] = predicted_clv(bg, gg, x, t_x, T, m, spend=spend, **horizon) if bg and gg else np.nan
+    if "monetary_margin" in out:
+        margin = (expected_order_margin(gg_margin, x, out["monetary_margin"].to_numpy(float)) if gg_margin
+                  else np.full(len(out), np.nan))
+        out["expected_order_margin"] = margin
+        out["predicted_margin_clv"] = (predicted_clv(bg, gg_margin, x, t_x, T, m, spend=margin, **horizon)
+                                       if bg and gg_margin else np.nan)
     return out
 
 

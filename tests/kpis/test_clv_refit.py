@@ -41,13 +41,16 @@ def simulated_orders(customers: int, seed: int, first_id: int = 0) -> pd.DataFra
 
 
 def write_orders(con: duckdb.DuckDBPyConnection, orders: pd.DataFrame) -> None:
-    """`intermediate.int_order_values` (the counted orders with their value kept) as the asset reads it."""
+    """`intermediate.int_order_values` (the counted orders with their value kept and contribution margin II)
+    as the asset reads it; without a `margin` column, the margin is 30 % of the value kept."""
     con.execute("create schema if not exists intermediate")
+    if "margin" not in orders:
+        orders = orders.assign(margin=(orders["net_value"] * 0.3).round(2))
     con.register("__orders", orders)
     con.execute("""
         create or replace table intermediate.int_order_values as
         select 'o' || row_number() over () as order_key, golden_customer_id, order_date::date as order_date,
-               net_value as net_value_kept
+               net_value as net_value_kept, margin as contribution_margin_2
         from __orders
     """)
     con.unregister("__orders")
@@ -61,13 +64,17 @@ def fits(con) -> list[tuple]:
 def closed_form_predictions(con, as_of: date) -> pd.DataFrame:
     """What the stored parameters predict for today's orders, computed here from the closed forms."""
     orders = con.execute(ORDERS_SQL, [as_of]).df()
-    summary = rfm_summary(orders, "golden_customer_id", "order_date", "net_value", as_of)
+    summary = rfm_summary(orders, "golden_customer_id", "order_date", "net_value", as_of, margin_col="margin")
     return predict(summary, latest_fit(con).fit).sort_index()
 
 
+PREDICTED = ("p_alive", "expected_purchases", "expected_order_value", "predicted_clv", "expected_order_margin",
+             "predicted_margin_clv")
+
+
 def written_predictions(con) -> pd.DataFrame:
-    return con.execute(f"select golden_customer_id, p_alive, expected_purchases, expected_order_value, "
-                       f"predicted_clv from {PREDICTIONS_TABLE}").df().set_index("golden_customer_id").sort_index()
+    return (con.execute(f"select golden_customer_id, {', '.join(PREDICTED)} from {PREDICTIONS_TABLE}").df()
+            .set_index("golden_customer_id").sort_index())
 
 
 @pytest.fixture
@@ -96,7 +103,7 @@ def test_a_run_within_the_interval_predicts_with_the_stored_fit_and_fits_nothing
     expected = closed_form_predictions(con, later)
     written = written_predictions(con)
     assert list(written.index) == list(expected.index)
-    for column in ("p_alive", "expected_purchases", "expected_order_value", "predicted_clv"):
+    for column in PREDICTED:
         np.testing.assert_array_equal(written[column].to_numpy(), expected[column].to_numpy(), err_msg=column)
     # a fresh fit on the new data would have moved the parameters: the reuse is what the test saw
     orders_now = con.execute(ORDERS_SQL, [later]).df()
@@ -147,7 +154,8 @@ def test_the_asset_reports_whether_it_refitted(tmp_path, monkeypatch):
     assert first["refitted"].value and first["fit_reason"].value == "no stored fit"
     assert not reused["refitted"].value and reused["fit_seconds"].value == 0
     assert reused["fitted_at"].value == first["fitted_at"].value and reused["fit_as_of"].value == AS_OF.isoformat()
-    assert set(reused["parameters"].value) == {"r", "alpha", "a", "b", "p", "q", "gamma"}
+    assert set(reused["parameters"].value) == {"r", "alpha", "a", "b", "p", "q", "gamma", "p_margin", "q_margin",
+                                               "gamma_margin"}
     assert reused["parameters"].value == first["parameters"].value
     assert requested["refitted"].value and requested["fitted_at"].value > first["fitted_at"].value
 

@@ -305,6 +305,41 @@ def test_order_economics_and_margin_clv(built, truth):
     assert counted["shipping_net"].gt(0).any() and counted["discounts_net"].gt(0).any()
 
 
+def test_the_margin_clv_prediction_reads_each_customers_order_margins(built, truth, pipeline_warehouse):
+    """The margin model's input per exactly resolved buyer is their contribution margin II per order, as
+    computed here: repeat purchases and the mean margin of the orders after the first. Only buyers whose
+    orders lie at least two days apart are checked, so that the Berlin order date and the UTC date of the
+    world agree on which orders are one purchase day."""
+    path, _ = pipeline_warehouse
+    with duckdb.connect(str(path), read_only=True) as con:
+        predicted = con.execute("select golden_customer_id, frequency, monetary_margin, predicted_margin_clv "
+                                "from marts.customer_clv_predictions").df().set_index("golden_customer_id")
+    _, _, kpis, _, _ = built
+    orders = truth["orders"]
+    by_person = {person: group.sort_values("day") for person, group in
+                 orders[orders["counted"] & orders["person"].notna()].groupby("person")}
+    checked = repeat_buyers = 0
+    for person, gid in truth["exact"].items():
+        mine = by_person.get(person)
+        if mine is None:
+            assert gid not in predicted.index and pd.isna(kpis.loc[gid, "predicted_margin_clv"]), gid
+            continue
+        days = list(mine["day"])
+        if any((later - earlier).days < 2 for earlier, later in zip(days, days[1:])):
+            continue
+        row = predicted.loc[gid]
+        repeat = [float(margin) for margin in mine["cm2"].iloc[1:]]
+        assert row["frequency"] == len(repeat), gid
+        assert row["monetary_margin"] == pytest.approx(np.mean(repeat) if repeat else 0.0, abs=1e-9), gid
+        assert kpis.loc[gid, "predicted_margin_clv"] == pytest.approx(row["predicted_margin_clv"], rel=1e-12), gid
+        checked += 1
+        repeat_buyers += bool(repeat)
+    assert checked > 500 and repeat_buyers > 100
+    # customers who lose money on their repeat orders exist here, and keep a negative prediction
+    assert (predicted["monetary_margin"] < 0).sum() > 0
+    assert (predicted.loc[predicted["monetary_margin"] < 0, "predicted_margin_clv"] < 0).all()
+
+
 def test_days_to_pay(built, truth):
     _, _, kpis, _, _ = built
     invoices = truth["invoices"]

@@ -203,7 +203,8 @@ survey_facts as (
 
 predictions as (
 
-    select golden_customer_id, p_alive, expected_purchases, expected_order_value, predicted_clv, horizon_months
+    select golden_customer_id, p_alive, expected_purchases, expected_order_value, predicted_clv,
+           expected_order_margin, predicted_margin_clv, horizon_months
     from {{ source('kpi_models', 'customer_clv_predictions') }}
 
 ),
@@ -292,6 +293,8 @@ joined as (
         p.expected_purchases as expected_purchases_horizon,
         p.expected_order_value,
         p.predicted_clv,
+        p.expected_order_margin,
+        p.predicted_margin_clv,
         p.horizon_months as prediction_horizon_months
 
     from customers c
