@@ -34,6 +34,7 @@ from .base import (MalformedRecord, Page, RequestStats, ResourceSpec, expect_rec
                    records_path, resource)
 from .errors import SourceError, SourceRequestError, SourceUnavailableError
 from .http import HttpClient, RequestPacer, Response
+from .paginators import LexwarePagePaginator
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PAGE_SIZE = 250
@@ -150,14 +151,13 @@ class AccountingClient:
         self.http.close()
 
     def _scan(self, path: str) -> Iterator[Page]:
-        page = 0
+        pager = LexwarePagePaginator(self.page_size)
         while True:
-            response = self.http.get(path, {"page": page, "size": self.page_size})
+            response = self.http.get(path, pager.arguments())
             records = expect_records(response.body, "content", "accounting", f"GET {path}")
             yield Page(records, None, response.content, records_path("content"))
-            if response.body.get("last", True) or not records:
+            if not pager.advance(response.body):
                 return
-            page += 1
 
     def _getter(self, resource: str) -> Callable[[Window, int, int, Part], Response]:
         path = _PATHS[resource]
@@ -200,13 +200,13 @@ def fetch_windowed(get: Callable[..., Response], spec: ResourceSpec, watermark: 
         window, part = pending.pop(0)
         rereads = 0
         while True:  # one pass over the window; repeated when its totalElements changes
-            first = get(window, 0, page_size, part)
+            first = get(window, 0, page_size, part)  # its totalElements decides whether the window is split
             total = first.body.get("totalElements", 0)
             if total > max_results:
                 pending[0:0] = _split(get, window, part, first.body.get("content") or [], spec, max_results, parts)
                 break
             changed = False
-            page_no = 0
+            pager = LexwarePagePaginator(page_size)
             response = first
             while True:
                 read_at = datetime.now(UTC)
@@ -221,10 +221,9 @@ def fetch_windowed(get: Callable[..., Response], spec: ResourceSpec, watermark: 
                         new_wm = day.isoformat()
                 yield Page(records, new_wm, response.content, records_path("content"),
                            future_after=read_at + future_tolerance)
-                if body.get("last", True) or not records:
+                if not pager.advance(body):
                     break
-                page_no += 1
-                response = get(window, page_no, page_size, part)
+                response = get(window, pager.page, pager.size, part)
                 if response.body.get("totalElements", 0) != total:
                     changed = True
                     break

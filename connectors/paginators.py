@@ -122,3 +122,30 @@ class ZendeskCursorPaginator:
             return False
         self.params["page[after]"] = after
         return True
+
+
+# --------------------------------------------------------------------------------------------------
+# accounting (Lexware Office)
+# --------------------------------------------------------------------------------------------------
+class LexwarePagePaginator:
+    """Lexware Office's numbered pages: `page` (0-based) and `size` ask for a page; the body is a Spring
+    page envelope (`content`, `last`, `totalElements`, ...) and the last page says `last: true`
+    (https://developers.lexware.io/docs/, "Paging of Resources"). A page without records ends the
+    scan too, so a source that never says `last` cannot loop. The date windows that keep a voucher
+    pull under the list's 10,000 results are the accounting connector's (`fetch_windowed`)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.page = 0
+
+    def arguments(self) -> dict[str, int]:
+        """The query of the next request."""
+        return {"page": self.page, "size": self.size}
+
+    def advance(self, body: Any) -> bool:
+        """Move past the page `body`; False when it was the last one."""
+        if not isinstance(body, dict) or body.get("last", True) or not body.get("content"):
+            return False
+        self.page += 1
+        return True
+

@@ -13,7 +13,7 @@ from connectors.accounting import (RESOURCES as ACC, VOUCHER_PARTS, berlin_day, 
                                    halve)
 from connectors.erp import keyset_domain
 from connectors.http import Response
-from connectors.paginators import GraphqlConnectionPaginator
+from connectors.paginators import GraphqlConnectionPaginator, LexwarePagePaginator
 from connectors.shop import refill_wait
 
 D = date.fromisoformat
@@ -233,3 +233,15 @@ def test_watermark_ignores_future_dated_records_and_pages_say_which_are():
     assert pages[0].records[-1] == future  # landed all the same
     assert pages[0].watermark == "2026-01-02"  # from the last record not after the clock
     assert before + timedelta(hours=1) <= pages[0].future_after <= datetime.now(timezone.utc) + timedelta(hours=1)
+
+
+def test_lexware_pages_advance_until_the_last_or_an_empty_page():
+    pager = LexwarePagePaginator(250)
+    assert pager.arguments() == {"page": 0, "size": 250}
+    assert pager.advance({"content": [{"id": 1}], "last": False})
+    assert pager.arguments() == {"page": 1, "size": 250}
+    assert not pager.advance({"content": [{"id": 2}], "last": True})
+    # a source that never says `last`, or an envelope without it, cannot keep the scan going
+    assert not LexwarePagePaginator(10).advance({"content": [], "last": False})
+    assert not LexwarePagePaginator(10).advance({"content": [{"id": 1}]})
+    assert not LexwarePagePaginator(10).advance(["not", "an", "envelope"])
