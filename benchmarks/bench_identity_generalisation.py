@@ -359,6 +359,25 @@ def evaluate_method(clustering: Clustering, truth: pd.DataFrame, records: pd.Dat
     return figures | {"seconds": round(clustering.seconds, 2), "details": clustering.details}
 
 
+def missed_pairs_by_cause(con: duckdb.DuckDBPyConnection, crosswalk: pd.DataFrame, truth: pd.DataFrame) -> dict:
+    """The true record pairs the project's crosswalk splits, by where they were lost: scored at or above
+    the threshold and then kept apart by the resolution's guards (a different first name, birthdays far
+    apart: what a household member looks like), or never scored that high (not blocked together, or
+    too little agreement)."""
+    keyed = truth.assign(record_key=truth["source_system"] + ":" + truth["source_record_id"].astype(str))
+    golden = dict(zip(crosswalk["source_system"] + ":" + crosswalk["source_record_id"].astype(str),
+                      crosswalk["golden_customer_id"]))
+    pairs = keyed.merge(keyed, on="person_id")
+    pairs = pairs[pairs["record_key_x"] < pairs["record_key_y"]]
+    split = pairs[pairs["record_key_x"].map(golden) != pairs["record_key_y"].map(golden)]
+    scored = {(min(l, r), max(l, r)) for l, r in con.execute(
+        f"select record_key_l, record_key_r from {MATCH_PAIRS_TABLE} where match_probability >= ?",
+        [THRESHOLD]).fetchall()}
+    vetoed = sum((l, r) in scored for l, r in zip(split["record_key_x"], split["record_key_y"]))
+    return {"true_pairs_split": len(split), "scored_then_kept_apart_by_guards": vetoed,
+            "never_scored_at_threshold": len(split) - vetoed}
+
+
 def prepare(name: str, warehouse: Path, args) -> tuple[pd.DataFrame, bool, dict]:
     """Build the identity input of data set `name` in `warehouse`: (truth, has certain links and households,
     facts about the data set)."""
@@ -396,7 +415,10 @@ def run_data_set(name: str, workdir: Path, args) -> dict:
             except Exception:  # noqa: BLE001 - a crash is a result of the benchmark: keep it and go on
                 report[method] = {"error": traceback.format_exc()}
                 continue
+            missed = missed_pairs_by_cause(con, clustering.crosswalk, truth) if method == "project" else None
         report[method] = evaluate_method(clustering, truth, household_records)
+        if missed:
+            report[method]["missed"] = missed
         report["records"], report["true_pairs"] = report[method]["records"], report[method]["true_pairs"]
     return report
 
@@ -448,6 +470,9 @@ def main() -> int:
                                                                                 "error")}
                                          for m in METHODS}, default=str), file=sys.stderr, flush=True)
     print(markdown_table(reports))
+    print("\nTrue pairs the project splits, by cause:")
+    for report in reports:
+        print(f"- {report['data_set']}: {json.dumps(report.get('project', {}).get('missed'))}")
     if args.json:
         Path(args.json).write_text(json.dumps({"threshold": THRESHOLD, "cpus": os.cpu_count(), "data_sets": reports},
                                               indent=2, default=str))
