@@ -22,11 +22,10 @@ FEBRL -> identity input (`int_customer_records` columns), through the project's 
 street = `normalize_street(address_1 || ' ' || street_number)` (street before number, as German
 addresses are written; `address_2` is a building or unit name, like the shop's second address line
 which staging also leaves out); birthday = `safe_date` of `date_of_birth` read as YYYYMMDD (an
-impossible date such as 19560231, or one before 1900 or in the future, is null). The postcode is
-the one field not run through its macro: `normalize_postcode` accepts German five-digit codes only
-and would null every Australian four-digit one, so it is kept when it is four digits. FEBRL as
-shipped has no phone number and no e-mail (so phones and e-mails are null); `soc_sec_id` is left out,
-as the identity input has no national id.
+impossible date such as 19560231, or one before 1900 or in the future, is null); the
+postcode by `normalize_postcode` as an Australian one (kept as written: the four-digit codes). FEBRL
+as shipped has no phone number and no e-mail (so phones and e-mails are null); `soc_sec_id` is left
+out, as the identity input has no national id.
 
 Methods, each clustering every record of the identity input:
 - **project**: `predict_pairs` (trained without labels) + `resolve` (guards, clustering), as the
@@ -71,7 +70,7 @@ TODAY = date(2026, 11, 20)
 THRESHOLD = 0.9
 FEBRL_SETS = ("febrl1", "febrl2", "febrl3", "febrl4")
 WORLD_SETS = {"world_x1": 1.0, "world_x2": 2.0, "world_x0.5": 0.5, "world_no_email": 1.0}
-MACRO_FILES = ("fold_name.sql", "normalize_street.sql", "safe_date.sql", "split_name.sql")
+MACRO_FILES = ("fold_name.sql", "normalize_postcode.sql", "normalize_street.sql", "safe_date.sql", "split_name.sql")
 # the columns the matching, the guards and the evaluation read (MATCH_COLUMNS and more)
 INPUT_COLUMNS = ["record_key", "source_system", "source_record_id", "is_collective_contact", "first_name_folded",
                  "first_initial", "last_name_folded", "email_normalized", "email_local", "mobile_e164",
@@ -121,7 +120,7 @@ def febrl_input_sql(raw: str) -> str:
                    null::varchar as mobile_e164, null::varchar as landline_e164, null::varchar as phone_e164,
                    {m.safe_date(dob, max_date=TODAY.isoformat())} as birthday,
                    {street} as street_normalized,
-                   case when regexp_full_match(trim(postcode), '[0-9]{{4}}') then trim(postcode) end as postcode
+                   {m.normalize_postcode('postcode', "'AU'")} as postcode
             from {raw}
         )
         select *, year(birthday) as birth_year,

@@ -89,7 +89,7 @@ final as (
         street,
         {{ normalize_street('street') }} as street_normalized,
         zip,
-        {{ normalize_postcode('zip') }} as postcode,
+        {{ normalize_postcode('zip', 'country_code') }} as postcode,
         city,
         country_code,
         note,

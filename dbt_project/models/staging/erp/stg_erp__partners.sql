@@ -95,7 +95,7 @@ final as (
         {{ normalize_street('street') }} as street_normalized,
         street2,
         zip,
-        {{ normalize_postcode('zip') }} as postcode,
+        {{ normalize_postcode('zip', erp_country_code('country_name')) }} as postcode,
         city,
         country_id,
         country_name,

@@ -73,7 +73,7 @@ normalized as (
         {{ email_is_invalid('email') }} as email_is_invalid,
         {{ normalize_phone_de('phone') }} as phone_e164,
         {{ normalize_street('street') }} as street_normalized,
-        {{ normalize_postcode('zip') }} as postcode,
+        {{ normalize_postcode('zip', 'country_code') }} as postcode,
         {{ safe_date('birthday_raw') }} as birthday,
         {{ date_is_invalid('birthday_raw') }} as birthday_is_invalid,
         {{ extract_erp_customer_ref('tags') }} as erp_customer_ref,

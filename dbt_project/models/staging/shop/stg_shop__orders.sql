@@ -99,9 +99,9 @@ final as (
         {{ normalize_email('email') }} as email_normalized,
         cancelled_at is not null as is_cancelled,
         {{ normalize_street('billing_street') }} as billing_street_normalized,
-        {{ normalize_postcode('billing_zip') }} as billing_postcode,
+        {{ normalize_postcode('billing_zip', 'billing_country_code') }} as billing_postcode,
         {{ normalize_street('shipping_street') }} as shipping_street_normalized,
-        {{ normalize_postcode('shipping_zip') }} as shipping_postcode,
+        {{ normalize_postcode('shipping_zip', 'shipping_country_code') }} as shipping_postcode,
         cast(total_price - coalesce(total_tax, 0) as decimal(18, 2)) as total_price_net
 
     from renamed
