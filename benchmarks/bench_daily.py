@@ -70,6 +70,12 @@ def landed_by_last_sync(warehouse: Path) -> int:
         ).fetchone()[0]
 
 
+def report_phase(phase: str, figures: dict) -> None:
+    """The figures of a finished phase on stderr at once: a 1M run takes over an hour, and a run stopped
+    before its end still leaves what it measured."""
+    print(json.dumps({"phase": phase, **figures[phase]}), file=sys.stderr, flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=20_000)
@@ -89,11 +95,13 @@ def main() -> None:
         daily = args.workdir / "daily" / "c360.duckdb"
         figures["initial_run"] = run_everything(daily)
         figures["initial_run"]["records_landed"] = landed_by_last_sync(daily)
+        report_phase("initial_run", figures)
         advanced = requests.post(f"http://127.0.0.1:{port}/_admin/advance", params={"days": 1}, timeout=600)
         advanced.raise_for_status()
         figures["day_changed_records"] = sum(advanced.json()["changed"].values())
         figures["daily_run"] = run_everything(daily)
         figures["daily_run"]["records_landed"] = landed_by_last_sync(daily)
+        report_phase("daily_run", figures)
         figures["full_rebuild"] = run_everything(args.workdir / "full" / "c360.duckdb")
         figures["daily_over_full"] = round(figures["daily_run"]["seconds"] / figures["full_rebuild"]["seconds"], 2)
         figures["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2)
