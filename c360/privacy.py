@@ -59,6 +59,7 @@ PERSON_IDS: dict[str, str] = {
     "raw.shop_checkouts": "select checkout_id::varchar from marts.fct_checkouts where golden_customer_id = ?",
     "raw.helpdesk_tickets": "select ticket_id::varchar from marts.fct_tickets where golden_customer_id = ?",
     "raw.helpdesk_satisfaction_ratings": "select survey_response_id::varchar from marts.fct_survey_responses where golden_customer_id = ? and survey_type = 'csat'",
+    "raw.helpdesk_csat_survey_responses": "select survey_response_id::varchar from marts.fct_survey_responses where golden_customer_id = ? and survey_type = 'csat'",
     "raw.nps_responses": "select survey_response_id::varchar from marts.fct_survey_responses where golden_customer_id = ? and survey_type = 'nps'",
     # an ERP credit note and its lines belong to the partner it was issued to
     "raw.erp_credit_notes": (

@@ -360,7 +360,7 @@ def _future_dated(con: duckdb.DuckDBPyConnection, spec: ResourceSpec) -> tuple[i
     """The accepted records of the batch dated after their page's `future_after`: how many, and the
     first few as (id, change marker as written)."""
     future = f"""
-        select id, record->>'$.{spec.version_field}' as marker, page_no, position
+        select id, record->>'{spec.marker_path}' as marker, page_no, position
         from landing_accepted
         where _source_updated_at > future_after
     """
@@ -427,7 +427,7 @@ def _parse_records(con: duckdb.DuckDBPyConnection, spec: ResourceSpec, records_p
                 position,
                 record,
                 -- NULLs for a record that is not an object, which sends it to the Python check
-                json_extract(record, ['$.{spec.id_field}', '$.{spec.version_field}']) as id_and_marker
+                json_extract(record, ['$.{spec.id_field}', '{spec.marker_path}']) as id_and_marker
             from elements
         )
         select

@@ -21,10 +21,15 @@ from typing import Any, Callable, Iterator, Protocol
 from .errors import SourceError
 
 UTC = timezone.utc
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _SHOP_GID_RE = re.compile(r"^gid://shopify/[A-Za-z]+/([0-9]+)$")
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ERP_DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+# A ULID (https://github.com/ulid/spec): 26 characters of Crockford's base32, the first ten the creation
+# time in milliseconds. Zendesk's survey responses are keyed by them.
+_ULID_RE = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 class MalformedRecord(ValueError):
@@ -103,11 +108,26 @@ def _uuid_id(value: Any, field: str) -> str:
     return value
 
 
+def _ulid_id(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not _ULID_RE.match(value):
+        raise MalformedRecord(f"{field} is {_describe(value)}, expected a ULID (26 characters of Crockford base32)")
+    return value
+
+
+def ulid_time(value: str) -> datetime:
+    """The creation time a ULID carries (its first ten characters, milliseconds since the epoch)."""
+    millis = 0
+    for char in _ulid_id(value, "id")[:10]:
+        millis = millis * 32 + _CROCKFORD.index(char)
+    return datetime.fromtimestamp(millis / 1000, UTC)
+
+
 _ID_PARSERS: dict[str, Callable[[Any, str], str]] = {
     "shop": _shop_id,
     "erp": _int_id,
     "helpdesk": _int_id,
     "accounting": _uuid_id,
+    "ulid": _ulid_id,
 }
 
 
@@ -143,7 +163,12 @@ _SQL_SHOP_ID = (
     "when json_type({v}) = 'VARCHAR' and regexp_full_match({v}->>'$', 'gid://shopify/[A-Za-z]+/[0-9]+') "
     "then regexp_extract({v}->>'$', '([0-9]+)$', 1) end"
 )
-_SQL_ID = {"shop": _SQL_SHOP_ID, "erp": _SQL_INT_ID, "helpdesk": _SQL_INT_ID, "accounting": _SQL_UUID_ID}
+_SQL_ULID_ID = (
+    "case when json_type({v}) = 'VARCHAR' and regexp_full_match({v}->>'$', '[0-7][0-9A-HJKMNP-TV-Z]{{25}}') "
+    "then {v}->>'$' end"
+)
+_SQL_ID = {"shop": _SQL_SHOP_ID, "erp": _SQL_INT_ID, "helpdesk": _SQL_INT_ID, "accounting": _SQL_UUID_ID,
+           "ulid": _SQL_ULID_ID}
 _SQL_ERP_DATETIME = (
     "case when json_type({v}) = 'VARCHAR' and regexp_full_match({v}->>'$', '\\d{{4}}-\\d{{2}}-\\d{{2}} "
     "\\d{{2}}:\\d{{2}}:\\d{{2}}') then timezone('UTC', try_strptime({v}->>'$', '%Y-%m-%d %H:%M:%S')) end"
@@ -166,6 +191,17 @@ class ResourceSpec:
     table: str  # raw landing table: "shop_customers"
     id_field: str  # "id"
     version_field: str  # updated_at / write_date / version / updatedDate
+    # The id's kind when it is not the system's usual one ("ulid": Zendesk's survey responses).
+    id_kind: str | None = None
+    # A record without a change marker of its own is versioned by the newest `version_field` among the
+    # objects of its list `newest_of` (a survey response by its newest answer); an empty list gives
+    # the epoch (a response not answered yet).
+    newest_of: str | None = None
+
+    @property
+    def marker_path(self) -> str:
+        """The JSON path the landing extracts the change marker from (the list, with `newest_of`)."""
+        return f"$.{self.newest_of or self.version_field}"
 
     def record_id(self, record: Any) -> str:
         """The record's id as a string; MalformedRecord if it is missing or of the wrong kind."""
@@ -173,12 +209,14 @@ class ResourceSpec:
             raise MalformedRecord(f"record is {_describe(record)}, expected a JSON object")
         if self.id_field not in record:
             raise MalformedRecord(f"{self.id_field} is missing")
-        return _ID_PARSERS[self.system](record[self.id_field], self.id_field)
+        return _ID_PARSERS[self.id_kind or self.system](record[self.id_field], self.id_field)
 
     def record_version(self, record: Any) -> datetime | int:
         """The change marker: tz-aware UTC datetime, or int for version counters."""
         if not isinstance(record, dict):
             raise MalformedRecord(f"record is {_describe(record)}, expected a JSON object")
+        if self.newest_of is not None:
+            return self._newest_version(record)
         field = self.version_field
         if field not in record:
             field = _REST_MARKERS.get((self.system, field), field)
@@ -186,15 +224,34 @@ class ResourceSpec:
                 raise MalformedRecord(f"{self.version_field} is missing")
         return _version_parser(self.system, field)(record[field], field)
 
+    def _newest_version(self, record: dict) -> datetime:
+        items = record.get(self.newest_of)
+        if not isinstance(items, list):
+            raise MalformedRecord(f"{self.newest_of} is {_describe(items)}, expected a list")
+        newest = EPOCH
+        for i, item in enumerate(items):
+            field = f"{self.newest_of}[{i}].{self.version_field}"
+            if not isinstance(item, dict) or self.version_field not in item:
+                raise MalformedRecord(f"{field} is missing")
+            newest = max(newest, _version_parser(self.system, self.version_field)(item[self.version_field], field))
+        return newest
+
     def sql_id(self, value: str) -> str:
         """SQL giving the id (varchar) of the JSON value `value`, NULL where `record_id` may object."""
-        return _SQL_ID[self.system].format(v=value)
+        return _SQL_ID[self.id_kind or self.system].format(v=value)
 
     def sql_updated_at(self, value: str) -> str | None:
-        """SQL giving a timestamp marker as timestamptz (None for version counters), NULL where unsure."""
+        """SQL giving a timestamp marker as timestamptz (None for version counters), NULL where unsure.
+        `value` is the JSON at `marker_path`: with `newest_of`, the list whose newest marker counts."""
         if self.version_field == "version":
             return None
-        return (_SQL_ERP_DATETIME if self.system == "erp" else _SQL_ISO_OFFSET).format(v=value)
+        one = (_SQL_ERP_DATETIME if self.system == "erp" else _SQL_ISO_OFFSET)
+        if self.newest_of is None:
+            return one.format(v=value)
+        markers = f"list_transform(json_extract({value}, '$[*].{self.version_field}'), lambda m: {one.format(v='m')})"
+        # NULL (the Python check names the reason) unless every item has a marker that parses
+        return (f"case when json_type({value}) = 'ARRAY' and list_count({markers}) = json_array_length({value}) "
+                f"then coalesce(list_max({markers}), 'epoch'::timestamptz) end")
 
     def sql_version(self, value: str) -> str:
         """SQL giving the marker as one sortable integer (epoch microseconds or the counter), as `epoch_micros`."""
@@ -254,9 +311,9 @@ def last_valid(records: list, spec: ResourceSpec, not_after: datetime | None = N
     return None, None
 
 
-def resource(system: str, name: str, table: str, version_field: str) -> ResourceSpec:
+def resource(system: str, name: str, table: str, version_field: str, **options: Any) -> ResourceSpec:
     return ResourceSpec(system=system, name=name, key=f"{system}/{name}", table=table, id_field="id",
-                        version_field=version_field)
+                        version_field=version_field, **options)
 
 
 def records_path(key: str | None) -> str:

@@ -1,5 +1,7 @@
 """Helpdesk connector (Zendesk Support API): users and tickets by the cursor-based incremental
-exports, satisfaction ratings by the List Satisfaction Ratings endpoint (see `fetch_ratings`).
+exports, satisfaction ratings by the List Satisfaction Ratings endpoint (legacy CSAT, see
+`fetch_ratings`) and CSAT survey responses by List Survey Responses (the current CSAT with numeric
+ratings, see `fetch_survey_responses`). An account has one of the two CSATs active; both are read.
 
 Incremental exports: first run `start_time=0`, later runs resume where the previous run stopped; pages until
 `end_of_stream: true`. The resume point (watermark) is one of two kinds:
@@ -23,7 +25,7 @@ from typing import Iterator
 from c360.settings import DEFAULT_FUTURE_TOLERANCE, SourceCredentials
 
 from .base import (MalformedRecord, Page, RequestStats, ResourceSpec, expect_records, last_valid, parse_iso_offset,
-                   records_path, resource)
+                   records_path, resource, ulid_time)
 from .http import HttpClient
 from .paginators import ZendeskCursorPaginator
 
@@ -31,6 +33,10 @@ RESOURCES: dict[str, ResourceSpec] = {
     "users": resource("helpdesk", "users", "helpdesk_users", "updated_at"),
     "tickets": resource("helpdesk", "tickets", "helpdesk_tickets", "updated_at"),
     "satisfaction_ratings": resource("helpdesk", "satisfaction_ratings", "helpdesk_satisfaction_ratings", "updated_at"),
+    # A survey response has a ULID string id and no change marker of its own: it is versioned by its
+    # newest answer's `updated_at` (docs/source_protocol.md).
+    "csat_survey_responses": resource("helpdesk", "csat_survey_responses", "helpdesk_csat_survey_responses",
+                                      "updated_at", id_kind="ulid", newest_of="answers"),
 }
 INCREMENTAL_EXPORTS = ("users", "tickets")
 # NPS answers are no helpdesk resource: Zendesk has no NPS; they come from survey-tool exports (c360.nps_import).
@@ -40,6 +46,7 @@ RATINGS_PATH = "/api/v2/satisfaction_ratings"
 # their mind), and the list filters only by time of the rating, not by the time of the change. Zendesk
 # closes a solved ticket after at most 28 days, after which its rating can no longer change *(verify)*.
 RATINGS_LOOKBACK = timedelta(days=28)
+SURVEY_RESPONSES_PATH = "/api/v2/guide/survey_responses"
 
 # Zendesk refuses a start_time less than a minute old; one more minute covers a difference between its
 # clock and ours.
@@ -83,6 +90,31 @@ def last_created_at(records: list, read_at: datetime) -> str | None:
     return None
 
 
+def lookback_start(watermark: str | None) -> datetime | None:
+    """Where a creation-ordered list is read from again: `RATINGS_LOOKBACK` before the creation time
+    the watermark holds (never before the epoch); None (read everything) without one."""
+    if not watermark:
+        return None
+    try:
+        reached = parse_iso_offset(watermark, "watermark")
+    except MalformedRecord:
+        return None  # not a creation time (never written by this connector): read everything
+    return max(reached - RATINGS_LOOKBACK, datetime.fromtimestamp(0, UTC))
+
+
+def last_ulid_time(records: list, read_at: datetime) -> str | None:
+    """The creation time (ISO 8601, UTC) that the ULID id of the last survey response of a page carries,
+    of the last one created no later than `read_at`; None if no response qualifies."""
+    for record in reversed(records):
+        try:
+            created = ulid_time(record.get("id") if isinstance(record, dict) else None)
+        except MalformedRecord:
+            continue
+        if created <= read_at:
+            return created.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return None
+
+
 class HelpdeskClient:
     system = "helpdesk"
     resources = RESOURCES
@@ -97,8 +129,8 @@ class HelpdeskClient:
                                timeout=timeout, max_retries=max_retries, stats=self.stats)
 
     def fetch(self, resource: str, watermark: str | None) -> Iterator[Page]:
-        if resource == "satisfaction_ratings":
-            yield from self.fetch_ratings(watermark)
+        if resource in self.lists:
+            yield from self.lists[resource](self, watermark)
             return
         spec = self.resources[resource]
         path = f"/api/v2/incremental/{resource}/cursor.json"
@@ -120,6 +152,24 @@ class HelpdeskClient:
             cursor = after
             params = {"cursor": after}
 
+    def _creation_window(self, path: str, resource: str, params: dict, reached_by,
+                         watermark: str | None) -> Iterator[Page]:
+        """The pages of a creation-ordered list (cursor pagination) from `params` on; the watermark
+        moves to `reached_by(records, read_at)`, the creation time read so far."""
+        pager = ZendeskCursorPaginator(params)
+        standing = watermark
+        while True:
+            response = self.http.get(path, pager.arguments())
+            read_at = datetime.now(UTC)
+            body = response.body
+            records = expect_records(body, resource, "helpdesk", f"GET {path}")
+            reached = reached_by(records, read_at) or standing
+            yield Page(records, reached if reached != standing else None, response.content,
+                       records_path(resource), future_after=read_at + self.future_tolerance)
+            standing = reached
+            if not pager.advance(body):
+                return
+
     def fetch_ratings(self, watermark: str | None) -> Iterator[Page]:
         """`GET /api/v2/satisfaction_ratings` with cursor pagination, oldest rating first.
 
@@ -133,25 +183,29 @@ class HelpdeskClient:
         watermark). Offered and unoffered ratings are read too: staging treats them as no answer.
         """
         params: dict[str, object] = {}
-        if watermark:
-            try:
-                reached = parse_iso_offset(watermark, "watermark")
-                params["start_time"] = max(0, int((reached - RATINGS_LOOKBACK).timestamp()))
-            except MalformedRecord:
-                pass  # not a creation time (never written by this connector): read everything
-        pager = ZendeskCursorPaginator(params)
-        standing = watermark
-        while True:
-            response = self.http.get(RATINGS_PATH, pager.arguments())
-            read_at = datetime.now(UTC)
-            body = response.body
-            records = expect_records(body, "satisfaction_ratings", "helpdesk", f"GET {RATINGS_PATH}")
-            reached = last_created_at(records, read_at) or standing
-            yield Page(records, reached if reached != standing else None, response.content,
-                       records_path("satisfaction_ratings"), future_after=read_at + self.future_tolerance)
-            standing = reached
-            if not pager.advance(body):
-                return
+        start = lookback_start(watermark)
+        if start is not None:
+            params["start_time"] = int(start.timestamp())
+        yield from self._creation_window(RATINGS_PATH, "satisfaction_ratings", params, last_created_at, watermark)
+
+    def fetch_survey_responses(self, watermark: str | None) -> Iterator[Page]:
+        """`GET /api/v2/guide/survey_responses` (List Survey Responses), oldest first (`sort=id`: the
+        ids are ULIDs, which begin with their creation time), cursor pagination.
+
+        The only time filter, `filter[created_at_start]` (Unix milliseconds), bounds the response's
+        creation; a response changes when its answers do (a requester edits it until `expires_at`).
+        As for the legacy ratings, the watermark is the creation time reached (the ULID's time of the
+        last response read) and the next run starts `RATINGS_LOOKBACK` before it; the landing upserts
+        by id and keeps the version with the newest answer.
+        """
+        params: dict[str, object] = {"sort": "id"}
+        start = lookback_start(watermark)
+        if start is not None:
+            params["filter[created_at_start]"] = int(start.timestamp() * 1000)
+        yield from self._creation_window(SURVEY_RESPONSES_PATH, "survey_responses", params, last_ulid_time,
+                                         watermark)
+
+    lists = {"satisfaction_ratings": fetch_ratings, "csat_survey_responses": fetch_survey_responses}
 
     def close(self) -> None:
         self.http.close()

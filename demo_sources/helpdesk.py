@@ -416,6 +416,7 @@ HELPDESK_MAX_PAGE = 1000
 _HELPDESK_PATH = re.compile(r"api/v2/incremental/(users|tickets)/cursor\.json")
 _RATINGS_PATH = re.compile(r"api/v2/satisfaction_ratings(\.json)?")
 RATINGS_MAX_PAGE = 100
+_SURVEY_RESPONSES_PATH = re.compile(r"api/v2/guide/survey_responses(\.json)?")
 # The `score` filter of List Satisfaction Ratings: which scores it keeps, and whether a comment must be
 # there (True), absent (False) or either (None).
 _SCORE_FILTERS: dict[str, tuple[frozenset, bool | None]] = {
@@ -449,6 +450,10 @@ class HelpdeskApi:
             if method != "GET":
                 raise ApiError(405, "Method not allowed", code="MethodNotAllowed")
             return self._satisfaction_ratings(params, base)
+        if _SURVEY_RESPONSES_PATH.fullmatch(rest):
+            if method != "GET":
+                raise ApiError(405, "Method not allowed", code="MethodNotAllowed")
+            return self._survey_responses(params, base)
         match = _HELPDESK_PATH.fullmatch(rest)
         if not match:
             raise ApiError(404, "The page you were looking for doesn't exist", code="InvalidEndpoint")
@@ -576,3 +581,67 @@ class HelpdeskApi:
         if wanted is None:
             return end - start
         return sum(_rating_matches(orjson.loads(raw), *wanted) for raw in view.encoded(slice(start, end)))
+
+    def _survey_responses(self, params: dict, base: str) -> Response:
+        """List Survey Responses (`GET /api/v2/guide/survey_responses`): sorted by id (a ULID, so by
+        creation), `filter[created_at_start|end]` on the creation time (Unix milliseconds, inclusive),
+        `filter[responder_ids]` and `filter[subject_zrns]` (comma-separated), cursor pagination
+        (`page[size]` at most 100, `page[after]`; `meta.has_more`, `meta.after_cursor`). The generated
+        world's account runs the legacy CSAT, so only a replay directory fills this list; the demo
+        sorts ascending only (`sort=id`, the default) and answers 400 to `-id`."""
+        view = self.stores["helpdesk/csat_survey_responses"].view()
+        if params.get("sort", "id") != "id":
+            raise self._helpdesk_param_error("sort", "is not supported by the demo helpdesk (only id)")
+        bounds = []
+        for name in ("filter[created_at_start]", "filter[created_at_end]"):
+            raw = params.get(name)
+            try:
+                bounds.append(None if raw in (None, "") else int(raw) * 1000)
+            except ValueError:
+                raise self._helpdesk_param_error(name, "must be a unix timestamp in milliseconds") from None
+        start = 0 if bounds[0] is None else view.marker_left(bounds[0])
+        end = len(view) if bounds[1] is None else view.marker_right(bounds[1] + 999)
+        size = _int_param(params, "page[size]", RATINGS_MAX_PAGE, 1, RATINGS_MAX_PAGE, self._helpdesk_param_error)
+        if params.get("page[after]"):
+            after = _unb64(params["page[after]"])
+            if not isinstance(after, dict) or not isinstance(after.get("m"), int) or not isinstance(after.get("i"), str):
+                raise ApiError(400, "page[after] is invalid", code="InvalidPaginationParameter")
+            start = max(start, view.position_after(after["m"], after["i"].encode()))
+        wanted = _response_filter(params)
+        positions, records, more = [], [], False
+        for pos in range(start, max(start, end)):
+            raw = view.encoded(slice(pos, pos + 1))[0]
+            if wanted is not None and not wanted(orjson.loads(raw)):
+                continue
+            if len(records) == size:
+                more = True
+                break
+            positions.append(pos)
+            records.append(bytes(raw))
+        after = None
+        if positions:
+            last = positions[-1]
+            after = _b64({"m": int(view.marker[last]), "i": bytes(view.ids[last]).decode()})
+        query = {k: v for k, v in params.items() if k != "page[after]"}
+        body = {"survey_responses": [orjson.Fragment(r) for r in records],
+                "meta": {"has_more": more, "after_cursor": after, "before_cursor": None},
+                "links": {"next": f"{base}/api/v2/guide/survey_responses?{urlencode({**query, 'page[after]': after})}"
+                          if more else None, "prev": None}}
+        return Response(200, orjson.dumps(body), "application/json; charset=utf-8")
+
+
+def _response_filter(params: dict):
+    """The predicate of `filter[responder_ids]` / `filter[subject_zrns]` (None: no filter)."""
+    responders = {v for v in (params.get("filter[responder_ids]") or "").split(",") if v}
+    zrns = {v for v in (params.get("filter[subject_zrns]") or "").split(",") if v}
+    if not responders and not zrns:
+        return None
+
+    def wanted(record) -> bool:
+        if not isinstance(record, dict):
+            return False
+        if responders and str(record.get("responder_id")) not in responders:
+            return False
+        return not zrns or bool(zrns & set(record.get("subject_zrns") or []))
+
+    return wanted

@@ -21,6 +21,10 @@ from .accounting import payments_from_legacy
 from .helpdesk import nps_from_legacy, ratings_from_legacy
 from .world import RESOURCE_KEYS, TRUTH_COLUMNS, _no_gc
 
+# Resources a replay directory may hold beyond the generated world's: CSAT survey responses (the
+# generated account runs Zendesk's legacy CSAT; a replay of an account on the current CSAT brings them).
+REPLAY_KEYS = RESOURCE_KEYS + ("helpdesk/csat_survey_responses",)
+
 _MARKERS = {"shop": "updated_at", "erp": "write_date", "helpdesk": "updated_at", "accounting": "updatedDate",
             "nps": "responded_at"}
 
@@ -61,6 +65,8 @@ def _parse_marker(system: str, value) -> dt.datetime | None:
 class ReplayWorld:
     """A world read from a replay directory: the read interface of GeneratedWorld, without a clock."""
 
+    resource_keys = REPLAY_KEYS
+
     def __init__(self, data_dir: Path):
         self.data_dir = Path(data_dir)
         if not self.data_dir.is_dir():
@@ -80,7 +86,7 @@ class ReplayWorld:
             self._truth = pd.DataFrame({c: pd.Series(dtype=str) for c in TRUTH_COLUMNS})
 
     def _load(self, latest: dt.datetime | None) -> dt.datetime | None:
-        for key in RESOURCE_KEYS:
+        for key in REPLAY_KEYS:
             recs, latest = self._read_jsonl(key, latest)
             if key == "accounting/payments" and recs:
                 # the earlier layout held one row per payment; the payments resource holds one per voucher
@@ -125,18 +131,18 @@ class ReplayWorld:
         return recs, latest
 
     def count(self, key: str) -> int:
-        if key not in RESOURCE_KEYS:
+        if key not in REPLAY_KEYS:
             raise KeyError(key)
         return len(self._records[key])
 
     def iter_records(self, key: str) -> Iterator[dict]:
-        if key not in RESOURCE_KEYS:
+        if key not in REPLAY_KEYS:
             raise KeyError(key)
         for batch in self.iter_record_batches(key, 5_000):
             yield from batch
 
     def iter_record_batches(self, key: str, batch_size: int = 50_000) -> Iterator[list[dict]]:
-        if key not in RESOURCE_KEYS:
+        if key not in REPLAY_KEYS:
             raise KeyError(key)
         recs = self._records[key]
         for a in range(0, len(recs), batch_size):

@@ -34,6 +34,7 @@ RESOURCE_KEYS = (
     "helpdesk/users",
     "helpdesk/tickets",
     "helpdesk/satisfaction_ratings",
+    "helpdesk/csat_survey_responses",
     "accounting/contacts",
     "accounting/vouchers",
     "accounting/payments",
@@ -54,10 +55,15 @@ MARKER_FIELD: dict[str, str | None] = {
     "helpdesk/tickets": "updated_at",
     # Zendesk lists ratings in the order they were created and filters `start_time` on that time
     "helpdesk/satisfaction_ratings": "created_at",
+    # Zendesk lists survey responses by id, a ULID, which begins with the response's creation time (the
+    # time `filter[created_at_start]` bounds): the store sorts them by that time, read from the id
+    "helpdesk/csat_survey_responses": "id",
     "accounting/contacts": None,
     "accounting/vouchers": "updatedDate",
     "accounting/payments": "updatedDate",
 }
+
+STRING_ID_KEYS = frozenset({"helpdesk/csat_survey_responses"})
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # Ids given to records without a usable id sort after every real id at the same change marker.
@@ -97,6 +103,20 @@ def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
     yoe = y - era * 400
     doy = (153 * ((m + 9) % 12) + 2) // 5 + d - 1
     return era * 146_097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719_468
+
+
+_CROCKFORD = {char: value for value, char in enumerate("0123456789ABCDEFGHJKMNPQRSTVWXYZ")}
+
+
+def ulid_micros(value: object, now_us: Callable[[], int]) -> int:
+    """The creation time a ULID id carries, in epoch microseconds; the clock's time for anything else
+    (a malformed record sorts last, as with an unparsable marker)."""
+    if isinstance(value, str) and len(value) == 26 and all(char in _CROCKFORD for char in value):
+        millis = 0
+        for char in value[:10]:
+            millis = millis * 32 + _CROCKFORD[char]
+        return millis * 1000
+    return now_us()
 
 
 def parse_markers(values: list) -> tuple[np.ndarray, np.ndarray]:
@@ -274,7 +294,7 @@ class ResourceStore:
         self.key = key
         self.system, self.resource = key.split("/", 1)
         self.marker_field = MARKER_FIELD.get(key, "updated_at")
-        self.string_ids = self.system == "accounting"
+        self.string_ids = self.system == "accounting" or key in STRING_ID_KEYS
         self._now_us = now_us
         self._lock = threading.RLock()
         self._bool_cols = _BOOL_COLUMNS.get(key, {})
@@ -418,6 +438,8 @@ class ResourceStore:
         if self.marker_field is None:
             return np.zeros(len(objects), np.int64)
         field = self.marker_field
+        if field == "id":
+            return np.array([ulid_micros(r.get("id"), self._now_us) for r in objects], np.int64)
         markers, ok = parse_markers([r.get(field) for r in objects])
         if not ok.all():
             now = None

@@ -67,6 +67,9 @@ def _email_addresses(rng, fi: np.ndarray, li: np.ndarray, birth: np.ndarray) -> 
 class GeneratedWorld(ShopWorld, ErpWorld, HelpdeskWorld, AccountingWorld):
     """A generated world: read interface shared with ``replay.ReplayWorld`` plus ``advance_day``."""
 
+    # The resources it holds: its helpdesk account runs Zendesk's legacy CSAT, so no CSAT survey responses.
+    resource_keys = RESOURCE_KEYS
+
     def __init__(self, persons: int, seed: int, today: dt.date | None = None, dirt: DirtRates | None = None):
         if persons < 1:
             raise ValueError("persons must be >= 1")

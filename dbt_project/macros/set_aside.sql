@@ -24,6 +24,7 @@
         'helpdesk_users': [bad_id_reason()],
         'helpdesk_tickets': [bad_id_reason(), implausible_date_reason('created_at')],
         'helpdesk_satisfaction_ratings': [bad_id_reason(), implausible_date_reason('created_at')],
+        'helpdesk_csat_survey_responses': [],
         'nps_responses': [implausible_date_reason('responded_at')],
         'accounting_contacts': [],
         'accounting_vouchers': [implausible_date_reason('voucherDate')],

@@ -13,13 +13,13 @@ SPECS = {s.key: s for s in ALL_RESOURCES}
 UTC = timezone.utc
 
 
-def test_all_fifteen_resources():
+def test_all_sixteen_resources():
     """The API resources of the four systems; NPS answers are a file import (c360.nps_import), not one."""
-    assert len(ALL_RESOURCES) == 15
+    assert len(ALL_RESOURCES) == 16
     assert {s.table for s in ALL_RESOURCES} == {
         "shop_customers", "shop_orders", "shop_checkouts", "erp_partners", "erp_sale_orders",
         "erp_sale_order_lines", "erp_products", "erp_credit_notes", "erp_credit_note_lines", "helpdesk_users",
-        "helpdesk_tickets", "helpdesk_satisfaction_ratings", "accounting_contacts", "accounting_vouchers",
+        "helpdesk_tickets", "helpdesk_satisfaction_ratings", "helpdesk_csat_survey_responses", "accounting_contacts", "accounting_vouchers",
         "accounting_payments"}
     for s in ALL_RESOURCES:
         assert s.key == f"{s.system}/{s.name}"

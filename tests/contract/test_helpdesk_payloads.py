@@ -5,8 +5,10 @@ Satisfaction Ratings endpoint with the published records (tests/contract/payload
 in its README): three end users; four tickets with the channels `web`, `voice` (a voicemail) and
 `sample_ticket` and the embedded ratings `good`, `offered` and `unoffered`; five satisfaction ratings
 (the API reference's two `good` ones, one changed after it was created, and three `offered` ones of a
-test account with null assignee and group). Every record must reach staging with names, e-mails,
-channels, ratings and dates intact.
+test account with null assignee and group); five CSAT survey responses of the current CSAT (List
+Survey Responses: ULID ids, the responder and ticket ids as strings, numeric and emoji ratings with
+their category, a skipped rating, a rating changed two days later, comments). Every record must reach
+staging with names, e-mails, channels, ratings and dates intact.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import pandas as pd
 import pytest
 
 from c360.settings import SourceCredentials
-from connectors.helpdesk import HelpdeskClient
+from c360.raw_store import land_resource
+from connectors.base import ulid_time
+from connectors.helpdesk import RATINGS_LOOKBACK, HelpdeskClient
 from tests.contract.conftest import VendorHandler, land_and_stage, load_payload, serving
 
 CREDS = SourceCredentials.from_env()
@@ -40,6 +44,8 @@ EXPORTS = {"users": USERS, "tickets": TICKETS}
 RATINGS = sorted(load("satisfaction_ratings_docs_example.json")["satisfaction_ratings"]
                  + load("sandbox_satisfaction_ratings_offered.json"), key=lambda r: (r["created_at"], r["id"]))
 RATINGS_PAGE = 2  # fewer than the asked page[size], so that the cursor is followed
+SURVEY_RESPONSES = load("csat_survey_responses.json")["survey_responses"]  # sorted by id, as `sort=id` asks
+SURVEY_QUERIES: list[dict] = []  # the queries of List Survey Responses, as received
 
 
 class Zendesk(VendorHandler):
@@ -54,6 +60,8 @@ class Zendesk(VendorHandler):
         url = urlsplit(self.path)
         if url.path in ("/api/v2/satisfaction_ratings", "/api/v2/satisfaction_ratings.json"):
             return self.ratings(parse_qs(url.query))
+        if url.path == "/api/v2/guide/survey_responses":
+            return self.survey_responses(parse_qs(url.query))
         resource = url.path.removeprefix("/api/v2/incremental/").removesuffix("/cursor.json")
         if resource not in EXPORTS:
             return self.send_json(404, {"error": "InvalidEndpoint", "description": "Not found"})
@@ -80,12 +88,29 @@ class Zendesk(VendorHandler):
                                               "prev": None}})
 
 
+    def survey_responses(self, query: dict) -> None:
+        """List Survey Responses with the Help Center cursor envelope; `page[after]` is the index of the
+        next response here; `filter[created_at_start]` (ms) keeps the responses whose ULID id says they
+        were created then or later."""
+        SURVEY_QUERIES.append(query)
+        if query.get("sort") != ["id"] or "page[size]" not in query:
+            return self.send_json(400, {"error": "sort=id and cursor pagination expected"})
+        since = int(query.get("filter[created_at_start]", ["0"])[0])
+        listed = [r for r in SURVEY_RESPONSES if ulid_time(r["id"]).timestamp() * 1000 >= since]
+        start = int(query.get("page[after]", ["0"])[0])
+        more = start + RATINGS_PAGE < len(listed)
+        return self.send_json(200, {"survey_responses": listed[start:start + RATINGS_PAGE],
+                                    "meta": {"has_more": more, "after_cursor": str(start + RATINGS_PAGE),
+                                             "before_cursor": None}})
+
+
 @pytest.fixture(scope="module")
 def staged(tmp_path_factory):
     path = tmp_path_factory.mktemp("contract") / "warehouse.duckdb"
     with serving(Zendesk) as url:
-        stats, results = land_and_stage(path, HelpdeskClient(url, CREDS), ("users", "tickets", "satisfaction_ratings"),
-                                        "helpdesk")
+        stats, results = land_and_stage(
+            path, HelpdeskClient(url, CREDS), ("users", "tickets", "satisfaction_ratings", "csat_survey_responses"),
+            "helpdesk")
     con = duckdb.connect(str(path), read_only=True)
     yield con, stats, results
     con.close()
@@ -98,6 +123,8 @@ def test_every_published_record_lands_and_nothing_is_quarantined(staged):
     assert stats["tickets"].new == len(TICKETS) == 4
     assert stats["satisfaction_ratings"].new == len(RATINGS) == 5
     assert stats["satisfaction_ratings"].pages == 3
+    assert stats["csat_survey_responses"].new == len(SURVEY_RESPONSES) == 5
+    assert stats["csat_survey_responses"].pages == 3
     assert all(s.quarantined == 0 for s in stats.values())
 
 
@@ -144,3 +171,51 @@ def test_satisfaction_ratings_keep_scores_people_and_dates(staged):
         assert (pd.isna(row["is_satisfied"]) if r["score"] == "offered" else bool(row["is_satisfied"]) == (r["score"] == "good"))
     changed = got.loc[120447]
     assert changed["updated_at"] > changed["created_at"]  # the published example changed a day after it was given
+
+
+def test_csat_survey_responses_keep_ratings_categories_tickets_and_times(staged):
+    con = staged[0]
+    got = con.execute("select * from staging.stg_helpdesk__csat_survey_responses").df().set_index("survey_response_id")
+    assert set(got.index) == {r["id"] for r in SURVEY_RESPONSES}
+    for r in SURVEY_RESPONSES:
+        row = got.loc[r["id"]]
+        assert row["ticket_id"] == int(r["subjects"][0]["id"]) and row["responder_id"] == int(r["responder_id"])
+        csat = [a for a in r["answers"] if a["question"].get("sub_type") == "customer_satisfaction"]
+        rated = [a for a in csat if a["type"] == "rating_scale"]
+        assert bool(row["is_received"]) == bool(rated), r["id"]
+        if rated:
+            assert row["rating"] == rated[0]["rating"] and row["rating_category"] == rated[0]["rating_category"]
+            assert bool(row["is_satisfied"]) == (rated[0]["rating_category"] == "good")
+            assert row["answered_at"] == pd.Timestamp(rated[0]["created_at"])
+            assert row["updated_at"] == pd.Timestamp(rated[0]["updated_at"])
+        else:
+            assert pd.isna(row["rating"]) and pd.isna(row["is_satisfied"])
+        comments = [a["value"] for a in r["answers"] if a["type"] == "open_ended"]
+        assert (row["comment"] == " ".join(comments)) if comments else pd.isna(row["comment"])
+    assert set(got["question_type"].dropna()) == {"rating_scale_numeric", "rating_scale_emoji"}
+    # the landed version is the one with the newest answer (the bad rating changed two days later)
+    version = con.execute("select _source_updated_at from raw.helpdesk_csat_survey_responses where id = ?",
+                          ["01M4JGRSD87QK2M4XV1B8C3D9E"]).fetchone()[0]
+    assert version == pd.Timestamp("2026-10-12T17:45:30.118Z")
+
+
+def test_a_later_read_of_survey_responses_starts_the_look_back_before_the_last_creation(staged, tmp_path):
+    """The first read takes every response (no time filter); the next one asks from the creation time of
+    the last response read minus the look-back, in milliseconds, and re-reads nothing it must not."""
+    first = [q for q in SURVEY_QUERIES if "page[after]" not in q]
+    assert first and "filter[created_at_start]" not in first[0]
+    SURVEY_QUERIES.clear()
+    path = tmp_path / "again.duckdb"
+    with serving(Zendesk) as url, duckdb.connect(str(path)) as con:
+        from c360.raw_store import ensure_raw_schema
+        from connectors import ALL_RESOURCES
+
+        ensure_raw_schema(con, ALL_RESOURCES)
+        client = HelpdeskClient(url, CREDS)
+        land_resource(con, client, "csat_survey_responses")
+        again = land_resource(con, client, "csat_survey_responses")
+        client.close()
+    last_created = ulid_time(SURVEY_RESPONSES[-1]["id"])
+    asked = int(SURVEY_QUERIES[-1]["filter[created_at_start]"][0])
+    assert asked == int((last_created - RATINGS_LOOKBACK).timestamp() * 1000)
+    assert again.new == 0 and again.updated == 0 and again.quarantined == 0

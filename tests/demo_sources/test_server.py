@@ -23,7 +23,8 @@ from demo_sources.accounting import SALES_VOUCHER_TYPES, payment_response
 from demo_sources.faults import PROFILES, FaultProfile, Throttle
 from demo_sources.server import SourceServer
 from demo_sources.testing import auth_headers
-from demo_sources.store import RESOURCE_KEYS, parse_marker
+from demo_sources.store import RESOURCE_KEYS as STORE_KEYS
+from demo_sources.store import parse_marker
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
@@ -63,6 +64,9 @@ MARKER = {
 
 RATING_SCORES = ("offered", "good", "bad", "unoffered")
 RATINGS_KEY = "helpdesk/satisfaction_ratings"
+# CSAT survey responses come only from a replay (the generated account runs the legacy CSAT): their own
+# test below serves them from one.
+RESOURCE_KEYS = tuple(key for key in STORE_KEYS if key != "helpdesk/csat_survey_responses")
 
 
 class FakeWorld:
@@ -891,5 +895,60 @@ def test_the_nps_answers_are_a_csv_export_written_at_start_and_after_every_day(t
         assert changed["nps/responses"] == len(after) - len(rows) == 1  # one answer a day
         assert {r["response_id"] for r in rows} < {r["response_id"] for r in after}
         assert not list((tmp_path / "nps").glob("*.partial"))
+    finally:
+        srv.shutdown()
+
+
+def test_helpdesk_csat_survey_responses_from_a_replay_sorted_by_ulid_windowed_and_paged(tmp_path):
+    """List Survey Responses of a replayed account on the current CSAT: every response once, sorted by id
+    (its ULID, so by creation), `filter[created_at_start|end]` in milliseconds on the creation time the
+    ULID carries (inclusive), `filter[responder_ids]`, cursor pages; the connector reads the same list."""
+    from connectors.base import ulid_time
+    from connectors.helpdesk import HelpdeskClient
+    from demo_sources.replay import load_replay
+
+    crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    rng = random.Random(7)
+
+    def ulid(millis: int) -> str:
+        head = "".join(crockford[(millis >> (5 * i)) & 31] for i in range(9, -1, -1))
+        return head + "".join(rng.choice(crockford) for _ in range(16))
+
+    start_ms = int((NOW - timedelta(days=30)).timestamp() * 1000)
+    responses = [{"id": ulid(start_ms + (i // 3) * 3_600_000), "responder_id": str(1000 + i % 7),
+                  "subjects": [{"id": str(i), "type": "ticket", "zrn": f"zen:ticket:{i}"}],
+                  "subject_zrns": [f"zen:ticket:{i}"], "answers": []} for i in range(250)]
+    rng.shuffle(responses)
+    (tmp_path / "helpdesk").mkdir()
+    (tmp_path / "helpdesk" / "csat_survey_responses.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in responses))
+    srv = SourceServer(load_replay(tmp_path), port=0, credentials=CREDS).start()
+    try:
+        fetcher = Fetcher(srv)
+
+        def listed(**params) -> list[str]:
+            ids, params = [], {"page[size]": 100, **params}
+            while True:
+                _, body = fetcher.call("GET", "helpdesk", "/api/v2/guide/survey_responses", params=params)
+                ids += [r["id"] for r in body["survey_responses"]]
+                if not body["meta"]["has_more"]:
+                    return ids
+                params["page[after]"] = body["meta"]["after_cursor"]
+
+        ordered = sorted(r["id"] for r in responses)
+        assert listed() == listed(sort="id") == ordered
+        lo, hi = ulid_time(ordered[30]), ulid_time(ordered[200])
+        in_ms = {"filter[created_at_start]": int(lo.timestamp() * 1000), "filter[created_at_end]": int(hi.timestamp() * 1000)}
+        assert listed(**in_ms) == [i for i in ordered if lo <= ulid_time(i) <= hi]
+        assert listed(**{"filter[responder_ids]": "1003,1005"}) == sorted(
+            r["id"] for r in responses if r["responder_id"] in ("1003", "1005"))
+        for bad in ({"sort": "-id"}, {"filter[created_at_start]": "yesterday"}, {"page[size]": 101}, {"page[after]": "x"}):
+            response = fetcher.session.get(srv.url("helpdesk") + "/api/v2/guide/survey_responses", params=bad,
+                                           headers=fetcher.headers("helpdesk"))
+            assert response.status_code == 400, bad
+        client = HelpdeskClient(srv.url("helpdesk"), CREDS)
+        pages = list(client.fetch("csat_survey_responses", None))
+        client.close()
+        assert [r["id"] for page in pages for r in page.records] == ordered
+        assert pages[-1].watermark == ulid_time(ordered[-1]).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     finally:
         srv.shutdown()

@@ -81,6 +81,7 @@ def test_open_sets_warn_and_structure_blocks():
         ("raw_shop_orders", "financial_status"), ("raw_erp_sale_orders", "state"), ("raw_erp_credit_notes", "state"),
         ("raw_helpdesk_users", "role"), ("raw_helpdesk_tickets", "channel"), ("raw_helpdesk_tickets", "status"),
         ("raw_helpdesk_tickets", "rating"), ("raw_helpdesk_satisfaction_ratings", "score"),
+        ("raw_helpdesk_csat_survey_responses", "rating_category"),
         ("raw_accounting_vouchers", "voucher_type"), ("raw_accounting_vouchers", "voucher_status")}
     # beyond raw, one warning: a golden customer holding birthdays one typo apart (the guards merge those)
     assert {(s.name, e.type, e.column) for s in load_suites() for e in s.expectations

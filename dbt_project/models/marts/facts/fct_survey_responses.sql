@@ -1,7 +1,10 @@
-{#- CSAT answers (the helpdesk's received satisfaction ratings, good or bad) and NPS responses (0-10).
-    A rating is tied to the golden customer of its requester (a helpdesk user); offered and unoffered
-    ratings are no answer and are left out. A rating counts on the date it was created (Zendesk's
-    `created_at`); a later change (good -> bad) changes its value, not its date.
+{#- CSAT answers and NPS responses (0-10). CSAT comes from the helpdesk in either of Zendesk's two
+    forms (an account has one active): the legacy satisfaction ratings (good or bad, no number) and
+    the CSAT survey responses (a numeric rating, `score`, with Zendesk's good / bad category). An
+    answer is tied to the golden customer of its requester (a helpdesk user); offered, unoffered and
+    skipped ones are no answer and are left out. A rating counts on the date it was given (the
+    legacy rating's `created_at`, the CSAT answer's `created_at`); a later change (good -> bad)
+    changes its value, not its date.
 
     NPS answers come from the survey tool's exports (stg_nps__responses), which know the respondent
     by e-mail and sometimes by shop customer id: the customer is the golden customer of that shop
@@ -56,6 +59,31 @@ ratings as (
 
 ),
 
+survey_ratings as (
+
+    select
+        r.survey_response_id,
+        g.golden_customer_id,
+        case
+            when g.golden_customer_id is not null then null
+            when r.responder_id is null then 'no_user'
+            else 'user_not_in_crosswalk'
+        end as unresolved_reason,
+        r.responder_id as helpdesk_user_id,
+        null::bigint as shop_customer_id,
+        null::varchar as respondent_email,
+        r.ticket_id,
+        'csat' as survey_type,
+        r.rating as score,
+        r.rating_category as satisfaction_rating,
+        true as is_score_in_range,
+        r.answered_at as created_at
+    from {{ ref('stg_helpdesk__csat_survey_responses') }} r
+    {{ golden_of('g', 'helpdesk', 'r.responder_id') }}
+    where r.is_received
+
+),
+
 nps as (
 
     select
@@ -87,6 +115,8 @@ nps as (
 responses as (
 
     select * from ratings
+    union all
+    select * from survey_ratings
     union all
     select * from nps
 
