@@ -16,7 +16,7 @@ import numpy as np
 import orjson
 
 from .api import BERLIN, ApiError, Response, _int_param
-from .core import (ACCOUNTING_WINDOW, DAY, Day, HOUR, MOBILE_PRE, PAYMENT_METHODS, VOUCHER_STATUS, _cluster,
+from .core import (ACCOUNTING_WINDOW, DAY, HISTORY_DAYS, Day, HOUR, MOBILE_PRE, PAYMENT_METHODS, VOUCHER_STATUS, _cluster,
                    _num, _sort_table, _uuid)
 from .dirt import email_other_mailbox, phone_format
 from .store import ResourceStore, to_epoch_us
@@ -28,6 +28,11 @@ from .timefmt import acc_ts, berlin_offset
 PAYMENT_ITEM_TYPE = {"bank_transfer": "partPaymentFinancialTransaction", "sepa_debit": "partPaymentFinancialTransaction",
                      "paypal": "manualPayment", "card": "manualPayment", "cash": "partPaymentCashBox"}
 CREDIT_TYPES = ("salescreditnote", "creditnote")
+# The shop booked its invoices in Lexware's bookkeeping (`salesinvoice` / `salescreditnote`) and moved
+# to Lexware's invoicing module (`invoice` / `creditnote`, the types of the vouchers the module
+# writes) for the last INVOICING_MODULE_DAYS of the generated history: a real account holds both.
+INVOICING_MODULE_DAYS = 180
+VOUCHER_TYPES = (("salesinvoice", "salescreditnote"), ("invoice", "creditnote"))
 
 
 def berlin_midnight_ms(t: np.ndarray) -> np.ndarray:
@@ -241,6 +246,7 @@ class AccountingWorld:
         created, updated = acc_ts(V["created_ms"][s]), acc_ts(V["upd_ms"][s])
         tot, opn = _num(V["total"][s]), _num(V["open"][s])
         years = ((V["t"][s] // DAY).astype("datetime64[D]").astype("datetime64[Y]").astype(int) + 1970).tolist()
+        types = self._voucher_types(V["type"][s], V["vdate"][s])
         out = []
         for i, (typ, eo, crow, st, dun, seq, fmt) in enumerate(zip(
                 V["type"][s].tolist(), V["eo"][s].tolist(), V["contact"][s].tolist(), V["status"][s].tolist(),
@@ -254,7 +260,7 @@ class AccountingWorld:
                 remark = (f"Auftrag {so}", f"Rechnung zu Auftrag {so}")[fmt % 2]
             if typ == 1:
                 remark = ("Gutschrift zu " if fmt % 2 else "Retoure ") + remark
-            out.append({"id": ids[i], "voucherType": ("salesinvoice", "salescreditnote")[typ],
+            out.append({"id": ids[i], "voucherType": types[i],
                         "voucherStatus": VOUCHER_STATUS[st],
                         "voucherNumber": f"{('RE', 'GS')[typ]}-{years[i]}-{seq:06d}",
                         "voucherDate": vdate[i], "dueDate": due[i], "createdDate": created[i], "updatedDate": updated[i],
@@ -264,6 +270,13 @@ class AccountingWorld:
                         "remark": remark, "dunningLevel": dun})
         return out
 
+    def _voucher_types(self, credit: np.ndarray, voucher_date_s: np.ndarray) -> list[str]:
+        """The `voucherType` of vouchers (credit: 0 invoice, 1 credit note) by their voucher date: the
+        invoicing module's types from INVOICING_MODULE_DAYS before the end of the generated history."""
+        module_from = self.start_s + (HISTORY_DAYS - INVOICING_MODULE_DAYS) * DAY
+        return [VOUCHER_TYPES[module][kind] for module, kind in
+                zip((np.asarray(voucher_date_s) >= module_from).tolist(), np.asarray(credit).tolist())]
+
     def _r_payments(self, a: int, b: int) -> list[dict]:
         PM, V = self.T["accounting/payments"], self.T["accounting/vouchers"]
         s = slice(a, b)
@@ -271,8 +284,8 @@ class AccountingWorld:
         vids = _uuid(V["hi"][vrows], V["lo"][vrows])
         paid, upd, amt = acc_ts(PM["paid_ms"][s]), acc_ts(PM["upd_ms"][s]), _num(PM["amount"][s])
         posted = acc_ts(berlin_midnight_ms(PM["paid"][s]))
-        types = V["type"][vrows].tolist()
-        return [payment_record(vids[i], upd[i], ("salesinvoice", "salescreditnote")[types[i]], paid[i], posted[i], amt[i],
+        types = self._voucher_types(V["type"][vrows], V["vdate"][vrows])
+        return [payment_record(vids[i], upd[i], types[i], paid[i], posted[i], amt[i],
                                PAYMENT_ITEM_TYPE[PAYMENT_METHODS[m]])
                 for i, m in enumerate(PM["method"][s].tolist())]
 
@@ -298,7 +311,7 @@ class AccountingWorld:
         status = "paidoff" if credit else ("paid" if paid_t is not None else "open")
         upd = (paid_t + 300) if paid_t is not None else t + 5
         year = dt.datetime.fromtimestamp(t, dt.UTC).year
-        rec = {"id": self._uuid1(rng), "voucherType": "salescreditnote" if credit else "salesinvoice",
+        rec = {"id": self._uuid1(rng), "voucherType": self._voucher_types(np.array([int(credit)]), np.array([vd]))[0],
                "voucherStatus": status, "voucherNumber": f"{'GS' if credit else 'RE'}-{year}-{seq:06d}",
                "voucherDate": acc_ts(np.array([vd * 1000]))[0],
                "dueDate": acc_ts(np.array([(vd + (0 if credit else 14 * DAY)) * 1000]))[0],
