@@ -129,7 +129,14 @@ def test_tickets_ratings_and_vouchers_reach_their_facts(built):
     con, _ = built
     assert scalar(con, "select count(*) from marts.fct_tickets") == len(helpdesk.TICKETS)
     rated = [r for r in helpdesk.RATINGS if r["score"] in ("good", "bad")]
-    assert scalar(con, "select count(*) from marts.fct_survey_responses where survey_type = 'csat'") == len(rated)
+    # the CSAT survey responses whose customer-satisfaction question has a rating: numeric score beside it
+    scored = {r["id"]: a["rating"] for r in helpdesk.SURVEY_RESPONSES for a in r["answers"]
+              if a["question"].get("sub_type") == "customer_satisfaction" and a["type"] == "rating_scale"}
+    csat = dict(con.execute("select survey_response_id, score from marts.fct_survey_responses "
+                            "where survey_type = 'csat'").fetchall())
+    assert len(csat) == len(rated) + len(scored)
+    assert {k: v for k, v in csat.items() if k in scored} == scored
+    assert all(csat[str(r["id"])] is None for r in rated)
     sales = [v for v in accounting.VOUCHER_PAGE["content"] if v["voucherType"] != "purchaseinvoice"]
     assert scalar(con, "select count(*) from marts.fct_invoices") >= 1
     assert scalar(con, "select count(*) from staging.stg_accounting__vouchers") >= len(sales) - 1

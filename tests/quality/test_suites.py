@@ -83,10 +83,12 @@ def test_open_sets_warn_and_structure_blocks():
         ("raw_helpdesk_tickets", "rating"), ("raw_helpdesk_satisfaction_ratings", "score"),
         ("raw_helpdesk_csat_survey_responses", "rating_category"),
         ("raw_accounting_vouchers", "voucher_type"), ("raw_accounting_vouchers", "voucher_status")}
-    # beyond raw, one warning: a golden customer holding birthdays one typo apart (the guards merge those)
+    # beyond raw, two warnings: golden customers holding birthdays one typo apart, or far apart where name and
+    # address agree (the guards merge both)
     assert {(s.name, e.type, e.column) for s in load_suites() for e in s.expectations
             if not e.blocking and s.layer != "raw"} == {
-        ("golden_clusters", "expect_column_values_to_be_between", "distinct_birthdays")}
+        ("golden_clusters", "expect_column_values_to_be_between", "distinct_birthdays"),
+        ("golden_clusters", "expect_column_values_to_be_between", "birthdays_far_apart_allowed")}
     assert all(e.type == "expect_column_values_to_be_in_set" for s in load_suites() if s.layer == "raw"
                for e in s.expectations if not e.blocking)
 
@@ -177,7 +179,7 @@ def test_erp_state_and_helpdesk_channel_value_sets():
 def clusters() -> pd.DataFrame:
     return pd.DataFrame({
         "golden_customer_id": ["g1", "g2", "g3"], "records": [3, 1, 2], "distinct_birthdays": [1, 0, 1],
-        "birthdays_far_apart": [0, 0, 0],
+        "birthdays_far_apart": [0, 0, 0], "birthdays_far_apart_allowed": [0, 0, 0],
         "birthdays": ["1980-01-01", None, "1975-05-05"], "source_records": ["shop:1, erp:2, helpdesk:3", "shop:4", "shop:5, erp:6"],
     })
 
@@ -200,7 +202,8 @@ def test_golden_clusters_a_typo_birthday_warns_and_far_apart_ones_block_past_a_s
     customer block only past 1 in 2,000 (a guard's rare, documented merge vs a broken guard)."""
     suite = get_suite("golden_clusters")
     many = pd.DataFrame({"golden_customer_id": [f"g{i}" for i in range(4000)], "records": 2,
-                         "distinct_birthdays": 1, "birthdays_far_apart": 0, "birthdays": "1980-01-01",
+                         "distinct_birthdays": 1, "birthdays_far_apart": 0, "birthdays_far_apart_allowed": 0,
+                         "birthdays": "1980-01-01",
                          "source_records": "shop:1, erp:2"})
     typo = many.copy()
     typo.loc[0, ["distinct_birthdays", "birthdays"]] = [2, "1980-01-01, 1980-01-07"]
@@ -227,15 +230,24 @@ def test_golden_clusters_query_tells_typos_from_far_apart_birthdays():
             ("g3", "e", "1980-12-01"), ("g3", "f", "1980-12-01"),  # the same
             ("g4", "g", "1980-01-12"), ("g4", "h", "1980-01-21"),  # neighbours swapped
             ("g5", "i", "1980-01-01"), ("g5", "j", "1991-09-09"), ("g5", "k", "1980-01-02")]  # far + near
+    # far apart, as the guards allow: the same first name, a last name one typo away, one address (a
+    # postcode typo); then the same with another first name, and with another street
+    person = ("joel", "bowran", "port arthur street 16", "3927")
+    allowed = [("g6", "l", "1936-01-17", person), ("g6", "m", "1967-04-12", ("joel", "bowran", "port arthur street 16", "3972"))]
+    broken = [("g7", "n", "1936-01-17", person), ("g7", "o", "1967-04-12", ("jane", "bowran", "port arthur street 16", "3927")),
+              ("g8", "p", "1936-01-17", person), ("g8", "q", "1967-04-12", ("joel", "bowren", "kosciusko avenue 2", "3927"))]
     con.execute("create table marts.golden_customer_sources (golden_customer_id varchar, record_key varchar, "
                 "source_system varchar, source_record_id varchar)")
-    con.execute("create table intermediate.int_customer_records (record_key varchar, birthday date)")
-    for golden_id, key, birthday in rows:
+    con.execute("create table intermediate.int_customer_records (record_key varchar, birthday date, first_name_folded varchar, "
+                "last_name_folded varchar, street_normalized varchar, postcode varchar)")
+    for golden_id, key, birthday, fields in [(*row, (None,) * 4) for row in rows] + allowed + broken:
         con.execute("insert into marts.golden_customer_sources values (?, ?, 'shop', ?)", [golden_id, key, key])
-        con.execute("insert into intermediate.int_customer_records values (?, ?)", [key, birthday])
-    got = dict(con.execute(f"select golden_customer_id, birthdays_far_apart from ({get_suite('golden_clusters').query})"
-                           ).fetchall())
-    assert got == {"g1": 0, "g2": 0, "g3": 0, "g4": 0, "g5": 2}
+        con.execute("insert into intermediate.int_customer_records values (?, ?, ?, ?, ?, ?)", [key, birthday, *fields])
+    got = {g: (far, allowed_far) for g, far, allowed_far in con.execute(
+        f"select golden_customer_id, birthdays_far_apart, birthdays_far_apart_allowed "
+        f"from ({get_suite('golden_clusters').query})").fetchall()}
+    assert got == {"g1": (0, 0), "g2": (0, 0), "g3": (0, 0), "g4": (0, 0), "g5": (2, 0), "g6": (0, 1), "g7": (1, 0),
+                   "g8": (1, 0)}
 
 
 def test_crosswalk_records_mapped_exactly_once():

@@ -34,53 +34,52 @@ email_owners as (
 
 ),
 
-ratings as (
+helpdesk_csat as (
 
+    -- the two forms of Zendesk's CSAT: legacy ratings (no number) and survey responses (a rating)
     select
-        cast(r.satisfaction_rating_id as varchar) as survey_response_id,
-        g.golden_customer_id,
-        case
-            when g.golden_customer_id is not null then null
-            when r.requester_id is null then 'no_user'
-            else 'user_not_in_crosswalk'
-        end as unresolved_reason,
-        r.requester_id as helpdesk_user_id,
-        null::bigint as shop_customer_id,
-        null::varchar as respondent_email,
-        r.ticket_id,
-        'csat' as survey_type,
+        cast(satisfaction_rating_id as varchar) as survey_response_id,
+        requester_id as helpdesk_user_id,
+        ticket_id,
         null::integer as score,
-        r.score as satisfaction_rating,
-        true as is_score_in_range,
-        r.created_at
-    from {{ ref('stg_helpdesk__satisfaction_ratings') }} r
-    {{ golden_of('g', 'helpdesk', 'r.requester_id') }}
-    where r.is_received
+        score as satisfaction_rating,
+        created_at
+    from {{ ref('stg_helpdesk__satisfaction_ratings') }}
+    where is_received
+    union all
+    select
+        survey_response_id,
+        responder_id as helpdesk_user_id,
+        ticket_id,
+        rating as score,
+        rating_category as satisfaction_rating,
+        answered_at as created_at
+    from {{ ref('stg_helpdesk__csat_survey_responses') }}
+    where is_received
 
 ),
 
-survey_ratings as (
+ratings as (
 
     select
         r.survey_response_id,
         g.golden_customer_id,
         case
             when g.golden_customer_id is not null then null
-            when r.responder_id is null then 'no_user'
+            when r.helpdesk_user_id is null then 'no_user'
             else 'user_not_in_crosswalk'
         end as unresolved_reason,
-        r.responder_id as helpdesk_user_id,
+        r.helpdesk_user_id,
         null::bigint as shop_customer_id,
         null::varchar as respondent_email,
         r.ticket_id,
         'csat' as survey_type,
-        r.rating as score,
-        r.rating_category as satisfaction_rating,
+        r.score,
+        r.satisfaction_rating,
         true as is_score_in_range,
-        r.answered_at as created_at
-    from {{ ref('stg_helpdesk__csat_survey_responses') }} r
-    {{ golden_of('g', 'helpdesk', 'r.responder_id') }}
-    where r.is_received
+        r.created_at
+    from helpdesk_csat r
+    {{ golden_of('g', 'helpdesk', 'r.helpdesk_user_id') }}
 
 ),
 
@@ -115,8 +114,6 @@ nps as (
 responses as (
 
     select * from ratings
-    union all
-    select * from survey_ratings
     union all
     select * from nps
 

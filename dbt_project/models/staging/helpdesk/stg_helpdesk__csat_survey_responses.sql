@@ -14,15 +14,17 @@ source as (
 
 ),
 
+answers as (
+
+    select id, unnest(json_extract(record, '$.answers[*]')) as answer
+    from source
+
+),
+
 csat_answers as (
 
-    select
-        id,
-        answer
-    from (
-        select id, unnest(json_extract(record, '$.answers[*]')) as answer
-        from source
-    )
+    select id, answer
+    from answers
     where answer->>'$.question.sub_type' = 'customer_satisfaction'
     -- one CSAT question per survey; the newest answer should a response ever hold two
     qualify row_number() over (partition by id order by answer->>'$.updated_at' desc) = 1
@@ -34,10 +36,7 @@ comments as (
     select
         id,
         string_agg(answer->>'$.value', ' ' order by answer->>'$.created_at') as comment
-    from (
-        select id, unnest(json_extract(record, '$.answers[*]')) as answer
-        from source
-    )
+    from answers
     where answer->>'$.type' = 'open_ended'
     group by id
 
