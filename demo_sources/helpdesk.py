@@ -14,6 +14,7 @@ events; `HelpdeskApi` answers its HTTP endpoints from the records the server sto
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 import numpy as np
@@ -369,6 +370,36 @@ def rating_record(rid: int, ticket_id: int, requester_id: int, score: str, comme
     return {"id": rid, "url": RATING_URL.format(rid), "assignee_id": None, "group_id": None, "requester_id": requester_id,
             "ticket_id": ticket_id, "score": score, "comment": comment, "reason": None,
             "created_at": created_at, "updated_at": updated_at}
+
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CSAT_QUESTION = {"type": "rating_scale_numeric", "sub_type": "customer_satisfaction", "id": "01JCSAT0QUESTION0000000000"}
+CSAT_SURVEY = {"id": "01JCSAT0SURVEY000000000000", "version": 1, "state": "enabled"}
+
+
+def _ulid(created_ms: int, tail: int) -> str:
+    """A ULID whose first ten characters carry `created_ms`; the other sixteen are `tail` (80 bits)."""
+    head = "".join(_CROCKFORD[(created_ms >> (5 * i)) & 31] for i in range(9, -1, -1))
+    return head + "".join(_CROCKFORD[(tail >> (5 * i)) & 31] for i in range(15, -1, -1))
+
+
+def survey_response_from_rating(rating: dict) -> dict:
+    """A satisfaction rating as the CSAT survey response an account on Zendesk's current CSAT holds
+    instead (`GET /api/v2/guide/survey_responses`): the ULID id made from the rating's creation time
+    and id, the requester as `responder_id` (a string, as Zendesk writes it), the ticket as subject;
+    a `good` rating answers 5 and a `bad` one 2 on the 1-5 scale, an offered one has no answer yet."""
+    created = datetime.fromisoformat(rating["created_at"])
+    answers = []
+    if rating["score"] in ("good", "bad"):
+        answers.append({"type": "rating_scale", "rating": 5 if rating["score"] == "good" else 2,
+                        "rating_category": rating["score"], "question": CSAT_QUESTION,
+                        "created_at": rating["created_at"], "updated_at": rating["updated_at"]})
+    ticket = str(rating["ticket_id"])
+    return {"id": _ulid(int(created.timestamp() * 1000), int(rating["id"])),
+            "expires_at": (created + timedelta(days=28)).isoformat().replace("+00:00", "Z"),
+            "responder_id": str(rating["requester_id"]), "subject_zrns": [f"zen:ticket:{ticket}"],
+            "subjects": [{"id": ticket, "type": "ticket", "zrn": f"zen:ticket:{ticket}"}],
+            "survey": CSAT_SURVEY, "answers": answers}
 
 
 def ratings_from_legacy(lines: list[bytes]) -> tuple[list[bytes], list[bytes]]:
