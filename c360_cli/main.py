@@ -84,6 +84,7 @@ def cmd_sources_generate(args: argparse.Namespace) -> int:
 
 def cmd_sources_serve(args: argparse.Namespace) -> int:
     _require_demo_sources()
+    from demo_sources.current_csat import with_csat
     from demo_sources.replay import load_replay
     from demo_sources.server import SourceServer
 
@@ -94,6 +95,7 @@ def cmd_sources_serve(args: argparse.Namespace) -> int:
     else:
         print("c360 sources serve: give --data-dir DIR or --persons N", file=sys.stderr)
         return 2
+    world = with_csat(world, args.csat)
     server = SourceServer(
         world,
         host=args.host,
@@ -513,6 +515,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=settings.DEMO_SOURCES_HOST)
     serve.add_argument("--port", type=int, default=settings.DEMO_SOURCES_PORT)
     serve.add_argument("--faults", choices=["none", "flaky", "hostile"], default="none")
+    serve.add_argument("--csat", choices=["legacy", "survey"], default="legacy",
+                       help="the helpdesk's CSAT: legacy satisfaction ratings, or CSAT survey responses (Zendesk's current CSAT)")
     serve.add_argument("--nps-dir", help="where the NPS survey export (CSV) is written (default: $C360_NPS_IMPORT_DIR)")
     serve.set_defaults(func=cmd_sources_serve)
 

@@ -86,33 +86,12 @@ def _client(server, system, profile, creds=CREDS):
     return client
 
 
-SURVEY_RESPONSES = "helpdesk/csat_survey_responses"
-
-
-class WithSurveyResponses:
-    """The generated world whose helpdesk also lists its ratings as CSAT survey responses (the generated
-    account runs the legacy CSAT only), so that every connector resource is served and checked."""
-
-    def __init__(self, world):
-        self._world = world
-        self.resource_keys = (*world.resource_keys, SURVEY_RESPONSES)
-
-    def __getattr__(self, name):
-        return getattr(self._world, name)
-
-    def iter_record_batches(self, key: str, batch_size: int = 50_000):
-        if key != SURVEY_RESPONSES:
-            yield from self._world.iter_record_batches(key, batch_size)
-            return
-        from demo_sources.helpdesk import survey_response_from_rating
-
-        for batch in self._world.iter_record_batches("helpdesk/satisfaction_ratings", batch_size):
-            yield [survey_response_from_rating(rating) for rating in batch]
-
-
 @pytest.fixture(scope="module")
 def world():
-    return WithSurveyResponses(world_mod.generate_world(PERSONS, SEED, TEST_TODAY))
+    # its helpdesk lists the ratings both ways (an account runs one CSAT), so that every resource is served
+    from demo_sources.current_csat import CurrentCsatWorld
+
+    return CurrentCsatWorld(world_mod.generate_world(PERSONS, SEED, TEST_TODAY), keep_ratings=True)
 
 
 def _server(world, profile):
