@@ -377,7 +377,7 @@ CSAT_QUESTION = {"type": "rating_scale_numeric", "sub_type": "customer_satisfact
 CSAT_SURVEY = {"id": "01JCSAT0SURVEY000000000000", "version": 1, "state": "enabled"}
 
 
-def _ulid(created_ms: int, tail: int) -> str:
+def ulid(created_ms: int, tail: int) -> str:
     """A ULID whose first ten characters carry `created_ms`; the other sixteen are `tail` (80 bits)."""
     head = "".join(_CROCKFORD[(created_ms >> (5 * i)) & 31] for i in range(9, -1, -1))
     return head + "".join(_CROCKFORD[(tail >> (5 * i)) & 31] for i in range(15, -1, -1))
@@ -395,7 +395,7 @@ def survey_response_from_rating(rating: dict) -> dict:
                         "rating_category": rating["score"], "question": CSAT_QUESTION,
                         "created_at": rating["created_at"], "updated_at": rating["updated_at"]})
     ticket = str(rating["ticket_id"])
-    return {"id": _ulid(int(created.timestamp() * 1000), int(rating["id"])),
+    return {"id": ulid(int(created.timestamp() * 1000), int(rating["id"])),
             "expires_at": (created + timedelta(days=28)).isoformat().replace("+00:00", "Z"),
             "responder_id": str(rating["requester_id"]), "subject_zrns": [f"zen:ticket:{ticket}"],
             "subjects": [{"id": ticket, "type": "ticket", "zrn": f"zen:ticket:{ticket}"}],

@@ -907,15 +907,11 @@ def test_helpdesk_csat_survey_responses_from_a_replay_sorted_by_ulid_windowed_an
     from connectors.helpdesk import HelpdeskClient
     from demo_sources.replay import load_replay
 
-    crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    from demo_sources.helpdesk import ulid
+
     rng = random.Random(7)
-
-    def ulid(millis: int) -> str:
-        head = "".join(crockford[(millis >> (5 * i)) & 31] for i in range(9, -1, -1))
-        return head + "".join(rng.choice(crockford) for _ in range(16))
-
     start_ms = int((NOW - timedelta(days=30)).timestamp() * 1000)
-    responses = [{"id": ulid(start_ms + (i // 3) * 3_600_000), "responder_id": str(1000 + i % 7),
+    responses = [{"id": ulid(start_ms + (i // 3) * 3_600_000, rng.getrandbits(80)), "responder_id": str(1000 + i % 7),
                   "subjects": [{"id": str(i), "type": "ticket", "zrn": f"zen:ticket:{i}"}],
                   "subject_zrns": [f"zen:ticket:{i}"], "answers": []} for i in range(250)]
     rng.shuffle(responses)
