@@ -23,7 +23,6 @@ none); `soc_sec_id` left out. Ids: the record's position + 1; truth/identity.csv
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -36,18 +35,11 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_identity_generalisation as harness  # noqa: E402  (FEBRL loading, truth from links, the direct run)
 
 ERP_COUNTRY_AUSTRALIA = [13, "Australia"]  # Odoo's many2one pair (id, display name) of the country
-
-
-def _harness():
-    """bench_identity_generalisation as a module (FEBRL loading, truth from links, the direct run)."""
-    spec = importlib.util.spec_from_file_location("bench_identity_generalisation",
-                                                  ROOT / "benchmarks" / "bench_identity_generalisation.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def _text(value) -> str | None:
@@ -90,7 +82,6 @@ def write_replay(rows: pd.DataFrame, links: list[tuple[str, str]], out_dir: Path
                  changed_at: datetime) -> pd.DataFrame:
     """FEBRL-4 rows (`source_system` febrl4a / febrl4b) as a replay directory: file A as shop customers,
     file B as ERP partners, and truth/identity.csv; returns the truth (source ids of the replay)."""
-    harness = _harness()
     system_of = {"febrl4a": ("shop", "shop/customers"), "febrl4b": ("erp", "erp/res.partner")}
     records: dict[str, list[dict]] = {"shop/customers": [], "erp/res.partner": []}
     replay_key = {}  # FEBRL record key -> replay record key
@@ -173,7 +164,6 @@ def direct_score(rows: pd.DataFrame, links: list[tuple[str, str]], warehouse: Pa
     """The harness's figures on the same rows fed straight to the matcher (no sources, no staging)."""
     import duckdb
 
-    harness = _harness()
     with duckdb.connect(str(warehouse)) as con:
         truth = harness.load_febrl(con, rows, links)
         clustering = harness.run_project(con, False)
@@ -193,7 +183,6 @@ def main() -> int:
     use_demo_erp_custom_fields()  # the replay's partners keep their birthday where the demo ERP does
     shutil.rmtree(args.workdir, ignore_errors=True)
     args.workdir.mkdir(parents=True)
-    harness = _harness()
     rows, links = harness.febrl4_slice(args.originals)
     birthday_field = DEMO_ERP_CUSTOM_FIELDS["C360_ERP_BIRTHDAY_FIELD"]
     truth = write_replay(rows, links, args.workdir / "replay", birthday_field,

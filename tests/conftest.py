@@ -29,6 +29,18 @@ def make_world(persons: int = 300, seed: int = 7):
     return generate_world(persons, seed, today=TEST_TODAY)
 
 
+def load_benchmark(name: str):
+    """A module of `benchmarks/` (a folder of scripts, no package), imported as the scripts import each
+    other: their folder on the path, the module registered under its name."""
+    import importlib
+    import sys
+
+    folder = str(Path(__file__).resolve().parent.parent / "benchmarks")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return importlib.import_module(name)
+
+
 @contextmanager
 def serving(world, faults: str = "none", fault_seed: int = 1) -> Iterator:
     from demo_sources.server import SourceServer

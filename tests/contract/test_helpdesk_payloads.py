@@ -72,36 +72,32 @@ class Zendesk(VendorHandler):
                                 "before_cursor": None, "before_url": None, "end_of_stream": True})
 
     def ratings(self, query: dict) -> None:
-        """Cursor pagination in the envelope of Zendesk's list endpoints (`meta.has_more`,
-        `meta.after_cursor`, `links.next`): `page[after]` is the index of the next rating here."""
+        """List Satisfaction Ratings: every rating on a first run, in cursor pages."""
         if "page[size]" not in query:
             return self.send_json(400, {"error": "cursor pagination expected"})
-        start = int(query.get("page[after]", ["0"])[0])
         if "start_time" in query:
             return self.send_json(400, {"error": "a first run reads every rating"})
-        page = RATINGS[start:start + RATINGS_PAGE]
-        more = start + RATINGS_PAGE < len(RATINGS)
-        after = str(start + RATINGS_PAGE)
-        return self.send_json(200, {"satisfaction_ratings": page,
-                                    "meta": {"has_more": more, "after_cursor": after, "before_cursor": str(start)},
-                                    "links": {"next": f"/api/v2/satisfaction_ratings?page[after]={after}" if more else None,
-                                              "prev": None}})
+        return self.cursor_page("satisfaction_ratings", RATINGS, query, "/api/v2/satisfaction_ratings")
 
+    def cursor_page(self, key: str, listed: list, query: dict, path: str) -> None:
+        """One page of `listed` in the list endpoints' envelope (`meta.has_more`, `meta.after_cursor`,
+        `links.next`); `page[after]` is the index of the next record here."""
+        start = int(query.get("page[after]", ["0"])[0])
+        more = start + RATINGS_PAGE < len(listed)
+        after = str(start + RATINGS_PAGE)
+        return self.send_json(200, {key: listed[start:start + RATINGS_PAGE],
+                                    "meta": {"has_more": more, "after_cursor": after, "before_cursor": str(start)},
+                                    "links": {"next": f"{path}?page[after]={after}" if more else None, "prev": None}})
 
     def survey_responses(self, query: dict) -> None:
-        """List Survey Responses with the Help Center cursor envelope; `page[after]` is the index of the
-        next response here; `filter[created_at_start]` (ms) keeps the responses whose ULID id says they
-        were created then or later."""
+        """List Survey Responses in cursor pages; `filter[created_at_start]` (ms) keeps the responses whose
+        ULID id says they were created then or later."""
         SURVEY_QUERIES.append(query)
         if query.get("sort") != ["id"] or "page[size]" not in query:
             return self.send_json(400, {"error": "sort=id and cursor pagination expected"})
         since = int(query.get("filter[created_at_start]", ["0"])[0])
         listed = [r for r in SURVEY_RESPONSES if ulid_time(r["id"]).timestamp() * 1000 >= since]
-        start = int(query.get("page[after]", ["0"])[0])
-        more = start + RATINGS_PAGE < len(listed)
-        return self.send_json(200, {"survey_responses": listed[start:start + RATINGS_PAGE],
-                                    "meta": {"has_more": more, "after_cursor": str(start + RATINGS_PAGE),
-                                             "before_cursor": None}})
+        return self.cursor_page("survey_responses", listed, query, "/api/v2/guide/survey_responses")
 
 
 @pytest.fixture(scope="module")

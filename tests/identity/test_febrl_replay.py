@@ -11,33 +11,22 @@ way through the sources' shapes: Odoo's single name field, Shopify's birthday me
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from c360.settings import DEMO_ERP_CUSTOM_FIELDS
+from tests.conftest import load_benchmark
 
-ROOT = Path(__file__).resolve().parents[2]
 ORIGINALS = 300
-
-
-def _module(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory):
     """(replay bench module, FEBRL rows, links, truth, warehouse path, run figures)."""
-    bench = _module("bench_febrl_replay")
-    rows, links = bench._harness().febrl4_slice(ORIGINALS)
+    bench = load_benchmark("bench_febrl_replay")
+    rows, links = bench.harness.febrl4_slice(ORIGINALS)
     tmp = tmp_path_factory.mktemp("febrl_replay")
     with pytest.MonkeyPatch.context() as env:
         for name, value in DEMO_ERP_CUSTOM_FIELDS.items():

@@ -7,10 +7,7 @@ and the project's method on 300 FEBRL-4 originals and their 300 copies in a few 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -18,18 +15,13 @@ import pytest
 
 from c360.identity.evaluate import pairwise_metrics
 from c360.identity.schema import RECORDS_TABLE
+from tests.conftest import load_benchmark
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_identity_generalisation",
-                                                  ROOT / "benchmarks" / "bench_identity_generalisation.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_identity_generalisation")
 
 
 def test_truth_from_links_and_pairwise_f1_on_a_hand_made_case(bench):
