@@ -265,6 +265,10 @@ def test_linked_share_bounds():
     assert validate(pd.DataFrame({"linked_share": [0.7], "golden_per_record": [0.4]}), suite).success
     result = validate(pd.DataFrame({"linked_share": [0.05], "golden_per_record": [0.97]}), suite)
     assert result.failed_expectations == ["expect_column_values_to_be_between"]
+    # every person in two systems, each record linked to its twin: no over-merging
+    assert validate(pd.DataFrame({"linked_share": [1.0], "golden_per_record": [0.5]}), suite).success
+    merged = validate(pd.DataFrame({"linked_share": [0.995], "golden_per_record": [0.04]}), suite)
+    assert merged.failure("expect_column_values_to_be_between", "golden_per_record") is not None
 
 
 def test_kpi_ranges():
