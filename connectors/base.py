@@ -7,6 +7,7 @@ Change markers per resource (docs/source_protocol.md):
 | shop                          | `updatedAt`  | ISO 8601 (GraphQL `DateTime`; REST `updated_at`)|
 | erp                           | `write_date` | naive UTC `YYYY-MM-DD HH:MM:SS`                |
 | helpdesk                      | `updated_at` | ISO 8601 UTC with `Z`                          |
+| helpdesk CSAT survey responses| the newest `answers[].updated_at` (epoch without answers) | ISO 8601 UTC, ms, `Z` |
 | accounting contacts           | `version`    | integer                                        |
 | accounting vouchers, payments | `updatedDate`| ISO 8601, milliseconds, Europe/Berlin offset   |
 """
