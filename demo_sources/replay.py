@@ -33,7 +33,7 @@ def write_replay(world, out_dir: Path) -> dict[str, int]:
     """Write every resource of ``world`` as <system>/<resource>.jsonl and truth/identity.csv; return counts."""
     out_dir = Path(out_dir)
     counts: dict[str, int] = {}
-    for key in RESOURCE_KEYS:
+    for key in world.resource_keys:
         path = out_dir / f"{key}.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
         n = 0

@@ -29,6 +29,14 @@ def make_world(persons: int = 300, seed: int = 7):
     return generate_world(persons, seed, today=TEST_TODAY)
 
 
+def make_world_serving_every_resource(persons: int = 300, seed: int = 7):
+    """`make_world` whose helpdesk lists its ratings both ways, as legacy ratings and as CSAT survey
+    responses (an account runs one of the two), so that every connector resource has records."""
+    from demo_sources.current_csat import CurrentCsatWorld
+
+    return CurrentCsatWorld(make_world(persons, seed), keep_ratings=True)
+
+
 def load_benchmark(name: str):
     """A module of `benchmarks/` (a folder of scripts, no package), imported as the scripts import each
     other: their folder on the path, the module registered under its name."""

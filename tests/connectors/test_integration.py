@@ -18,7 +18,7 @@ from c360.settings import ErpOptions, SourceCredentials
 from connectors import ALL_RESOURCES, MalformedRecord, SourceAuthError, build_client
 from connectors.erp import ErpClient, model_fields
 from connectors.shop import RESOURCES as SHOP_RESOURCES
-from tests.conftest import TEST_TODAY
+from tests.conftest import TEST_TODAY, make_world_serving_every_resource
 
 server_mod = pytest.importorskip("demo_sources.server")
 world_mod = pytest.importorskip("demo_sources.world")
@@ -88,10 +88,7 @@ def _client(server, system, profile, creds=CREDS):
 
 @pytest.fixture(scope="module")
 def world():
-    # its helpdesk lists the ratings both ways (an account runs one CSAT), so that every resource is served
-    from demo_sources.current_csat import CurrentCsatWorld
-
-    return CurrentCsatWorld(world_mod.generate_world(PERSONS, SEED, TEST_TODAY), keep_ratings=True)
+    return make_world_serving_every_resource(PERSONS, SEED)
 
 
 def _server(world, profile):

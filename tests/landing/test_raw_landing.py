@@ -14,7 +14,7 @@ from c360.raw_store import land_resource, reconcile_deletions
 from demo_sources.shop_graphql import as_fetched
 from c360.settings import ErpOptions
 from connectors.erp import model_fields
-from tests.conftest import CREDENTIALS, clients, make_world, served_by_id, serving
+from tests.conftest import CREDENTIALS, clients, make_world_serving_every_resource, served_by_id, serving
 
 
 def land_everything(con, server, **client_options) -> dict:
@@ -44,7 +44,7 @@ def assert_warehouse_equals_sources(con, server) -> None:
 
 @pytest.mark.parametrize("faults", ["none", "flaky", "hostile"])
 def test_every_served_record_lands_once_in_its_latest_version(warehouse, faults):
-    world = make_world(persons=250, seed=11)
+    world = make_world_serving_every_resource(persons=250, seed=11)
     with serving(world, faults=faults) as server:
         # The hostile profile answers some requests slower than this timeout: they must be retried.
         stats = land_everything(warehouse, server, timeout=2.0, max_retries=12)
@@ -54,7 +54,7 @@ def test_every_served_record_lands_once_in_its_latest_version(warehouse, faults)
 
 
 def test_rerun_without_changes_lands_nothing_and_a_new_day_lands_exactly_the_changes(warehouse):
-    world = make_world(persons=300, seed=12)
+    world = make_world_serving_every_resource(persons=300, seed=12)
     with serving(world) as server:
         land_everything(warehouse, server)
         before = {spec.key: served_by_id(server, spec) for spec in ALL_RESOURCES}
@@ -89,7 +89,7 @@ class Interrupted(Exception):
 def test_a_run_killed_midway_and_restarted_ends_like_an_uninterrupted_run(tmp_path):
     import duckdb
 
-    world = make_world(persons=400, seed=13)
+    world = make_world_serving_every_resource(persons=400, seed=13)
     with serving(world) as server:
         with duckdb.connect(str(tmp_path / "interrupted.duckdb")) as con, clients(server) as by_system:
             for spec in ALL_RESOURCES:
@@ -115,7 +115,7 @@ def test_a_run_killed_midway_and_restarted_ends_like_an_uninterrupted_run(tmp_pa
 
 
 def test_wrong_credentials_fail_with_an_error_naming_the_system(warehouse):
-    world = make_world(persons=50, seed=14)
+    world = make_world_serving_every_resource(persons=50, seed=14)
     wrong = CREDENTIALS.__class__(
         shop_token="nope", erp_api_key="nope", helpdesk_email="agent@example.com",
         helpdesk_token="nope", accounting_api_key="nope",
@@ -130,7 +130,7 @@ def test_wrong_credentials_fail_with_an_error_naming_the_system(warehouse):
 
 
 def test_malformed_records_are_quarantined_with_their_reason_and_the_rest_lands(warehouse):
-    world = make_world(persons=100, seed=15)
+    world = make_world_serving_every_resource(persons=100, seed=15)
     with serving(world) as server:
         customer = dict(server.served("shop/customers")[0])
         broken_marker = {**customer, "id": 9_000_000_001, "updated_at": "yesterday-ish"}
@@ -162,7 +162,7 @@ def test_malformed_records_are_quarantined_with_their_reason_and_the_rest_lands(
 
 def test_a_record_only_the_python_parsers_read_lands_with_the_same_version(warehouse):
     # A space instead of the `T`: valid ISO 8601 for Python, outside the warehouse's strict fast path.
-    world = make_world(persons=60, seed=17)
+    world = make_world_serving_every_resource(persons=60, seed=17)
     with serving(world) as server:
         customer = dict(server.served("shop/customers")[0])
         unusual = {**customer, "id": 9_000_000_002, "updated_at": "2026-11-19 10:00:00.250+01:00"}
@@ -181,7 +181,7 @@ def test_a_record_only_the_python_parsers_read_lands_with_the_same_version(wareh
 def test_a_record_changed_without_a_new_marker_replaces_the_stored_one(warehouse):
     # The inclusive watermark re-reads the records at the boundary: unchanged they land nothing,
     # changed under the same marker (a source that forgot to bump it) the new content wins.
-    world = make_world(persons=60, seed=18)
+    world = make_world_serving_every_resource(persons=60, seed=18)
     with serving(world) as server:
         land_everything(warehouse, server)
         boundary = max(server.served("shop/customers"), key=lambda c: (c["updated_at"], c["id"]))
@@ -200,7 +200,7 @@ def test_a_record_changed_without_a_new_marker_replaces_the_stored_one(warehouse
 def test_replay_directory_served_and_landed_reproduces_every_record(warehouse, tmp_path):
     from demo_sources.replay import load_replay, write_replay
 
-    world = make_world(persons=200, seed=16)
+    world = make_world_serving_every_resource(persons=200, seed=16)
     write_replay(world, tmp_path / "replay")
     replayed = load_replay(tmp_path / "replay")
     with serving(replayed) as server:
