@@ -44,10 +44,28 @@ def python_reading(spec, record):
         return None
 
 
+# ULIDs (Zendesk's survey responses): valid, lower case, a first character past 7, a U, one short
+ULIDS = ["01M4FMXHBW5WHJ6D7BEMA0RZC5", "01m4fmxhbw5whj6d7bema0rzc5", "81M4FMXHBW5WHJ6D7BEMA0RZC5",
+         "01M4FMXHBW5WHJ6D7BEMA0RZCU", "01M4FMXHBW5WHJ6D7BEMA0RZC"]
+
+
+def records_to_check(spec) -> list:
+    """Every id beside every marker; for a record versioned by the newest of its list (`newest_of`), the
+    markers in lists of one and two items, and lists that are empty, missing, not lists or hold no marker."""
+    ids = IDS + ULIDS
+    if spec.newest_of is None:
+        records = [{spec.id_field: record_id, spec.version_field: marker} for record_id in ids for marker in MARKERS]
+        return records + [{spec.version_field: MARKERS[0]}, {spec.id_field: IDS[0]}]
+    lists = ([[{spec.version_field: marker}] for marker in MARKERS]
+             + [[{spec.version_field: a}, {spec.version_field: b}] for a, b in zip(MARKERS, MARKERS[1:])]
+             + [[], None, "x", [{}], [1]])
+    records = [{spec.id_field: record_id, spec.newest_of: items} for record_id in ids for items in lists]
+    return records + [{spec.newest_of: lists[0]}, {spec.id_field: ULIDS[0]}]
+
+
 @pytest.mark.parametrize("spec", ALL_RESOURCES, ids=lambda spec: spec.key)
 def test_sql_accepts_only_what_the_parsers_accept_and_reads_the_same(spec):
-    records = [{spec.id_field: record_id, spec.version_field: marker} for record_id in IDS for marker in MARKERS]
-    records += [{spec.version_field: MARKERS[0]}, {spec.id_field: IDS[0]}]
+    records = records_to_check(spec)
     con = duckdb.connect()
     con.execute("set timezone = 'America/Los_Angeles'")  # the session's zone must not matter
     sql_readings = con.execute(
@@ -55,7 +73,7 @@ def test_sql_accepts_only_what_the_parsers_accept_and_reads_the_same(spec):
         select {spec.sql_id("value[1]")}, {spec.sql_version("value[2]")}
         from (
             select unnest(json_extract(?, '$[*]')) as record
-        ), lateral (select json_extract(record, ['$.{spec.id_field}', '$.{spec.version_field}']) as value)
+        ), lateral (select json_extract(record, ['$.{spec.id_field}', '{spec.marker_path}']) as value)
         """,
         [orjson.dumps(records).decode()],
     ).fetchall()
