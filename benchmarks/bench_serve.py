@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from c360.settings import SourceCredentials, shop_api_version  # noqa: E402
 from connectors.accounting import SALES_VOUCHER_TYPES  # noqa: E402
 from connectors.shop import CONNECTIONS, NODE_FIELDS, bulk_connection  # noqa: E402
-from connectors.shop_bulk import FINAL_STATUSES, POLL_QUERY, RUN_MUTATION, bulk_query  # noqa: E402
+from connectors.shop_bulk import DOWNLOAD_CHUNK_BYTES, FINAL_STATUSES, POLL_QUERY, RUN_MUTATION, bulk_query  # noqa: E402
 from demo_sources.testing import auth_headers  # noqa: E402
 from demo_sources.world import ACCOUNTING_WINDOW  # noqa: E402
 
@@ -156,7 +156,7 @@ def _shop_bulk(get, session: requests.Session, url: str, resource: str) -> int:
     records = 0
     with session.get(op["url"], stream=True, timeout=60) as response:
         response.raise_for_status()
-        for line in response.iter_lines():
+        for line in response.iter_lines(chunk_size=DOWNLOAD_CHUNK_BYTES):  # the connector's read size
             if line and "__parentId" not in orjson.loads(line):
                 records += 1
     return records

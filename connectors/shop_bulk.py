@@ -81,15 +81,15 @@ class BulkAssembler:
         self.children: dict[str, list] = {}
 
     def feed(self, row: Any) -> dict | None:
-        """Take one JSONL row; returns the previous node when `row` starts the next one."""
+        """Take one JSONL row, which becomes part of its node as it is (not copied); returns the previous
+        node when `row` starts the next one."""
         parent = row.get("__parentId") if isinstance(row, dict) else None
         if parent is None:
             done = self.finish()
             self.current, self.children = row, {field: [] for field, _, _ in self.flattened}
             return done
-        child = dict(row)
-        child.pop("__parentId")
-        field = self.by_type.get(child.pop("__typename", None))
+        del row["__parentId"]
+        child, field = row, self.by_type.get(row.pop("__typename", None))
         if self.current is None or field is None or self.current.get("id") != parent:
             raise SourceError(f"shop: bulk export row of {parent} does not follow its parent "
                               f"(expected grouped rows of {sorted(self.by_type)}); cannot reassemble it",
@@ -171,6 +171,9 @@ def wait_until_final(client: ShopClient, op_id: str, resource: str, max_wait: fl
         pause = min(pause * 1.5, 30.0)
 
 
+DOWNLOAD_CHUNK_BYTES = 64 * 1024
+
+
 def stream_rows(url: str, expected: int | None, *, timeout: float, max_retries: int,
                 sleep=time.sleep) -> Iterator[Any]:
     """The JSONL rows at `url`, decoded one line at a time. A broken or short download is resumed
@@ -195,7 +198,9 @@ def stream_rows(url: str, expected: int | None, *, timeout: float, max_retries: 
                     if resp.status_code != 200:
                         cause = f"HTTP {resp.status_code}"
                     else:
-                        for i, line in enumerate(resp.iter_lines()):
+                        # requests reads 512 bytes at a time by default: 750,000 reads for 136k orders,
+                        # a third of the download's time (7.5 s instead of 10.9 s at 100k persons)
+                        for i, line in enumerate(resp.iter_lines(chunk_size=DOWNLOAD_CHUNK_BYTES)):
                             if i < done or not line:
                                 continue
                             try:
