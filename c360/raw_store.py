@@ -39,6 +39,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
+from c360.raw_zone import ZONE_SELECT, RawZone
 from c360.settings import DEFAULT_LANDING_BATCH
 from connectors.base import MalformedRecord, Page, ResourceSpec, SourceClient
 
@@ -516,8 +517,9 @@ def _upsert_accepted(con: duckdb.DuckDBPyConnection, table: str, sync_id: str, l
     if updated:
         con.execute(f"delete from {table} where id in (select id from landing_changes where not is_new)")
     # A record found deleted that the source serves again exists after all (it is read unchanged).
-    con.execute(f"update {table} set _deleted_at = null where _deleted_at is not null "
-                "and id in (select id from landing_accepted)")
+    con.execute(f"create or replace temp table landing_revived as select id from {table} "
+                "where _deleted_at is not null and id in (select id from landing_accepted)")
+    con.execute(f"update {table} set _deleted_at = null where id in (select id from landing_revived)")
     con.execute(
         f"""
         insert into {table} (id, record, _version, _source_updated_at, _sync_id, _loaded_at)
@@ -581,11 +583,14 @@ def _count_batch(stats: LandingStats, batch: _Batch, outcome: _BatchOutcome) -> 
 
 
 def _commit_batch(con: duckdb.DuckDBPyConnection, spec: ResourceSpec, batch: _Batch, stats: LandingStats,
-                  loaded_at: datetime, quarantined: bool) -> tuple[int, int]:
-    """In one transaction: the upsert, the quarantine and the watermark that resumes after the batch."""
+                  loaded_at: datetime, quarantined: bool, zone: RawZone | None) -> tuple[int, int]:
+    """In one transaction: the upsert, the quarantine and the watermark that resumes after the batch;
+    the batch's file in the raw zone, if any, is complete before the transaction commits."""
     con.execute("begin transaction")
     try:
         new, updated = _upsert_accepted(con, f"{RAW_SCHEMA}.{spec.table}", stats.sync_id, loaded_at)
+        if zone is not None:
+            _write_zone_batch(con, zone, spec, stats, loaded_at)
         if quarantined:
             _quarantine_rejected(con, spec.key, stats.sync_id, loaded_at)
         if batch.watermark is not None:
@@ -597,12 +602,29 @@ def _commit_batch(con: duckdb.DuckDBPyConnection, spec: ResourceSpec, batch: _Ba
     return new, updated
 
 
+def _write_zone_batch(con: duckdb.DuckDBPyConnection, zone: RawZone, spec: ResourceSpec, stats: LandingStats,
+                      loaded_at: datetime) -> None:
+    """The batch's new and changed records, and those found deleted before that the source serves again
+    (revived by this batch's load), as one file of the raw zone."""
+    columns = "id, record::varchar, _version, _source_updated_at, ?::varchar, ?::timestamptz, null::timestamptz"
+    zone.write_batch(
+        con,
+        f"""
+        select {columns} from landing_changes
+        union all
+        select {columns} from {RAW_SCHEMA}.{spec.table}
+        where id in (select id from landing_revived) and id not in (select id from landing_changes)
+        """,
+        [stats.sync_id, loaded_at] * 2, spec.key, f"{stats.sync_id}-{stats.batches:06d}")
+
+
 def _write_batch(
     con: duckdb.DuckDBPyConnection,
     spec: ResourceSpec,
     batch: _Batch,
     stats: LandingStats,
     loaded_at: datetime,
+    zone: RawZone | None = None,
 ) -> None:
     """Parse, check and land one batch of pages, then count it in `stats`."""
     con.register("incoming_pages", _pages_table(batch))
@@ -611,7 +633,7 @@ def _write_batch(
         quarantine = _accept_rechecked(con, spec)
         suppressed, quarantine = _drop_suppressed(con, spec, quarantine)
         future_dated, future_examples = _future_dated(con, spec)
-        new, updated = _commit_batch(con, spec, batch, stats, loaded_at, quarantined=bool(quarantine))
+        new, updated = _commit_batch(con, spec, batch, stats, loaded_at, quarantined=bool(quarantine), zone=zone)
     finally:
         con.unregister("incoming_pages")
     _count_batch(stats, batch, _BatchOutcome(new, updated, quarantine, future_dated, future_examples, suppressed))
@@ -642,8 +664,10 @@ def land_resource(
     *,
     batch_records: int = DEFAULT_LANDING_BATCH,
     on_progress: Callable[[LandingStats], None] | None = None,
+    raw_zone: RawZone | None = None,
 ) -> LandingStats:
-    """Fetch one resource from its stored watermark on and upsert it into `raw.<table>`."""
+    """Fetch one resource from its stored watermark on and upsert it into `raw.<table>`; with a
+    `raw_zone`, each batch's new and changed records also go there as a Parquet file."""
     spec = client.resources[resource]
     ensure_raw_schema(con, [spec])
     stats = LandingStats(resource=spec.key, sync_id=uuid.uuid4().hex)
@@ -659,7 +683,7 @@ def land_resource(
     status, error = "failed", None
     try:
         for batch in _batches(client.fetch(resource, stats.watermark_before), batch_records):
-            _write_batch(con, spec, batch, stats, datetime.now(UTC))
+            _write_batch(con, spec, batch, stats, datetime.now(UTC), raw_zone)
             if on_progress:
                 on_progress(stats)
         status = "succeeded"
@@ -707,7 +731,7 @@ def last_reconciled(con: duckdb.DuckDBPyConnection, resource: str) -> datetime |
 
 
 def reconcile_deletions(con: duckdb.DuckDBPyConnection, client, resource: str, *, every_days: float | None,
-                        now: datetime | None = None) -> ReconcileStats:
+                        now: datetime | None = None, raw_zone: RawZone | None = None) -> ReconcileStats:
     """Mark the landed records of `resource` that the source no longer holds as deleted.
 
     For a source that deletes outright and reports no deletions (Shopify customers and orders): the
@@ -740,6 +764,9 @@ def reconcile_deletions(con: duckdb.DuckDBPyConnection, client, resource: str, *
             stats.marked_deleted = con.execute(
                 f"update {table} set _deleted_at = ?, _loaded_at = ? "
                 "where _deleted_at is null and id not in (select id from live)", [now, now]).fetchone()[0]
+            if raw_zone is not None and stats.marked_deleted:
+                raw_zone.write_batch(con, f"select {ZONE_SELECT} from {table} where _deleted_at = ? and _loaded_at = ?",
+                                 [now, now], spec.key, f"reconciled-{now:%Y%m%dT%H%M%S%f}")
         else:
             stats.reason = f"the source listed no ids against {landed} landed records: nothing marked"
             log.warning("%s: %s", spec.key, stats.reason)

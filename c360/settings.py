@@ -151,6 +151,41 @@ def warehouse_path() -> Path:
     return Path(_env("C360_WAREHOUSE", DEFAULT_WAREHOUSE))
 
 
+ENGINES = ("duckdb", "spark")
+
+
+def engine() -> str:
+    """`C360_ENGINE`: the engine the transformations run on, `duckdb` (embedded, the default) or `spark`."""
+    value = _env("C360_ENGINE", "duckdb").lower()
+    if value not in ENGINES:
+        raise ValueError(f"C360_ENGINE is {value!r}; use one of {', '.join(ENGINES)}")
+    return value
+
+
+def raw_zone_root() -> str | None:
+    """Where landed batches go as Parquet files (`c360.raw_zone`): `C360_RAW_ZONE` (a folder or a
+    file-system URL such as `s3://bucket/raw`), with the Spark engine by default `raw_zone/` beside the
+    warehouse file; None (no zone) with DuckDB unless it is set, or when it is `off`."""
+    configured = _env("C360_RAW_ZONE", "")
+    if configured.lower() == "off":
+        return None
+    if configured:
+        return configured
+    return str(warehouse_path().parent / "raw_zone") if engine() == "spark" else None
+
+
+def spark_master() -> str:
+    """`C360_SPARK_MASTER`: the master of a SparkSession started by the pipeline, `local[*]` by default
+    (every core of this machine); `spark://host:7077`, `yarn` or `k8s://...` for a cluster."""
+    return _env("C360_SPARK_MASTER", "local[*]")
+
+
+def spark_remote() -> str | None:
+    """`C360_SPARK_REMOTE`: a Spark Connect server (`sc://host:15002`) to use instead of starting a
+    session in this process; unset: none."""
+    return _env("C360_SPARK_REMOTE", "") or None
+
+
 def as_of_date(override: str = "") -> date:
     """The date a run computes as of (KPIs, identity merges, model ages): `override` (a run's config),
     else `C360_AS_OF` (replays of past data), else today (UTC)."""

@@ -14,6 +14,7 @@ from connectors import ALL_RESOURCES
 from connectors.base import ResourceSpec
 from connectors.errors import SourceAuthError, SourceRequestError
 from orchestration.keys import OWNERS, raw_asset_key
+from c360.raw_zone import RawZone
 from c360.raw_store import RAW_SCHEMA, LandingStats, future_dated_warning, land_resource, reconcile_deletions
 
 WAREHOUSE_POOL = "warehouse"
@@ -80,17 +81,21 @@ def build_raw_landing_asset(spec: ResourceSpec) -> dg.AssetsDefinition:
                 f"watermark {stats.watermark_after}"
             )
 
+        zone_root = settings.raw_zone_root()
+        raw_zone = RawZone(zone_root) if zone_root else None
         try:
             with source.client() as client, warehouse.get_connection() as con:
                 stats = land_resource(
                     con, client, spec.name,
                     batch_records=settings.landing_batch_records(),
                     on_progress=progress,
+                    raw_zone=raw_zone,
                 )
                 # Deletions the source reports nowhere (Shopify customers and orders): reconcile ids.
                 reconciled = None
                 if spec.name in getattr(client, "reconciled", ()):
-                    reconciled = reconcile_deletions(con, client, spec.name, every_days=settings.shop_reconcile_days())
+                    reconciled = reconcile_deletions(con, client, spec.name, every_days=settings.shop_reconcile_days(),
+                                                     raw_zone=raw_zone)
                 table_rows = con.execute(f"select count(*) from {RAW_SCHEMA}.{spec.table}").fetchone()[0]
         except (SourceAuthError, SourceRequestError) as exc:
             # Wrong credentials or a request the source refuses will not heal by retrying the step.
