@@ -14,7 +14,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen --compile-bytecode
+	$(UV) sync --frozen --compile-bytecode --extra spark
 	touch $@
 
 # dagster-dbt reads the dbt manifest when the definitions load: build it whenever the dbt project changes.
@@ -38,10 +38,16 @@ $(CHROMIUM):
 	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null
 
+# The Spark tests start a local SparkSession: Java 17 from Debian's packages.
+JAVA := /usr/bin/java
+$(JAVA):
+	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+
 # Two workers, a group of tests at a time each (the suite is mostly single-threaded dbt, Dagster and
 # HTTP waits); the groups and their order are set in tests/conftest.py.
 PYTEST_WORKERS ?= 2
-test: setup $(CHROMIUM)
+test: setup $(CHROMIUM) $(JAVA)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: setup

@@ -43,7 +43,7 @@ def free_port() -> int:
 def start_sources(persons: int, seed: int, port: int) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-m", "c360_cli.main", "sources", "serve", "--persons", str(persons),
-         "--seed", str(seed), "--port", str(port)],
+         "--seed", str(seed), "--port", str(port), "--csat", "both"],
         stdout=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 1800

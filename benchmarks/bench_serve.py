@@ -33,12 +33,17 @@ from demo_sources.world import ACCOUNTING_WINDOW  # noqa: E402
 RESOURCE_KEYS = (
     "shop/customers", "shop/orders", "shop/checkouts",
     "erp/res.partner", "erp/sale.order", "erp/sale.order.line", "erp/product.product",
-    "helpdesk/users", "helpdesk/tickets", "helpdesk/satisfaction_ratings",
+    "helpdesk/users", "helpdesk/tickets", "helpdesk/satisfaction_ratings", "helpdesk/csat_survey_responses",
     # Lexware has no payments list: a payment state is one request per voucher, not a paged export
     # (bench_landing reads them beside the landing all the same)
     "accounting/contacts", "accounting/vouchers",
 )
 ERP_PAGE = 500
+# Zendesk's lists with cursor pages: (path, records field, first page's parameters)
+CURSOR_LISTS = {
+    "helpdesk/satisfaction_ratings": ("/api/v2/satisfaction_ratings", "satisfaction_ratings", {}),
+    "helpdesk/csat_survey_responses": ("/api/v2/guide/survey_responses", "survey_responses", {"sort": "id"}),
+}
 
 
 def bare_fetch(base_url: str, key: str, credentials: SourceCredentials, stats: dict | None = None) -> tuple[int, float]:
@@ -75,14 +80,15 @@ def bare_fetch(base_url: str, key: str, credentials: SourceCredentials, stats: d
                 break
             w, i = page[-1]["write_date"], page[-1]["id"]
             domain = ["&", *start, "|", ["write_date", ">", w], "&", ["write_date", "=", w], ["id", ">", i]]
-    elif key == "helpdesk/satisfaction_ratings":  # a list with cursor pages, not an export
-        params = {"page[size]": 100}
+    elif key in CURSOR_LISTS:  # lists with cursor pages, not exports
+        path, field, first = CURSOR_LISTS[key]
+        params = {**first, "page[size]": 100}
         while True:
-            body = get(f"{root}/api/v2/satisfaction_ratings", params=params).json()
-            records += len(body["satisfaction_ratings"])
+            body = get(f"{root}{path}", params=params).json()
+            records += len(body[field])
             if not body["meta"]["has_more"]:
                 break
-            params = {"page[size]": 100, "page[after]": body["meta"]["after_cursor"]}
+            params = {**first, "page[size]": 100, "page[after]": body["meta"]["after_cursor"]}
     elif system == "helpdesk":
         url, params = f"{root}/api/v2/incremental/{resource}/cursor.json", {"start_time": 0}
         while True:
@@ -163,11 +169,12 @@ def _shop_bulk(get, session: requests.Session, url: str, resource: str) -> int:
 
 
 def _serve_in_child(persons: int, seed: int, today: date, conn) -> None:
+    from demo_sources.current_csat import with_csat
     from demo_sources.server import SourceServer
     from demo_sources.world import generate_world
 
     t0 = time.perf_counter()
-    world = generate_world(persons, seed, today=today)
+    world = with_csat(generate_world(persons, seed, today=today), "both")  # every resource the connectors read
     t1 = time.perf_counter()
     server = SourceServer(world, port=0, credentials=SourceCredentials.from_env())
     conn.send((server.base_url, t1 - t0, time.perf_counter() - t1))

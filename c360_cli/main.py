@@ -515,8 +515,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=settings.DEMO_SOURCES_HOST)
     serve.add_argument("--port", type=int, default=settings.DEMO_SOURCES_PORT)
     serve.add_argument("--faults", choices=["none", "flaky", "hostile"], default="none")
-    serve.add_argument("--csat", choices=["legacy", "survey"], default="legacy",
-                       help="the helpdesk's CSAT: legacy satisfaction ratings, or CSAT survey responses (Zendesk's current CSAT)")
+    serve.add_argument("--csat", choices=["legacy", "survey", "both"], default="legacy",
+                       help="the helpdesk's CSAT: legacy satisfaction ratings, CSAT survey responses (Zendesk's "
+                            "current CSAT), or the ratings listed both ways (benchmarks)")
     serve.add_argument("--nps-dir", help="where the NPS survey export (CSV) is written (default: $C360_NPS_IMPORT_DIR)")
     serve.set_defaults(func=cmd_sources_serve)
 

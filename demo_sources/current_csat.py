@@ -16,7 +16,7 @@ from .helpdesk import survey_response_from_rating
 
 RATINGS = "helpdesk/satisfaction_ratings"
 SURVEY_RESPONSES = "helpdesk/csat_survey_responses"
-CSAT_KINDS = ("legacy", "survey")
+CSAT_KINDS = ("legacy", "survey", "both")
 
 
 class CurrentCsatWorld:
@@ -56,7 +56,8 @@ class CurrentCsatWorld:
 
 
 def with_csat(world, kind: str):
-    """The world as an account on the legacy CSAT (as it is) or on the current one."""
+    """The world as an account on the legacy CSAT (as it is), on the current one, or listing its ratings
+    both ways (`both`: every connector resource has records, for the landing benchmark)."""
     if kind not in CSAT_KINDS:
         raise ValueError(f"csat is {kind!r}; use one of {', '.join(CSAT_KINDS)}")
-    return world if kind == "legacy" else CurrentCsatWorld(world)
+    return world if kind == "legacy" else CurrentCsatWorld(world, keep_ratings=kind == "both")

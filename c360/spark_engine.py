@@ -1,0 +1,60 @@
+"""The Spark engine: a SparkSession from the settings, and the raw zone as Spark reads it.
+
+`C360_ENGINE=spark` runs on a SparkSession: started in this process from `C360_SPARK_MASTER`
+(`local[*]` by default: every core of this machine, nothing to install but Java 17 or 21 from the OS
+packages), or a Spark Connect client of `C360_SPARK_REMOTE` (`sc://host:15002`; needs the Connect
+client's extra packages, `pip install "pyspark[connect]"`). pyspark is the project's `spark` extra.
+
+A zone on object storage is read through the cluster's Hadoop file systems (`s3a://` with hadoop-aws,
+`abfss://` with hadoop-azure): jars the cluster provides; a local session reads local folders.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import TYPE_CHECKING
+
+from c360 import settings
+from c360.raw_zone import LATEST_PER_ID, RawZone
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+def _require_java() -> None:
+    java_home = os.environ.get("JAVA_HOME")
+    if not (java_home and os.path.exists(os.path.join(java_home, "bin", "java"))) and not shutil.which("java"):
+        raise RuntimeError("C360_ENGINE=spark starts a local SparkSession, which needs Java 17 or 21: install the OS "
+                           "package (Debian: openjdk-17-jre-headless) or set JAVA_HOME; or point C360_SPARK_REMOTE "
+                           "at a Spark Connect server")
+
+
+def spark_session(app_name: str = "c360", extra_config: dict[str, str] | None = None) -> SparkSession:
+    """The session the pipeline runs on (an existing one of this process is reused, as Spark does)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise RuntimeError("C360_ENGINE=spark needs pyspark: install the project's `spark` extra "
+                           "(`uv sync --extra spark`, which `make setup` does)") from exc
+    remote = settings.spark_remote()
+    if remote:
+        builder = SparkSession.builder.remote(remote)
+    else:
+        _require_java()
+        builder = SparkSession.builder.master(settings.spark_master())
+    # Timestamps as UTC, whatever the machine's zone (the marts compare them with DuckDB's).
+    builder = builder.appName(app_name).config("spark.sql.session.timeZone", "UTC")
+    for key, value in (extra_config or {}).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def latest_records(spark: SparkSession, zone: RawZone, key: str) -> DataFrame:
+    """The zone's latest version of every record of `key` (`system/resource`), as `c360.raw_zone`
+    defines it: the same window as the DuckDB reader's."""
+    spark.read.parquet(zone.resource_uri(key)).createOrReplaceTempView("_c360_zone_rows")
+    return spark.sql(
+        f"select * except (_rank) from (select *, row_number() over ({LATEST_PER_ID}) as _rank "
+        f"from _c360_zone_rows) where _rank = 1"
+    )
