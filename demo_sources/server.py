@@ -103,20 +103,11 @@ class SourceApp(ShopApi, ShopGraphqlApi, ShopBulkApi, ErpApi, HelpdeskApi, Accou
         return write_nps_export(self.world, self.nps_export_dir)
 
     def _world_batches(self, key: str):
-        if hasattr(self.world, "iter_record_batches"):
-            try:
-                yield from self.world.iter_record_batches(key)
-                return
-            except KeyError:
-                return
-        batch = []
-        for record in self.world.iter_records(key):
-            batch.append(record)
-            if len(batch) >= 50_000:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
+        """The world's records of `key` in batches; none for a resource the world does not hold
+        (its `resource_keys`: a replay without that file, an account on the other CSAT)."""
+        if key not in getattr(self.world, "resource_keys", RESOURCE_KEYS):
+            return iter(())
+        return self.world.iter_record_batches(key)
 
     # --- clock --------------------------------------------------------------------------------
     def now(self) -> datetime:

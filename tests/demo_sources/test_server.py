@@ -77,6 +77,7 @@ class FakeWorld:
         self._rng = random.Random(seed)
         self._next_id = 1000
         self.records: dict[str, dict] = {key: {} for key in RESOURCE_KEYS}
+        self.resource_keys = tuple(self.records)
         start = NOW - timedelta(days=40)
         for key in RESOURCE_KEYS:
             ids = self._new_ids(key, n)
