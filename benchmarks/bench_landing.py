@@ -5,8 +5,9 @@
 Starts the demo sources in a separate process (throttling and faults off), then for each of the 13
 resources: (1) a bare loop that fetches every page with `requests` and only decodes the JSON,
 (2) the real connector landing into a fresh DuckDB file (upsert, watermark, quarantine checks).
-Prints records/s of both and the ratio landing / bare loop (1.0 = the landing costs nothing extra),
-as medians of `--repeat` alternating runs (each landing into a fresh warehouse).
+Prints records/s of both and the ratio landing / bare loop (1.0 = the landing costs nothing extra)
+per resource, per connector and for all together, as medians of `--repeat` alternating runs (each
+landing into a fresh warehouse).
 """
 
 from __future__ import annotations
@@ -72,9 +73,9 @@ def main() -> None:
     sources = start_sources(args.persons, args.seed, port)
     print(f"world of {args.persons} persons generated and served in {time.perf_counter() - started:.1f} s")
     base_url = f"http://127.0.0.1:{port}"
-    # Seconds per repetition, summed over the resources, for the overall figures.
-    totals = {"bare": [0.0] * args.repeat, "landing": [0.0] * args.repeat}
-    records = 0
+    # Seconds per repetition, summed over the resources of each connector and over all, and records.
+    totals = {group: {"bare": [0.0] * args.repeat, "landing": [0.0] * args.repeat, "records": 0}
+              for group in (*SYSTEMS, "all")}
     try:
         with tempfile.TemporaryDirectory() as scratch:
             # One warehouse per repetition, so that every landing is a first, complete load.
@@ -90,17 +91,22 @@ def main() -> None:
                     assert stats.fetched == bare_records, f"{spec.key}: landing and bare loop read different pages"
                     bare_rates.append(bare_records / bare_seconds)
                     landing_rates.append(stats.fetched / stats.seconds)
-                    totals["bare"][repetition] += bare_seconds
-                    totals["landing"][repetition] += stats.seconds
-                records += bare_records
+                    for group in (spec.system, "all"):
+                        totals[group]["bare"][repetition] += bare_seconds
+                        totals[group]["landing"][repetition] += stats.seconds
+                for group in (spec.system, "all"):
+                    totals[group]["records"] += bare_records
                 bare_rate, landing_rate = statistics.median(bare_rates), statistics.median(landing_rates)
                 print(
                     f"{spec.key:30} {bare_records:9d} {bare_rate:11.0f} {landing_rate:14.0f} "
                     f"{landing_rate / bare_rate:6.2f}"
                 )
-            bare_rate = records / statistics.median(totals["bare"])
-            landing_rate = records / statistics.median(totals["landing"])
-            print(f"{'all':30} {records:9d} {bare_rate:11.0f} {landing_rate:14.0f} {landing_rate / bare_rate:6.2f}")
+            print("per connector, and all together:")
+            for group, total in totals.items():
+                bare_rate = total["records"] / statistics.median(total["bare"])
+                landing_rate = total["records"] / statistics.median(total["landing"])
+                print(f"{group:30} {total['records']:9d} {bare_rate:11.0f} {landing_rate:14.0f} "
+                      f"{landing_rate / bare_rate:6.2f}")
             print(f"(medians of {args.repeat} alternating runs)")
             peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
             print(f"peak memory of the landing process: {peak_gb:.2f} GB (batches of up to {landing_batch_records()})")

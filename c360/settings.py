@@ -186,6 +186,11 @@ def spark_remote() -> str | None:
     return _env("C360_SPARK_REMOTE", "") or None
 
 
+def java_home() -> str | None:
+    """`JAVA_HOME`, as Spark reads it to start its JVM (else `java` on the PATH)."""
+    return _env("JAVA_HOME", "") or None
+
+
 def as_of_date(override: str = "") -> date:
     """The date a run computes as of (KPIs, identity merges, model ages): `override` (a run's config),
     else `C360_AS_OF` (replays of past data), else today (UTC)."""

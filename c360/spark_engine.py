@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def _require_java() -> None:
-    java_home = os.environ.get("JAVA_HOME")
+    java_home = settings.java_home()
     if not (java_home and os.path.exists(os.path.join(java_home, "bin", "java"))) and not shutil.which("java"):
         raise RuntimeError("C360_ENGINE=spark starts a local SparkSession, which needs Java 17 or 21: install the OS "
                            "package (Debian: openjdk-17-jre-headless) or set JAVA_HOME; or point C360_SPARK_REMOTE "
@@ -50,11 +50,30 @@ def spark_session(app_name: str = "c360", extra_config: dict[str, str] | None = 
     return builder.getOrCreate()
 
 
+def _latest_sql(relation: str) -> str:
+    return (f"select * except (_rank) from (select *, row_number() over ({LATEST_PER_ID}) as _rank "
+            f"from {relation}) where _rank = 1")
+
+
 def latest_records(spark: SparkSession, zone: RawZone, key: str) -> DataFrame:
     """The zone's latest version of every record of `key` (`system/resource`), as `c360.raw_zone`
     defines it: the same window as the DuckDB reader's."""
-    spark.read.parquet(zone.resource_uri(key)).createOrReplaceTempView("_c360_zone_rows")
-    return spark.sql(
-        f"select * except (_rank) from (select *, row_number() over ({LATEST_PER_ID}) as _rank "
-        f"from _c360_zone_rows) where _rank = 1"
-    )
+    return spark.sql(_latest_sql(f"parquet.`{zone.resource_uri(key)}`"))
+
+
+def register_raw_tables(spark: SparkSession, zone: RawZone, tables: dict[str, str]) -> list[str]:
+    """`raw.<table>` as a view of the zone's latest records of each resource, `tables` mapping the
+    table to its `system/resource`: the dbt sources read them on Spark as they read the DuckDB raw
+    tables. A resource without files yet is left out (its dbt source is then missing, as on DuckDB
+    before its first landing). Returns the tables registered."""
+    from pathlib import Path
+
+    spark.sql("create database if not exists raw")
+    registered = []
+    for table, key in sorted(tables.items()):
+        folder = zone.resource_uri(key)
+        if "://" not in folder and not any(Path(folder).glob("*.parquet")):
+            continue
+        spark.sql(f"create or replace view raw.{table} as {_latest_sql(f'parquet.`{folder}`')}")
+        registered.append(table)
+    return registered

@@ -6,7 +6,7 @@ import duckdb
 
 from c360.raw_store import land_resource, reconcile_deletions
 from c360.raw_zone import RawZone, latest_records
-from c360.spark_engine import latest_records as spark_latest_records
+from c360.spark_engine import latest_records as spark_latest_records, register_raw_tables
 from connectors import ALL_RESOURCES
 from tests.conftest import clients, make_world_serving_every_resource, served_by_id, serving
 
@@ -37,3 +37,20 @@ def test_spark_reads_every_resource_of_the_zone_as_duckdb_does(spark, tmp_path):
         live = {row[0] for row in got if not row[3]}
         assert live, f"{spec.key}: nothing landed, the comparison proves nothing"
         assert live == set(served[spec.key]), f"{spec.key}: the zone's live ids are not the served ones"
+
+
+def test_the_raw_tables_as_spark_views_hold_what_the_duckdb_raw_tables_hold(spark, tmp_path):
+    zone = RawZone(str(tmp_path / "zone"))
+    world = make_world_serving_every_resource(persons=120, seed=32)
+    with serving(world) as server, duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        with clients(server) as by_system:
+            for spec in ALL_RESOURCES:
+                land_resource(con, by_system[spec.system], spec.name, batch_records=300, raw_zone=zone)
+        stored = {spec.table: con.execute(f"select id, _version from raw.{spec.table} order by id").fetchall()
+                  for spec in ALL_RESOURCES}
+    registered = register_raw_tables(spark, zone, {spec.table: spec.key for spec in ALL_RESOURCES})
+    assert sorted(registered) == sorted(stored)
+    for table, rows in stored.items():
+        assert rows, f"{table}: nothing landed, the comparison proves nothing"
+        viewed = [tuple(row) for row in spark.sql(f"select id, _version from raw.{table} order by id").collect()]
+        assert viewed == rows, f"raw.{table}: the Spark view differs from the DuckDB raw table"
