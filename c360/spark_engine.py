@@ -42,9 +42,15 @@ def spark_session(app_name: str = "c360", extra_config: dict[str, str] | None = 
         builder = SparkSession.builder.remote(remote)
     else:
         _require_java()
-        builder = SparkSession.builder.master(settings.spark_master())
-    # Timestamps as UTC, whatever the machine's zone (the marts compare them with DuckDB's).
-    builder = builder.appName(app_name).config("spark.sql.session.timeZone", "UTC")
+        # The session's own tables beside the warehouse file, not in whatever folder the process runs in.
+        builder = SparkSession.builder.master(settings.spark_master()).config(
+            "spark.sql.warehouse.dir", str(settings.warehouse_path().resolve().parent / "spark_warehouse"))
+    # Timestamps as UTC, whatever the machine's zone (the marts compare them with DuckDB's). String
+    # literals as written, as DuckDB reads them: by default Spark unescapes them, and the models'
+    # regular expressions silently change meaning ('[\x00-\x1F]' matches the letters x, 0, 1 and F,
+    # '\s' the letter s).
+    builder = (builder.appName(app_name).config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.parser.escapedStringLiterals", "true"))
     for key, value in (extra_config or {}).items():
         builder = builder.config(key, value)
     return builder.getOrCreate()

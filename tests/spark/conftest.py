@@ -6,10 +6,11 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def spark():
+def spark(tmp_path_factory):
     from c360.spark_engine import spark_session
 
     session = spark_session("c360-tests", {
+        "spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("spark_warehouse")),
         "spark.ui.enabled": "false",
         "spark.sql.shuffle.partitions": "2",  # the default 200 costs seconds per query on test-sized data
         "spark.driver.memory": "1g",

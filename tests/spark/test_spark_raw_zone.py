@@ -54,3 +54,24 @@ def test_the_raw_tables_as_spark_views_hold_what_the_duckdb_raw_tables_hold(spar
         assert rows, f"{table}: nothing landed, the comparison proves nothing"
         viewed = [tuple(row) for row in spark.sql(f"select id, _version from raw.{table} order by id").collect()]
         assert viewed == rows, f"raw.{table}: the Spark view differs from the DuckDB raw table"
+
+
+def test_the_session_reads_the_models_regular_expressions_as_duckdb_does(spark):
+    """The dbt macros' patterns (clean_text, fold_name, split_name, normalize_email) on text with
+    control characters, non-breaking spaces, name particles and brackets: with Spark's default
+    unescaping of string literals these differ. `{g}` is DuckDB's flag to replace every match,
+    which is what Spark's regexp_replace always does."""
+    cases = [
+        (r"regexp_replace(v, '[\x00-\x1F\x7F]+', ' '{g})", "Anna\tMaria\x01Müller"),
+        (r"regexp_replace(v, '[\s\x{00A0}\-]+', ' '{g})", "Karl-Heinz\u00a0 von der  Heide"),
+        (r"regexp_extract(v, '(?i)(?:^|\s)((?:(?:von|van|de|der|den)\s+)*\S+)$', 1)", "Karl von der Heide"),
+        (r"regexp_replace(v, '(?i)^\s*(?:(?:herr|frau|dr\.?|prof\.?)\s+)+', ''{g})", "Frau Dr. Anna Müller"),
+        (r"""regexp_replace(v, '[\[\]\\"]', ''{g})""", 'x["a\\b"]'),
+    ]
+    with duckdb.connect() as con:
+        for expression, value in cases:
+            in_duckdb, in_spark = expression.replace("{g}", ", 'g'"), expression.replace("{g}", "")
+            expected = con.execute(f"select {in_duckdb} from (select ? as v)", [value]).fetchone()[0]
+            got = spark.sql(f"select {in_spark} from (select :v as v)", args={"v": value}).collect()[0][0]
+            assert got == expected, f"{expression} on {value!r}: Spark {got!r}, DuckDB {expected!r}"
+            assert got != value, f"{expression} left {value!r} as it was: the case proves nothing"
