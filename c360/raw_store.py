@@ -766,7 +766,7 @@ def reconcile_deletions(con: duckdb.DuckDBPyConnection, client, resource: str, *
                 "where _deleted_at is null and id not in (select id from live)", [now, now]).fetchone()[0]
             if raw_zone is not None and stats.marked_deleted:
                 raw_zone.write_batch(con, f"select {ZONE_SELECT} from {table} where _deleted_at = ? and _loaded_at = ?",
-                                 [now, now], spec.key, f"reconciled-{now:%Y%m%dT%H%M%S%f}")
+                                     [now, now], spec.key, f"reconciled-{now:%Y%m%dT%H%M%S%f}")
         else:
             stats.reason = f"the source listed no ids against {landed} landed records: nothing marked"
             log.warning("%s: %s", spec.key, stats.reason)

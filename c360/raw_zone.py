@@ -1,7 +1,8 @@
 """The raw zone: every landed batch as a Parquet file, for the engines that read files (Spark).
 
 With `C360_ENGINE=spark` (or `C360_RAW_ZONE` set) the landing writes the records of each batch that are
-new or changed, the same rows it upserts into `raw.<table>`, to
+new or changed, the same rows it upserts into `raw.<table>` (and those found deleted before that the
+source serves again), to
 
     <raw zone>/<system>/<resource>/<sync id>-<batch number>.parquet
 

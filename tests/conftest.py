@@ -135,6 +135,22 @@ def clients(server, *, timeout: float = 10.0, max_retries: int = 8, credentials=
             client.close()
 
 
+def land_every_resource(con, server, *, batch_records: int = 700, raw_zone=None, **client_options) -> dict:
+    """Land every connector resource as the landing assets do (the shop's deletions by reconciling
+    its ids after the landing); the landing stats by resource key."""
+    from c360.raw_store import land_resource, reconcile_deletions
+    from connectors import ALL_RESOURCES
+
+    stats = {}
+    with clients(server, **client_options) as by_system:
+        for spec in ALL_RESOURCES:
+            client = by_system[spec.system]
+            stats[spec.key] = land_resource(con, client, spec.name, batch_records=batch_records, raw_zone=raw_zone)
+            if spec.name in getattr(client, "reconciled", ()):
+                reconcile_deletions(con, client, spec.name, every_days=0, raw_zone=raw_zone)
+    return stats
+
+
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))

@@ -10,22 +10,16 @@ import requests
 
 from connectors import ALL_RESOURCES
 from connectors.errors import SourceAuthError
-from c360.raw_store import land_resource, reconcile_deletions
+from c360.raw_store import land_resource
 from demo_sources.shop_graphql import as_fetched
 from c360.settings import ErpOptions
 from connectors.erp import model_fields
-from tests.conftest import CREDENTIALS, clients, make_world_serving_every_resource, served_by_id, serving
+from tests.conftest import (CREDENTIALS, clients, land_every_resource, make_world_serving_every_resource,
+                            served_by_id, serving)
 
 
 def land_everything(con, server, **client_options) -> dict:
-    stats = {}
-    with clients(server, **client_options) as by_system:
-        for spec in ALL_RESOURCES:
-            client = by_system[spec.system]
-            stats[spec.key] = land_resource(con, client, spec.name, batch_records=700)
-            if spec.name in getattr(client, "reconciled", ()):  # as the landing asset does
-                reconcile_deletions(con, client, spec.name, every_days=0)
-    return stats
+    return land_every_resource(con, server, **client_options)
 
 
 def landed(con, spec) -> dict[str, dict]:

@@ -7,21 +7,15 @@ import duckdb
 import orjson
 import pytest
 
-from c360.raw_store import land_resource, reconcile_deletions
+from c360.raw_store import land_resource
 from c360.raw_zone import RawZone, latest_records
 from connectors import ALL_RESOURCES
 from connectors.erp import ErpClient
-from tests.conftest import CREDENTIALS, clients, make_world_serving_every_resource, served_by_id, serving
+from tests.conftest import CREDENTIALS, land_every_resource, make_world_serving_every_resource, served_by_id, serving
 
 
 def land_all(con, server, zone) -> None:
-    """As the landing assets do: every resource, then the shop's deletions by reconciling ids."""
-    with clients(server) as by_system:
-        for spec in ALL_RESOURCES:
-            client = by_system[spec.system]
-            land_resource(con, client, spec.name, batch_records=500, raw_zone=zone)
-            if spec.name in getattr(client, "reconciled", ()):
-                reconcile_deletions(con, client, spec.name, every_days=0, raw_zone=zone)
+    land_every_resource(con, server, batch_records=500, raw_zone=zone)
 
 
 def zone_records(zone, spec) -> dict[str, dict]:

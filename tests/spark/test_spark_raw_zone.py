@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import duckdb
 
-from c360.raw_store import land_resource, reconcile_deletions
 from c360.raw_zone import RawZone, latest_records
 from c360.spark_engine import latest_records as spark_latest_records, register_raw_tables
 from connectors import ALL_RESOURCES
-from tests.conftest import clients, make_world_serving_every_resource, served_by_id, serving
+from tests.conftest import land_every_resource, make_world_serving_every_resource, served_by_id, serving
 
 
 def test_spark_reads_every_resource_of_the_zone_as_duckdb_does(spark, tmp_path):
@@ -18,12 +17,7 @@ def test_spark_reads_every_resource_of_the_zone_as_duckdb_does(spark, tmp_path):
         for day in range(2):
             if day:
                 server.advance(days=1)
-            with clients(server) as by_system:
-                for spec in ALL_RESOURCES:
-                    client = by_system[spec.system]
-                    land_resource(con, client, spec.name, batch_records=300, raw_zone=zone)
-                    if spec.name in getattr(client, "reconciled", ()):
-                        reconcile_deletions(con, client, spec.name, every_days=0, raw_zone=zone)
+            land_every_resource(con, server, batch_records=300, raw_zone=zone)
         served = {spec.key: served_by_id(server, spec) for spec in ALL_RESOURCES}
     columns = ["id", "record", "_version", "_deleted_at"]
     for spec in ALL_RESOURCES:
@@ -43,9 +37,7 @@ def test_the_raw_tables_as_spark_views_hold_what_the_duckdb_raw_tables_hold(spar
     zone = RawZone(str(tmp_path / "zone"))
     world = make_world_serving_every_resource(persons=120, seed=32)
     with serving(world) as server, duckdb.connect(str(tmp_path / "w.duckdb")) as con:
-        with clients(server) as by_system:
-            for spec in ALL_RESOURCES:
-                land_resource(con, by_system[spec.system], spec.name, batch_records=300, raw_zone=zone)
+        land_every_resource(con, server, batch_records=300, raw_zone=zone)
         stored = {spec.table: con.execute(f"select id, _version from raw.{spec.table} order by id").fetchall()
                   for spec in ALL_RESOURCES}
     registered = register_raw_tables(spark, zone, {spec.table: spec.key for spec in ALL_RESOURCES})
