@@ -95,7 +95,8 @@ NOT_PERSONAL = {
     # returned quantities per ERP order line (the person's lines, with their returns, are in fct_order_lines)
     "intermediate.int_erp_order_line_returns",
     "staging.stg_set_aside_shares", "staging._tests_passed", "marts.kpi_daily", "marts.kpi_monthly",
-    "marts.kpi_monthly_booked", "marts.unresolved_facts", "intermediate.int_company_kpis", tables.IDENTITY_MODEL,
+    "marts.kpi_daily_booked", "marts.kpi_monthly_booked", "marts.unresolved_facts", "intermediate.int_company_kpis",
+    tables.IDENTITY_MODEL,
     tables.IDENTITY_MODEL_TERM_FREQUENCIES, tables.IDENTITY_MATCH_RUNS, tables.IDENTITY_RESOLUTION_STATE,
     tables.CLV_MODEL_FITS,
     # the erasures' bookkeeping (c360.erasure): salted hashes, pseudonyms and request ids, no personal data;

@@ -1,5 +1,5 @@
 """The KPI glossary (dbt docs block `kpi_glossary`) names every KPI column of the KPI marts, and the KPI models'
-descriptions include it: a column added to kpi_daily, kpi_monthly, kpi_monthly_booked or customer_kpis without a glossary entry
+descriptions include it: a column added to kpi_daily, kpi_monthly, kpi_daily_booked, kpi_monthly_booked or customer_kpis without a glossary entry
 (German term, formula, unit) fails here. Reads the project files only (no warehouse)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import yaml
 
 DBT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 GLOSSARY = DBT_DIR / "models" / "docs" / "glossary.md"
-KPI_MODELS = ("kpi_daily", "kpi_monthly", "kpi_monthly_booked", "customer_kpis")
+KPI_MODELS = ("kpi_daily", "kpi_monthly", "kpi_daily_booked", "kpi_monthly_booked", "customer_kpis")
 # keys, dates and attributes of a row, not figures
 NOT_KPIS = {"period_start", "period_end", "golden_customer_id", "as_of_date", "birthday", "email_marketing_consent",
             "email_marketing_consent_state", "first_order_date", "last_order_date", "last_ticket_date",

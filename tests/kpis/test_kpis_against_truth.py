@@ -430,6 +430,10 @@ def by_month(table: pd.DataFrame) -> pd.DataFrame:
     return table.assign(month=pd.to_datetime(table["period_start"]).dt.strftime("%Y-%m")).set_index("month")
 
 
+def by_day(table: pd.DataFrame) -> pd.DataFrame:
+    return table.assign(day=pd.to_datetime(table["period_start"]).dt.strftime("%Y-%m-%d")).set_index("day")
+
+
 def test_monthly_nps_and_csat(built, monthly_survey_answers):
     """Company NPS (latest response per customer per month) and CSAT per Berlin calendar month."""
     _, _, _, monthly, _ = built
@@ -605,31 +609,34 @@ def test_monthly_retention_cohorts(built, counted_orders_by_golden):
 # ----------  company KPIs: the month by booking date (accounting vouchers)
 
 
-def test_monthly_booked_revenue_equals_the_months_vouchers(pipeline_warehouse, built):
-    """kpi_monthly_booked against the accounting system's vouchers as served: per Berlin month of the voucher
-    date, sales invoices (not voided, not draft) minus credit notes (not voided), to the cent."""
+def test_booked_revenue_equals_the_vouchers_of_each_day_and_month(pipeline_warehouse, built):
+    """kpi_daily_booked and kpi_monthly_booked against the accounting system's vouchers as served: per Berlin
+    day and month of the voucher date, sales invoices (not voided, not draft) minus credit notes (not
+    voided), to the cent."""
     path, world = pipeline_warehouse
     _, _, kpis, _, _ = built
     as_of = pd.Timestamp(kpis["as_of_date"].iloc[0]).date()
     with duckdb.connect(str(path), read_only=True) as con:
-        booked = by_month(con.execute("select * from marts.kpi_monthly_booked").df())
-    expected = defaultdict(lambda: {"invoiced": Decimal(0), "credited": Decimal(0), "invoices": 0, "credit_notes": 0})
-    for v in world.iter_records("accounting/vouchers"):
-        day = pd.Timestamp(v["voucherDate"]).tz_convert("Europe/Berlin")
-        if v["voucherStatus"] in ("voided", "draft") or day.date() > as_of:
-            continue
-        month = expected[day.strftime("%Y-%m")]
-        if v["voucherType"] in INVOICE_TYPES:
-            month["invoiced"] += money(v["totalAmount"])
-            month["invoices"] += 1
-        elif v["voucherType"] in CREDIT_NOTE_TYPES:
-            month["credited"] += money(v["totalAmount"])
-            month["credit_notes"] += 1
-    assert len(expected) > 12 and sum(m["credit_notes"] for m in expected.values()) > 50
-    for month, figures in expected.items():
-        row = booked.loc[month]
-        assert (row["invoices_count"], row["credit_notes_count"]) == (figures["invoices"], figures["credit_notes"]), month
-        assert Decimal(str(row["invoiced_gross"])) == figures["invoiced"], month
-        assert Decimal(str(row["booked_revenue_gross"])) == figures["invoiced"] - figures["credited"], month
-    # months without a voucher are there with 0, and no month is missing up to the KPI date
-    assert set(booked.index) >= set(expected) and booked.loc[~booked.index.isin(expected), "invoices_count"].eq(0).all()
+        booked = {"%Y-%m": by_month(con.execute("select * from marts.kpi_monthly_booked").df()),
+                  "%Y-%m-%d": by_day(con.execute("select * from marts.kpi_daily_booked").df())}
+    for period_format, table in booked.items():
+        expected = defaultdict(lambda: {"invoiced": Decimal(0), "credited": Decimal(0), "invoices": 0, "credit_notes": 0})
+        for v in world.iter_records("accounting/vouchers"):
+            day = pd.Timestamp(v["voucherDate"]).tz_convert("Europe/Berlin")
+            if v["voucherStatus"] in ("voided", "draft") or day.date() > as_of:
+                continue
+            period = expected[day.strftime(period_format)]
+            if v["voucherType"] in INVOICE_TYPES:
+                period["invoiced"] += money(v["totalAmount"])
+                period["invoices"] += 1
+            elif v["voucherType"] in CREDIT_NOTE_TYPES:
+                period["credited"] += money(v["totalAmount"])
+                period["credit_notes"] += 1
+        assert len(expected) > 12 and sum(p["credit_notes"] for p in expected.values()) > 50
+        for period, figures in expected.items():
+            row = table.loc[period]
+            assert (row["invoices_count"], row["credit_notes_count"]) == (figures["invoices"], figures["credit_notes"]), period
+            assert Decimal(str(row["invoiced_gross"])) == figures["invoiced"], period
+            assert Decimal(str(row["booked_revenue_gross"])) == figures["invoiced"] - figures["credited"], period
+        # periods without a voucher are there with 0, and none is missing up to the KPI date
+        assert set(table.index) >= set(expected) and table.loc[~table.index.isin(expected), "invoices_count"].eq(0).all()

@@ -1,65 +1,28 @@
 {#- Revenue per month by booking date (the accounting view of a month, beside kpi_monthly's order-date
-    cohort view): sales invoices by their voucher date, credit notes by theirs, as accounting books
-    them. Voided vouchers and draft invoices are not booked. Amounts are gross: the accounting vouchers
-    carry their total incl. VAT (credit notes also their net share, from fct_refunds). A credit note
-    counts here even where the customer KPIs count the same return through the ERP or the shop: the
-    books hold every voucher once. -#}
-
-{%- set as_of = kpi_as_of() %}
+    cohort view): the booked days of kpi_daily_booked, summed per calendar month. -#}
 
 with
 
-invoices as (
+days as (
 
-    select
-        cast(date_trunc('month', invoice_date) as date) as period_start,
-        count(*) as invoices_count,
-        sum(amount_gross) as invoiced_gross
-    from {{ ref('fct_invoices') }}
-    where not is_voided and voucher_status <> 'draft' and invoice_date <= {{ as_of }}
-    group by 1
-
-),
-
-credit_notes as (
-
-    select
-        cast(date_trunc('month', refund_date) as date) as period_start,
-        count(*) as credit_notes_count,
-        sum(amount_gross) as credit_notes_gross,
-        sum(amount_net) as credit_notes_net
-    from {{ ref('fct_refunds') }}
-    where refund_source = 'credit_note' and not is_voided and refund_date <= {{ as_of }}
-    group by 1
-
-),
-
-months as (
-
-    select cast(range as date) as period_start
-    from (
-        select min(period_start) as first_month
-        from (select period_start from invoices union all select period_start from credit_notes)
-    ) b,
-    range(b.first_month, cast(date_trunc('month', {{ as_of }}) as date) + interval 1 month, interval 1 month)
+    select * from {{ ref('kpi_daily_booked') }}
 
 ),
 
 final as (
 
     select
-        m.period_start,
-        cast(m.period_start + interval 1 month - interval 1 day as date) as period_end,
-        {{ as_of }} as as_of_date,
-        coalesce(i.invoices_count, 0) as invoices_count,
-        cast(coalesce(i.invoiced_gross, 0) as decimal(18, 2)) as invoiced_gross,
-        coalesce(c.credit_notes_count, 0) as credit_notes_count,
-        cast(coalesce(c.credit_notes_gross, 0) as decimal(18, 2)) as credit_notes_gross,
-        cast(coalesce(c.credit_notes_net, 0) as decimal(18, 2)) as credit_notes_net,
-        cast(coalesce(i.invoiced_gross, 0) - coalesce(c.credit_notes_gross, 0) as decimal(18, 2)) as booked_revenue_gross
-    from months m
-    left join invoices i using (period_start)
-    left join credit_notes c using (period_start)
+        cast(date_trunc('month', period_start) as date) as period_start,
+        cast(date_trunc('month', period_start) + interval 1 month - interval 1 day as date) as period_end,
+        any_value(as_of_date) as as_of_date,
+        cast(sum(invoices_count) as bigint) as invoices_count,
+        cast(sum(invoiced_gross) as decimal(18, 2)) as invoiced_gross,
+        cast(sum(credit_notes_count) as bigint) as credit_notes_count,
+        cast(sum(credit_notes_gross) as decimal(18, 2)) as credit_notes_gross,
+        cast(sum(credit_notes_net) as decimal(18, 2)) as credit_notes_net,
+        cast(sum(booked_revenue_gross) as decimal(18, 2)) as booked_revenue_gross
+    from days
+    group by 1, 2
 
 )
 
