@@ -3,7 +3,9 @@
 `C360_ENGINE=spark` runs on a SparkSession: started in this process from `C360_SPARK_MASTER`
 (`local[*]` by default: every core of this machine, nothing to install but Java 17 or 21 from the OS
 packages), or a Spark Connect client of `C360_SPARK_REMOTE` (`sc://host:15002`; needs the Connect
-client's extra packages, `pip install "pyspark[connect]"`). pyspark is the project's `spark` extra.
+client's packages, in the project's `spark` extra with pyspark itself). Without them pyspark's Connect
+modules end the process (`sys.exit(0)`, "Skipping doctests") when imported by a process started with
+`python -c`, as pytest-xdist's workers are: great_expectations imports them whenever pyspark is there.
 
 A zone on object storage is read through the cluster's Hadoop file systems (`s3a://` with hadoop-aws,
 `abfss://` with hadoop-azure): jars the cluster provides; a local session reads local folders.
