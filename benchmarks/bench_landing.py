@@ -2,7 +2,7 @@
 
     python benchmarks/bench_landing.py --persons 100000
 
-Starts the demo sources in a separate process (throttling and faults off), then for each of the 13
+Starts the demo sources in a separate process (throttling and faults off), then for each of the 16
 resources: (1) a bare loop that fetches every page with `requests` and only decodes the JSON,
 (2) the real connector landing into a fresh DuckDB file (upsert, watermark, quarantine checks).
 Prints records/s of both and the ratio landing / bare loop (1.0 = the landing costs nothing extra)
