@@ -39,6 +39,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
+from c360.collector import fewer_collections
 from c360.raw_zone import ZONE_SELECT, RawZone
 from c360.settings import DEFAULT_LANDING_BATCH
 from connectors.base import MalformedRecord, Page, ResourceSpec, SourceClient
@@ -682,10 +683,11 @@ def land_resource(
     clock = time.perf_counter()
     status, error = "failed", None
     try:
-        for batch in _batches(client.fetch(resource, stats.watermark_before), batch_records):
-            _write_batch(con, spec, batch, stats, datetime.now(UTC), raw_zone)
-            if on_progress:
-                on_progress(stats)
+        with fewer_collections():
+            for batch in _batches(client.fetch(resource, stats.watermark_before), batch_records):
+                _write_batch(con, spec, batch, stats, datetime.now(UTC), raw_zone)
+                if on_progress:
+                    on_progress(stats)
         status = "succeeded"
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"
