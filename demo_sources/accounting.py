@@ -226,13 +226,8 @@ class AccountingWorld:
                                  "lastName": idn["last"][i]}
             rec["addresses"] = {} if idn["no_addr"][i] else {"billing": [
                 {"street": idn["address1"][i], "zip": idn["zip"][i], "city": idn["city"][i], "countryCode": "DE"}]}
-            rec["emailAddresses"] = {"private": [idn["email"][i]]} if idn["email"][i] else {}
-            phones = {}
-            if idn["mobile"][i]:
-                phones["mobile"] = [idn["mobile"][i]]
-            if idn["land"][i]:
-                phones["private"] = [idn["land"][i]]
-            rec["phoneNumbers"] = phones
+            rec["emailAddresses"], rec["phoneNumbers"] = _contact_channels(
+                bool(idn["is_company"][i]), idn["company"][i], idn["email"][i], idn["mobile"][i], idn["land"][i])
             rec["note"] = f"ERP K-{100000 + note}" if note >= 0 else None
             rec["archived"] = arch
             out.append(rec)
@@ -358,13 +353,40 @@ class AccountingWorld:
         for row in (rng.choice(na, min(na, day.k_of(0.0005, 2)), replace=False).tolist() if na else []):
             rec = dict(self._current("accounting/contacts", row))
             rec["version"] += 1
-            if rec.get("emailAddresses", {}).get("private"):
-                rec["emailAddresses"] = {"private": [email_other_mailbox(rec["emailAddresses"]["private"][0].strip().lower(),
-                                                                         int(rng.integers(0, 1000)))]}
+            mailbox = "business" if rec.get("company") else "private"
+            if rec.get("emailAddresses", {}).get(mailbox):
+                rec["emailAddresses"] = dict(rec["emailAddresses"], **{mailbox: [email_other_mailbox(
+                    rec["emailAddresses"][mailbox][0].strip().lower(), int(rng.integers(0, 1000)))]})
             else:
                 rec["phoneNumbers"] = dict(rec["phoneNumbers"], mobile=[phone_format(
                     MOBILE_PRE[int(rng.integers(0, len(MOBILE_PRE)))], str(int(rng.integers(1_000_000, 99_999_999))), 0)])
             day.put("accounting/contacts", row, rec)
+
+
+_GERMAN_LETTERS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+
+
+def _contact_channels(is_company: bool, company: str, email: str, mobile: str, landline: str) -> tuple[dict, dict]:
+    """A contact's `emailAddresses` and `phoneNumbers` as Lexware Office groups them (lists per kind).
+
+    A person has a private address and phones. A company, as companies are kept in accounting, has
+    several: the buyer's own address as `business` and the accounts-payable mailbox as `office`, the
+    buyer's line as `business` beside the mobile, and a `fax` (the line's number ending in 99). The
+    buyer's own address and phone stay the first of each kind the staging reads, so that a company
+    contact links to its buyer's shop account; the office mailbox is the company's, shared by nobody.
+    """
+    if not is_company:
+        emails = {"private": [email]} if email else {}
+        phones = {kind: [number] for kind, number in (("mobile", mobile), ("private", landline)) if number}
+        return emails, phones
+    emails = {"business": [email]} if email else {}
+    folded = company.lower().translate(_GERMAN_LETTERS)
+    domain = re.sub(r"[^a-z0-9]+", "-", folded).strip("-") or "firma"
+    emails["office"] = [f"rechnungen@{domain}.de"]
+    phones = {kind: [number] for kind, number in (("mobile", mobile), ("business", landline)) if number}
+    if landline:
+        phones["fax"] = [landline[:-2] + "99"]
+    return emails, phones
 
 
 # --------------------------------------------------------------------------------------------------

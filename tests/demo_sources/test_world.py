@@ -658,3 +658,31 @@ def test_credit_notes_refund_exactly_the_returned_units(recs):
     for mid, move in moves.items():
         assert cents(move["amount_total"]) == sum(cents(x["price_total"]) for x in per_move[mid])
         assert cents(move["amount_untaxed"]) == sum(cents(x["price_subtotal"]) for x in per_move[mid])
+
+
+def test_accounting_companies_have_several_mailboxes_and_phones_the_buyers_first(world, recs):
+    """As companies are kept in Lexware Office: the buyer's address (`business`) beside the company's
+    accounts-payable mailbox (`office`), the buyer's line beside a fax; persons have private ones. The
+    buyer's own address is the one their other records carry (the one identity links by)."""
+    person = _person_of(world.truth())
+    emails_of_person = collections.defaultdict(set)
+    for key, field in (("shop/customers", "email"), ("erp/res.partner", "email"), ("helpdesk/users", "email")):
+        for r in recs[key]:
+            if isinstance(r.get(field), str):
+                emails_of_person[person[(key.split("/")[0], str(r["id"]))]].add(r[field].strip().lower())
+    companies = [c for c in recs["accounting/contacts"] if "company" in c]
+    persons = [c for c in recs["accounting/contacts"] if "person" in c]
+    assert len(companies) >= 20 and persons
+    offices = [c["emailAddresses"]["office"] for c in companies]
+    assert all(len(o) == 1 and re.fullmatch(r"rechnungen@[a-z0-9-]+\.de", o[0]) for o in offices)
+    assert all(set(c["emailAddresses"]) <= {"private"} and set(c["phoneNumbers"]) <= {"mobile", "private"}
+               for c in persons)
+    with_line = [c for c in companies if "business" in c["phoneNumbers"]]
+    assert with_line and all(c["phoneNumbers"]["fax"] == [c["phoneNumbers"]["business"][0][:-2] + "99"]
+                             for c in with_line)
+    buyers = [c for c in companies if c["emailAddresses"].get("business")]
+    known = [c for c in buyers if emails_of_person[person[("accounting", c["id"])]]]
+    assert len(known) >= 10
+    same = sum(c["emailAddresses"]["business"][0].strip().lower() in emails_of_person[person[("accounting", c["id"])]]
+               for c in known)
+    assert same / len(known) > 0.7
