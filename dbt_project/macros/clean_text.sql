@@ -6,8 +6,9 @@
     an e-mail). Empty -> null. -#}
 {% macro clean_text(expr, max_length=none, reject_json=true) -%}
     {%- set max_length = max_length or var('text_max_length') -%}
+    {%- set control_characters -%} [\x00-\x1F\x7F]+ {%- endset -%}
     {%- set cleaned -%}
-        nullif(left(trim(regexp_replace({{ expr }}, '[\x00-\x1F\x7F]+', ' ', 'g')), {{ max_length }}), '')
+        nullif(left(trim({{ regex_replace_all(expr, control_characters, ' ') }}), {{ max_length }}), '')
     {%- endset -%}
     {%- if reject_json -%}
     case when not {{ is_json_container(expr) }} then {{ cleaned }} end
@@ -18,5 +19,6 @@
 
 {#- True when the text is a JSON object or array (null for null). -#}
 {% macro is_json_container(expr) -%}
-    (regexp_matches({{ expr }}, '^\s*[\[{]') and coalesce(json_valid(trim({{ expr }})), false))
+    {%- set opening_bracket -%} ^\s*[\[{] {%- endset -%}
+    ({{ regex_contains(expr, opening_bracket) }} and coalesce({{ json_is_valid('trim(' ~ expr ~ ')') }}, false))
 {%- endmacro %}

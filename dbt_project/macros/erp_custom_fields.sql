@@ -12,5 +12,5 @@
 
 {% macro erp_custom_text(var_name, env_name) -%}
     {%- set name = erp_custom_field_name(var_name, env_name) -%}
-    {%- if name -%}{{ erp_text(name) }}{%- else -%}cast(null as varchar){%- endif -%}
+    {%- if name -%}{{ erp_text(name) }}{%- else -%}cast(null as {{ type_text() }}){%- endif -%}
 {%- endmacro %}

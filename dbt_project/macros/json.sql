@@ -4,39 +4,44 @@
 {#- The value as clean text (macro clean_text: no control characters, capped, no JSON object or
     array); JSON null and empty or blank strings become null. -#}
 {% macro json_text(path, column='record') -%}
-    {{ clean_text(column ~ "->>'$." ~ path ~ "'") }}
+    {{ clean_text(json_get(column, path)) }}
+{%- endmacro %}
+
+{#- The value of the first of `paths` that is present (as json_get gives it). -#}
+{% macro json_first(paths, column='record') -%}
+    coalesce({% for path in paths %}{{ json_get(column, path) }}{{ ", " if not loop.last }}{% endfor %})
 {%- endmacro %}
 
 {#- Odoo writes an empty value as `false`, never null: `false` (and null) become null. -#}
 {% macro erp_text(path, column='record') -%}
     case
-        when coalesce(json_type({{ column }}, '$.{{ path }}'), 'NULL') not in ('NULL', 'BOOLEAN')
-            then {{ clean_text(column ~ "->>'$." ~ path ~ "'") }}
+        when coalesce({{ json_kind(column, path) }}, 'NULL') not in ('NULL', 'BOOLEAN')
+            then {{ clean_text(json_get(column, path)) }}
     end
 {%- endmacro %}
 
 {#- A JSON boolean; anything else (missing, null, a string) is null. -#}
 {% macro json_bool(path, column='record') -%}
-    case when json_type({{ column }}, '$.{{ path }}') = 'BOOLEAN' then ({{ column }}->>'$.{{ path }}') = 'true' end
+    case when {{ json_kind(column, path) }} = 'BOOLEAN' then ({{ json_get(column, path) }}) = 'true' end
 {%- endmacro %}
 
 {#- Odoo many2one `[id, "display name"]` (or `false`): the id, resp. the display name. -#}
 {% macro erp_many2one_id(path, column='record') -%}
-    case when json_type({{ column }}, '$.{{ path }}') = 'ARRAY' then try_cast({{ column }}->>'$.{{ path }}[0]' as bigint) end
+    case when {{ json_kind(column, path) }} = 'ARRAY' then try_cast({{ json_get(column, path ~ '[0]') }} as bigint) end
 {%- endmacro %}
 
 {% macro erp_many2one_name(path, column='record') -%}
-    case when json_type({{ column }}, '$.{{ path }}') = 'ARRAY' then {{ clean_text(column ~ "->>'$." ~ path ~ "[1]'") }} end
+    case when {{ json_kind(column, path) }} = 'ARRAY' then {{ clean_text(json_get(column, path ~ '[1]')) }} end
 {%- endmacro %}
 
 {#- ISO 8601 with an offset or `Z` -> timestamptz (an instant; the profile shows it in UTC). -#}
 {% macro to_utc_timestamp(expr) -%}
-    try_cast({{ expr }} as timestamptz)
+    try_cast({{ expr }} as {{ type_instant() }})
 {%- endmacro %}
 
 {#- Odoo's naive UTC `YYYY-MM-DD HH:MM:SS` -> timestamptz. -#}
 {% macro erp_utc_timestamp(expr) -%}
-    try_cast(({{ expr }}) || '+00:00' as timestamptz)
+    try_cast(({{ expr }}) || '+00:00' as {{ type_instant() }})
 {%- endmacro %}
 
 {#- Money (decimal strings or JSON numbers) -> decimal(18,2). -#}
@@ -46,5 +51,5 @@
 
 {#- An integer id given as a JSON number or a string of digits; anything else is null. -#}
 {% macro to_id(expr) -%}
-    case when regexp_full_match(trim({{ expr }}), '[0-9]+') then try_cast(trim({{ expr }}) as bigint) end
+    case when {{ regex_full_match('trim(' ~ expr ~ ')', '[0-9]+') }} then try_cast(trim({{ expr }}) as bigint) end
 {%- endmacro %}

@@ -2,10 +2,9 @@
     the form of an address (local@domain.tld, no blanks, brackets or quotes): `max mustermann@web.de`
     or `["a@b"]` must never link two people. Empty -> null. -#}
 {% macro normalize_email(expr) -%}
-    {%- set trimmed -%}
-        lower(regexp_replace({{ expr }}, '^[\s\x{00A0}]+|[\s\x{00A0}]+$', '', 'g'))
-    {%- endset -%}
-    case when regexp_full_match({{ trimmed }}, '{{ email_pattern() }}') then {{ trimmed }} end
+    {%- set surrounding_blanks -%} ^[\s\x{00A0}]+|[\s\x{00A0}]+$ {%- endset -%}
+    {%- set trimmed = 'lower(' ~ regex_replace_all(expr, surrounding_blanks, '') ~ ')' -%}
+    case when {{ regex_full_match(trimmed, email_pattern()) }} then {{ trimmed }} end
 {%- endmacro %}
 
 {#- True when an e-mail was given but is not an address (it is then nulled for matching). -#}

@@ -6,9 +6,8 @@
     when there is no prefix at all (`15123456789` is ambiguous) or when the length cannot be a
     phone number (German national number 6-13 digits starting 1-9; E.164 at most 15 digits). -#}
 {% macro normalize_phone_de(expr) -%}
-    {%- set digits -%}
-        regexp_replace(nfc_normalize({{ expr }}), '[\s\x{00A0}/\-().]', '', 'g')
-    {%- endset -%}
+    {%- set separators -%} [\s\x{00A0}/\-().] {%- endset -%}
+    {%- set digits = regex_replace_all('nfc_normalize(' ~ expr ~ ')', separators, '') -%}
     {%- set national -%}
         case
             when {{ digits }} like '+49%' then regexp_replace(substr({{ digits }}, 4), '^0', '')
@@ -24,9 +23,10 @@
         end
     {%- endset -%}
     case
-        when not regexp_full_match({{ digits }}, '\+?[0-9]+') then null
-        when regexp_full_match({{ national }}, '[1-9][0-9]{5,12}') then '+49' || ({{ national }})
+        {%- set digits_only -%} \+?[0-9]+ {%- endset %}
+        when not {{ regex_full_match(digits, digits_only) }} then null
+        when {{ regex_full_match(national, '[1-9][0-9]{5,12}') }} then '+49' || ({{ national }})
         when ({{ international }}) not like '49%'
-             and regexp_full_match({{ international }}, '[1-9][0-9]{7,14}') then '+' || ({{ international }})
+             and {{ regex_full_match(international, '[1-9][0-9]{7,14}') }} then '+' || ({{ international }})
     end
 {%- endmacro %}

@@ -9,13 +9,15 @@
     null. Each country has its own format, and a foreign customer's postcode is as good a key as a
     German one. -#}
 {% macro normalize_postcode(expr, country_code='null') -%}
-    {%- set compact -%}
-        regexp_replace(regexp_replace(upper(trim({{ expr }})), '^DE?[\s\-]+', ''), '[\s\x{00A0}]', '', 'g')
-    {%- endset -%}
+    {%- set country_prefix -%} ^DE?[\s\-]+ {%- endset -%}
+    {%- set blank -%} [\s\x{00A0}] {%- endset -%}
+    {%- set blank_or_hyphen -%} [\s\x{00A0}\-] {%- endset -%}
+    {%- set upper_trimmed = 'upper(trim(' ~ expr ~ '))' -%}
+    {%- set compact = regex_replace_all(regex_replace_all(upper_trimmed, country_prefix, ''), blank, '') -%}
     case
         when coalesce(nullif({{ country_code }}, ''), 'DE') = 'DE'
-            then case when regexp_full_match({{ compact }}, '[0-9]{5}') then {{ compact }} end
-        else nullif(regexp_replace(upper(trim({{ expr }})), '[\s\x{00A0}\-]', '', 'g'), '')
+            then case when {{ regex_full_match(compact, '[0-9]{5}') }} then {{ compact }} end
+        else nullif({{ regex_replace_all(upper_trimmed, blank_or_hyphen, '') }}, '')
     end
 {%- endmacro %}
 

@@ -3,9 +3,7 @@
     `birthday_min_date` .. today), so impossible birthdays never reach the golden record. -#}
 {% macro safe_date(expr, min_date=none, max_date=none) -%}
     {%- set min_date = min_date or var('birthday_min_date', '1900-01-01') -%}
-    {%- set parsed -%}
-        coalesce(try_cast(trim({{ expr }}) as date), try_strptime(trim({{ expr }}), '%d.%m.%Y')::date)
-    {%- endset -%}
+    {%- set parsed = parse_day(expr) -%}
     case
         when {{ parsed }} between date '{{ min_date }}' and {{ "date '" ~ max_date ~ "'" if max_date else 'current_date' }}
             then {{ parsed }}

@@ -34,7 +34,7 @@
 
 {#- Why the raw record (column `record`) of `raw_table` is set aside, or null when it is not. -#}
 {% macro set_aside_reason(raw_table) -%}
-    coalesce({% for rule in set_aside_rules()[raw_table] %}{{ rule }}, {% endfor %}null::varchar)
+    coalesce({% for rule in set_aside_rules()[raw_table] %}{{ rule }}, {% endfor %}cast(null as {{ type_text() }}))
 {%- endmacro %}
 
 {#- The record's id is not a positive 64-bit integer (macro to_id gives null). Read from the raw
@@ -46,7 +46,7 @@
 {#- The date-time at `path` is given but unreadable or outside the plausible window (a missing one
     is left to the model's tests). `erp`: Odoo's naive UTC `YYYY-MM-DD HH:MM:SS`, else ISO 8601. -#}
 {% macro implausible_date_reason(path, erp=false) -%}
-    {%- set text = "nullif(trim(record->>'$." ~ path ~ "'), '')" -%}
+    {%- set text = "nullif(trim(" ~ json_get('record', path) ~ "), '')" -%}
     {%- set instant = erp_utc_timestamp(text) if erp else to_utc_timestamp(text) -%}
     case
         when {{ text }} is null or {{ text }} = 'false' then null

@@ -7,16 +7,17 @@
     (`Karl von der Heide` -> `von der Heide`); one word is a last name. -#}
 
 {%- macro _name_clean(expr) -%}
-    trim(regexp_replace(
-        regexp_replace(nfc_normalize({{ expr }}), '[\s\x{00A0}]+', ' ', 'g'),
-        '(?i)^\s*(?:(?:herr|frau|dr\.?|prof\.?)\s+)+', ''
-    ))
+    {%- set blanks -%} [\s\x{00A0}]+ {%- endset -%}
+    {%- set salutations -%} (?i)^\s*(?:(?:herr|frau|dr\.?|prof\.?)\s+)+ {%- endset -%}
+    {%- set single_spaced = regex_replace_all('nfc_normalize(' ~ expr ~ ')', blanks, ' ') -%}
+    trim({{ regex_replace_all(single_spaced, salutations, '') }})
 {%- endmacro -%}
 
 {#- A first name that is only an initial (`A.`, `A`) is no first name. -#}
 {%- macro clean_first_name(expr) -%}
     case
-        when not regexp_full_match(trim({{ expr }}), '(?i)[a-zäöüß]\.?') then nullif(trim({{ expr }}), '')
+        {%- set initial -%} (?i)[a-zäöüß]\.? {%- endset %}
+        when not {{ regex_full_match('trim(' ~ expr ~ ')', initial) }} then nullif(trim({{ expr }}), '')
     end
 {%- endmacro -%}
 
@@ -26,18 +27,18 @@
 
 {%- macro split_name(expr, prefix='') -%}
     {%- set clean = _name_clean(expr) -%}
+    {%- set last_name_with_particles -%}
+        (?i)(?:^|\s)((?:(?:von|van|de|der|den|zu|zum|zur|vom|ter|da|di|del|la|le)\s+)*\S+)$
+    {%- endset -%}
     {%- set last_part -%}
         case
-            when strpos({{ clean }}, ',') > 0 then nullif(trim(split_part({{ clean }}, ',', 1)), '')
-            else nullif(regexp_extract(
-                {{ clean }},
-                '(?i)(?:^|\s)((?:(?:von|van|de|der|den|zu|zum|zur|vom|ter|da|di|del|la|le)\s+)*\S+)$', 1
-            ), '')
+            when position(',' in {{ clean }}) > 0 then nullif(trim(split_part({{ clean }}, ',', 1)), '')
+            else nullif({{ regex_extract(clean, last_name_with_particles, 1) }}, '')
         end
     {%- endset -%}
     {%- set first_part -%}
         case
-            when strpos({{ clean }}, ',') > 0 then nullif(trim(split_part({{ clean }}, ',', 2)), '')
+            when position(',' in {{ clean }}) > 0 then nullif(trim(split_part({{ clean }}, ',', 2)), '')
             else nullif(trim(left({{ clean }}, length({{ clean }}) - length(coalesce({{ last_part }}, '')))), '')
         end
     {%- endset -%}

@@ -14,8 +14,8 @@ renamed as (
         id as source_record_id,
         'accounting' as source_system,
         id as contact_id,
-        try_cast(record->>'$.version' as integer) as contact_version,
-        try_cast(record->>'$.roles.customer.number' as bigint) as customer_number,
+        try_cast({{ json_get('record', 'version') }} as integer) as contact_version,
+        try_cast({{ json_get('record', 'roles.customer.number') }} as bigint) as customer_number,
 
         ----------  person or company
         {{ json_text('person.salutation') }} as salutation,
@@ -24,24 +24,23 @@ renamed as (
         {{ json_text('company.name') }} as company_name,
         {{ json_text('company.vatRegistrationId') }} as vat_id,
         case
-            when json_type(record, '$.company') = 'OBJECT' then 'company'
-            when json_type(record, '$.person') = 'OBJECT' then 'person'
+            when {{ json_kind('record', 'company') }} = 'OBJECT' then 'company'
+            when {{ json_kind('record', 'person') }} = 'OBJECT' then 'person'
         end as contact_type,
 
         ----------  contact (first address of the first kind present)
-        {{ clean_text("coalesce(
-            record->>'$.emailAddresses.private[0]', record->>'$.emailAddresses.business[0]',
-            record->>'$.emailAddresses.office[0]', record->>'$.emailAddresses.other[0]'
-        )", reject_json=false) }} as email,
-        {{ clean_text("coalesce(
-            record->>'$.phoneNumbers.mobile[0]', record->>'$.phoneNumbers.private[0]',
-            record->>'$.phoneNumbers.business[0]', record->>'$.phoneNumbers.office[0]',
-            record->>'$.phoneNumbers.other[0]'
-        )") }} as phone,
+        {{ clean_text(json_first([
+            'emailAddresses.private[0]', 'emailAddresses.business[0]',
+            'emailAddresses.office[0]', 'emailAddresses.other[0]',
+        ]), reject_json=false) }} as email,
+        {{ clean_text(json_first([
+            'phoneNumbers.mobile[0]', 'phoneNumbers.private[0]', 'phoneNumbers.business[0]',
+            'phoneNumbers.office[0]', 'phoneNumbers.other[0]',
+        ])) }} as phone,
 
         ----------  address (billing, else shipping)
         coalesce({{ json_text('addresses.billing[0].street') }}, {{ json_text('addresses.shipping[0].street') }}) as street,
-        {{ clean_text("coalesce(record->>'$.addresses.billing[0].zip', record->>'$.addresses.shipping[0].zip')") }} as zip,
+        {{ clean_text(json_first(['addresses.billing[0].zip', 'addresses.shipping[0].zip'])) }} as zip,
         coalesce({{ json_text('addresses.billing[0].city') }}, {{ json_text('addresses.shipping[0].city') }}) as city,
         upper(coalesce(
             {{ json_text('addresses.billing[0].countryCode') }}, {{ json_text('addresses.shipping[0].countryCode') }}

@@ -13,7 +13,7 @@ renamed as (
         ----------  ids
         id as source_record_id,
         'erp' as source_system,
-        {{ to_id("record->>'$.id'") }} as partner_id,
+        {{ to_id(json_get('record', 'id')) }} as partner_id,
         upper({{ erp_text('ref') }}) as erp_customer_ref,
 
         ----------  person or company

@@ -12,15 +12,15 @@ renamed as (
     select
         id as source_record_id,
         'helpdesk' as source_system,
-        {{ to_id("record->>'$.id'") }} as user_id,
+        {{ to_id(json_get('record', 'id')) }} as user_id,
         {{ json_text('name') }} as name,
-        {{ clean_text("record->>'$.email'", reject_json=false) }} as email,
-        {{ clean_text("record->>'$.phone'") }} as phone,
+        {{ clean_text(json_get('record', 'email'), reject_json=false) }} as email,
+        {{ clean_text(json_get('record', 'phone')) }} as phone,
         {{ json_text('external_id') }} as external_id,
         {{ json_text('role') }} as role,
         coalesce({{ json_bool('active') }}, true) as is_active,
-        {{ plausible_timestamp(to_utc_timestamp("record->>'$.created_at'")) }} as created_at,
-        {{ to_utc_timestamp("record->>'$.updated_at'") }} as updated_at,
+        {{ plausible_timestamp(to_utc_timestamp(json_get('record', 'created_at'))) }} as created_at,
+        {{ to_utc_timestamp(json_get('record', 'updated_at')) }} as updated_at,
         _loaded_at as loaded_at
 
     from source

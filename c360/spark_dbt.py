@@ -1,0 +1,86 @@
+"""dbt on the Spark engine: the session the models need, then dbt in the same process.
+
+dbt-spark's `session` method runs the models on the process's SparkSession (it calls
+`SparkSession.builder.getOrCreate()`), so preparing that session first is how the models get what
+Spark lacks and the raw tables they read:
+
+- `nfc_normalize` and `strip_accents`, DuckDB functions that the name, street and phone macros use,
+  registered under the same names as Python functions (Arrow-batched), so the SQL stays one;
+- `raw.<table>` as views of the raw zone's latest records (`c360.spark_engine.register_raw_tables`).
+
+Spark refuses a permanent view that calls a temporary function, so on Spark the staging models are
+tables (dbt_project.yml), not views as on DuckDB.
+
+    python -m c360.spark_dbt build --target spark --select staging
+
+runs dbt with those arguments (the profile's `spark` target: method `session`).
+"""
+
+from __future__ import annotations
+
+import sys
+import unicodedata
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from c360 import settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+def nfc_normalize(text: str | None) -> str | None:
+    """Unicode NFC, as DuckDB's `nfc_normalize`."""
+    return None if text is None else unicodedata.normalize("NFC", text)
+
+
+def strip_accents(text: str | None) -> str | None:
+    """The text without its combining marks (`é` -> `e`, `č` -> `c`), recomposed: DuckDB's `strip_accents`."""
+    if text is None:
+        return None
+    decomposed = unicodedata.normalize("NFD", text)
+    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
+
+
+def register_functions(spark: SparkSession) -> list[str]:
+    """The DuckDB text functions the models call, as functions of `spark`'s SQL; returns their names."""
+    from pyspark.sql.functions import pandas_udf
+
+    def per_batch(function):
+        def batch(texts: pd.Series) -> pd.Series:
+            return texts.map(function, na_action="ignore")
+        return pandas_udf(batch, "string")
+
+    for function in (nfc_normalize, strip_accents):
+        spark.udf.register(function.__name__, per_batch(function))
+    return [nfc_normalize.__name__, strip_accents.__name__]
+
+
+def prepare_session(spark: SparkSession) -> list[str]:
+    """Functions and raw views on `spark` for the models; returns the raw tables registered."""
+    from c360.raw_zone import RawZone
+    from c360.spark_engine import register_raw_tables
+    from connectors import ALL_RESOURCES
+
+    register_functions(spark)
+    root = settings.raw_zone_root()
+    if root is None:
+        raise RuntimeError("dbt on Spark reads the raw zone, and C360_RAW_ZONE is off")
+    return register_raw_tables(spark, RawZone(root), {spec.table: spec.key for spec in ALL_RESOURCES})
+
+
+def main(argv: list[str] | None = None) -> int:
+    from dbt.cli.main import dbtRunner
+
+    from c360.spark_engine import spark_session
+
+    prepare_session(spark_session("c360-dbt"))
+    result = dbtRunner().invoke(list(sys.argv[1:] if argv is None else argv))
+    if result.success:
+        return 0
+    return 2 if result.exception is not None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+{#- Where DuckDB (the default engine) and Spark (C360_ENGINE=spark, dbt-spark) write the same thing
+    differently: models and macros use these, never either engine's own form, so that one project
+    builds on both adapters. What each engine does differently, and how it was checked: docs/spark.md.
+
+    Everything else the models use is common to both (`position(x in y)`, `split_part`, `left`,
+    `nullif`, `::date`, `try_cast`); `nfc_normalize` and `strip_accents` are DuckDB functions that the
+    Spark runner registers under the same names (c360/spark_dbt.py). -#}
+
+{#- The JSON value at `path` (without the leading `$.`) of the JSON text `column`, as text: a string
+    without its quotes, a number or boolean as written, an object or array as JSON; null when missing
+    or JSON null. -#}
+{% macro json_get(column, path) -%}
+    {{ return(adapter.dispatch('json_get')(column, path)) }}
+{%- endmacro %}
+
+{% macro default__json_get(column, path) -%}
+    {{ column }}->>'$.{{ path }}'
+{%- endmacro %}
+
+{% macro spark__json_get(column, path) -%}
+    get_json_object({{ column }}, '$.{{ path }}')
+{%- endmacro %}
+
+{#- The JSON type at `path`, in DuckDB's names: 'NULL' (JSON null), 'BOOLEAN', 'VARCHAR', 'BIGINT',
+    'DOUBLE', 'ARRAY', 'OBJECT'; SQL null when the path is missing. -#}
+{% macro json_kind(column, path) -%}
+    {{ return(adapter.dispatch('json_kind')(column, path)) }}
+{%- endmacro %}
+
+{% macro default__json_kind(column, path) -%}
+    json_type({{ column }}, '$.{{ path }}')
+{%- endmacro %}
+
+{#- Spark names a variant's type as a schema: `VOID` for JSON null, `STRING`, `DECIMAL(p,s)` for a
+    number with a fraction, `ARRAY<...>` and `OBJECT<...>` with their element types. -#}
+{% macro spark__json_kind(column, path) -%}
+    (case split_part(schema_of_variant(variant_get(try_parse_json({{ column }}), '$.{{ path }}')), '<', 1)
+        when 'VOID' then 'NULL'
+        when 'STRING' then 'VARCHAR'
+        when 'BOOLEAN' then 'BOOLEAN'
+        when 'BIGINT' then 'BIGINT'
+        when 'INT' then 'BIGINT'
+        when 'SMALLINT' then 'BIGINT'
+        when 'TINYINT' then 'BIGINT'
+        when 'DECIMAL' then 'DOUBLE'
+        when 'DOUBLE' then 'DOUBLE'
+        when 'FLOAT' then 'DOUBLE'
+        when 'ARRAY' then 'ARRAY'
+        when 'OBJECT' then 'OBJECT'
+    end)
+{%- endmacro %}
+
+{#- True when the text is valid JSON (null for null). -#}
+{% macro json_is_valid(expr) -%}
+    {{ return(adapter.dispatch('json_is_valid')(expr)) }}
+{%- endmacro %}
+
+{% macro default__json_is_valid(expr) -%}
+    json_valid({{ expr }})
+{%- endmacro %}
+
+{% macro spark__json_is_valid(expr) -%}
+    case when {{ expr }} is not null then try_parse_json({{ expr }}) is not null end
+{%- endmacro %}
+
+{#- Every match of the regular expression `pattern` (its text, unquoted) replaced by `replacement`. -#}
+{% macro regex_replace_all(expr, pattern, replacement) -%}
+    {{ return(adapter.dispatch('regex_replace_all')(expr, pattern, replacement)) }}
+{%- endmacro %}
+
+{% macro default__regex_replace_all(expr, pattern, replacement) -%}
+    regexp_replace({{ expr }}, '{{ pattern }}', '{{ replacement }}', 'g')
+{%- endmacro %}
+
+{#- Java writes a group in the replacement as `$1` (DuckDB `\1`), and a literal `$` as `\$`. -#}
+{% macro spark__regex_replace_all(expr, pattern, replacement) -%}
+    {%- set java = namespace(replacement=replacement.replace('$', '\\$')) -%}
+    {%- for group in range(1, 10) -%}
+        {%- set java.replacement = java.replacement.replace('\\' ~ group, '$' ~ group) -%}
+    {%- endfor -%}
+    regexp_replace({{ expr }}, '{{ java_pattern(pattern) }}', '{{ java.replacement }}')
+{%- endmacro %}
+
+{#- Java's `(?i)` folds ASCII letters only; `(?iu)` folds `Ä` and `ä` too, as DuckDB's `(?i)` does. -#}
+{#- Nor does Java know POSIX classes such as `[:space:]` inside brackets: it would read them as the
+    letters s, p, a, c, e and a colon. -#}
+{% macro java_pattern(pattern) -%}
+    {{- pattern.replace('(?i)', '(?iu)').replace('[:space:]', '\\s') -}}
+{%- endmacro %}
+
+{#- True when the whole text matches `pattern` (its text, unquoted). -#}
+{% macro regex_full_match(expr, pattern) -%}
+    {{ return(adapter.dispatch('regex_full_match')(expr, pattern)) }}
+{%- endmacro %}
+
+{% macro default__regex_full_match(expr, pattern) -%}
+    regexp_full_match({{ expr }}, '{{ pattern }}')
+{%- endmacro %}
+
+{#- `\z`, not `$`: in Java's expressions `$` also matches before a final line break. -#}
+{% macro spark__regex_full_match(expr, pattern) -%}
+    ({{ expr }} rlike '^(?:{{ java_pattern(pattern) }})\z')
+{%- endmacro %}
+
+{#- True when `pattern` (its text, unquoted) matches somewhere in the text. -#}
+{% macro regex_contains(expr, pattern) -%}
+    {{ return(adapter.dispatch('regex_contains')(expr, pattern)) }}
+{%- endmacro %}
+
+{% macro default__regex_contains(expr, pattern) -%}
+    regexp_matches({{ expr }}, '{{ pattern }}')
+{%- endmacro %}
+
+{% macro spark__regex_contains(expr, pattern) -%}
+    ({{ expr }} rlike '{{ java_pattern(pattern) }}')
+{%- endmacro %}
+
+{#- The `group`-th group of the first match of `pattern` (its text, unquoted); '' when none. -#}
+{% macro regex_extract(expr, pattern, group) -%}
+    {{ return(adapter.dispatch('regex_extract')(expr, pattern, group)) }}
+{%- endmacro %}
+
+{% macro default__regex_extract(expr, pattern, group) -%}
+    regexp_extract({{ expr }}, '{{ pattern }}', {{ group }})
+{%- endmacro %}
+
+{% macro spark__regex_extract(expr, pattern, group) -%}
+    regexp_extract({{ expr }}, '{{ java_pattern(pattern) }}', {{ group }})
+{%- endmacro %}
+
+{#- A calendar day written `YYYY-MM-DD` (DuckDB also takes `/` and a time after it) or the German
+    `DD.MM.YYYY`; null when it cannot be read or does not exist (`1985-02-30`). -#}
+{% macro parse_day(expr) -%}
+    {{ return(adapter.dispatch('parse_day')(expr)) }}
+{%- endmacro %}
+
+{% macro default__parse_day(expr) -%}
+    coalesce(try_cast(trim({{ expr }}) as date), try_strptime(trim({{ expr }}), '%d.%m.%Y')::date)
+{%- endmacro %}
+
+{#- Spark's own casts read `1990` as 1990-01-01 and two-digit years as this century: only the forms
+    DuckDB reads are let through. -#}
+{% macro spark__parse_day(expr) -%}
+    case
+        when trim({{ expr }}) rlike '^[0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2}(?:[ T].*)?\z'
+            then try_to_date(replace(regexp_extract(trim({{ expr }}), '^([0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2})', 1), '/', '-'), 'yyyy-M-d')
+        when trim({{ expr }}) rlike '^[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{4}\z'
+            then try_to_date(trim({{ expr }}), 'd.M.yyyy')
+    end
+{%- endmacro %}
+
+{#- Type names: text, and an instant (a timestamp with time zone; Spark's `timestamp` is one, shown
+    in the session's zone, UTC). -#}
+{% macro type_text() -%}
+    {{ return(adapter.dispatch('type_text')()) }}
+{%- endmacro %}
+
+{% macro default__type_text() -%} varchar {%- endmacro %}
+
+{% macro spark__type_text() -%} string {%- endmacro %}
+
+{% macro type_instant() -%}
+    {{ return(adapter.dispatch('type_instant')()) }}
+{%- endmacro %}
+
+{% macro default__type_instant() -%} timestamptz {%- endmacro %}
+
+{% macro spark__type_instant() -%} timestamp {%- endmacro %}
