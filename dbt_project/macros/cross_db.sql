@@ -32,9 +32,10 @@
 {%- endmacro %}
 
 {#- Spark names a variant's type as a schema: `VOID` for JSON null, `STRING`, `DECIMAL(p,s)` for a
-    number with a fraction, `ARRAY<...>` and `OBJECT<...>` with their element types. -#}
+    number with a fraction, `ARRAY<...>` and `OBJECT<...>` with their element types: the leading word
+    is the kind. -#}
 {% macro spark__json_kind(column, path) -%}
-    (case split_part(schema_of_variant(variant_get(try_parse_json({{ column }}), '$.{{ path }}')), '<', 1)
+    (case regexp_extract(schema_of_variant(variant_get(try_parse_json({{ column }}), '$.{{ path }}')), '^[A-Z]+', 0)
         when 'VOID' then 'NULL'
         when 'STRING' then 'VARCHAR'
         when 'BOOLEAN' then 'BOOLEAN'
@@ -48,6 +49,33 @@
         when 'ARRAY' then 'ARRAY'
         when 'OBJECT' then 'OBJECT'
     end)
+{%- endmacro %}
+
+{#- The elements of the JSON array at `path` as text (numbers as written), joined by `separator`;
+    null elements are left out. -#}
+{% macro json_strings_joined(column, path, separator) -%}
+    {{ return(adapter.dispatch('json_strings_joined')(column, path, separator)) }}
+{%- endmacro %}
+
+{% macro default__json_strings_joined(column, path, separator) -%}
+    array_to_string(cast(json_extract_string({{ column }}, '$.{{ path }}[*]') as {{ type_text() }}[]), '{{ separator }}')
+{%- endmacro %}
+
+{% macro spark__json_strings_joined(column, path, separator) -%}
+    array_join(from_json(get_json_object({{ column }}, '$.{{ path }}'), 'array<string>'), '{{ separator }}')
+{%- endmacro %}
+
+{#- How many elements the JSON array at `path` has. -#}
+{% macro json_array_size(column, path) -%}
+    {{ return(adapter.dispatch('json_array_size')(column, path)) }}
+{%- endmacro %}
+
+{% macro default__json_array_size(column, path) -%}
+    json_array_length({{ column }}, '$.{{ path }}')
+{%- endmacro %}
+
+{% macro spark__json_array_size(column, path) -%}
+    json_array_length(get_json_object({{ column }}, '$.{{ path }}'))
 {%- endmacro %}
 
 {#- True when the text is valid JSON (null for null). -#}

@@ -5,7 +5,7 @@
 
 {#- The raw text at the GraphQL path, else at the REST path. -#}
 {% macro shop_json(graphql_path, rest_path, column='record') -%}
-    coalesce({{ column }}->>'$.{{ graphql_path }}', {{ column }}->>'$.{{ rest_path }}')
+    coalesce({{ json_get(column, graphql_path) }}, {{ json_get(column, rest_path) }})
 {%- endmacro %}
 
 {#- As json_text: clean text of the GraphQL path, else of the REST path. -#}
@@ -16,9 +16,10 @@
 {#- An id of either shape as bigint: the numeric tail of a `gid://shopify/<Type>/<n>` global id (= the
     REST id, = `legacyResourceId`), or a REST integer id. -#}
 {% macro shop_id(expr) -%}
+    {%- set trimmed = 'trim(' ~ expr ~ ')' -%}
     case
-        when regexp_full_match(trim({{ expr }}), 'gid://shopify/[A-Za-z]+/[0-9]+')
-            then {{ to_id("regexp_extract(trim(" ~ expr ~ "), '[0-9]+$')") }}
+        when {{ regex_full_match(trimmed, 'gid://shopify/[A-Za-z]+/[0-9]+') }}
+            then {{ to_id(regex_extract(trimmed, '[0-9]+$', 0)) }}
         else {{ to_id(expr) }}
     end
 {%- endmacro %}

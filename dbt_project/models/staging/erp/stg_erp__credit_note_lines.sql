@@ -24,7 +24,7 @@ renamed as (
     select
         id as source_record_id,
         'erp' as source_system,
-        {{ to_id("record->>'$.id'") }} as credit_note_line_id,
+        {{ to_id(json_get('record', 'id')) }} as credit_note_line_id,
         {{ erp_many2one_id('move_id') }} as credit_note_id,
         {{ erp_many2one_name('move_id') }} as credit_note_name,
         {{ erp_text('parent_state') }} as credit_note_state,
@@ -39,10 +39,10 @@ renamed as (
         {{ to_money(erp_text('price_total')) }} as price_total_gross,
         {{ erp_many2one_name('currency_id') }} as currency_code,
         -- many2many: a JSON array of ids; the first names the refunded order line
-        case when json_type(record, '$.sale_line_ids') = 'ARRAY'
-            then try_cast(record->>'$.sale_line_ids[0]' as bigint) end as sale_order_line_id,
-        case when json_type(record, '$.sale_line_ids') = 'ARRAY'
-            then json_array_length(record, '$.sale_line_ids') end as sale_order_lines_count,
+        case when {{ json_kind('record', 'sale_line_ids') }} = 'ARRAY'
+            then try_cast({{ json_get('record', 'sale_line_ids[0]') }} as bigint) end as sale_order_line_id,
+        case when {{ json_kind('record', 'sale_line_ids') }} = 'ARRAY'
+            then {{ json_array_size('record', 'sale_line_ids') }} end as sale_order_lines_count,
         {{ erp_utc_timestamp(erp_text('write_date')) }} as updated_at,
         _loaded_at as loaded_at
 

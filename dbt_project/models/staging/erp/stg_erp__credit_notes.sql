@@ -24,7 +24,7 @@ renamed as (
     select
         id as source_record_id,
         'erp' as source_system,
-        {{ to_id("record->>'$.id'") }} as credit_note_id,
+        {{ to_id(json_get('record', 'id')) }} as credit_note_id,
         {{ erp_text('name') }} as credit_note_name,
         {{ erp_text('move_type') }} as move_type,
         {{ erp_text('state') }} as state,

@@ -12,7 +12,7 @@ renamed as (
     select
         id as source_record_id,
         'erp' as source_system,
-        {{ to_id("record->>'$.id'") }} as product_id,
+        {{ to_id(json_get('record', 'id')) }} as product_id,
         {{ erp_text('default_code') }} as sku,
         {{ erp_text('name') }} as product_name,
         {{ erp_many2one_id('categ_id') }} as category_id,

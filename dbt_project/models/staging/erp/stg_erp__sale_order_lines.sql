@@ -17,7 +17,7 @@ renamed as (
     select
         id as source_record_id,
         'erp' as source_system,
-        {{ to_id("record->>'$.id'") }} as sale_order_line_id,
+        {{ to_id(json_get('record', 'id')) }} as sale_order_line_id,
         {{ erp_many2one_id('order_id') }} as sale_order_id,
         {{ erp_many2one_name('order_id') }} as order_name,
         {{ erp_many2one_id('product_id') }} as product_id,

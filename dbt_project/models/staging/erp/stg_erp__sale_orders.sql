@@ -21,7 +21,7 @@ renamed as (
     select
         id as source_record_id,
         'erp' as source_system,
-        {{ to_id("record->>'$.id'") }} as sale_order_id,
+        {{ to_id(json_get('record', 'id')) }} as sale_order_id,
         {{ erp_text('name') }} as order_name,
         {{ erp_many2one_id('partner_id') }} as partner_id,
         {{ erp_many2one_name('partner_id') }} as partner_name,

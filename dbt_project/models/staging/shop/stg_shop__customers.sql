@@ -13,7 +13,7 @@ renamed as (
         ----------  ids (GraphQL node, else the REST/webhook shape: macros/shop.sql)
         id as source_record_id,
         'shop' as source_system,
-        {{ shop_id("record->>'$.id'") }} as customer_id,
+        {{ shop_id(json_get('record', 'id')) }} as customer_id,
 
         ----------  person
         {{ shop_text('firstName', 'first_name') }} as first_name_raw,
@@ -37,8 +37,8 @@ renamed as (
         coalesce({{ json_bool('guest') }}, upper({{ json_text('state') }}) = 'DISABLED', false) as is_guest,
         coalesce({{ json_bool('verifiedEmail') }}, {{ json_bool('verified_email') }}) as is_email_verified,
         case
-            when json_type(record, '$.tags') = 'ARRAY'
-                then nullif(array_to_string(cast(json_extract_string(record, '$.tags[*]') as varchar[]), ', '), '')
+            when {{ json_kind('record', 'tags') }} = 'ARRAY'
+                then nullif({{ json_strings_joined('record', 'tags', ', ') }}, '')
             else {{ json_text('tags') }}
         end as tags,
 
