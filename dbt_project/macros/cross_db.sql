@@ -78,6 +78,33 @@
     json_array_length(get_json_object({{ column }}, '$.{{ path }}'))
 {%- endmacro %}
 
+{#- The JSON array at `path` as a list of its elements' JSON texts (DuckDB `json[]`, Spark
+    `array<string>`). -#}
+{% macro json_list(column, path) -%}
+    {{ return(adapter.dispatch('json_list')(column, path)) }}
+{%- endmacro %}
+
+{% macro default__json_list(column, path) -%}
+    cast({{ column }}->'$.{{ path }}' as json[])
+{%- endmacro %}
+
+{% macro spark__json_list(column, path) -%}
+    from_json(get_json_object({{ column }}, '$.{{ path }}'), 'array<string>')
+{%- endmacro %}
+
+{#- How many elements a list has (null for null). -#}
+{% macro list_size(expr) -%}
+    {{ return(adapter.dispatch('list_size')(expr)) }}
+{%- endmacro %}
+
+{% macro default__list_size(expr) -%}
+    len({{ expr }})
+{%- endmacro %}
+
+{% macro spark__list_size(expr) -%}
+    case when {{ expr }} is not null then size({{ expr }}) end
+{%- endmacro %}
+
 {#- True when the text is valid JSON (null for null). -#}
 {% macro json_is_valid(expr) -%}
     {{ return(adapter.dispatch('json_is_valid')(expr)) }}
@@ -175,6 +202,19 @@
         when trim({{ expr }}) rlike '^[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{4}\z'
             then try_to_date(trim({{ expr }}), 'd.M.yyyy')
     end
+{%- endmacro %}
+
+{#- The calendar day an instant falls on in the time zone `zone` (an IANA name). -#}
+{% macro local_day(expr, zone) -%}
+    {{ return(adapter.dispatch('local_day')(expr, zone)) }}
+{%- endmacro %}
+
+{% macro default__local_day(expr, zone) -%}
+    cast(timezone('{{ zone }}', {{ expr }}) as date)
+{%- endmacro %}
+
+{% macro spark__local_day(expr, zone) -%}
+    to_date(from_utc_timestamp({{ expr }}, '{{ zone }}'))
 {%- endmacro %}
 
 {#- Type names: text, and an instant (a timestamp with time zone; Spark's `timestamp` is one, shown

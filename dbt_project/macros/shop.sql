@@ -32,8 +32,8 @@
 {#- The elements of a nested list: a GraphQL connection's `nodes`, a GraphQL list, or a REST array. -#}
 {% macro shop_list(graphql_path, rest_path, column='record', connection=true) -%}
     {%- set gql = graphql_path ~ ('.nodes' if connection else '') -%}
-    cast(case
-        when json_type({{ column }}, '$.{{ gql }}') = 'ARRAY' then {{ column }}->'$.{{ gql }}'
-        when json_type({{ column }}, '$.{{ rest_path }}') = 'ARRAY' then {{ column }}->'$.{{ rest_path }}'
-    end as json[])
+    case
+        when {{ json_kind(column, gql) }} = 'ARRAY' then {{ json_list(column, gql) }}
+        when {{ json_kind(column, rest_path) }} = 'ARRAY' then {{ json_list(column, rest_path) }}
+    end
 {%- endmacro %}

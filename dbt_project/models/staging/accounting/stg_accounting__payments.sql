@@ -41,17 +41,17 @@ renamed as (
         'accounting' as source_system,
         id || '/' || item_index as payment_id,
         id as voucher_id,
-        {{ to_utc_timestamp("item->>'$.postingDate'") }} as paid_at,
-        {{ to_money("item->>'$.amount'") }} as amount,
+        {{ to_utc_timestamp(json_get('item', 'postingDate')) }} as paid_at,
+        {{ to_money(json_get('item', 'amount')) }} as amount,
         {{ json_text('paymentItemType', 'item') }} as payment_method,
         {{ json_text('paymentItemType', 'item') }} as payment_item_type,
         upper(coalesce({{ json_text('currency', 'item') }}, {{ json_text('currency') }})) as currency,
         {{ json_text('paymentStatus') }} as payment_status,
-        {{ to_money("record->>'$.openAmount'") }} as voucher_open_amount,
+        {{ to_money(json_get('record', 'openAmount')) }} as voucher_open_amount,
         {{ json_text('voucherType') }} as voucher_type,
         {{ json_text('voucherStatus') }} as voucher_status,
-        {{ to_utc_timestamp("record->>'$.paidDate'") }} as voucher_paid_at,
-        {{ to_utc_timestamp("record->>'$.updatedDate'") }} as updated_at,
+        {{ to_utc_timestamp(json_get('record', 'paidDate')) }} as voucher_paid_at,
+        {{ to_utc_timestamp(json_get('record', 'updatedDate')) }} as updated_at,
         _loaded_at as loaded_at
 
     from items

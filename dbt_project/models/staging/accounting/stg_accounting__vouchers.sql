@@ -27,15 +27,15 @@ renamed as (
         {{ json_text('voucherNumber') }} as voucher_number,
         {{ json_text('contactId') }} as contact_id,
         {{ json_text('contactName') }} as contact_name,
-        {{ to_money("record->>'$.totalAmount'") }} as total_amount,
-        {{ to_money("record->>'$.openAmount'") }} as open_amount,
+        {{ to_money(json_get('record', 'totalAmount')) }} as total_amount,
+        {{ to_money(json_get('record', 'openAmount')) }} as open_amount,
         upper({{ json_text('currency') }}) as currency,
         {{ json_text('remark') }} as remark,
-        try_cast(record->>'$.dunningLevel' as integer) as dunning_level,
-        {{ to_utc_timestamp("record->>'$.voucherDate'") }} as voucher_date,
-        {{ to_utc_timestamp("record->>'$.dueDate'") }} as due_date,
-        {{ to_utc_timestamp("record->>'$.createdDate'") }} as created_at,
-        {{ to_utc_timestamp("record->>'$.updatedDate'") }} as updated_at,
+        try_cast({{ json_get('record', 'dunningLevel') }} as integer) as dunning_level,
+        {{ to_utc_timestamp(json_get('record', 'voucherDate')) }} as voucher_date,
+        {{ to_utc_timestamp(json_get('record', 'dueDate')) }} as due_date,
+        {{ to_utc_timestamp(json_get('record', 'createdDate')) }} as created_at,
+        {{ to_utc_timestamp(json_get('record', 'updatedDate')) }} as updated_at,
         coalesce({{ json_bool('archived') }}, false) as is_archived,
         _loaded_at as loaded_at
 
@@ -56,8 +56,8 @@ final as (
         {{ erp_order_name_from_text('remark') }} as erp_order_name,
         is_archived as is_deleted,
         -- voucher dates are calendar days in Germany (midnight Europe/Berlin)
-        cast(timezone('Europe/Berlin', voucher_date) as date) as voucher_day,
-        cast(timezone('Europe/Berlin', due_date) as date) as due_day
+        {{ local_day('voucher_date', 'Europe/Berlin') }} as voucher_day,
+        {{ local_day('due_date', 'Europe/Berlin') }} as due_day
 
     from renamed
 

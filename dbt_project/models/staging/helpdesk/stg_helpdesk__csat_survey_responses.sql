@@ -25,9 +25,9 @@ csat_answers as (
 
     select id, answer
     from answers
-    where answer->>'$.question.sub_type' = 'customer_satisfaction'
+    where {{ json_get('answer', 'question.sub_type') }} = 'customer_satisfaction'
     -- one CSAT question per survey; the newest answer should a response ever hold two
-    qualify row_number() over (partition by id order by answer->>'$.updated_at' desc) = 1
+    qualify row_number() over (partition by id order by {{ json_get('answer', 'updated_at') }} desc) = 1
 
 ),
 
@@ -35,9 +35,9 @@ comments as (
 
     select
         id,
-        string_agg(answer->>'$.value', ' ' order by answer->>'$.created_at') as comment
+        string_agg({{ json_get('answer', 'value') }}, ' ' order by {{ json_get('answer', 'created_at') }}) as comment
     from answers
-    where answer->>'$.type' = 'open_ended'
+    where {{ json_get('answer', 'type') }} = 'open_ended'
     group by id
 
 ),
@@ -46,12 +46,12 @@ tickets as (
 
     select
         id,
-        min(subject->>'$.id') as ticket_id_text
+        min({{ json_get('subject', 'id') }}) as ticket_id_text
     from (
         select id, unnest(json_extract(record, '$.subjects[*]')) as subject
         from source
     )
-    where subject->>'$.type' = 'ticket'
+    where {{ json_get('subject', 'type') }} = 'ticket'
     group by id
 
 ),
@@ -64,17 +64,17 @@ renamed as (
         s.id as survey_response_id,
         {{ to_id('t.ticket_id_text') }} as ticket_id,
         -- Zendesk gives the responder as a string of the user's numeric id
-        {{ to_id("s.record->>'$.responder_id'") }} as responder_id,
+        {{ to_id(json_get('s.record', 'responder_id')) }} as responder_id,
         {{ json_text('survey.id', 's.record') }} as survey_id,
-        try_cast(s.record->>'$.survey.version' as integer) as survey_version,
-        a.answer->>'$.type' as answer_type,
-        a.answer->>'$.question.type' as question_type,
-        try_cast(a.answer->>'$.rating' as integer) as rating,
-        lower(a.answer->>'$.rating_category') as rating_category,
+        try_cast(s.{{ json_get('record', 'survey.version') }} as integer) as survey_version,
+        a.{{ json_get('answer', 'type') }} as answer_type,
+        a.{{ json_get('answer', 'question.type') }} as question_type,
+        try_cast(a.{{ json_get('answer', 'rating') }} as integer) as rating,
+        lower(a.{{ json_get('answer', 'rating_category') }}) as rating_category,
         c.comment,
-        {{ to_utc_timestamp("a.answer->>'$.created_at'") }} as answered_at,
-        {{ to_utc_timestamp("a.answer->>'$.updated_at'") }} as updated_at,
-        {{ to_utc_timestamp("s.record->>'$.expires_at'") }} as expires_at,
+        {{ to_utc_timestamp(json_get('a.answer', 'created_at')) }} as answered_at,
+        {{ to_utc_timestamp(json_get('a.answer', 'updated_at')) }} as updated_at,
+        {{ to_utc_timestamp(json_get('s.record', 'expires_at')) }} as expires_at,
         s._loaded_at as loaded_at
 
     from source s

@@ -16,16 +16,16 @@ renamed as (
     select
         id as source_record_id,
         'helpdesk' as source_system,
-        {{ to_id("record->>'$.id'") }} as satisfaction_rating_id,
-        {{ to_id("record->>'$.ticket_id'") }} as ticket_id,
-        {{ to_id("record->>'$.requester_id'") }} as requester_id,
-        {{ to_id("record->>'$.assignee_id'") }} as assignee_id,
-        {{ to_id("record->>'$.group_id'") }} as group_id,
+        {{ to_id(json_get('record', 'id')) }} as satisfaction_rating_id,
+        {{ to_id(json_get('record', 'ticket_id')) }} as ticket_id,
+        {{ to_id(json_get('record', 'requester_id')) }} as requester_id,
+        {{ to_id(json_get('record', 'assignee_id')) }} as assignee_id,
+        {{ to_id(json_get('record', 'group_id')) }} as group_id,
         {{ json_text('score') }} as score,
         {{ json_text('comment') }} as comment,
         {{ json_text('reason') }} as reason,
-        {{ to_utc_timestamp("record->>'$.created_at'") }} as created_at,
-        {{ to_utc_timestamp("record->>'$.updated_at'") }} as updated_at,
+        {{ to_utc_timestamp(json_get('record', 'created_at')) }} as created_at,
+        {{ to_utc_timestamp(json_get('record', 'updated_at')) }} as updated_at,
         _loaded_at as loaded_at
 
     from source

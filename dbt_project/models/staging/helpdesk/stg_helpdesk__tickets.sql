@@ -21,8 +21,8 @@ renamed as (
     select
         id as source_record_id,
         'helpdesk' as source_system,
-        {{ to_id("record->>'$.id'") }} as ticket_id,
-        {{ to_id("record->>'$.requester_id'") }} as requester_id,
+        {{ to_id(json_get('record', 'id')) }} as ticket_id,
+        {{ to_id(json_get('record', 'requester_id')) }} as requester_id,
         {{ json_text('subject') }} as subject,
         -- `via` is an object; anything else (an array was seen) gives no channel to read: 'unknown',
         -- so that the ticket still counts, under a channel that says so
@@ -37,16 +37,16 @@ renamed as (
         coalesce(
             nullif(trim(list_filter(
                 cast(record->'$.custom_fields' as json[]),
-                lambda field: (field->>'$.id') = '360001'
+                lambda field: ({{ json_get('field', 'id') }}) = '360001'
             )[1]->>'$.value'), ''),
             nullif(trim(array_to_string(
                 list_filter(json_extract_string(record, '$.custom_fields[*].value'), lambda v: v is not null),
                 ' | '
             )), '')
         ) as order_reference_text,
-        {{ to_utc_timestamp("record->>'$.created_at'") }} as created_at,
-        {{ to_utc_timestamp("record->>'$.updated_at'") }} as updated_at,
-        {{ to_utc_timestamp("record->>'$.solved_at'") }} as solved_at,
+        {{ to_utc_timestamp(json_get('record', 'created_at')) }} as created_at,
+        {{ to_utc_timestamp(json_get('record', 'updated_at')) }} as updated_at,
+        {{ to_utc_timestamp(json_get('record', 'solved_at')) }} as solved_at,
         _loaded_at as loaded_at
 
     from source

@@ -17,13 +17,13 @@ renamed as (
         id as source_record_id,
         'nps' as source_system,
         id as survey_response_id,
-        try_cast(record->>'$.score' as integer) as score,
+        try_cast({{ json_get('record', 'score') }} as integer) as score,
         {{ json_text('email') }} as email,
         {{ normalize_email(json_text('email')) }} as email_normalized,
-        {{ to_id("record->>'$.customer_reference'") }} as shop_customer_id,
+        {{ to_id(json_get('record', 'customer_reference')) }} as shop_customer_id,
         {{ json_text('comment') }} as comment,
         {{ json_text('survey') }} as survey_name,
-        {{ to_utc_timestamp("record->>'$.responded_at'") }} as responded_at,
+        {{ to_utc_timestamp(json_get('record', 'responded_at')) }} as responded_at,
         _source_file as source_file,
         _loaded_at as loaded_at
 

@@ -12,14 +12,14 @@ renamed as (
     select
         id as source_record_id,
         'shop' as source_system,
-        {{ shop_id("record->>'$.id'") }} as checkout_id,
+        {{ shop_id(json_get('record', 'id')) }} as checkout_id,
         -- REST `token`; a GraphQL AbandonedCheckout has none: its recovery URL names it
-        coalesce({{ json_text('token') }}, regexp_extract(record->>'$.abandonedCheckoutUrl', '/([0-9a-f]{16,})/recover', 1))
+        coalesce({{ json_text('token') }}, regexp_extract({{ json_get('record', 'abandonedCheckoutUrl') }}, '/([0-9a-f]{16,})/recover', 1))
             as checkout_token,
-        {{ shop_id("record->>'$.customer.id'") }} as customer_id,
+        {{ shop_id(json_get('record', 'customer.id')) }} as customer_id,
         {{ clean_text(shop_json('customer.defaultEmailAddress.emailAddress', 'email'), reject_json=false) }} as email,
         {{ shop_money('totalPriceSet', 'total_price') }} as total_price,
-        cast(coalesce(len({{ shop_list('lineItems', 'line_items') }}), 0) as integer) as line_items_count,
+        cast(coalesce({{ list_size(shop_list('lineItems', 'line_items')) }}, 0) as integer) as line_items_count,
         {{ to_utc_timestamp(shop_json('createdAt', 'created_at')) }} as created_at,
         {{ to_utc_timestamp(shop_json('updatedAt', 'updated_at')) }} as updated_at,
         {{ to_utc_timestamp(shop_json('completedAt', 'completed_at')) }} as completed_at,

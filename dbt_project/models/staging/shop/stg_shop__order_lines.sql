@@ -35,11 +35,11 @@ renamed as (
         'shop' as source_system,
         {{ to_id("order_source_record_id") }} as order_id,
         line_position,
-        {{ shop_id("line_item->>'$.id'") }} as line_item_id,
+        {{ shop_id(json_get('line_item', 'id')) }} as line_item_id,
         {{ json_text('sku', 'line_item') }} as sku,
         {{ json_text('title', 'line_item') }} as title,
         {{ shop_id(shop_json('product.id', 'product_id', 'line_item')) }} as product_id,
-        try_cast(line_item->>'$.quantity' as integer) as quantity,
+        try_cast({{ json_get('line_item', 'quantity') }} as integer) as quantity,
         {{ shop_money('originalUnitPriceSet', 'price', 'line_item') }} as price,
         loaded_at
 

@@ -22,13 +22,13 @@ renamed as (
         ----------  ids (GraphQL node, else the REST/webhook shape: macros/shop.sql)
         id as source_record_id,
         'shop' as source_system,
-        {{ shop_id("record->>'$.id'") }} as order_id,
+        {{ shop_id(json_get('record', 'id')) }} as order_id,
         {{ json_text('name') }} as order_name,
         -- `name` is the order number with the shop's prefix (#1001); REST also has `order_number`
-        coalesce(try_cast(record->>'$.order_number' as bigint),
-                 try_cast(regexp_extract(record->>'$.name', '^#?([0-9]+)$', 1) as bigint)) as order_number,
-        {{ shop_id("record->>'$.customer.id'") }} as customer_id,
-        {{ clean_text("record->>'$.email'", reject_json=false) }} as email,
+        coalesce(try_cast({{ json_get('record', 'order_number') }} as bigint),
+                 try_cast(regexp_extract({{ json_get('record', 'name') }}, '^#?([0-9]+)$', 1) as bigint)) as order_number,
+        {{ shop_id(json_get('record', 'customer.id')) }} as customer_id,
+        {{ clean_text(json_get('record', 'email'), reject_json=false) }} as email,
 
         ----------  status
         lower({{ shop_text('displayFinancialStatus', 'financial_status') }}) as financial_status,
@@ -44,19 +44,19 @@ renamed as (
         -- shipping: the shipping lines' total (GraphQL totalShippingPriceSet; REST shipping_lines, or
         -- the `shipping_price` of replay directories written by earlier demo versions)
         coalesce(
-            {{ to_money("record->>'$.totalShippingPriceSet.shopMoney.amount'") }},
+            {{ to_money(json_get('record', 'totalShippingPriceSet.shopMoney.amount')) }},
             cast(list_sum(list_transform(
                 {{ shop_list('shippingLines', 'shipping_lines') }},
-                lambda line: try_cast(coalesce(line->>'$.price_set.shop_money.amount', line->>'$.price') as decimal(18, 2))
+                lambda line: try_cast(coalesce({{ json_get('line', 'price_set.shop_money.amount') }}, {{ json_get('line', 'price') }}) as decimal(18, 2))
             )) as decimal(18, 2)),
-            {{ to_money("record->>'$.shipping_price'") }}
+            {{ to_money(json_get('record', 'shipping_price')) }}
         ) as shipping_price,
 
         ----------  presentment (the currency the buyer saw; equals the shop's for a single-currency shop)
         upper(coalesce({{ json_text('presentmentCurrencyCode') }}, {{ json_text('presentment_currency') }},
                        {{ shop_text('currencyCode', 'currency') }})) as presentment_currency,
-        coalesce({{ to_money("record->>'$.totalPriceSet.presentmentMoney.amount'") }},
-                 {{ to_money("record->>'$.total_price_set.presentment_money.amount'") }},
+        coalesce({{ to_money(json_get('record', 'totalPriceSet.presentmentMoney.amount')) }},
+                 {{ to_money(json_get('record', 'total_price_set.presentment_money.amount')) }},
                  {{ shop_money('totalPriceSet', 'total_price') }}) as presentment_total_price,
 
         ----------  payment (gateway names are an open set)
@@ -78,8 +78,8 @@ renamed as (
         upper({{ shop_text('shippingAddress.countryCodeV2', 'shipping_address.country_code') }}) as shipping_country_code,
 
         ----------  nested
-        cast(coalesce(len({{ shop_list('lineItems', 'line_items') }}), 0) as integer) as line_items_count,
-        cast(coalesce(len({{ shop_list('refunds', 'refunds', connection=false) }}), 0) as integer) as refunds_count,
+        cast(coalesce({{ list_size(shop_list('lineItems', 'line_items')) }}, 0) as integer) as line_items_count,
+        cast(coalesce({{ list_size(shop_list('refunds', 'refunds', connection=false)) }}, 0) as integer) as refunds_count,
 
         ----------  timestamps
         {{ to_utc_timestamp(shop_json('createdAt', 'created_at')) }} as created_at,

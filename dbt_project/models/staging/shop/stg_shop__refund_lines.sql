@@ -49,10 +49,10 @@ renamed as (
         order_source_record_id || '-' || refund_position as refund_key,
         'shop' as source_system,
         {{ to_id("order_source_record_id") }} as order_id,
-        {{ shop_id("refund->>'$.id'") }} as refund_id,
+        {{ shop_id(json_get('refund', 'id')) }} as refund_id,
         refund_line_position,
         {{ shop_id(shop_json('lineItem.id', 'line_item_id', 'refund_line')) }} as line_item_id,
-        try_cast(refund_line->>'$.quantity' as integer) as quantity,
+        try_cast({{ json_get('refund_line', 'quantity') }} as integer) as quantity,
         {{ shop_money('subtotalSet', 'subtotal', 'refund_line') }} as subtotal,
         {{ to_utc_timestamp(shop_json('createdAt', 'created_at', 'refund')) }} as refunded_at,
         loaded_at

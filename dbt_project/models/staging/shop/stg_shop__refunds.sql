@@ -35,27 +35,27 @@ renamed as (
         'shop' as source_system,
         {{ to_id("order_source_record_id") }} as order_id,
         refund_position,
-        {{ shop_id("refund->>'$.id'") }} as refund_id,
+        {{ shop_id(json_get('refund', 'id')) }} as refund_id,
         {{ to_utc_timestamp(shop_json('createdAt', 'created_at', 'refund')) }} as created_at,
-        cast(coalesce(len({{ shop_list('refundLineItems', 'refund_line_items', 'refund') }}), 0) as integer)
+        cast(coalesce({{ list_size(shop_list('refundLineItems', 'refund_line_items', 'refund')) }}, 0) as integer)
             as refund_lines_count,
         -- list functions, not subqueries over unnest(): those are decorrelated into a join over all
         -- refunds, which a filter on loaded_at (the daily test scope) cannot pass
         cast(coalesce(list_sum(list_transform(
             {{ shop_list('refundLineItems', 'refund_line_items', 'refund') }},
-            lambda item: try_cast(item->>'$.quantity' as integer)
+            lambda item: try_cast({{ json_get('item', 'quantity') }} as integer)
         )), 0) as bigint) as refunded_quantity,
         cast(coalesce(list_sum(list_transform(
             {{ shop_list('refundLineItems', 'refund_line_items', 'refund') }},
-            lambda item: try_cast(coalesce(item->>'$.subtotalSet.shopMoney.amount', item->>'$.subtotal') as decimal(18, 2))
+            lambda item: try_cast(coalesce({{ json_get('item', 'subtotalSet.shopMoney.amount') }}, {{ json_get('item', 'subtotal') }}) as decimal(18, 2))
         )), 0) as decimal(18, 2)) as refunded_lines_subtotal,
         -- successful refund transactions (GraphQL enums REFUND/SUCCESS, REST refund/success)
         cast(coalesce(list_sum(list_transform(
             list_filter(
                 {{ shop_list('transactions', 'transactions', 'refund') }},
-                lambda tx: lower(tx->>'$.kind') = 'refund' and lower(tx->>'$.status') = 'success'
+                lambda tx: lower({{ json_get('tx', 'kind') }}) = 'refund' and lower({{ json_get('tx', 'status') }}) = 'success'
             ),
-            lambda tx: try_cast(coalesce(tx->>'$.amountSet.shopMoney.amount', tx->>'$.amount') as decimal(18, 2))
+            lambda tx: try_cast(coalesce({{ json_get('tx', 'amountSet.shopMoney.amount') }}, {{ json_get('tx', 'amount') }}) as decimal(18, 2))
         )), 0) as decimal(18, 2)) as refunded_amount,
         loaded_at
 
