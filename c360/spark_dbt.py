@@ -18,6 +18,7 @@ runs dbt with those arguments (the profile's `spark` target: method `session`).
 
 from __future__ import annotations
 
+import logging
 import sys
 import unicodedata
 from typing import TYPE_CHECKING
@@ -28,6 +29,8 @@ from c360 import settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
 
 
 def nfc_normalize(text: str | None) -> str | None:
@@ -63,11 +66,18 @@ def prepare_session(spark: SparkSession) -> list[str]:
     from c360.spark_engine import register_raw_tables
     from connectors import ALL_RESOURCES
 
+    from c360.raw_store import FILE_IMPORT_TABLES
+
     register_functions(spark)
     root = settings.raw_zone_root()
     if root is None:
         raise RuntimeError("dbt on Spark reads the raw zone, and C360_RAW_ZONE is off")
-    return register_raw_tables(spark, RawZone(root), {spec.table: spec.key for spec in ALL_RESOURCES})
+    tables = {spec.table: spec.key for spec in ALL_RESOURCES}
+    registered = register_raw_tables(spark, RawZone(root), tables, FILE_IMPORT_TABLES)
+    empty = sorted(set(tables) - set(registered)) + list(FILE_IMPORT_TABLES)
+    log.warning("raw tables without records on Spark (nothing landed in the zone yet; the NPS exports "
+                "are not landed there yet): %s", ", ".join(empty))
+    return registered
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -69,11 +69,19 @@ def latest_records(spark: SparkSession, zone: RawZone, key: str) -> DataFrame:
     return spark.sql(_latest_sql(f"parquet.`{zone.resource_uri(key)}`"))
 
 
-def register_raw_tables(spark: SparkSession, zone: RawZone, tables: dict[str, str]) -> list[str]:
+# A raw table with nothing landed yet: the zone's columns and no row (DuckDB's raw schema has every
+# table from the start; on Spark a model reading a missing view would fail).
+_EMPTY_RAW_TABLE = ("select cast(null as string) as id, cast(null as string) as record, cast(null as bigint) as _version, "
+                    "cast(null as timestamp) as _source_updated_at, cast(null as string) as _sync_id, "
+                    "cast(null as timestamp) as _loaded_at, cast(null as timestamp) as _deleted_at{extra} where false")
+
+
+def register_raw_tables(spark: SparkSession, zone: RawZone, tables: dict[str, str],
+                        file_import_tables: tuple[str, ...] = ()) -> list[str]:
     """`raw.<table>` as a view of the zone's latest records of each resource, `tables` mapping the
     table to its `system/resource`: the dbt sources read them on Spark as they read the DuckDB raw
-    tables. A resource without files yet is left out (its dbt source is then missing, as on DuckDB
-    before its first landing). Returns the tables registered."""
+    tables. A resource without files yet, and each of `file_import_tables` (the NPS exports, which are
+    not in the zone yet), is an empty view with the same columns. Returns the tables with records."""
     from pathlib import Path
 
     spark.sql("create database if not exists raw")
@@ -81,7 +89,11 @@ def register_raw_tables(spark: SparkSession, zone: RawZone, tables: dict[str, st
     for table, key in sorted(tables.items()):
         folder = zone.resource_uri(key)
         if "://" not in folder and not any(Path(folder).glob("*.parquet")):
+            spark.sql(f"create or replace view raw.{table} as {_EMPTY_RAW_TABLE.format(extra='')}")
             continue
         spark.sql(f"create or replace view raw.{table} as {_latest_sql(f'parquet.`{folder}`')}")
         registered.append(table)
+    for table in file_import_tables:
+        empty = _EMPTY_RAW_TABLE.format(extra=", cast(null as string) as _source_file")
+        spark.sql(f"create or replace view raw.{table} as {empty}")
     return registered

@@ -105,6 +105,26 @@
     case when {{ expr }} is not null then size({{ expr }}) end
 {%- endmacro %}
 
+{#- A select of every row of `relation` once per element of the JSON array at `path` of its
+    `column`: the row's columns, the element's JSON text as `element` and its 0-based position as
+    `position`. A row whose value is no array gives no row. -#}
+{% macro json_array_elements(relation, column, path, element, position) -%}
+    {{ return(adapter.dispatch('json_array_elements')(relation, column, path, element, position)) }}
+{%- endmacro %}
+
+{% macro default__json_array_elements(relation, column, path, element, position) -%}
+    select {{ relation }}.*, elements.value as {{ element }}, cast(elements.key as integer) as {{ position }}
+    from {{ relation }}, json_each({{ relation }}.{{ column }}, '$.{{ path }}') as elements
+    where json_type({{ relation }}.{{ column }}, '$.{{ path }}') = 'ARRAY'
+{%- endmacro %}
+
+{% macro spark__json_array_elements(relation, column, path, element, position) -%}
+    select {{ relation }}.*, element_value as {{ element }}, element_position as {{ position }}
+    from {{ relation }}
+    lateral view posexplode(from_json(get_json_object({{ relation }}.{{ column }}, '$.{{ path }}'), 'array<string>'))
+        elements as element_position, element_value
+{%- endmacro %}
+
 {#- True when the text is valid JSON (null for null). -#}
 {% macro json_is_valid(expr) -%}
     {{ return(adapter.dispatch('json_is_valid')(expr)) }}
@@ -215,6 +235,19 @@
 
 {% macro spark__local_day(expr, zone) -%}
     to_date(from_utc_timestamp({{ expr }}, '{{ zone }}'))
+{%- endmacro %}
+
+{#- The texts of a group joined by `separator` in the order of `order_by`. -#}
+{% macro string_agg_ordered(expr, separator, order_by) -%}
+    {{ return(adapter.dispatch('string_agg_ordered')(expr, separator, order_by)) }}
+{%- endmacro %}
+
+{% macro default__string_agg_ordered(expr, separator, order_by) -%}
+    string_agg({{ expr }}, '{{ separator }}' order by {{ order_by }})
+{%- endmacro %}
+
+{% macro spark__string_agg_ordered(expr, separator, order_by) -%}
+    string_agg({{ expr }}, '{{ separator }}') within group (order by {{ order_by }})
 {%- endmacro %}
 
 {#- Type names: text, and an instant (a timestamp with time zone; Spark's `timestamp` is one, shown

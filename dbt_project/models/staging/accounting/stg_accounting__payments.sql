@@ -25,12 +25,7 @@ source as (
 
 items as (
 
-    select
-        source.*,
-        item.value as item,
-        cast(item.key as integer) as item_index
-    from source,
-        json_each(source.record, '$.paymentItems') as item
+    {{ json_array_elements('source', 'record', 'paymentItems', 'item', 'item_index') }}
 
 ),
 

@@ -33,7 +33,7 @@ checked as (
 
     {% for raw_table in set_aside_rules() | sort %}
     select * from {{ raw_table }}
-    {% if not loop.last %}union all by name{% endif %}
+    {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 )

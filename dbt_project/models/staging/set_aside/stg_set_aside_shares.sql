@@ -16,8 +16,8 @@ examples as (
 
     select
         source_table,
-        string_agg(source_system || '/' || source_table || ' id ' || source_record_id || ': ' || reason, '; '
-                   order by source_record_id) as examples
+        {{ string_agg_ordered("source_system || '/' || source_table || ' id ' || source_record_id || ': ' || reason",
+                              '; ', 'source_record_id') }} as examples
     from (
         select * from {{ ref('stg_set_aside_records') }}
         qualify row_number() over (partition by source_table order by source_record_id) <= 3
