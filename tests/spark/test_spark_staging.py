@@ -18,7 +18,7 @@ import pytest
 
 from c360.raw_zone import ZONE_SELECT, RawZone
 from c360.spark_dbt import nfc_normalize, prepare_session, strip_accents
-from tests.conftest import make_world, serving, using_warehouse
+from tests.conftest import make_world_serving_every_resource, serving, using_warehouse
 from tests.dbt.test_staging import SPECS, hand_written_records, land_records
 
 # the staging models built on both engines, with the raw table each reads
@@ -40,6 +40,7 @@ PORTED_MODELS = {
     "stg_shop__checkouts": "shop_checkouts",
     # one row per element of a JSON array: a voucher's payment items
     "stg_accounting__payments": "accounting_payments",
+    "stg_helpdesk__csat_survey_responses": "helpdesk_csat_survey_responses",
     # the set-aside verdict on every landed record of every raw table, and the shares the gate reads
     "stg_record_checks": None,
     "stg_set_aside_records": None,
@@ -48,7 +49,7 @@ PORTED_MODELS = {
 RAW_TABLES = tuple(sorted(set(PORTED_MODELS.values()) - {None}))
 MIN_ROWS = {"stg_erp__products": 20, "stg_erp__credit_notes": 5, "stg_erp__credit_note_lines": 5,
             "stg_helpdesk__satisfaction_ratings": 30, "stg_shop__checkouts": 30,
-            "stg_set_aside_records": 3, "stg_set_aside_shares": 10}
+            "stg_set_aside_records": 3, "stg_set_aside_shares": 10, "stg_helpdesk__csat_survey_responses": 30}
 # models with several rows per record: the order that makes their rows comparable
 ORDER_BY = {"stg_accounting__payments": ("payment_id",),
             "stg_record_checks": ("source_table", "source_record_id"),
@@ -89,7 +90,7 @@ def both_engines(spark, tmp_path_factory):
 
     from orchestration.assets.dbt_models import dbt_resource
 
-    world = make_world(persons=200, seed=23)
+    world = make_world_serving_every_resource(persons=200, seed=23)
     with serving(world) as server:
         records = {key: list(server.served(key)) for key in SPECS}
     for key, more in hand_written_records().items():

@@ -16,8 +16,8 @@ source as (
 
 answers as (
 
-    select id, unnest(json_extract(record, '$.answers[*]')) as answer
-    from source
+    select id, answer
+    from ({{ json_array_elements('source', 'record', 'answers', 'answer', 'answer_position') }}) as with_answers
 
 ),
 
@@ -35,7 +35,7 @@ comments as (
 
     select
         id,
-        string_agg({{ json_get('answer', 'value') }}, ' ' order by {{ json_get('answer', 'created_at') }}) as comment
+        {{ string_agg_ordered(json_get('answer', 'value'), ' ', json_get('answer', 'created_at')) }} as comment
     from answers
     where {{ json_get('answer', 'type') }} = 'open_ended'
     group by id
@@ -48,9 +48,9 @@ tickets as (
         id,
         min({{ json_get('subject', 'id') }}) as ticket_id_text
     from (
-        select id, unnest(json_extract(record, '$.subjects[*]')) as subject
-        from source
-    )
+        select id, subject
+        from ({{ json_array_elements('source', 'record', 'subjects', 'subject', 'subject_position') }}) as with_subjects
+    ) as subjects
     where {{ json_get('subject', 'type') }} = 'ticket'
     group by id
 
@@ -66,11 +66,11 @@ renamed as (
         -- Zendesk gives the responder as a string of the user's numeric id
         {{ to_id(json_get('s.record', 'responder_id')) }} as responder_id,
         {{ json_text('survey.id', 's.record') }} as survey_id,
-        try_cast(s.{{ json_get('record', 'survey.version') }} as integer) as survey_version,
-        a.{{ json_get('answer', 'type') }} as answer_type,
-        a.{{ json_get('answer', 'question.type') }} as question_type,
-        try_cast(a.{{ json_get('answer', 'rating') }} as integer) as rating,
-        lower(a.{{ json_get('answer', 'rating_category') }}) as rating_category,
+        try_cast({{ json_get('s.record', 'survey.version') }} as integer) as survey_version,
+        {{ json_get('a.answer', 'type') }} as answer_type,
+        {{ json_get('a.answer', 'question.type') }} as question_type,
+        try_cast({{ json_get('a.answer', 'rating') }} as integer) as rating,
+        lower({{ json_get('a.answer', 'rating_category') }}) as rating_category,
         c.comment,
         {{ to_utc_timestamp(json_get('a.answer', 'created_at')) }} as answered_at,
         {{ to_utc_timestamp(json_get('a.answer', 'updated_at')) }} as updated_at,
