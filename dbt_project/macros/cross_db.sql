@@ -125,6 +125,82 @@
         elements as element_position, element_value
 {%- endmacro %}
 
+{#- The JSON array of strings at `path` as a list of text (empty when there is no array). -#}
+{% macro json_string_list(column, path) -%}
+    {{ return(adapter.dispatch('json_string_list')(column, path)) }}
+{%- endmacro %}
+
+{% macro default__json_string_list(column, path) -%}
+    cast(json_extract_string({{ column }}, '$.{{ path }}[*]') as {{ type_text() }}[])
+{%- endmacro %}
+
+{% macro spark__json_string_list(column, path) -%}
+    coalesce(from_json(get_json_object({{ column }}, '$.{{ path }}'), 'array<string>'), array())
+{%- endmacro %}
+
+{#- Lists: the elements for which `predicate` (over the element named `var`) is true; each element
+    mapped through `expr`; the first element (null for none); the non-null elements joined by
+    `separator`; whether `value` is an element. -#}
+{% macro list_where(list, var, predicate) -%}
+    {{ return(adapter.dispatch('list_where')(list, var, predicate)) }}
+{%- endmacro %}
+
+{% macro default__list_where(list, var, predicate) -%}
+    list_filter({{ list }}, lambda {{ var }}: {{ predicate }})
+{%- endmacro %}
+
+{% macro spark__list_where(list, var, predicate) -%}
+    filter({{ list }}, {{ var }} -> {{ predicate }})
+{%- endmacro %}
+
+{% macro list_map(list, var, expr) -%}
+    {{ return(adapter.dispatch('list_map')(list, var, expr)) }}
+{%- endmacro %}
+
+{% macro default__list_map(list, var, expr) -%}
+    list_transform({{ list }}, lambda {{ var }}: {{ expr }})
+{%- endmacro %}
+
+{% macro spark__list_map(list, var, expr) -%}
+    transform({{ list }}, {{ var }} -> {{ expr }})
+{%- endmacro %}
+
+{% macro list_first(list) -%}
+    {{ return(adapter.dispatch('list_first')(list)) }}
+{%- endmacro %}
+
+{% macro default__list_first(list) -%}
+    ({{ list }})[1]
+{%- endmacro %}
+
+{% macro spark__list_first(list) -%}
+    try_element_at({{ list }}, 1)
+{%- endmacro %}
+
+{% macro list_join(list, separator) -%}
+    {{ return(adapter.dispatch('list_join')(list, separator)) }}
+{%- endmacro %}
+
+{% macro default__list_join(list, separator) -%}
+    array_to_string(list_filter({{ list }}, lambda element: element is not null), '{{ separator }}')
+{%- endmacro %}
+
+{% macro spark__list_join(list, separator) -%}
+    array_join({{ list }}, '{{ separator }}')
+{%- endmacro %}
+
+{% macro list_has(list, value) -%}
+    {{ return(adapter.dispatch('list_has')(list, value)) }}
+{%- endmacro %}
+
+{% macro default__list_has(list, value) -%}
+    list_contains({{ list }}, {{ value }})
+{%- endmacro %}
+
+{% macro spark__list_has(list, value) -%}
+    array_contains({{ list }}, {{ value }})
+{%- endmacro %}
+
 {#- True when the text is valid JSON (null for null). -#}
 {% macro json_is_valid(expr) -%}
     {{ return(adapter.dispatch('json_is_valid')(expr)) }}

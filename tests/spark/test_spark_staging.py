@@ -41,6 +41,8 @@ PORTED_MODELS = {
     # one row per element of a JSON array: a voucher's payment items
     "stg_accounting__payments": "accounting_payments",
     "stg_helpdesk__csat_survey_responses": "helpdesk_csat_survey_responses",
+    # lists of a record: the tickets' tags and custom fields (the order named by an agent)
+    "stg_helpdesk__tickets": "helpdesk_tickets",
     # the set-aside verdict on every landed record of every raw table, and the shares the gate reads
     "stg_record_checks": None,
     "stg_set_aside_records": None,

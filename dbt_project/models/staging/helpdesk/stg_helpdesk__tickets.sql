@@ -27,22 +27,18 @@ renamed as (
         -- `via` is an object; anything else (an array was seen) gives no channel to read: 'unknown',
         -- so that the ticket still counts, under a channel that says so
         case
-            when json_type(record, '$.via') = 'OBJECT' then {{ json_text('via.channel') }}
-            when json_type(record, '$.via') is not null and json_type(record, '$.via') <> 'NULL' then 'unknown'
+            when {{ json_kind('record', 'via') }} = 'OBJECT' then {{ json_text('via.channel') }}
+            when {{ json_kind('record', 'via') }} is not null and {{ json_kind('record', 'via') }} <> 'NULL' then 'unknown'
         end as channel,
         {{ json_text('status') }} as status,
         {{ json_text('satisfaction_rating.score') }} as satisfaction_score,
-        cast(json_extract_string(record, '$.tags[*]') as varchar[]) as tags,
+        {{ json_string_list('record', 'tags') }} as tags,
         -- the order field (360001) is free text typed by an agent; other custom fields as a fallback
+        {%- set custom_fields = json_list('record', 'custom_fields') %}
+        {%- set order_field = list_first(list_where(custom_fields, 'field', json_get('field', 'id') ~ " = '360001'")) %}
         coalesce(
-            nullif(trim(list_filter(
-                cast(record->'$.custom_fields' as json[]),
-                lambda field: ({{ json_get('field', 'id') }}) = '360001'
-            )[1]->>'$.value'), ''),
-            nullif(trim(array_to_string(
-                list_filter(json_extract_string(record, '$.custom_fields[*].value'), lambda v: v is not null),
-                ' | '
-            )), '')
+            nullif(trim({{ json_get('(' ~ order_field ~ ')', 'value') }}), ''),
+            nullif(trim({{ list_join(list_map(custom_fields, 'field', json_get('field', 'value')), ' | ') }}), '')
         ) as order_reference_text,
         {{ to_utc_timestamp(json_get('record', 'created_at')) }} as created_at,
         {{ to_utc_timestamp(json_get('record', 'updated_at')) }} as updated_at,
@@ -59,7 +55,7 @@ final as (
         *,
         {{ shop_order_number_from_text('order_reference_text') }} as order_number,
         {{ erp_order_name_from_text('order_reference_text') }} as erp_order_name,
-        coalesce(list_contains(tags, 'retoure'), false) as is_return_related,
+        coalesce({{ list_has('tags', "'retoure'") }}, false) as is_return_related,
         status = 'deleted' as is_deleted
 
     from renamed
