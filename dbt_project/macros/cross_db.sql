@@ -165,6 +165,42 @@
     transform({{ list }}, {{ var }} -> {{ expr }})
 {%- endmacro %}
 
+{#- The sum of a list's non-null numbers as `type`, added up as `accumulator`; null when it has none
+    (DuckDB's list_sum). -#}
+{% macro list_total(list, type='decimal(18, 2)', accumulator='decimal(38, 2)') -%}
+    {{ return(adapter.dispatch('list_total')(list, type, accumulator)) }}
+{%- endmacro %}
+
+{% macro default__list_total(list, type, accumulator) -%}
+    cast(list_sum({{ list }}) as {{ type }})
+{%- endmacro %}
+
+{% macro spark__list_total(list, type, accumulator) -%}
+    case when exists({{ list }}, element -> element is not null) then
+        aggregate({{ list }}, cast(0 as {{ accumulator }}),
+                  (total, element) -> cast(total + coalesce(element, 0) as {{ accumulator }}),
+                  total -> cast(total as {{ type }}))
+    end
+{%- endmacro %}
+
+{#- A select of `columns` of `relation` once per element of the list `list` (none for a null list),
+    with the element as `element` and its 1-based position as `position`. -#}
+{% macro list_elements(relation, list, element, position, columns) -%}
+    {{ return(adapter.dispatch('list_elements')(relation, list, element, position, columns)) }}
+{%- endmacro %}
+
+{% macro default__list_elements(relation, list, element, position, columns) -%}
+    select {{ columns }}, unnest({{ list }}) as {{ element }}, generate_subscripts({{ list }}, 1) as {{ position }}
+    from {{ relation }}
+    where {{ list }} is not null
+{%- endmacro %}
+
+{% macro spark__list_elements(relation, list, element, position, columns) -%}
+    select {{ columns }}, list_element as {{ element }}, list_position + 1 as {{ position }}
+    from {{ relation }}
+    lateral view posexplode({{ list }}) list_rows as list_position, list_element
+{%- endmacro %}
+
 {% macro list_first(list) -%}
     {{ return(adapter.dispatch('list_first')(list)) }}
 {%- endmacro %}

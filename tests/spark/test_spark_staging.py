@@ -43,6 +43,11 @@ PORTED_MODELS = {
     "stg_helpdesk__csat_survey_responses": "helpdesk_csat_survey_responses",
     # lists of a record: the tickets' tags and custom fields (the order named by an agent)
     "stg_helpdesk__tickets": "helpdesk_tickets",
+    # the shop's orders and what is nested in them: line items, refunds and their lines (list sums)
+    "stg_shop__orders": "shop_orders",
+    "stg_shop__order_lines": "shop_orders",
+    "stg_shop__refunds": "shop_orders",
+    "stg_shop__refund_lines": "shop_orders",
     # the set-aside verdict on every landed record of every raw table, and the shares the gate reads
     "stg_record_checks": None,
     "stg_set_aside_records": None,
@@ -51,7 +56,8 @@ PORTED_MODELS = {
 RAW_TABLES = tuple(sorted(set(PORTED_MODELS.values()) - {None}))
 MIN_ROWS = {"stg_erp__products": 20, "stg_erp__credit_notes": 5, "stg_erp__credit_note_lines": 5,
             "stg_helpdesk__satisfaction_ratings": 30, "stg_shop__checkouts": 30,
-            "stg_set_aside_records": 3, "stg_set_aside_shares": 10, "stg_helpdesk__csat_survey_responses": 30}
+            "stg_set_aside_records": 3, "stg_set_aside_shares": 10, "stg_helpdesk__csat_survey_responses": 30,
+            "stg_shop__refunds": 10, "stg_shop__refund_lines": 10}
 # models with several rows per record: the order that makes their rows comparable
 ORDER_BY = {"stg_accounting__payments": ("payment_id",),
             "stg_record_checks": ("source_table", "source_record_id"),

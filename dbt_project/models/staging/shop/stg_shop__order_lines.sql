@@ -18,13 +18,8 @@ orders as (
 
 line_items as (
 
-    select
-        orders.id as order_source_record_id,
-        orders._loaded_at as loaded_at,
-        unnest({{ shop_list('lineItems', 'line_items', 'orders.record') }}) as line_item,
-        generate_subscripts({{ shop_list('lineItems', 'line_items', 'orders.record') }}, 1) as line_position
-    from orders
-    where {{ shop_list('lineItems', 'line_items', 'orders.record') }} is not null
+    {{ list_elements('orders', shop_list('lineItems', 'line_items', 'orders.record'), 'line_item', 'line_position',
+                     'orders.id as order_source_record_id, orders._loaded_at as loaded_at') }}
 
 ),
 

@@ -45,10 +45,10 @@ renamed as (
         -- the `shipping_price` of replay directories written by earlier demo versions)
         coalesce(
             {{ to_money(json_get('record', 'totalShippingPriceSet.shopMoney.amount')) }},
-            cast(list_sum(list_transform(
-                {{ shop_list('shippingLines', 'shipping_lines') }},
-                lambda line: try_cast(coalesce({{ json_get('line', 'price_set.shop_money.amount') }}, {{ json_get('line', 'price') }}) as decimal(18, 2))
-            )) as decimal(18, 2)),
+            {{ list_total(list_map(
+                shop_list('shippingLines', 'shipping_lines'), 'line',
+                'try_cast(coalesce(' ~ json_get('line', 'price_set.shop_money.amount') ~ ', ' ~ json_get('line', 'price') ~ ') as decimal(18, 2))'
+            )) }},
             {{ to_money(json_get('record', 'shipping_price')) }}
         ) as shipping_price,
 
@@ -60,10 +60,10 @@ renamed as (
                  {{ shop_money('totalPriceSet', 'total_price') }}) as presentment_total_price,
 
         ----------  payment (gateway names are an open set)
-        cast(case
-            when json_type(record, '$.paymentGatewayNames') = 'ARRAY' then json_extract_string(record, '$.paymentGatewayNames[*]')
-            else json_extract_string(record, '$.payment_gateway_names[*]')
-        end as varchar[]) as payment_gateway_names,
+        case
+            when {{ json_kind('record', 'paymentGatewayNames') }} = 'ARRAY' then {{ json_string_list('record', 'paymentGatewayNames') }}
+            else {{ json_string_list('record', 'payment_gateway_names') }}
+        end as payment_gateway_names,
         coalesce({{ json_text('paymentGatewayNames[0]') }}, {{ json_text('payment_gateway_names[0]') }},
                  {{ json_text('gateway') }}) as payment_gateway,
 

@@ -18,27 +18,15 @@ orders as (
 
 refunds as (
 
-    select
-        orders.id as order_source_record_id,
-        orders._loaded_at as loaded_at,
-        unnest(cast(orders.record->'$.refunds' as json[])) as refund,
-        generate_subscripts(cast(orders.record->'$.refunds' as json[]), 1) as refund_position
-    from orders
-    where json_type(orders.record, '$.refunds') = 'ARRAY'
+    {{ list_elements('orders', shop_list('refunds', 'refunds', 'orders.record', connection=false), 'refund',
+                     'refund_position', 'orders.id as order_source_record_id, orders._loaded_at as loaded_at') }}
 
 ),
 
 refund_lines as (
 
-    select
-        order_source_record_id,
-        loaded_at,
-        refund_position,
-        refund,
-        unnest({{ shop_list('refundLineItems', 'refund_line_items', 'refund') }}) as refund_line,
-        generate_subscripts({{ shop_list('refundLineItems', 'refund_line_items', 'refund') }}, 1) as refund_line_position
-    from refunds
-    where {{ shop_list('refundLineItems', 'refund_line_items', 'refund') }} is not null
+    {{ list_elements('refunds', shop_list('refundLineItems', 'refund_line_items', 'refund'), 'refund_line',
+                     'refund_line_position', 'order_source_record_id, loaded_at, refund_position, refund') }}
 
 ),
 

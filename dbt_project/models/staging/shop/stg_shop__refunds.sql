@@ -18,13 +18,8 @@ orders as (
 
 refunds as (
 
-    select
-        orders.id as order_source_record_id,
-        orders._loaded_at as loaded_at,
-        unnest(cast(orders.record->'$.refunds' as json[])) as refund,
-        generate_subscripts(cast(orders.record->'$.refunds' as json[]), 1) as refund_position
-    from orders
-    where json_type(orders.record, '$.refunds') = 'ARRAY'
+    {{ list_elements('orders', shop_list('refunds', 'refunds', 'orders.record', connection=false), 'refund',
+                     'refund_position', 'orders.id as order_source_record_id, orders._loaded_at as loaded_at') }}
 
 ),
 
@@ -41,22 +36,19 @@ renamed as (
             as refund_lines_count,
         -- list functions, not subqueries over unnest(): those are decorrelated into a join over all
         -- refunds, which a filter on loaded_at (the daily test scope) cannot pass
-        cast(coalesce(list_sum(list_transform(
-            {{ shop_list('refundLineItems', 'refund_line_items', 'refund') }},
-            lambda item: try_cast({{ json_get('item', 'quantity') }} as integer)
-        )), 0) as bigint) as refunded_quantity,
-        cast(coalesce(list_sum(list_transform(
-            {{ shop_list('refundLineItems', 'refund_line_items', 'refund') }},
-            lambda item: try_cast(coalesce({{ json_get('item', 'subtotalSet.shopMoney.amount') }}, {{ json_get('item', 'subtotal') }}) as decimal(18, 2))
-        )), 0) as decimal(18, 2)) as refunded_lines_subtotal,
+        {%- set refund_lines = shop_list('refundLineItems', 'refund_line_items', 'refund') %}
+        {%- set transactions = shop_list('transactions', 'transactions', 'refund') %}
+        coalesce({{ list_total(list_map(refund_lines, 'item',
+            'try_cast(' ~ json_get('item', 'quantity') ~ ' as integer)'), 'bigint', 'bigint') }}, 0) as refunded_quantity,
+        coalesce({{ list_total(list_map(refund_lines, 'item',
+            'try_cast(coalesce(' ~ json_get('item', 'subtotalSet.shopMoney.amount') ~ ', ' ~ json_get('item', 'subtotal')
+            ~ ') as decimal(18, 2))')) }}, 0) as refunded_lines_subtotal,
         -- successful refund transactions (GraphQL enums REFUND/SUCCESS, REST refund/success)
-        cast(coalesce(list_sum(list_transform(
-            list_filter(
-                {{ shop_list('transactions', 'transactions', 'refund') }},
-                lambda tx: lower({{ json_get('tx', 'kind') }}) = 'refund' and lower({{ json_get('tx', 'status') }}) = 'success'
-            ),
-            lambda tx: try_cast(coalesce({{ json_get('tx', 'amountSet.shopMoney.amount') }}, {{ json_get('tx', 'amount') }}) as decimal(18, 2))
-        )), 0) as decimal(18, 2)) as refunded_amount,
+        {%- set successful_refunds = list_where(transactions, 'tx',
+            'lower(' ~ json_get('tx', 'kind') ~ ") = 'refund' and lower(" ~ json_get('tx', 'status') ~ ") = 'success'") %}
+        coalesce({{ list_total(list_map(successful_refunds, 'tx',
+            'try_cast(coalesce(' ~ json_get('tx', 'amountSet.shopMoney.amount') ~ ', ' ~ json_get('tx', 'amount')
+            ~ ') as decimal(18, 2))')) }}, 0) as refunded_amount,
         loaded_at
 
     from refunds
