@@ -53,7 +53,6 @@ import traceback
 import warnings
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -89,17 +88,11 @@ EXACT_RULES = {
 # --------------------------------------------------------------------------- the project's SQL
 
 
-@cache
 def dbt_macros():
     """The project's dbt macros as a Jinja module (`.fold_name(expr)` gives the SQL the models use)."""
-    import jinja2
-    import yaml
+    from c360.dbt_macros import project_macros
 
-    macros = ROOT / "dbt_project" / "macros"
-    dbt_vars = yaml.safe_load((ROOT / "dbt_project" / "dbt_project.yml").read_text())["vars"]
-    source = "\n".join((macros / name).read_text() for name in MACRO_FILES)
-    template = jinja2.Environment().from_string(source, globals={"var": lambda name, default=None: dbt_vars.get(name, default)})
-    return template.module
+    return project_macros(*MACRO_FILES)
 
 
 def febrl_input_sql(raw: str) -> str:

@@ -31,14 +31,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
-from functools import cache
 from pathlib import Path
 
 import duckdb
 
 from c360 import tables
 
-DBT_PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
 MACRO_FILES = ("normalize_email.sql", "normalize_phone_de.sql", "fold_name.sql", "split_name.sql")
 PERSONAL_SCHEMAS = ("raw", "staging", "intermediate", "marts", "segments")
 RECORD_KEY_COLUMNS = ("record_key", "record_key_l", "record_key_r")
@@ -121,17 +119,11 @@ class PersonQuery:
 # --------------------------------------------------------------------------- the pipeline's folding
 
 
-@cache
 def _macros():
     """The project's dbt macros as a Jinja module: `.normalize_email(expr)` is the models' SQL."""
-    import jinja2
-    import yaml
+    from c360.dbt_macros import project_macros
 
-    dbt_vars = yaml.safe_load((DBT_PROJECT / "dbt_project.yml").read_text()).get("vars", {})
-    source = "\n".join((DBT_PROJECT / "macros" / name).read_text() for name in MACRO_FILES)
-    environment = jinja2.Environment()
-    template = environment.from_string(source, globals={"var": lambda name, default=None: dbt_vars.get(name, default)})
-    return template.module
+    return project_macros(*MACRO_FILES)
 
 
 def normalize_query(con: duckdb.DuckDBPyConnection, query: PersonQuery) -> dict:

@@ -362,6 +362,15 @@
     string_agg({{ expr }}, '{{ separator }}') within group (order by {{ order_by }})
 {%- endmacro %}
 
+{#- A CTE computed once however often it is read: DuckDB's hint; Spark plans CTEs its own way. -#}
+{% macro materialized_cte() -%}
+    {{ return(adapter.dispatch('materialized_cte')()) }}
+{%- endmacro %}
+
+{% macro default__materialized_cte() -%} materialized {%- endmacro %}
+
+{% macro spark__materialized_cte() -%} {%- endmacro %}
+
 {#- Type names: text, and an instant (a timestamp with time zone; Spark's `timestamp` is one, shown
     in the session's zone, UTC). -#}
 {% macro type_text() -%}

@@ -23,7 +23,7 @@ shop as (
         null::bigint as erp_partner_id,
         erp_customer_ref,
         null::bigint as helpdesk_user_id,
-        null::varchar as accounting_contact_id,
+        cast(null as {{ type_text() }}) as accounting_contact_id,
         company_name is not null as is_company,
         company_name,
         first_name,
@@ -34,7 +34,7 @@ shop as (
         email,
         email_normalized,
         phone_e164 as phone_1_e164,
-        null::varchar as phone_2_e164,
+        cast(null as {{ type_text() }}) as phone_2_e164,
         street_normalized,
         postcode,
         city,
@@ -60,8 +60,11 @@ erp as (
     select
         source_system,
         source_record_id,
+        cast(null as bigint) as shop_customer_id,
         partner_id as erp_partner_id,
         erp_customer_ref,
+        cast(null as bigint) as helpdesk_user_id,
+        cast(null as {{ type_text() }}) as accounting_contact_id,
         is_company,
         company_name,
         first_name,
@@ -80,6 +83,9 @@ erp as (
         is_deleted,
         false as is_guest,
         false as is_collective_contact,
+        cast(null as {{ type_text() }}) as email_marketing_consent_state,
+        cast(null as {{ type_text() }}) as email_marketing_opt_in_level,
+        cast(null as {{ type_instant() }}) as email_marketing_consent_updated_at,
         created_at,
         updated_at,
         loaded_at
@@ -96,11 +102,14 @@ helpdesk as (
         source_system,
         source_record_id,
         shop_customer_id,
+        cast(null as bigint) as erp_partner_id,
+        cast(null as {{ type_text() }}) as erp_customer_ref,
         user_id as helpdesk_user_id,
+        cast(null as {{ type_text() }}) as accounting_contact_id,
         -- the helpdesk has no company flag: a name ending in a legal form is a company
-        regexp_matches(name, '(?i)\b(gmbh|kg|ohg|e\.\s?k\.|ug|ag)\b|\(haftungsbeschr') as is_company,
-        case when regexp_matches(name, '(?i)\b(gmbh|kg|ohg|e\.\s?k\.|ug|ag)\b|\(haftungsbeschr') then name end
-            as company_name,
+        {%- set legal_form %}(?i)\b(gmbh|kg|ohg|e\.\s?k\.|ug|ag)\b|\(haftungsbeschr{% endset %}
+        {{ regex_contains('name', legal_form) }} as is_company,
+        case when {{ regex_contains('name', legal_form) }} then name end as company_name,
         first_name,
         last_name,
         first_initial,
@@ -109,9 +118,17 @@ helpdesk as (
         email,
         email_normalized,
         phone_e164 as phone_1_e164,
+        cast(null as {{ type_text() }}) as phone_2_e164,
+        cast(null as {{ type_text() }}) as street_normalized,
+        cast(null as {{ type_text() }}) as postcode,
+        cast(null as {{ type_text() }}) as city,
+        cast(null as date) as birthday,
         is_deleted,
         false as is_guest,
         false as is_collective_contact,
+        cast(null as {{ type_text() }}) as email_marketing_consent_state,
+        cast(null as {{ type_text() }}) as email_marketing_opt_in_level,
+        cast(null as {{ type_instant() }}) as email_marketing_consent_updated_at,
         created_at,
         updated_at,
         loaded_at
@@ -127,7 +144,10 @@ accounting as (
     select
         source_system,
         source_record_id,
+        cast(null as bigint) as shop_customer_id,
+        cast(null as bigint) as erp_partner_id,
         erp_customer_ref,
+        cast(null as bigint) as helpdesk_user_id,
         contact_id as accounting_contact_id,
         contact_type = 'company' or is_collective_contact as is_company,
         company_name,
@@ -139,14 +159,21 @@ accounting as (
         email,
         email_normalized,
         phone_e164 as phone_1_e164,
+        cast(null as {{ type_text() }}) as phone_2_e164,
         street_normalized,
         postcode,
         city,
+        cast(null as date) as birthday,
         is_deleted,
         false as is_guest,
         is_collective_contact,
+        cast(null as {{ type_text() }}) as email_marketing_consent_state,
+        cast(null as {{ type_text() }}) as email_marketing_opt_in_level,
+        cast(null as {{ type_instant() }}) as email_marketing_consent_updated_at,
         -- contacts carry no timestamps, only a version that counts per contact: no "last changed".
         -- Landing time is no stand-in: it says when we looked, and a full rebuild would differ.
+        cast(null as {{ type_instant() }}) as created_at,
+        cast(null as {{ type_instant() }}) as updated_at,
         loaded_at
     from {{ ref('stg_accounting__contacts') }}
     {% if incremental %}
@@ -157,11 +184,11 @@ accounting as (
 
 unioned as (
 
-    -- by name: each system names the columns it has; the others are null (the shop has them all)
+    -- every system lists the shop's columns in the shop's order, a column it lacks as null
     select * from shop
-    union all by name select * from erp
-    union all by name select * from helpdesk
-    union all by name select * from accounting
+    union all select * from erp
+    union all select * from helpdesk
+    union all select * from accounting
 
 ),
 
@@ -171,10 +198,11 @@ keyed as (
         source_system || ':' || source_record_id as record_key,
         *,
         {{ fold_name('company_name') }} as company_name_folded,
-        case when phone_1_e164 similar to '\+491[5-7][0-9]+' then phone_1_e164
-             when phone_2_e164 similar to '\+491[5-7][0-9]+' then phone_2_e164 end as mobile_e164,
-        case when phone_1_e164 is not null and not phone_1_e164 similar to '\+491[5-7][0-9]+' then phone_1_e164
-             when phone_2_e164 is not null and not phone_2_e164 similar to '\+491[5-7][0-9]+' then phone_2_e164
+        {%- set german_mobile %}\+491[5-7][0-9]+{% endset %}
+        case when {{ regex_full_match('phone_1_e164', german_mobile) }} then phone_1_e164
+             when {{ regex_full_match('phone_2_e164', german_mobile) }} then phone_2_e164 end as mobile_e164,
+        case when phone_1_e164 is not null and not {{ regex_full_match('phone_1_e164', german_mobile) }} then phone_1_e164
+             when phone_2_e164 is not null and not {{ regex_full_match('phone_2_e164', german_mobile) }} then phone_2_e164
         end as landline_e164
     from unioned
 
@@ -198,7 +226,7 @@ select
     coalesce(phone_1_e164, phone_2_e164) as phone_e164,
     city,
     ---------- matching keys (companies: the company name is the name, no first name)
-    case when not coalesce(is_company, false) then nullif(rtrim(first_name_folded, '.'), '') end as first_name_folded,
+    case when not coalesce(is_company, false) then nullif(trim(trailing '.' from first_name_folded), '') end as first_name_folded,
     case when not coalesce(is_company, false) then first_initial end as first_initial,
     case when coalesce(is_company, false) then coalesce(company_name_folded, last_name_folded)
          else last_name_folded end as last_name_folded,

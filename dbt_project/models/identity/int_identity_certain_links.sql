@@ -14,7 +14,7 @@
 
 with
 
-records as materialized (
+records as {{ materialized_cte() }} (
 
     select record_key, source_system, source_record_id, shop_customer_id, erp_partner_id,
            erp_customer_ref, helpdesk_user_id, accounting_contact_id, is_collective_contact
@@ -28,7 +28,7 @@ helpdesk_users as (select * from records where source_system = 'helpdesk'),
 accounting_contacts as (select * from records where source_system = 'accounting' and not is_collective_contact),
 
 -- order number -> the customer record that placed it
-shop_order_owner as materialized (
+shop_order_owner as {{ materialized_cte() }} (
 
     select o.order_number, c.record_key
     from {{ ref('stg_shop__orders') }} o
@@ -37,7 +37,7 @@ shop_order_owner as materialized (
 
 ),
 
-erp_order_owner as materialized (
+erp_order_owner as {{ materialized_cte() }} (
 
     select o.order_name, o.shop_order_number, p.record_key
     from {{ ref('stg_erp__sale_orders') }} o
@@ -46,7 +46,7 @@ erp_order_owner as materialized (
 ),
 
 -- order references typed into invoices and tickets, with the record they are booked on
-voucher_refs as materialized (
+voucher_refs as {{ materialized_cte() }} (
 
     select a.record_key, v.shop_order_number, v.erp_order_name
     from {{ ref('stg_accounting__vouchers') }} v
@@ -55,7 +55,7 @@ voucher_refs as materialized (
 
 ),
 
-ticket_refs as materialized (
+ticket_refs as {{ materialized_cte() }} (
 
     select h.record_key, t.order_number, t.erp_order_name
     from {{ ref('stg_helpdesk__tickets') }} t
@@ -74,7 +74,7 @@ pairs as (
     from accounting_contacts a join erp_partners e on e.erp_customer_ref = a.erp_customer_ref
 
     union all
-    select h.record_key, s.record_key, 'helpdesk_external_id', h.shop_customer_id::varchar
+    select h.record_key, s.record_key, 'helpdesk_external_id', cast(h.shop_customer_id as {{ type_text() }})
     from helpdesk_users h join shop_customers s on s.shop_customer_id = h.shop_customer_id
 
     union all

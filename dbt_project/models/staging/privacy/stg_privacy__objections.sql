@@ -17,18 +17,18 @@ source as (
     {%- else -%}
     -- no request recorded yet: the table's columns, no rows
     select
-        null::varchar as id,
-        null::varchar as request_id,
-        null::varchar as action,
-        null::varchar as purpose,
-        null::varchar as record_key,
-        null::varchar as source_system,
-        null::varchar as source_record_id,
-        null::varchar as golden_customer_id,
-        null::timestamptz as requested_at,
-        null::timestamptz as recorded_at,
-        null::varchar as source,
-        null::varchar as reason
+        cast(null as {{ type_text() }}) as id,
+        cast(null as {{ type_text() }}) as request_id,
+        cast(null as {{ type_text() }}) as action,
+        cast(null as {{ type_text() }}) as purpose,
+        cast(null as {{ type_text() }}) as record_key,
+        cast(null as {{ type_text() }}) as source_system,
+        cast(null as {{ type_text() }}) as source_record_id,
+        cast(null as {{ type_text() }}) as golden_customer_id,
+        cast(null as {{ type_instant() }}) as requested_at,
+        cast(null as {{ type_instant() }}) as recorded_at,
+        cast(null as {{ type_text() }}) as source,
+        cast(null as {{ type_text() }}) as reason
     where false
     {%- endif %}
 
