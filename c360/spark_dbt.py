@@ -13,7 +13,8 @@ tables (dbt_project.yml), not views as on DuckDB.
 
     python -m c360.spark_dbt build --target spark --select staging
 
-runs dbt with those arguments (the profile's `spark` target: method `session`).
+runs dbt with those arguments (the profile's `spark` target: method `session`) from the dbt project's
+folder, on a session whose catalog outlives the process (`dbt_session`).
 """
 
 from __future__ import annotations
@@ -80,13 +81,34 @@ def prepare_session(spark: SparkSession) -> list[str]:
     return registered
 
 
+def dbt_session() -> SparkSession:
+    """The session dbt runs on. Started here (not a Spark Connect client), its catalog is a Derby
+    metastore beside the warehouse file, so that the tables one dbt invocation builds are there for
+    the next (`dbt run`, then `dbt test`); their data lies in `spark_warehouse/` beside it."""
+    from c360.spark_engine import spark_session
+
+    if settings.spark_remote():
+        return spark_session("c360-dbt")
+    folder = settings.warehouse_path().resolve().parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return spark_session("c360-dbt", {
+        "spark.sql.catalogImplementation": "hive",
+        "javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={folder / 'spark_metastore'};create=true",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={folder}",
+    })
+
+
 def main(argv: list[str] | None = None) -> int:
     from dbt.cli.main import dbtRunner
 
-    from c360.spark_engine import spark_session
+    from c360.dbt_macros import DBT_PROJECT
 
-    prepare_session(spark_session("c360-dbt"))
-    result = dbtRunner().invoke(list(sys.argv[1:] if argv is None else argv))
+    args = list(sys.argv[1:] if argv is None else argv)
+    for option in ("--project-dir", "--profiles-dir"):
+        if option not in args:
+            args += [option, str(DBT_PROJECT)]
+    prepare_session(dbt_session())
+    result = dbtRunner().invoke(args)
     if result.success:
         return 0
     return 2 if result.exception is not None else 1

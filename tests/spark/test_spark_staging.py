@@ -102,7 +102,8 @@ def records_to_set_aside(records: dict[str, list[dict]]) -> dict[str, list[dict]
 
 @pytest.fixture(scope="module")
 def both_engines(spark, tmp_path_factory):
-    """A DuckDB connection to the warehouse with the models built; the same models built on `spark`."""
+    """A DuckDB connection to the warehouse with the models built, and the raw zone of the same records;
+    the same models built on `spark`."""
     from dbt.cli.main import dbtRunner
 
     from orchestration.assets.dbt_models import dbt_resource
@@ -135,14 +136,14 @@ def both_engines(spark, tmp_path_factory):
     assert spark_run.success, spark_run.exception or failures
     con = duckdb.connect(str(path), read_only=True)
     try:
-        yield con
+        yield con, zone
     finally:
         con.close()
 
 
 @pytest.mark.parametrize("model", PORTED_MODELS)
 def test_spark_builds_the_staging_rows_duckdb_builds(both_engines, spark, model):
-    con = both_engines
+    con, _ = both_engines
     order = ", ".join(ORDER_BY.get(model, ("source_record_id",)))
     schema = "intermediate" if model.startswith("int_") else "staging"
     on_duckdb = con.execute(f"select * from {schema}.{model} order by {order}")
@@ -162,3 +163,24 @@ def test_the_registered_text_functions_do_what_duckdb_does(text):
     with duckdb.connect() as con:
         assert nfc_normalize(text) == con.execute("select nfc_normalize(?)", [text]).fetchone()[0]
         assert strip_accents(text) == con.execute("select strip_accents(?)", [text]).fetchone()[0]
+
+
+def test_the_runner_keeps_the_tables_of_one_dbt_invocation_for_the_next(both_engines, tmp_path):
+    """`python -m c360.spark_dbt` as a user runs it, twice: the staging models of the customer records,
+    then identity's input from them in a second process, which finds them in the metastore."""
+    import os
+    import subprocess
+    import sys
+
+    con, zone = both_engines
+    env = {**os.environ, "C360_RAW_ZONE": zone.root, "C360_WAREHOUSE": str(tmp_path / "w.duckdb")}
+    customers = ("stg_shop__customers", "stg_helpdesk__users", "stg_accounting__contacts", "stg_erp__partners")
+    for selection in (customers, ("int_customer_records",)):
+        run = subprocess.run([sys.executable, "-m", "c360.spark_dbt", "run", "--target", "spark", "--select",
+                              *selection, "--target-path", str(tmp_path / "target")],
+                             env=env, capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    built = duckdb.connect().execute(
+        "select count(*) from read_parquet(?)",
+        [str(tmp_path / "spark_warehouse" / "intermediate.db" / "int_customer_records" / "*.parquet")]).fetchone()[0]
+    assert built == con.execute("select count(*) from intermediate.int_customer_records").fetchone()[0] > 100
