@@ -73,6 +73,15 @@ def timed_run(command: list[str], env: dict) -> tuple[float, float]:
     return seconds, peak / 1024**3
 
 
+def slowest_models(target: Path, top: int = 6) -> list[tuple[str, float]]:
+    """The models of a dbt run that took longest, from its run_results.json."""
+    import json
+
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    timed = sorted(((r["unique_id"].split(".")[-1], r["execution_time"]) for r in results), key=lambda x: -x[1])
+    return timed[:top]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=100_000)
@@ -96,12 +105,14 @@ def main() -> None:
         env = {**os.environ, "C360_AS_OF": date.today().isoformat()}
         duckdb_env = {**env, "C360_WAREHOUSE": str(warehouse)}
         dbt = str(Path(sys.executable).parent / "dbt")
-        duckdb_seconds, duckdb_peak = timed_run([dbt, "run", "--select", SELECTION, "--profiles-dir", "."],
-                                                duckdb_env)
+        duckdb_seconds, duckdb_peak = timed_run([dbt, "run", "--select", SELECTION, "--profiles-dir", ".",
+                                                 "--target-path", str(folder / "duckdb_target")], duckdb_env)
 
         spark_env = {**env, "C360_WAREHOUSE": str(folder / "spark" / "warehouse.duckdb"), "C360_RAW_ZONE": zone.root}
         spark_seconds, spark_peak = timed_run([sys.executable, "-m", "c360.spark_dbt", "run", "--target", "spark",
-                                               "--select", *SELECTION.split()], spark_env)
+                                               "--select", *SELECTION.split(),
+                                               "--target-path", str(folder / "spark_target")], spark_env)
+        slowest = {engine: slowest_models(folder / f"{engine}_target") for engine in ("duckdb", "spark")}
 
         with duckdb.connect(str(warehouse), read_only=True) as con:
             duckdb_rows = con.execute("select count(*) from intermediate.int_customer_records").fetchone()[0]
@@ -115,6 +126,9 @@ def main() -> None:
     print(f"peak memory (process tree): DuckDB's dbt {duckdb_peak:.2f} GB; Spark's dbt with its driver JVM "
           f"and Python workers {spark_peak:.2f} GB")
     print(f"int_customer_records rows: DuckDB {duckdb_rows}, Spark {spark_rows}")
+    print("slowest models (seconds, DuckDB | Spark):")
+    for (d_name, d_seconds), (s_name, s_seconds) in zip(slowest["duckdb"], slowest["spark"]):
+        print(f"  {d_name:36} {d_seconds:6.1f} | {s_name:36} {s_seconds:6.1f}")
     if duckdb_rows != spark_rows:
         raise SystemExit("the engines disagree on the identity input")
 
