@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SPARK_TARGET_NAME = "target_spark"  # dbt's artefacts of Spark runs, in the project's folder
+
 
 def nfc_normalize(text: str | None) -> str | None:
     """Unicode NFC, as DuckDB's `nfc_normalize`."""
@@ -104,9 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     from c360.dbt_macros import DBT_PROJECT
 
     args = list(sys.argv[1:] if argv is None else argv)
-    for option in ("--project-dir", "--profiles-dir"):
+    # the project's folder; and artefacts apart from DuckDB's: Dagster reads dbt_project/target's
+    # manifest, whose adapter (the asset kinds) a Spark run would otherwise overwrite
+    defaults = {"--project-dir": DBT_PROJECT, "--profiles-dir": DBT_PROJECT, "--target-path": DBT_PROJECT / SPARK_TARGET_NAME}
+    for option, value in defaults.items():
         if option not in args:
-            args += [option, str(DBT_PROJECT)]
+            args += [option, str(value)]
     prepare_session(dbt_session())
     result = dbtRunner().invoke(args)
     if result.success:
