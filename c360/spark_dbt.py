@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     # the project's folder; and artefacts apart from DuckDB's: Dagster reads dbt_project/target's
     # manifest, whose adapter (the asset kinds) a Spark run would otherwise overwrite
-    defaults = {"--project-dir": DBT_PROJECT, "--profiles-dir": DBT_PROJECT, "--target-path": DBT_PROJECT / SPARK_TARGET_NAME}
+    defaults = {"--project-dir": DBT_PROJECT, "--profiles-dir": DBT_PROJECT,
+                "--target-path": DBT_PROJECT / SPARK_TARGET_NAME}
     for option, value in defaults.items():
         if option not in args:
             args += [option, str(value)]
