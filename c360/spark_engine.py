@@ -71,9 +71,10 @@ def latest_records(spark: SparkSession, zone: RawZone, key: str) -> DataFrame:
 
 # A raw table with nothing landed yet: the zone's columns and no row (DuckDB's raw schema has every
 # table from the start; on Spark a model reading a missing view would fail).
-_EMPTY_RAW_TABLE = ("select cast(null as string) as id, cast(null as string) as record, cast(null as bigint) as _version, "
-                    "cast(null as timestamp) as _source_updated_at, cast(null as string) as _sync_id, "
-                    "cast(null as timestamp) as _loaded_at, cast(null as timestamp) as _deleted_at{extra} where false")
+_EMPTY_RAW_TABLE = ("select cast(null as string) as id, cast(null as string) as record, "
+                    "cast(null as bigint) as _version, cast(null as timestamp) as _source_updated_at, "
+                    "cast(null as string) as _sync_id, cast(null as timestamp) as _loaded_at, "
+                    "cast(null as timestamp) as _deleted_at{extra} where false")
 
 
 def register_raw_tables(spark: SparkSession, zone: RawZone, tables: dict[str, str],
