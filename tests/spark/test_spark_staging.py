@@ -132,7 +132,8 @@ def both_engines(spark, tmp_path_factory):
     spark_run = dbtRunner().invoke(["run", "--target", "spark", "--select", *PORTED_MODELS,
                                     "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
                                     "--target-path", str(folder / "spark_target")])
-    failures = [f"{r.node.name}: {r.message}" for r in spark_run.result or [] if str(r.status) not in ("success", "pass")]
+    failures = [f"{r.node.name}: {r.message}" for r in spark_run.result or []
+                if str(r.status) not in ("success", "pass")]
     assert spark_run.success, spark_run.exception or failures
     con = duckdb.connect(str(path), read_only=True)
     try:
