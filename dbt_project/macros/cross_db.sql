@@ -51,20 +51,6 @@
     end)
 {%- endmacro %}
 
-{#- The elements of the JSON array at `path` as text (numbers as written), joined by `separator`;
-    null elements are left out. -#}
-{% macro json_strings_joined(column, path, separator) -%}
-    {{ return(adapter.dispatch('json_strings_joined')(column, path, separator)) }}
-{%- endmacro %}
-
-{% macro default__json_strings_joined(column, path, separator) -%}
-    array_to_string(cast(json_extract_string({{ column }}, '$.{{ path }}[*]') as {{ type_text() }}[]), '{{ separator }}')
-{%- endmacro %}
-
-{% macro spark__json_strings_joined(column, path, separator) -%}
-    array_join(from_json(get_json_object({{ column }}, '$.{{ path }}'), 'array<string>'), '{{ separator }}')
-{%- endmacro %}
-
 {#- How many elements the JSON array at `path` has. -#}
 {% macro json_array_size(column, path) -%}
     {{ return(adapter.dispatch('json_array_size')(column, path)) }}
@@ -217,8 +203,9 @@
     {{ return(adapter.dispatch('list_join')(list, separator)) }}
 {%- endmacro %}
 
+{#- array_to_string leaves nulls out, as Spark's array_join does -#}
 {% macro default__list_join(list, separator) -%}
-    array_to_string(list_filter({{ list }}, lambda element: element is not null), '{{ separator }}')
+    array_to_string({{ list }}, '{{ separator }}')
 {%- endmacro %}
 
 {% macro spark__list_join(list, separator) -%}

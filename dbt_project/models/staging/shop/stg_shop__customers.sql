@@ -38,7 +38,7 @@ renamed as (
         coalesce({{ json_bool('verifiedEmail') }}, {{ json_bool('verified_email') }}) as is_email_verified,
         case
             when {{ json_kind('record', 'tags') }} = 'ARRAY'
-                then nullif({{ json_strings_joined('record', 'tags', ', ') }}, '')
+                then nullif({{ list_join(json_string_list('record', 'tags'), ', ') }}, '')
             else {{ json_text('tags') }}
         end as tags,
 
