@@ -15,9 +15,12 @@ Change markers per resource (docs/source_protocol.md):
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Protocol
+
+import orjson
 
 from .errors import SourceError
 
@@ -260,9 +263,35 @@ class ResourceSpec:
         return _SQL_VERSION.format(v=value) if updated_at is None else f"epoch_us({updated_at})"
 
 
+class EncodedRecords(Sequence):
+    """Records held as the JSON array text `content` of `count` records, decoded only when read: the
+    landing parses the text in the warehouse, so Python objects are built only for other readers."""
+
+    def __init__(self, content: bytes, count: int):
+        self.content, self.count = content, count
+        self._decoded: list | None = None
+
+    def _records(self) -> list:
+        if self._decoded is None:
+            self._decoded = orjson.loads(self.content)
+        return self._decoded
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index):
+        return self._records()[index]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"EncodedRecords({self.count} records)"
+
+
 @dataclass
 class Page:
-    records: list[dict]  # records exactly as the API returned them (malformed ones included)
+    records: Sequence[Any]  # records exactly as the API returned them (malformed ones included)
     watermark: str | None  # resume point, valid once this page and all before it are stored; None = unchanged
     # The response body as received and the JSON path of the record list in it ("$" for a bare
     # array): the landing parses the records out of these bytes in the warehouse, not in Python.

@@ -86,8 +86,9 @@ def bulk_connection(field: str, node_fields: str) -> str:
 
 
 def order_fields(connection: Callable[[str, str], str]) -> str:
-    """The `Order` selection; `connection` renders its line items and shipping lines (paged or bulk).
-    `refunds` and `transactions` are lists, not connections: they stay inside the order either way."""
+    """The `Order` selection; `connection` renders its line items and shipping lines (paged or bulk), the
+    last fields, where a bulk export's rows are put back (`FLATTENED`). `refunds` and `transactions` are
+    lists, not connections: they stay inside the order either way."""
     return f"""
   id legacyResourceId name email phone customer {{ id }}
   createdAt processedAt updatedAt cancelledAt cancelReason test displayFinancialStatus
@@ -96,14 +97,14 @@ def order_fields(connection: Callable[[str, str], str]) -> str:
   totalDiscountsSet {{ ...Bag }} totalShippingPriceSet {{ ...Bag }}
   paymentGatewayNames
   billingAddress {{ ...Address }} shippingAddress {{ ...Address }}
-  {connection("lineItems", _LINE_ITEM)}
-  {connection("shippingLines", _SHIPPING_LINE)}
   refunds(first: 250) {{
     id createdAt note totalRefundedSet {{ ...Bag }}
     refundLineItems(first: 250) {{ nodes {{ id quantity lineItem {{ id }} subtotalSet {{ ...Bag }} }} }}
     transactions(first: 250) {{ nodes {{ id kind status gateway processedAt amountSet {{ ...Bag }} }} }}
   }}
-  transactions(first: 250) {{ id kind status gateway processedAt amountSet {{ ...Bag }} }}"""
+  transactions(first: 250) {{ id kind status gateway processedAt amountSet {{ ...Bag }} }}
+  {connection("lineItems", _LINE_ITEM)}
+  {connection("shippingLines", _SHIPPING_LINE)}"""
 
 
 def checkout_fields(connection: Callable[[str, str], str]) -> str:
@@ -117,13 +118,13 @@ def checkout_fields(connection: Callable[[str, str], str]) -> str:
 
 _ORDER = order_fields(paged_connection)
 _CHECKOUT = checkout_fields(paged_connection)
-# Per resource, the node fields of each nested connection a bulk export flattens into rows of their
-# own: (field, the rows' `__typename`, the field it follows in the node). The rows are put back in
-# that place, so a node has the same fields in the same order whichever way it was read.
-FLATTENED: dict[str, tuple[tuple[str, str, str], ...]] = {
+# Per resource, the nested connections a bulk export flattens into rows of their own: (field, the rows'
+# `__typename`). They are the last fields of the selection, so the rows are put back at the end of
+# their node, and a node has the same fields in the same order whichever way it was read.
+FLATTENED: dict[str, tuple[tuple[str, str], ...]] = {
     "customers": (),
-    "orders": (("lineItems", "LineItem", "shippingAddress"), ("shippingLines", "ShippingLine", "lineItems")),
-    "checkouts": (("lineItems", "AbandonedCheckoutLineItem", "totalPriceSet"),),
+    "orders": (("lineItems", "LineItem"), ("shippingLines", "ShippingLine")),
+    "checkouts": (("lineItems", "AbandonedCheckoutLineItem"),),
 }
 NODE_FIELDS = {"customers": lambda connection: _CUSTOMER, "orders": order_fields, "checkouts": checkout_fields}
 FRAGMENTS = _FRAGMENTS

@@ -219,10 +219,11 @@ def order_node(rec: dict) -> Any:
         "paymentGatewayNames": gateways,
         "billingAddress": mailing_address(rec.get("billing_address")),
         "shippingAddress": mailing_address(rec.get("shipping_address")),
-        "lineItems": {"nodes": [_line_item(i, cur, pres) for i in rec.get("line_items") or [] if isinstance(i, dict)]},
-        "shippingLines": {"nodes": shipping},
         "refunds": refunds,
         "transactions": _order_transactions(rec, cur, pres, gateway),
+        # the connections last, as the connector's selection has them
+        "lineItems": {"nodes": [_line_item(i, cur, pres) for i in rec.get("line_items") or [] if isinstance(i, dict)]},
+        "shippingLines": {"nodes": shipping},
     }
 
 

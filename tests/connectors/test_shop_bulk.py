@@ -8,6 +8,7 @@ without moving the watermark.
 from __future__ import annotations
 
 import duckdb
+import orjson
 import pytest
 
 from c360.raw_store import ensure_raw_schema, land_resource, read_watermark
@@ -114,14 +115,53 @@ def test_an_older_api_version_runs_one_bulk_query_at_a_time():
     assert refusal["code"] == "OPERATION_IN_PROGRESS"
 
 
+def _feed(assembler: BulkAssembler, line: bytes):
+    return assembler.feed(line, orjson.loads(line))
+
+
 def test_rows_that_do_not_follow_their_parent_are_refused():
-    assembler = BulkAssembler((("lineItems", "LineItem", "name"),))
-    assert assembler.feed({"id": "gid://shopify/Order/1", "name": "#1"}) is None
-    assembler.feed({"__typename": "LineItem", "id": "gid://shopify/LineItem/9", "__parentId": "gid://shopify/Order/1"})
-    done = assembler.feed({"id": "gid://shopify/Order/2", "name": "#2"})
-    assert done == {"id": "gid://shopify/Order/1", "name": "#1", "lineItems": {"nodes": [{"id": "gid://shopify/LineItem/9"}]}}
+    assembler = BulkAssembler((("lineItems", "LineItem"),))
+    assert _feed(assembler, b'{"id":"gid://shopify/Order/1","name":"#1"}') is None
+    _feed(assembler, b'{"__typename":"LineItem","id":"gid://shopify/LineItem/9","__parentId":"gid://shopify/Order/1"}')
+    text, row = _feed(assembler, b'{"id":"gid://shopify/Order/2","name":"#2"}')
+    assert orjson.loads(text) == {"id": "gid://shopify/Order/1", "name": "#1",
+                                  "lineItems": {"nodes": [{"id": "gid://shopify/LineItem/9"}]}}
+    assert row == {"id": "gid://shopify/Order/1", "name": "#1"}
     with pytest.raises(SourceError, match="does not follow its parent"):
-        assembler.feed({"__typename": "LineItem", "id": "gid://shopify/LineItem/5", "__parentId": "gid://shopify/Order/1"})
+        _feed(assembler, b'{"__typename":"LineItem","id":"gid://shopify/LineItem/5","__parentId":"gid://shopify/Order/1"}')
+
+
+@pytest.mark.parametrize("child", [
+    b'{"__typename":"LineItem","id":"gid://shopify/LineItem/9","title":"Mug, \\"blue\\"","__parentId":"gid://shopify/Order/1"}',
+    # the two fields elsewhere, spaces, escapes, a parent id written another way: the row is re-serialised
+    b'{"id":"gid://shopify/LineItem/9","__parentId":"gid://shopify/Order/1","__typename":"LineItem","title":"Mug, \\"blue\\""}',
+    b'{ "__typename" : "LineItem", "id":"gid://shopify/LineItem/9","title":"Mug, \\"blue\\"", "__parentId":"gid://shopify/Order/1" }',
+    b'{"__typename":"LineItem","id":"gid://shopify/LineItem/9","title":"Mug, \\"blue\\"","__parentId":"gid:\\/\\/shopify\\/Order\\/1"}',
+])
+def test_a_child_row_goes_back_into_its_parent_without_the_export_fields(child):
+    assembler = BulkAssembler((("lineItems", "LineItem"), ("shippingLines", "ShippingLine")))
+    _feed(assembler, b' {"id":"gid://shopify/Order/1","note":"a } and a ,","shippingAddress":null}\r')
+    _feed(assembler, child)
+    text, _ = assembler.finish()
+    assert orjson.loads(text) == {
+        "id": "gid://shopify/Order/1", "note": "a } and a ,", "shippingAddress": None,
+        "lineItems": {"nodes": [{"id": "gid://shopify/LineItem/9", "title": 'Mug, "blue"'}]},
+        "shippingLines": {"nodes": []},
+    }
+    assert list(orjson.loads(text)) == ["id", "note", "shippingAddress", "lineItems", "shippingLines"]
+
+
+def test_a_node_that_holds_a_connection_itself_or_nothing_or_no_object_is_assembled_all_the_same():
+    assembler = BulkAssembler((("lineItems", "LineItem"),))
+    _feed(assembler, b'{"id":"gid://shopify/Order/1","lineItems":{"nodes":[{"id":"stale"}]},"name":"#1"}')
+    _feed(assembler, b'{"__typename":"LineItem","id":"gid://shopify/LineItem/9","__parentId":"gid://shopify/Order/1"}')
+    text, _ = _feed(assembler, b'{}')
+    assert orjson.loads(text) == {"id": "gid://shopify/Order/1", "name": "#1",
+                                  "lineItems": {"nodes": [{"id": "gid://shopify/LineItem/9"}]}}
+    text, _ = _feed(assembler, b'[1, 2]')
+    assert orjson.loads(text) == {"lineItems": {"nodes": []}}
+    text, row = assembler.finish()
+    assert (text, row) == (b"[1, 2]", [1, 2]) and assembler.finish() is None
 
 
 def test_bulk_is_due_without_a_watermark_or_after_the_gap():
