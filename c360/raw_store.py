@@ -19,7 +19,10 @@ finds them in a raw table.
 Python never touches a record here: the response bodies go to DuckDB as received, DuckDB splits
 them into records and reads ids and markers (the SQL of `connectors.base`), and only the records it
 does not accept are read by the Python parsers. DuckDB releases the GIL while it works, so the next
-pages are fetched meanwhile.
+pages are fetched meanwhile. A connector that has decoded the records anyway (the shop's bulk export,
+whose rows it puts back together) hands them on as `EncodedRecords`, texts with the ids and markers
+it read, which DuckDB then does not parse for them again (1.3 s instead of 3.4 s of the landing's CPU
+for the 136k orders of 100k persons).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ import pyarrow as pa
 from c360.collector import fewer_collections
 from c360.raw_zone import ZONE_SELECT, RawZone
 from c360.settings import DEFAULT_LANDING_BATCH
-from connectors.base import MalformedRecord, Page, ResourceSpec, SourceClient
+from connectors.base import EncodedRecords, MalformedRecord, Page, ResourceSpec, SourceClient
 
 log = logging.getLogger(__name__)
 
@@ -234,16 +237,20 @@ def replace_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[st
 
 @dataclass(frozen=True)
 class _FetchedPage:
-    """What the landing keeps of a page: its body as received, not the decoded records."""
+    """What the landing keeps of a page: its body as received, not the decoded records; or the records'
+    texts, ids and markers a connector read itself (`EncodedRecords`)."""
 
-    content: bytes
+    content: bytes | None
     records_path: str
     records: int
     watermark: str | None
     future_after: datetime | None
+    encoded: EncodedRecords | None = None
 
     @classmethod
     def of(cls, page: Page) -> _FetchedPage:
+        if isinstance(page.records, EncodedRecords):
+            return cls(None, "$", len(page.records), page.watermark, page.future_after, page.records)
         if page.content is None:
             return cls(orjson.dumps(page.records), "$", len(page.records), page.watermark, page.future_after)
         return cls(page.content, page.records_path, len(page.records), page.watermark, page.future_after)
@@ -305,22 +312,27 @@ def _batches(pages: Iterator[Page], batch_records: int) -> Iterator[_Batch]:
 
 
 class _Batch:
-    """Pages waiting to be written: their bodies as received, parsed only in the warehouse."""
+    """Pages waiting to be written: their bodies as received, parsed only in the warehouse, and the
+    records connectors read themselves, with their ids and markers."""
 
     def __init__(self) -> None:
         self.page_numbers: list[int] = []
         self.bodies: list[bytes] = []
         self.records_paths: list[str] = []
         self.future_afters: list[datetime | None] = []
+        self.encoded = _EncodedColumns()
         self.watermark: str | None = None
         self.pages = 0
         self.fetched = 0
 
     def add_page(self, page: _FetchedPage) -> None:
-        self.page_numbers.append(self.pages)
-        self.bodies.append(page.content)
-        self.records_paths.append(page.records_path + "[*]")
-        self.future_afters.append(page.future_after)
+        if page.encoded is not None:
+            self.encoded.add(self.pages, page.encoded, page.future_after)
+        else:
+            self.page_numbers.append(self.pages)
+            self.bodies.append(page.content)
+            self.records_paths.append(page.records_path + "[*]")
+            self.future_afters.append(page.future_after)
         self.pages += 1
         self.fetched += page.records
         if page.watermark is not None:
@@ -328,6 +340,45 @@ class _Batch:
 
     def __len__(self) -> int:
         return self.fetched
+
+
+class _EncodedColumns:
+    """The columns of `landing_records` for records connectors read themselves (`EncodedRecords`)."""
+
+    def __init__(self) -> None:
+        self.page_no: list[int] = []
+        self.position: list[int] = []
+        self.texts: list[bytes] = []
+        self.ids: list[str | None] = []
+        self.versions: list[int | None] = []
+        self.updated_at: list[datetime | None] = []
+        self.future_after: list[datetime | None] = []
+
+    def add(self, page_no: int, records: EncodedRecords, future_after: datetime | None) -> None:
+        count = len(records)
+        self.page_no.extend(itertools.repeat(page_no, count))
+        self.position.extend(range(1, count + 1))
+        self.texts.extend(records.texts)
+        for record_id, version in zip(records.ids, records.versions):
+            known = record_id is not None and version is not None
+            self.ids.append(record_id if known else None)
+            self.versions.append(epoch_micros(version) if known else None)
+            self.updated_at.append(version if known and isinstance(version, datetime) else None)
+        self.future_after.extend(itertools.repeat(future_after, count))
+
+    def table(self) -> pa.Table:
+        return pa.Table.from_arrays(
+            [
+                pa.array(self.page_no, pa.int64()),
+                pa.array(self.position, pa.int64()),
+                _arrow_strings(self.texts),
+                pa.array(self.ids, pa.string()),
+                pa.array(self.versions, pa.int64()),
+                pa.array(self.updated_at, pa.timestamp("us", tz="UTC")),
+                pa.array(self.future_after, pa.timestamp("us", tz="UTC")),
+            ],
+            names=["page_no", "position", "record", "id", "_version", "_source_updated_at", "future_after"],
+        )
 
 
 def _recheck_rejected(
@@ -391,9 +442,10 @@ def _arrow_strings(values: list[bytes]) -> pa.Array:
 
 def _pages_table(batch: _Batch) -> pa.Table:
     """The batch's page bodies as one Arrow table, packed without converting them element by element."""
+    numbers = array.array("q", batch.page_numbers)
     return pa.Table.from_arrays(
         [
-            pa.Array.from_buffers(pa.int64(), batch.pages, [None, pa.py_buffer(array.array("q", batch.page_numbers))]),
+            pa.Array.from_buffers(pa.int64(), len(numbers), [None, pa.py_buffer(numbers)]),
             _arrow_strings(batch.bodies),
             _arrow_strings([path.encode() for path in batch.records_paths]),
             pa.array(batch.future_afters, type=pa.timestamp("us", tz="UTC")),
@@ -402,20 +454,37 @@ def _pages_table(batch: _Batch) -> pa.Table:
     )
 
 
-def _parse_records(con: duckdb.DuckDBPyConnection, spec: ResourceSpec, records_paths: list[str]) -> None:
+def _parse_records(con: duckdb.DuckDBPyConnection, spec: ResourceSpec, batch: _Batch) -> None:
     """`landing_records`: the records, their ids and change markers, parsed out of the page bodies of
-    `incoming_pages` by DuckDB (in its own threads, without the GIL, while the next pages are fetched)."""
+    `incoming_pages` by DuckDB (in its own threads, without the GIL, while the next pages are fetched),
+    and those of `incoming_records` that the connector read itself."""
+    parts = []
+    if batch.bodies:
+        parts.append(_records_of_bodies(spec, sorted(set(batch.records_paths))))
+    if batch.encoded.texts:
+        # json(): the text as DuckDB writes JSON, which the records of page bodies are written as
+        parts.append("select page_no, position, json(record) as record, id, _version, _source_updated_at, "
+                     "future_after from incoming_records")
+    if not parts:
+        parts.append("select null::bigint as page_no, null::bigint as position, null::json as record, "
+                     "null::varchar as id, null::bigint as _version, null::timestamptz as _source_updated_at, "
+                     "null::timestamptz as future_after limit 0")
+    paths = sorted(set(batch.records_paths))
+    con.execute(f"create or replace temp table landing_records as {' union all '.join(parts)}",
+                [value for path in paths for value in (path, path)])
+
+
+def _records_of_bodies(spec: ResourceSpec, paths: list[str]) -> str:
+    """The query of the records in the page bodies of `incoming_pages`, with ids and markers read by
+    the SQL of `connectors.base`; its parameters are each path twice."""
     # A wildcard path must be a constant (or a parameter) for json_extract to give a list: one
     # select per path.
-    paths = sorted(set(records_paths))
     page_records = "\n            union all\n            ".join(
         "select page_no, future_after, json_extract(body, ?) as records from incoming_pages where records_path = ?"
         for _ in paths
     )
-    con.execute(
-        f"""
-        create or replace temp table landing_records as
-        with page_records as (
+    return f"""
+        (with page_records as (
             {page_records}
         ),
         elements as (
@@ -440,10 +509,8 @@ def _parse_records(con: duckdb.DuckDBPyConnection, spec: ResourceSpec, records_p
             {spec.sql_version("id_and_marker[2]")} as _version,
             {spec.sql_updated_at("id_and_marker[2]") or "null::timestamptz"} as _source_updated_at,
             future_after
-        from id_and_marker
-        """,
-        [value for path in paths for value in (path, path)],
-    )
+        from id_and_marker)
+        """
 
 
 def _accept_rechecked(con: duckdb.DuckDBPyConnection, spec: ResourceSpec) -> list[tuple[str | None, str, str]]:
@@ -629,14 +696,16 @@ def _write_batch(
 ) -> None:
     """Parse, check and land one batch of pages, then count it in `stats`."""
     con.register("incoming_pages", _pages_table(batch))
+    con.register("incoming_records", batch.encoded.table())
     try:
-        _parse_records(con, spec, batch.records_paths)
+        _parse_records(con, spec, batch)
         quarantine = _accept_rechecked(con, spec)
         suppressed, quarantine = _drop_suppressed(con, spec, quarantine)
         future_dated, future_examples = _future_dated(con, spec)
         new, updated = _commit_batch(con, spec, batch, stats, loaded_at, quarantined=bool(quarantine), zone=zone)
     finally:
         con.unregister("incoming_pages")
+        con.unregister("incoming_records")
     _count_batch(stats, batch, _BatchOutcome(new, updated, quarantine, future_dated, future_examples, suppressed))
 
 

@@ -264,20 +264,22 @@ class ResourceSpec:
 
 
 class EncodedRecords(Sequence):
-    """Records held as the JSON array text `content` of `count` records, decoded only when read: the
-    landing parses the text in the warehouse, so Python objects are built only for other readers."""
+    """Records a connector has decoded itself, handed on as each record's JSON text with the id and the
+    change marker it read (None for a record it could not read them of: the landing's own check then
+    names the reason). The landing writes the texts without parsing them for ids again; other readers
+    get the records decoded."""
 
-    def __init__(self, content: bytes, count: int):
-        self.content, self.count = content, count
+    def __init__(self, texts: list[bytes], ids: list[str | None], versions: list[datetime | int | None]):
+        self.texts, self.ids, self.versions = texts, ids, versions
         self._decoded: list | None = None
 
     def _records(self) -> list:
         if self._decoded is None:
-            self._decoded = orjson.loads(self.content)
+            self._decoded = orjson.loads(b"[" + b",".join(self.texts) + b"]")
         return self._decoded
 
     def __len__(self) -> int:
-        return self.count
+        return len(self.texts)
 
     def __getitem__(self, index):
         return self._records()[index]
@@ -286,7 +288,7 @@ class EncodedRecords(Sequence):
         return isinstance(other, Sequence) and list(self) == list(other)
 
     def __repr__(self) -> str:
-        return f"EncodedRecords({self.count} records)"
+        return f"EncodedRecords({len(self.texts)} records)"
 
 
 @dataclass

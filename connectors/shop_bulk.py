@@ -273,37 +273,40 @@ def _pages(client: ShopClient, spec, rows: Iterator[tuple[bytes, Any]], assemble
            not_after: datetime) -> Iterator[Page]:
     best, best_text = None, None
     texts: list[bytes] = []
+    ids: list[str | None] = []
+    versions: list[datetime | int | None] = []
 
     def page(last: bool) -> Page:
-        body = b"[" + b",".join(texts) + b"]"  # handed to the landing as a body of the paginated query is
-        return Page(EncodedRecords(body, len(texts)), best_text if last else None, content=body,
+        return Page(EncodedRecords(list(texts), list(ids), list(versions)), best_text if last else None,
                     future_after=datetime.now(UTC) + client.future_tolerance)
+
+    def take(node: tuple[bytes, Any]) -> None:
+        nonlocal best, best_text
+        text, row = node  # the row has the node's own fields, its id and marker among them
+        try:
+            record_id, version = spec.record_id(row), spec.record_version(row)
+        except MalformedRecord:
+            record_id = version = None
+        texts.append(text)
+        ids.append(record_id)
+        versions.append(version)
+        if isinstance(version, datetime) and version <= not_after and (best is None or version > best):
+            best, best_text = version, row.get(spec.version_field)
 
     for line, row in rows:
         node = assembler.feed(line, row)
         if node is None:
             continue
-        texts.append(node[0])
-        best, best_text = _better(spec, node[1], best, best_text, not_after)
+        take(node)
         if len(texts) >= BULK_PAGE_RECORDS:
             yield page(False)
             texts.clear()
+            ids.clear()
+            versions.clear()
     node = assembler.finish()
     if node is not None:
-        texts.append(node[0])
-        best, best_text = _better(spec, node[1], best, best_text, not_after)
+        take(node)
     yield page(True)
-
-
-def _better(spec, node: Any, best: datetime | None, best_text: str | None, not_after: datetime):
-    """The latest marker so far, of the node's own fields (its connections have none)."""
-    try:
-        marker = spec.record_version(node)
-    except MalformedRecord:
-        return best, best_text
-    if isinstance(marker, datetime) and marker <= not_after and (best is None or marker > best):
-        return marker, node.get(spec.version_field)
-    return best, best_text
 
 
 def bulk_due(watermark: str | None, after: timedelta | None, now: datetime | None = None) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import duckdb
 import orjson
 import pytest
+import requests
 
 from c360.raw_store import ensure_raw_schema, land_resource, read_watermark
 from connectors import ALL_RESOURCES
@@ -71,6 +72,32 @@ def test_a_first_sync_through_bulk_lands_the_same_raw_records_as_pagination(tmp_
         assert stats.new == paged_stats[key].new and stats.quarantined == 0, key
 
 
+def test_malformed_orders_of_a_bulk_export_are_quarantined_as_pagination_quarantines_them(tmp_path):
+    """The bulk path hands the landing the ids and markers it read itself; the records it could not read
+    them of go through the landing's own check, with the reason and payload pagination gives them."""
+    with serving(make_world(persons=60, seed=45)) as server:
+        order = dict(server.served("shop/orders")[0])
+        broken_marker = {**order, "id": 9_000_000_101, "updated_at": "yesterday-ish"}
+        # (an order without an id has no rows in an export: its line items could not name their parent)
+        no_marker = {**{key: value for key, value in order.items() if key != "updated_at"}, "id": 9_000_000_102}
+        requests.post(f"{server.base_url}/_admin/records/shop/orders", json=[broken_marker, no_marker],
+                      timeout=10).raise_for_status()
+        quarantined = {}
+        for name, client in (("bulk", bulk_client(server)), ("paged", paged_client(server))):
+            with duckdb.connect(str(tmp_path / f"{name}.duckdb")) as con:
+                ensure_raw_schema(con, SHOP)
+                stats = land_resource(con, client, "orders")
+                quarantined[name] = con.execute(
+                    "select source_id, reason, payload::varchar from raw._quarantine order by source_id").fetchall()
+                landed = con.execute("select count(*) from raw.shop_orders").fetchone()[0]
+            client.close()
+            assert stats.quarantined == 2 and landed == len(server.served("shop/orders")) - 2, name
+    assert quarantined["bulk"] == quarantined["paged"]
+    reasons = [reason for _, reason, _ in quarantined["bulk"]]
+    assert "yesterday-ish" in reasons[0] and "updatedAt is null" in reasons[1]
+    assert '"lineItems":{"nodes":[{' in quarantined["bulk"][0][2]  # the whole order, its line items back in
+
+
 def test_a_long_catch_up_through_bulk_lands_what_a_paginated_catch_up_lands(tmp_path):
     with serving(make_world(persons=200, seed=42)) as server:
         for name in ("bulk", "paged"):
@@ -128,25 +155,25 @@ def test_rows_that_do_not_follow_their_parent_are_refused():
                                   "lineItems": {"nodes": [{"id": "gid://shopify/LineItem/9"}]}}
     assert row == {"id": "gid://shopify/Order/1", "name": "#1"}
     with pytest.raises(SourceError, match="does not follow its parent"):
-        _feed(assembler, b'{"__typename":"LineItem","id":"gid://shopify/LineItem/5","__parentId":"gid://shopify/Order/1"}')
+        _feed(assembler, b'{"__typename":"LineItem","id":"gid://shopify/LineItem/5",'
+                         b'"__parentId":"gid://shopify/Order/1"}')
 
 
 @pytest.mark.parametrize("child", [
-    b'{"__typename":"LineItem","id":"gid://shopify/LineItem/9","title":"Mug, \\"blue\\"","__parentId":"gid://shopify/Order/1"}',
+    b'{"__typename":"LineItem","id":"l9","title":"Mug, \\"blue\\"","__parentId":"o1"}',
     # the two fields elsewhere, spaces, escapes, a parent id written another way: the row is re-serialised
-    b'{"id":"gid://shopify/LineItem/9","__parentId":"gid://shopify/Order/1","__typename":"LineItem","title":"Mug, \\"blue\\""}',
-    b'{ "__typename" : "LineItem", "id":"gid://shopify/LineItem/9","title":"Mug, \\"blue\\"", "__parentId":"gid://shopify/Order/1" }',
-    b'{"__typename":"LineItem","id":"gid://shopify/LineItem/9","title":"Mug, \\"blue\\"","__parentId":"gid:\\/\\/shopify\\/Order\\/1"}',
+    b'{"id":"l9","__parentId":"o1","__typename":"LineItem","title":"Mug, \\"blue\\""}',
+    b'{ "__typename" : "LineItem", "id":"l9","title":"Mug, \\"blue\\"", "__parentId":"o1" }',
+    b'{"__typename":"LineItem","id":"l9","title":"Mug, \\"blue\\"","__parentId":"\\u006f1"}',
 ])
 def test_a_child_row_goes_back_into_its_parent_without_the_export_fields(child):
     assembler = BulkAssembler((("lineItems", "LineItem"), ("shippingLines", "ShippingLine")))
-    _feed(assembler, b' {"id":"gid://shopify/Order/1","note":"a } and a ,","shippingAddress":null}\r')
+    _feed(assembler, b' {"id":"o1","note":"a } and a ,","shippingAddress":null}\r')
     _feed(assembler, child)
     text, _ = assembler.finish()
     assert orjson.loads(text) == {
-        "id": "gid://shopify/Order/1", "note": "a } and a ,", "shippingAddress": None,
-        "lineItems": {"nodes": [{"id": "gid://shopify/LineItem/9", "title": 'Mug, "blue"'}]},
-        "shippingLines": {"nodes": []},
+        "id": "o1", "note": "a } and a ,", "shippingAddress": None,
+        "lineItems": {"nodes": [{"id": "l9", "title": 'Mug, "blue"'}]}, "shippingLines": {"nodes": []},
     }
     assert list(orjson.loads(text)) == ["id", "note", "shippingAddress", "lineItems", "shippingLines"]
 
