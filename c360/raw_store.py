@@ -552,12 +552,14 @@ def _accept_rechecked(con: duckdb.DuckDBPyConnection, spec: ResourceSpec) -> lis
 def _upsert_accepted(con: duckdb.DuckDBPyConnection, table: str, sync_id: str, loaded_at: datetime) -> tuple[int, int]:
     """Write the accepted records that are new or changed into `table`; returns (new, updated)."""
     # Within one batch the same id may come twice (a record updated while paging): keep the
-    # latest version, and of equal versions the one read last.
+    # latest version, and of equal versions the one read last. The records themselves stay in
+    # `landing_records` (by page and position) until they are written: sorting and copying them
+    # here cost a third of the upsert for the 2.7 kB orders of the shop.
     con.execute(
         f"""
         create or replace temp table landing_changes as
         with latest as (
-            select * from landing_accepted
+            select page_no, position, id, _version, _source_updated_at from landing_accepted
             qualify row_number() over (partition by id order by _version desc, page_no desc, position desc) = 1
         ),
         -- The stored ids and versions only: the stored records are read (by row id) just for
@@ -576,12 +578,19 @@ def _upsert_accepted(con: duckdb.DuckDBPyConnection, table: str, sync_id: str, l
         from latest
         join stored on stored.id = latest.id and stored._version = latest._version
         join {table} as current on current.rowid = stored.row_id
-        where latest.record::varchar <> current.record::varchar
+        join landing_records as incoming using (page_no, position)
+        where incoming.record::varchar <> current.record::varchar
         """
     )
     new, updated = con.execute(
         "select count(*) filter (where is_new), count(*) filter (where not is_new) from landing_changes"
     ).fetchone()
+    con.execute("""
+        create or replace temp view landing_changes_records as
+        select changes.*, incoming.record
+        from landing_changes as changes
+        join landing_records as incoming using (page_no, position)
+    """)
     if updated:
         con.execute(f"delete from {table} where id in (select id from landing_changes where not is_new)")
     # A record found deleted that the source serves again exists after all (it is read unchanged).
@@ -591,7 +600,7 @@ def _upsert_accepted(con: duckdb.DuckDBPyConnection, table: str, sync_id: str, l
     con.execute(
         f"""
         insert into {table} (id, record, _version, _source_updated_at, _sync_id, _loaded_at)
-        select id, record, _version, _source_updated_at, ?, ? from landing_changes
+        select id, record, _version, _source_updated_at, ?, ? from landing_changes_records
         """,
         [sync_id, loaded_at],
     )
@@ -678,7 +687,7 @@ def _write_zone_batch(con: duckdb.DuckDBPyConnection, zone: RawZone, spec: Resou
     zone.write_batch(
         con,
         f"""
-        select {columns} from landing_changes
+        select {columns} from landing_changes_records
         union all
         select {columns} from {RAW_SCHEMA}.{spec.table}
         where id in (select id from landing_revived) and id not in (select id from landing_changes)
