@@ -286,4 +286,18 @@ def pytest_collection_modifyitems(config, items):
 
     for item in items:
         item.add_marker(pytest.mark.xdist_group(group(item)))
+        if getattr(config.option, "loadgroup", False):  # a worker of `--dist loadgroup`
+            _name_the_group_in_the_id(item, group(item))
     items.sort(key=lambda item: rank.get(group(item), len(rank)))
+
+
+def _name_the_group_in_the_id(item, name: str) -> None:
+    """pytest-xdist sends the tests whose node id ends in `@<group>` to one worker, and appends that
+    suffix itself, to a field pytest 9.2 no longer reads its ids from (pytest-dev/pytest-xdist#1386):
+    every group was spread over both workers, each building the pipeline and every module fixture
+    once more. The suffix goes on the id pytest reads (`_id`); a pytest that has none keeps xdist's way."""
+    if "@" in item.nodeid.rpartition("]")[2] or not hasattr(item, "_id"):
+        return
+    from _pytest.nodeid import NodeId
+
+    item._id = NodeId.parse(f"{item.nodeid}@{name}")
