@@ -53,6 +53,8 @@ PORTED_MODELS = {
     # identity's inputs: every customer record in one shape, and the links certain from shared keys
     "int_customer_records": None,
     "int_identity_certain_links": None,
+    # a business fact from staging alone: units returned per ERP order line, from posted credit notes
+    "int_erp_order_line_returns": None,
     # the set-aside verdict on every landed record of every raw table, and the shares the gate reads
     "stg_record_checks": None,
     "stg_set_aside_records": None,
@@ -63,11 +65,12 @@ MIN_ROWS = {"stg_erp__products": 20, "stg_erp__credit_notes": 5, "stg_erp__credi
             "stg_helpdesk__satisfaction_ratings": 30, "stg_shop__checkouts": 30,
             "stg_set_aside_records": 3, "stg_set_aside_shares": 10, "stg_helpdesk__csat_survey_responses": 30,
             "stg_shop__refunds": 10, "stg_shop__refund_lines": 10,
-            "stg_privacy__objections": 0, "int_identity_certain_links": 5}
+            "stg_privacy__objections": 0, "int_identity_certain_links": 5, "int_erp_order_line_returns": 3}
 # models with several rows per record: the order that makes their rows comparable
 ORDER_BY = {"stg_accounting__payments": ("payment_id",),
             "int_customer_records": ("record_key",),
             "int_identity_certain_links": ("record_key_l", "record_key_r", "link_rule"),
+            "int_erp_order_line_returns": ("sale_order_line_id",),
             "stg_privacy__objections": ("objection_record_id",),
             "stg_record_checks": ("source_table", "source_record_id"),
             "stg_set_aside_records": ("source_table", "source_record_id"),
