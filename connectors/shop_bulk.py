@@ -99,7 +99,7 @@ class BulkAssembler:
             return done
         typename = row.get("__typename")
         field = self.by_type.get(typename)
-        if self.current is None or field is None or self.current_row.get("id") != parent:
+        if field is None or not isinstance(self.current_row, dict) or self.current_row.get("id") != parent:
             raise SourceError(f"shop: bulk export row of {parent} does not follow its parent "
                               f"(expected grouped rows of {sorted(self.by_type)}); cannot reassemble it",
                               system="shop", endpoint="bulk operation result", status=200)
@@ -284,9 +284,13 @@ def _pages(client: ShopClient, spec, rows: Iterator[tuple[bytes, Any]], assemble
         nonlocal best, best_text
         text, row = node  # the row has the node's own fields, its id and marker among them
         try:
-            record_id, version = spec.record_id(row), spec.record_version(row)
+            version = spec.record_version(row)
         except MalformedRecord:
-            record_id = version = None
+            version = None
+        try:
+            record_id = spec.record_id(row)
+        except MalformedRecord:
+            record_id = None
         texts.append(text)
         ids.append(record_id)
         versions.append(version)

@@ -187,6 +187,8 @@ def test_a_node_that_holds_a_connection_itself_or_nothing_or_no_object_is_assemb
                                   "lineItems": {"nodes": [{"id": "gid://shopify/LineItem/9"}]}}
     text, _ = _feed(assembler, b'[1, 2]')
     assert orjson.loads(text) == {"lineItems": {"nodes": []}}
+    with pytest.raises(SourceError, match="does not follow its parent"):  # a row cannot belong to a list
+        _feed(assembler, b'{"__typename":"LineItem","id":"l9","__parentId":"gid://shopify/Order/1"}')
     text, row = assembler.finish()
     assert (text, row) == (b"[1, 2]", [1, 2]) and assembler.finish() is None
 
