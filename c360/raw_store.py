@@ -3,9 +3,9 @@
 One table per source resource keeps the source `id`, the whole record as JSON (nothing is lost when a
 source adds or renames fields), the record's change marker, `_loaded_at` and the sync it came from.
 Landing is an upsert by id in which the latest version wins, so re-reading a page (inclusive
-watermarks, a restarted run) never lands a record twice. Each batch of pages is written in one
-transaction together with the watermark that resumes after it: a run killed mid-way restarts from
-the last committed batch, with no gap and no duplicate.
+watermarks, a restarted run) never lands a record twice. A batch of pages is committed together with
+the watermark that resumes after it (batches that bring none join the next commit): a run killed
+mid-way restarts from the last committed batch, with no gap and no duplicate.
 
 Records that cannot be parsed (no id, an unreadable change marker, not an object) go to
 `raw._quarantine` with the reason and the raw payload, are counted, and never stop the run.
@@ -35,6 +35,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from copy import deepcopy
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -659,24 +660,60 @@ def _count_batch(stats: LandingStats, batch: _Batch, outcome: _BatchOutcome) -> 
         stats.watermark_after = batch.watermark
 
 
-def _commit_batch(con: duckdb.DuckDBPyConnection, spec: ResourceSpec, batch: _Batch, stats: LandingStats,
-                  loaded_at: datetime, quarantined: bool, zone: RawZone | None) -> tuple[int, int]:
-    """In one transaction: the upsert, the quarantine and the watermark that resumes after the batch;
-    the batch's file in the raw zone, if any, is complete before the transaction commits."""
-    con.execute("begin transaction")
-    try:
-        new, updated = _upsert_accepted(con, f"{RAW_SCHEMA}.{spec.table}", stats.sync_id, loaded_at)
-        if zone is not None:
-            _write_zone_batch(con, zone, spec, stats, loaded_at)
-        if quarantined:
-            _quarantine_rejected(con, spec.key, stats.sync_id, loaded_at)
-        if batch.watermark is not None:
-            _store_watermark(con, spec.key, batch.watermark, stats.sync_id, loaded_at)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+def _store_batch(con: duckdb.DuckDBPyConnection, spec: ResourceSpec, batch: _Batch, stats: LandingStats,
+                 loaded_at: datetime, quarantined: bool, zone: RawZone | None) -> tuple[int, int]:
+    """In the landing's open transaction: the upsert, the quarantine and the watermark that resumes after
+    the batch; the batch's file in the raw zone, if any, is complete before the transaction commits."""
+    new, updated = _upsert_accepted(con, f"{RAW_SCHEMA}.{spec.table}", stats.sync_id, loaded_at)
+    if zone is not None:
+        _write_zone_batch(con, zone, spec, stats, loaded_at)
+    if quarantined:
+        _quarantine_rejected(con, spec.key, stats.sync_id, loaded_at)
+    if batch.watermark is not None:
+        _store_watermark(con, spec.key, batch.watermark, stats.sync_id, loaded_at)
     return new, updated
+
+
+class _ResumePointCommits:
+    """The landing's transactions: one commits with each batch that brings a resume point (a watermark)
+    and at the end; a batch without one joins the open transaction.
+
+    Committing a batch that has nothing to resume from buys nothing: a run stopped after it starts again
+    from the last watermark and reads the batch again. The shop's bulk export is such a stream (its
+    watermark comes with its last line), and one commit per batch cost it the write-ahead log: DuckDB
+    logs a small transaction's rows and copies them into the database file later, while the rows of a
+    large one go to the file once, compressed. Measured on the 136k orders of 100k persons (366 MB),
+    written in ten inserts: 3.1 s with a commit each, 1.4 s in one transaction.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, stats: LandingStats) -> None:
+        self.con = con
+        self.open = False
+        self.committed = deepcopy(stats)  # the counts as the warehouse holds them
+
+    def begin(self) -> None:
+        if not self.open:
+            self.con.execute("begin transaction")
+            self.open = True
+
+    def after_batch(self, batch: _Batch, stats: LandingStats) -> None:
+        if batch.watermark is not None:
+            self.commit(stats)
+
+    def commit(self, stats: LandingStats) -> None:
+        if self.open:
+            self.open = False  # a failed commit ends the transaction too
+            self.con.execute("commit")
+        self.committed = deepcopy(stats)
+
+    def roll_back(self, stats: LandingStats) -> None:
+        """Undo the batches not committed, and their counts in `stats`."""
+        if self.open:
+            self.con.execute("rollback")
+            self.open = False
+        for name, value in vars(deepcopy(self.committed)).items():
+            if name not in ("seconds", "requests", "retries", "throttled"):
+                setattr(stats, name, value)
 
 
 def _write_zone_batch(con: duckdb.DuckDBPyConnection, zone: RawZone, spec: ResourceSpec, stats: LandingStats,
@@ -711,7 +748,7 @@ def _write_batch(
         quarantine = _accept_rechecked(con, spec)
         suppressed, quarantine = _drop_suppressed(con, spec, quarantine)
         future_dated, future_examples = _future_dated(con, spec)
-        new, updated = _commit_batch(con, spec, batch, stats, loaded_at, quarantined=bool(quarantine), zone=zone)
+        new, updated = _store_batch(con, spec, batch, stats, loaded_at, quarantined=bool(quarantine), zone=zone)
     finally:
         con.unregister("incoming_pages")
         con.unregister("incoming_records")
@@ -760,14 +797,19 @@ def land_resource(
     )
     clock = time.perf_counter()
     status, error = "failed", None
+    commits = _ResumePointCommits(con, stats)
     try:
         with fewer_collections():
             for batch in _batches(client.fetch(resource, stats.watermark_before), batch_records):
+                commits.begin()
                 _write_batch(con, spec, batch, stats, datetime.now(UTC), raw_zone)
+                commits.after_batch(batch, stats)
                 if on_progress:
                     on_progress(stats)
+            commits.commit(stats)
         status = "succeeded"
     except BaseException as exc:
+        commits.roll_back(stats)
         error = f"{type(exc).__name__}: {exc}"
         raise
     finally:

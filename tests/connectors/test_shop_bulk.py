@@ -16,6 +16,7 @@ from c360.raw_store import ensure_raw_schema, land_resource, read_watermark
 from connectors import ALL_RESOURCES
 from connectors.errors import SourceRequestError, SourceUnavailableError
 from connectors.shop import ShopClient
+from connectors import shop_bulk
 from connectors.shop_bulk import BulkAssembler, bulk_due
 from connectors.errors import SourceError
 from tests.conftest import CREDENTIALS, make_world, serving
@@ -128,6 +129,40 @@ def test_a_failed_bulk_operation_names_its_error_code_and_moves_no_watermark(tmp
         server.app.shop_bulk_failure = None  # the next run starts another operation, which completes
         stats = land_resource(con, client, "orders")
         assert stats.new == len(server.served("shop/orders")) and read_watermark(con, "shop/orders")
+
+
+class Stopped(Exception):
+    pass
+
+
+def test_a_bulk_sync_stopped_before_its_last_page_keeps_nothing_and_the_next_lands_everything(tmp_path, monkeypatch):
+    """The export's watermark comes with its last page, so its batches are written in one transaction: a
+    sync stopped on the way leaves the warehouse and the sync's counts as they were, instead of a part
+    that the next sync reads again anyway."""
+    monkeypatch.setattr(shop_bulk, "BULK_PAGE_RECORDS", 40)
+    with serving(make_world(persons=250, seed=47)) as server, duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        client = bulk_client(server)
+        served = len(server.served("shop/orders"))
+        assert served > 4 * 40, "the export must be longer than the pages read before the stop"
+        export = client.fetch
+
+        def stopping_fetch(resource, watermark):
+            for number, page in enumerate(export(resource, watermark)):
+                if number == 3:
+                    raise Stopped("stopped after three pages")
+                yield page
+
+        client.fetch = stopping_fetch
+        with pytest.raises(Stopped):
+            land_resource(con, client, "orders", batch_records=1)  # a batch per page
+        assert con.execute("select count(*) from raw.shop_orders").fetchone() == (0,)
+        assert con.execute("select status, fetched, new, pages from raw._syncs").fetchall() == [("failed", 0, 0, 0)]
+        assert read_watermark(con, "shop/orders") is None
+        client.fetch = export
+        stats = land_resource(con, client, "orders", batch_records=1)
+        assert stats.new == served == con.execute("select count(*) from raw.shop_orders").fetchone()[0]
+        assert stats.batches > 4 and read_watermark(con, "shop/orders") is not None
+        client.close()
 
 
 def test_an_older_api_version_runs_one_bulk_query_at_a_time():
