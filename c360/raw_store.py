@@ -460,8 +460,9 @@ def _parse_records(con: duckdb.DuckDBPyConnection, spec: ResourceSpec, batch: _B
     `incoming_pages` by DuckDB (in its own threads, without the GIL, while the next pages are fetched),
     and those of `incoming_records` that the connector read itself."""
     parts = []
-    if batch.bodies:
-        parts.append(_records_of_bodies(spec, sorted(set(batch.records_paths))))
+    paths = sorted(set(batch.records_paths))
+    if paths:
+        parts.append(_records_of_bodies(spec, paths))
     if batch.encoded.texts:
         # json(): the text as DuckDB writes JSON, which the records of page bodies are written as
         parts.append("select page_no, position, json(record) as record, id, _version, _source_updated_at, "
@@ -470,7 +471,6 @@ def _parse_records(con: duckdb.DuckDBPyConnection, spec: ResourceSpec, batch: _B
         parts.append("select null::bigint as page_no, null::bigint as position, null::json as record, "
                      "null::varchar as id, null::bigint as _version, null::timestamptz as _source_updated_at, "
                      "null::timestamptz as future_after limit 0")
-    paths = sorted(set(batch.records_paths))
     con.execute(f"create or replace temp table landing_records as {' union all '.join(parts)}",
                 [value for path in paths for value in (path, path)])
 
