@@ -24,7 +24,9 @@ once, and from their crosswalk rows (`_person_records`, their record keys), in O
   of the golden id and of the record keys, the pseudonym, the date, the reason given and the rows
   touched per table (by the whole erasure, when several people were erased at once).
 
-Files are handled after the commit (`erase_person`): a new BI snapshot is published whole from the
+Files are handled after the commit (`erase_person`): the raw zone's Parquet files that hold the
+people's records are rewritten without them (`scrub_raw_zone`; the Spark engine's tables are built
+whole from the zone on its next dbt run); a new BI snapshot is published whole from the
 cleaned warehouse and every older snapshot folder is deleted; validation results under
 `$C360_QUALITY_DIR` that hold any of the person's values are deleted run folder by run folder (they
 are reports of past runs, rewritten by the next run; editing example rows inside GX results would
@@ -193,11 +195,12 @@ class ErasureResult:
     suppressed: int = 0
     files_deleted: list[str] = field(default_factory=list)
     bi_snapshot: str | None = None
+    raw_zone: dict[str, int] = field(default_factory=dict)  # records removed or stripped per zone key
 
     def as_dict(self) -> dict:
         return {"erasure_id": self.erasure_id, "people": self.people, "deleted": self.deleted,
                 "pseudonymised": self.pseudonymised, "suppressed": self.suppressed,
-                "files_deleted": self.files_deleted, "bi_snapshot": self.bi_snapshot}
+                "files_deleted": self.files_deleted, "bi_snapshot": self.bi_snapshot, "raw_zone": self.raw_zone}
 
 
 def _base_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -529,6 +532,43 @@ def process_requests(con: duckdb.DuckDBPyConnection) -> list[dict]:
     return done
 
 
+def _zone_keys() -> dict[str, str]:
+    """Raw table (`raw.shop_customers`) -> its key in the raw zone (`shop/customers`)."""
+    from c360.raw_store import FILE_IMPORT_TABLES
+    from connectors import ALL_RESOURCES
+
+    keys = {**{spec.table: spec.key for spec in ALL_RESOURCES}, **FILE_IMPORT_TABLES}
+    return {f"{RAW}.{table}": key for table, key in keys.items()}
+
+
+def scrub_raw_zone(con: duckdb.DuckDBPyConnection, zone) -> dict[str, int]:
+    """Rewrite the raw zone's files (`c360.raw_zone`, the Spark engine's copy of the raw records) that
+    hold records of erased people, as the erasure left the raw tables: a suppressed record removed, a
+    retained (restricted) one with the same fields stripped. Run after the erasure's commit, as the
+    other files are; it reads the suppression list, so it also finishes an earlier erasure whose
+    rewrite was interrupted. Returns the records removed or stripped per zone key."""
+    ensure_privacy_tables(con)
+    if not con.execute(f"select count(*) from {SUPPRESSED}").fetchone()[0]:
+        return {}
+    salt = privacy_salt(con, create=False)
+    touched: dict[str, int] = {}
+    for raw_table, key in _zone_keys().items():
+        if raw_table in RETAINED_RAW:
+            drop = "{" + ", ".join(f'"{f}": null' for f in RETAINED_RAW[raw_table]) + "}"
+            # stripped once: a stripped record no longer has the fields, so it is not matched again
+            where = (f"id in (select source_record_id from {RESTRICTED} where raw_table = ?) and "
+                     f"json_merge_patch(record, '{drop}')::varchar <> record")
+            params, changed = [raw_table], (f"* replace (case when {where} then json_merge_patch(record, "
+                                            f"'{drop}')::varchar else record end as record)")
+        else:
+            where = f"id is not null and {hash_sql('id')} in (select id_hash from {SUPPRESSED} where raw_table = ?)"
+            params, changed = [salt, raw_table], None
+        count = sum(zone.rewrite(con, path, where, params, changed) for path in zone.files(key))
+        if count:
+            touched[key] = count
+    return touched
+
+
 def erase_person(golden_id: str, reason: str, warehouse: Path | str) -> ErasureResult:
     """Erase in the warehouse, then republish the BI snapshot and scrub the validation results (the
     files of `settings.files_of_warehouse`). The BI copy is republished only where one was published."""
@@ -540,5 +580,10 @@ def erase_person(golden_id: str, reason: str, warehouse: Path | str) -> ErasureR
         if bi_path.exists() or parquet_dir.exists():
             result.bi_snapshot = republish_bi(con, bi_path, parquet_dir)
         con.execute("checkpoint")
+        zone_root = settings.raw_zone_root()
+        if zone_root:
+            from c360.raw_zone import RawZone
+
+            result.raw_zone = scrub_raw_zone(con, RawZone(zone_root))
     result.files_deleted = scrub_quality_dir(quality_dir, values)
     return result

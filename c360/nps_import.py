@@ -36,6 +36,9 @@ the same files lands no duplicate); a row with the id of a landed one but other 
 the later line, wins. A response whose file is gone stays landed: the folder may be emptied after
 each import, and an export covering only the last weeks never erases older answers.
 
+With a raw zone (`c360.raw_zone`, the Spark engine's input) the rows landed new or changed also go to
+`<raw zone>/nps/responses/<sync id>.parquet`, written before the import commits.
+
 A malformed row (a score not an integer 0-10, an unreadable date-time, neither e-mail nor customer
 reference, more or fewer cells than the header) goes to `raw._quarantine` with its reason, file and
 line, is counted per reason, and never stops the run; read again, it is not quarantined twice.
@@ -59,12 +62,13 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from c360.raw_store import RAW_SCHEMA, ensure_raw_schema, epoch_micros
+from c360.raw_store import FILE_IMPORT_TABLES, RAW_SCHEMA, ensure_raw_schema, epoch_micros
+from c360.raw_zone import FILE_IMPORT_COLUMNS, RawZone
 
 log = logging.getLogger(__name__)
 
-RESOURCE = "nps/responses"
 TABLE = "nps_responses"
+RESOURCE = FILE_IMPORT_TABLES[TABLE]  # "nps/responses"
 LOCAL_TIME_ZONE = ZoneInfo("Europe/Berlin")
 COLUMNS = ("response_id", "responded_at", "email", "customer_reference", "score", "comment", "survey")
 # Header names as exports write them, reduced by `_column_key`, -> our column.
@@ -334,7 +338,16 @@ def _read_folder(directory: Path, stats: ImportStats) -> tuple[dict, list[tuple[
     return rows, quarantine
 
 
-def import_nps_files(con: duckdb.DuckDBPyConnection, directory: Path) -> ImportStats:
+def _write_zone(con: duckdb.DuckDBPyConnection, zone: RawZone, sync_id: str, loaded_at: datetime) -> None:
+    """The answers the import lands new or changed (`nps_changes`, erased people's taken out) as one file."""
+    zone.write_batch(
+        con,
+        "select id, record, _version, _source_updated_at, ?::varchar, ?::timestamptz, null::timestamptz, "
+        "_source_file from nps_changes",
+        [sync_id, loaded_at], RESOURCE, sync_id, columns=FILE_IMPORT_COLUMNS)
+
+
+def import_nps_files(con: duckdb.DuckDBPyConnection, directory: Path, raw_zone: RawZone | None = None) -> ImportStats:
     """Read every export in `directory` and land it (see the module docstring); one transaction."""
     ensure_nps_table(con)
     stats = ImportStats(sync_id=uuid.uuid4().hex, directory=str(directory))
@@ -344,6 +357,8 @@ def import_nps_files(con: duckdb.DuckDBPyConnection, directory: Path) -> ImportS
     con.execute("begin transaction")
     try:
         new, updated, suppressed = _upsert(con, rows, stats.sync_id, started)
+        if raw_zone is not None:
+            _write_zone(con, raw_zone, stats.sync_id, started)
         _quarantine(con, quarantine, stats.sync_id, started)
         stats.new, stats.updated, stats.suppressed = new, updated, suppressed
         stats.unchanged = len(rows) - new - updated - suppressed

@@ -99,7 +99,8 @@ def future_dated_warning(stats: LandingStats) -> str:
 
 # Raw tables landed from files (c360.nps_import), in the API tables' layout plus the file a row came from.
 # Created with the bookkeeping tables whatever the specs: staging reads them even before a first import.
-FILE_IMPORT_TABLES = ("nps_responses",)
+# Table -> its key in the raw zone (`c360.raw_zone`).
+FILE_IMPORT_TABLES = {"nps_responses": "nps/responses"}
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection, specs: list[ResourceSpec]) -> None:

@@ -7,7 +7,8 @@ source serves again), to
     <raw zone>/<system>/<resource>/<sync id>-<batch number>.parquet
 
 and the records that the reconciliation of the shop's ids finds deleted, with their `_deleted_at`, to
-`reconciled-<moment>.parquet` beside them.
+`reconciled-<moment>.parquet` beside them. The NPS import (`c360.nps_import`) writes the answers it
+lands new or changed to `nps/responses/<sync id>.parquet`, with the file each came from.
 
 The zone is a local folder or a URL that pyarrow's file systems open (`s3://bucket/raw`, `gs://...`,
 `abfs://...`, `hdfs://...`); Parquet needs no jar from outside the package registries, so Spark reads it
@@ -37,6 +38,8 @@ import pyarrow.parquet as pq
 # The columns of a zone file: a raw table's, the record as JSON text; `ZONE_SELECT` reads them from one.
 ZONE_COLUMNS = ("id", "record", "_version", "_source_updated_at", "_sync_id", "_loaded_at", "_deleted_at")
 ZONE_SELECT = "id, record::varchar as record, _version, _source_updated_at, _sync_id, _loaded_at, _deleted_at"
+# A file import's rows (`c360.nps_import`) carry the file they came from.
+FILE_IMPORT_COLUMNS = (*ZONE_COLUMNS, "_source_file")
 # Of the rows of one id, the one readers keep (window clause shared by the DuckDB and Spark readers).
 LATEST_PER_ID = "partition by id order by _version desc, _loaded_at desc, _sync_id desc"
 
@@ -63,10 +66,12 @@ class RawZone:
         base = self.root.rstrip("/") if "://" in self.root else str(Path(self.root).resolve())
         return f"{base}/{key}"
 
-    def write_batch(self, con: duckdb.DuckDBPyConnection, query: str, params: list, key: str, name: str) -> int:
-        """Write the rows `query` selects (the `ZONE_COLUMNS`, in order) as the file `<name>.parquet` of
-        `key`; returns how many. Nothing is written for an empty batch."""
-        table = con.sql(query, params=params).to_arrow_table().rename_columns(ZONE_COLUMNS)
+    def write_batch(self, con: duckdb.DuckDBPyConnection, query: str, params: list, key: str, name: str,
+                    columns: tuple[str, ...] = ZONE_COLUMNS) -> int:
+        """Write the rows `query` selects (`columns`, in order: the `ZONE_COLUMNS`, and the file a row came
+        from for a file import) as the file `<name>.parquet` of `key`; returns how many. Nothing is
+        written for an empty batch."""
+        table = con.sql(query, params=params).to_arrow_table().rename_columns(columns)
         if not table.num_rows:
             return 0
         fs, root, local = self._file_system()
@@ -80,6 +85,35 @@ class RawZone:
         else:
             pq.write_table(table, f"{folder}/{name}", filesystem=fs, compression="zstd")
         return table.num_rows
+
+
+    def files(self, key: str) -> list[str]:
+        """The Parquet files of `key` (paths on the zone's file system), without those being written."""
+        fs, root, _ = self._file_system()
+        infos = fs.get_file_info(pafs.FileSelector(f"{root}/{key}", allow_not_found=True))
+        return sorted(info.path for info in infos if info.is_file and info.base_name.endswith(".parquet")
+                      and not info.base_name.startswith("."))
+
+    def rewrite(self, con: duckdb.DuckDBPyConnection, path: str, where: str, params: list,
+                changed: str | None = None) -> int:
+        """The rows of the file at `path` that `where` matches (SQL over its columns; `params` for its `?`)
+        dropped, or with `changed` (a select list over the columns; its `?` take `params` too) written changed.
+        The file is replaced whole, under a hidden name and renamed on a local disk (one PUT on object
+        storage), and only if a row matched. Returns the rows matched."""
+        fs, _, local = self._file_system()
+        rows = pq.read_table(path, filesystem=fs)  # noqa: F841 - read by DuckDB by its name
+        [(matched,)] = con.execute(f"select count(*) from rows where {where}", params).fetchall()
+        if not matched:
+            return 0
+        kept = (f"select {changed} from rows" if changed is not None
+                else f"select * from rows where not coalesce({where}, false)")
+        table = con.sql(kept, params=params if "?" in kept else []).to_arrow_table()
+        folder, name = path.rsplit("/", 1)
+        target = f"{folder}/.{name}.inprogress" if local else path
+        pq.write_table(table, target, filesystem=fs, compression="zstd")
+        if local:
+            fs.move(target, path)
+        return matched
 
 
 def latest_records(con: duckdb.DuckDBPyConnection, zone: RawZone, key: str) -> pa.Table:

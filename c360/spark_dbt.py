@@ -77,9 +77,9 @@ def prepare_session(spark: SparkSession) -> list[str]:
         raise RuntimeError("dbt on Spark reads the raw zone, and C360_RAW_ZONE is off")
     tables = {spec.table: spec.key for spec in ALL_RESOURCES}
     registered = register_raw_tables(spark, RawZone(root), tables, FILE_IMPORT_TABLES)
-    empty = sorted(set(tables) - set(registered)) + list(FILE_IMPORT_TABLES)
-    log.warning("raw tables without records on Spark (nothing landed in the zone yet; the NPS exports "
-                "are not landed there yet): %s", ", ".join(empty))
+    empty = sorted((set(tables) | set(FILE_IMPORT_TABLES)) - set(registered))
+    if empty:
+        log.warning("raw tables without records on Spark (nothing landed in the zone yet): %s", ", ".join(empty))
     return registered
 
 

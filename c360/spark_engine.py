@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from c360 import settings
@@ -78,23 +79,20 @@ _EMPTY_RAW_TABLE = ("select cast(null as string) as id, cast(null as string) as 
 
 
 def register_raw_tables(spark: SparkSession, zone: RawZone, tables: dict[str, str],
-                        file_import_tables: tuple[str, ...] = ()) -> list[str]:
+                        file_import_tables: dict[str, str] | None = None) -> list[str]:
     """`raw.<table>` as a view of the zone's latest records of each resource, `tables` mapping the
-    table to its `system/resource`: the dbt sources read them on Spark as they read the DuckDB raw
-    tables. A resource without files yet, and each of `file_import_tables` (the NPS exports, which are
-    not in the zone yet), is an empty view with the same columns. Returns the tables with records."""
-    from pathlib import Path
-
+    table to its `system/resource`, and `file_import_tables` the same for the file imports (the NPS
+    exports, with the file each row came from): the dbt sources read them on Spark as they read the
+    DuckDB raw tables. A resource without files yet is an empty view with the same columns. Returns
+    the tables with records."""
     spark.sql("create database if not exists raw")
     registered = []
-    for table, key in sorted(tables.items()):
-        folder = zone.resource_uri(key)
-        if "://" not in folder and not any(Path(folder).glob("*.parquet")):
-            spark.sql(f"create or replace view raw.{table} as {_EMPTY_RAW_TABLE.format(extra='')}")
-            continue
-        spark.sql(f"create or replace view raw.{table} as {_latest_sql(f'parquet.`{folder}`')}")
-        registered.append(table)
-    for table in file_import_tables:
-        empty = _EMPTY_RAW_TABLE.format(extra=", cast(null as string) as _source_file")
-        spark.sql(f"create or replace view raw.{table} as {empty}")
+    for extra, mapping in (("", tables), (", cast(null as string) as _source_file", file_import_tables or {})):
+        for table, key in sorted(mapping.items()):
+            folder = zone.resource_uri(key)
+            if "://" not in folder and not any(Path(folder).glob("*.parquet")):
+                spark.sql(f"create or replace view raw.{table} as {_EMPTY_RAW_TABLE.format(extra=extra)}")
+                continue
+            spark.sql(f"create or replace view raw.{table} as {_latest_sql(f'parquet.`{folder}`')}")
+            registered.append(table)
     return registered

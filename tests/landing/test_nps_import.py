@@ -177,3 +177,28 @@ def test_the_asset_lands_the_folder_and_reports_files_and_counts(tmp_path, monke
     assert metadata["dagster/row_count"].value == 1
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select id from raw.nps_responses").fetchall() == [("1",)]
+
+
+def test_with_a_raw_zone_the_landed_rows_also_go_there_and_readers_get_the_table(tmp_path, warehouse):
+    """The Spark engine reads the NPS answers from the raw zone: what the zone's latest rows hold must be
+    what `raw.nps_responses` holds, file name included, after a correction as well."""
+    from c360.raw_zone import RawZone, latest_records
+
+    exports, zone = tmp_path / "exports", RawZone(str(tmp_path / "zone"))
+    exports.mkdir()
+    write_csv(exports / "2026-05.csv", [["1", "2026-05-01T10:00:00Z", "a@example.com", "", "9", "gut", "NPS"],
+                                        ["2", "2026-05-02T10:00:00Z", "b@example.com", "", "3", "", "NPS"]])
+    import_nps_files(warehouse, exports, raw_zone=zone)
+    assert import_nps_files(warehouse, exports, raw_zone=zone).unchanged == 2  # nothing new: no file
+    write_csv(exports / "2026-06.csv", [["2", "2026-05-02T10:00:00Z", "b@example.com", "", "6", "doch", "NPS"]])
+    import_nps_files(warehouse, exports, raw_zone=zone)
+
+    files = sorted((tmp_path / "zone" / RESOURCE).glob("*.parquet"))
+    assert len(files) == 2
+    columns = "id, record::varchar, _version, _source_updated_at, _sync_id, _loaded_at, _source_file"
+    in_table = warehouse.execute(f"select {columns} from raw.nps_responses order by id").fetchall()
+    in_zone = latest_records(warehouse, zone, RESOURCE)
+    assert [tuple(row[c] for c in in_zone.column_names if c != "_deleted_at") for row in in_zone.to_pylist()] \
+        == [tuple(row) for row in in_table]
+    assert json.loads(in_zone.to_pylist()[1]["record"])["score"] == 6
+    assert in_zone.to_pylist()[1]["_source_file"] == "2026-06.csv"

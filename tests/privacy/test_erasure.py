@@ -22,7 +22,8 @@ import duckdb
 import pytest
 
 from c360 import erasure, privacy
-from c360.raw_store import land_resource
+from c360.raw_store import FILE_IMPORT_TABLES, land_resource
+from c360.raw_zone import FILE_IMPORT_COLUMNS, ZONE_COLUMNS, ZONE_SELECT, RawZone
 from c360.nps_import import import_nps_files
 from connectors import ALL_RESOURCES
 from tests.conftest import clients, copy_of_pipeline_folder, serving
@@ -42,7 +43,19 @@ def copy_dir(pipeline_warehouse, tmp_path_factory) -> Path:
     target = copy_of_pipeline_folder(pipeline_warehouse, tmp_path_factory, "erasure")
     with duckdb.connect(str(target / "c360.duckdb")) as con:
         publish_snapshot(con, target / "bi.duckdb", target / "bi", keep_snapshots=3, pii=BiPii("full"))
+        write_raw_zone(con, RawZone(str(target / "raw_zone")))
     return target
+
+
+def write_raw_zone(con, zone: RawZone) -> None:
+    """The raw zone the Spark engine reads (`C360_RAW_ZONE`), as the landing and the NPS import write it:
+    every raw record table's rows as files of the zone."""
+    for table, key in {**{spec.table: spec.key for spec in ALL_RESOURCES}, **FILE_IMPORT_TABLES}.items():
+        columns, select = ZONE_COLUMNS, ZONE_SELECT
+        if table in FILE_IMPORT_TABLES:  # no deletions, the file a row came from
+            select = ZONE_SELECT.replace("_deleted_at", "null::timestamptz") + ", _source_file"
+            columns = FILE_IMPORT_COLUMNS
+        zone.write_batch(con, f"select {select} from raw.{table}", [], key, "landed", columns=columns)
 
 
 @pytest.fixture(scope="module")
@@ -162,11 +175,12 @@ def scan_database(con, values: set[str], catalog: str | None = None) -> dict[str
 
 
 def scan_files(copy_dir: Path, values: set[str]) -> dict[str, list[str]]:
-    """The BI Parquet files (read as tables), the BI DuckDB file (every table) and every validation file."""
+    """The BI Parquet files and the raw zone's (read as tables), the BI DuckDB file (every table) and every
+    validation file."""
     needles = _needles(values)
     found: dict[str, list[str]] = {}
     with duckdb.connect() as con:
-        for parquet in sorted((copy_dir / "bi").rglob("*.parquet")):
+        for parquet in sorted([*(copy_dir / "bi").rglob("*.parquet"), *(copy_dir / "raw_zone").rglob("*.parquet")]):
             hits = con.execute(
                 f"select distinct n from read_parquet('{parquet}') t, unnest(?::varchar[]) u(n) "
                 "where contains(lower(t::varchar), n)", [needles]).fetchall()
@@ -225,7 +239,7 @@ def erased(before, warehouse) -> dict:
          "--reason", "ticket DSR-2026-0042", "--warehouse", str(warehouse)],
         cwd=ROOT, capture_output=True, text=True,
         env={**os.environ, "C360_BI_WAREHOUSE": "", "C360_BI_PARQUET_DIR": "", "C360_QUALITY_DIR": "",
-             "C360_BI_PII": "full"})
+             "C360_BI_PII": "full", "C360_RAW_ZONE": str(warehouse.parent / "raw_zone")})
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -242,6 +256,8 @@ def test_the_person_is_spread_and_the_scan_finds_their_values_before(before):
         any(n in found for n in _needles({v})) for v in values), "a value the scan cannot find proves nothing"
     assert any(k.startswith("bi.duckdb:") for k in before["files"]) and any(".parquet" in k for k in before["files"])
     assert any("run-with-examples" in k for k in before["files"])
+    zone_files = {k.split("/raw_zone/")[1].rsplit("/", 1)[0] for k in before["files"] if "/raw_zone/" in k}
+    assert {"shop/customers", "erp/res.partner", "helpdesk/users", "accounting/contacts"} <= zone_files
 
 
 def test_erasure_leaves_none_of_the_persons_values_anywhere(before, erased, warehouse, copy_dir):
@@ -272,6 +288,12 @@ def test_accounting_is_kept_pseudonymised_with_the_same_totals(before, erased, w
         names = con.execute("""select count(*) from raw.accounting_vouchers where id in (select unnest(?::varchar[]))
                                and record->>'$.contactName' is not null""", [sorted(restricted)]).fetchone()[0]
         assert names == 0
+        # the raw zone's copy of the vouchers: the same records, stripped the same way
+        zone_files = str(warehouse.parent / "raw_zone" / "accounting" / "vouchers" / "*.parquet")
+        assert con.execute("select id, record from read_parquet(?) order by id", [zone_files]).fetchall() \
+            == con.execute("select id, record::varchar from raw.accounting_vouchers order by id").fetchall()
+    assert erased["raw_zone"]["accounting/vouchers"] == len(restricted)
+    assert all(erased["raw_zone"].get(key) for key in ("shop/customers", "erp/res.partner", "helpdesk/users"))
 
 
 def test_audit_holds_hashes_and_counts_but_no_personal_data(before, erased, warehouse):

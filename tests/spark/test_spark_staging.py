@@ -16,8 +16,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from c360.nps_import import import_nps_files
 from c360.raw_zone import ZONE_SELECT, RawZone
 from c360.spark_dbt import nfc_normalize, prepare_session, strip_accents
+from demo_sources.nps_export import write_export
 from tests.conftest import make_world_serving_every_resource, serving, using_warehouse
 from tests.dbt.test_staging import SPECS, hand_written_records, land_records
 
@@ -48,6 +50,8 @@ PORTED_MODELS = {
     "stg_shop__order_lines": "shop_orders",
     "stg_shop__refunds": "shop_orders",
     "stg_shop__refund_lines": "shop_orders",
+    # the NPS answers of the survey tool's export, imported from a file into the raw zone as well
+    "stg_nps__responses": "nps_responses",
     # objections to direct marketing (none recorded: the model's columns without rows)
     "stg_privacy__objections": None,
     # identity's inputs: every customer record in one shape, and the links certain from shared keys
@@ -61,7 +65,8 @@ PORTED_MODELS = {
     "stg_set_aside_shares": None,
 }
 RAW_TABLES = tuple(sorted(set(PORTED_MODELS.values()) - {None}))
-MIN_ROWS = {"stg_erp__products": 20, "stg_erp__credit_notes": 5, "stg_erp__credit_note_lines": 5,
+MIN_ROWS = {"stg_nps__responses": 15,
+            "stg_erp__products": 20, "stg_erp__credit_notes": 5, "stg_erp__credit_note_lines": 5,
             "stg_helpdesk__satisfaction_ratings": 30, "stg_shop__checkouts": 30,
             "stg_set_aside_records": 3, "stg_set_aside_shares": 10, "stg_helpdesk__csat_survey_responses": 30,
             "stg_shop__refunds": 10, "stg_shop__refund_lines": 10,
@@ -76,6 +81,13 @@ ORDER_BY = {"stg_accounting__payments": ("payment_id",),
             "stg_set_aside_records": ("source_table", "source_record_id"),
             "stg_set_aside_shares": ("source_table",)}
 DBT_PROJECT = Path(__file__).resolve().parents[2] / "dbt_project"
+# NPS answers beside the world's: Berlin local times without an offset in winter and summer, an offset,
+# an e-mail in capitals with blanks, a customer reference alone, text with commas and umlauts
+HAND_WRITTEN_NPS = """response_id;responded_at;email;customer_reference;score;comment;survey
+h-1;2026-01-15 23:30:00; Anna.MUELLER@Web.DE ;;10;"Schnell, gut";NPS
+h-2;2026-07-01T00:15:00;;7000000123;0;Nie wieder: Lieferung fehlte;NPS Q3
+h-3;2026-03-29T02:30:00+02:00;jörg@beispiel.de;;7;;
+"""
 
 
 def comparable(value):
@@ -124,8 +136,13 @@ def both_engines(spark, tmp_path_factory):
     with duckdb.connect(str(path)) as con:
         land_records(con, {key: rows for key, rows in records.items() if SPECS[key].table in RAW_TABLES})
         for table in RAW_TABLES:
-            key = next(spec.key for spec in SPECS.values() if spec.table == table)
-            zone.write_batch(con, f"select {ZONE_SELECT} from raw.{table}", [], key, "landed")
+            key = next((spec.key for spec in SPECS.values() if spec.table == table), None)
+            if key is not None:  # an API resource's records; the NPS import writes its own file
+                zone.write_batch(con, f"select {ZONE_SELECT} from raw.{table}", [], key, "landed")
+        exports = write_export(world, folder / "nps").parent
+        (exports / "hand-written.csv").write_text(HAND_WRITTEN_NPS, encoding="utf-8")
+        imported = import_nps_files(con, exports, raw_zone=zone)
+    assert imported.new >= 15 and list((Path(zone.root) / "nps" / "responses").glob("*.parquet"))
     with using_warehouse(path):
         duckdb_run = dbt_resource().cli(["run", "--select", " ".join(PORTED_MODELS)], raise_on_error=False).wait()
     assert duckdb_run.is_successful()
