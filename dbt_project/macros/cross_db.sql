@@ -349,6 +349,21 @@
     string_agg({{ expr }}, '{{ separator }}') within group (order by {{ order_by }})
 {%- endmacro %}
 
+{#- The distinct texts of a group (nulls left out) in text order, joined by `separator`. Spark's
+    `string_agg(distinct ...)` fails beside other aggregates (a ClassCastException in its rewrite of
+    distinct aggregates, Spark 4.3): a sorted set instead, '' where DuckDB gives null. -#}
+{% macro distinct_texts_joined(expr, separator) -%}
+    {{ return(adapter.dispatch('distinct_texts_joined')(expr, separator)) }}
+{%- endmacro %}
+
+{% macro default__distinct_texts_joined(expr, separator) -%}
+    string_agg(distinct {{ expr }}, '{{ separator }}' order by {{ expr }})
+{%- endmacro %}
+
+{% macro spark__distinct_texts_joined(expr, separator) -%}
+    array_join(array_sort(collect_set({{ expr }})), '{{ separator }}')
+{%- endmacro %}
+
 {#- A CTE computed once however often it is read: DuckDB's hint; Spark plans CTEs its own way. -#}
 {% macro materialized_cte() -%}
     {{ return(adapter.dispatch('materialized_cte')()) }}
@@ -375,3 +390,54 @@
 {% macro default__type_instant() -%} timestamptz {%- endmacro %}
 
 {% macro spark__type_instant() -%} timestamp {%- endmacro %}
+
+{#- Seconds since the epoch of an instant, with its fraction. -#}
+{% macro epoch_seconds(expr) -%}
+    {{ return(adapter.dispatch('epoch_seconds')(expr)) }}
+{%- endmacro %}
+
+{% macro default__epoch_seconds(expr) -%} epoch({{ expr }}) {%- endmacro %}
+
+{% macro spark__epoch_seconds(expr) -%} unix_micros({{ expr }}) / 1000000.0 {%- endmacro %}
+
+{#- An aggregate: `value` of the row whose `order_by` expressions (compared in turn) are greatest. -#}
+{% macro value_of_greatest(value, order_by) -%}
+    {{ return(adapter.dispatch('value_of_greatest')(value, order_by)) }}
+{%- endmacro %}
+
+{% macro default__value_of_greatest(value, order_by) -%}
+    arg_max({{ value }}, struct_pack({% for e in order_by %}k{{ loop.index }} := {{ e }}{{ ", " if not loop.last }}{% endfor %}))
+{%- endmacro %}
+
+{% macro spark__value_of_greatest(value, order_by) -%}
+    max_by({{ value }}, struct({{ order_by | join(", ") }}))
+{%- endmacro %}
+
+{#- An integer type wide enough for cents x thousandths (DuckDB's 128-bit `hugeint`; Spark has no
+    128-bit integer, and its `div` of decimals returns a 64-bit `long`: enough below 9.2e18). -#}
+{% macro type_wide_integer() -%}
+    {{ return(adapter.dispatch('type_wide_integer')()) }}
+{%- endmacro %}
+
+{% macro default__type_wide_integer() -%} hugeint {%- endmacro %}
+
+{% macro spark__type_wide_integer() -%} decimal(38, 0) {%- endmacro %}
+
+{#- The integer quotient of two non-negative integers, rounded down. -#}
+{% macro integer_quotient(numerator, denominator) -%}
+    {{ return(adapter.dispatch('integer_quotient')(numerator, denominator)) }}
+{%- endmacro %}
+
+{% macro default__integer_quotient(numerator, denominator) -%} (({{ numerator }}) // ({{ denominator }})) {%- endmacro %}
+
+{% macro spark__integer_quotient(numerator, denominator) -%} (({{ numerator }}) div ({{ denominator }})) {%- endmacro %}
+
+{#- Whole days from the date `start` to the date `end` (DuckDB's `end - start`; on Spark that is an
+    interval, not a number). -#}
+{% macro days_between(start, end) -%}
+    {{ return(adapter.dispatch('days_between')(start, end)) }}
+{%- endmacro %}
+
+{% macro default__days_between(start, end) -%} ({{ end }} - {{ start }}) {%- endmacro %}
+
+{% macro spark__days_between(start, end) -%} datediff({{ end }}, {{ start }}) {%- endmacro %}

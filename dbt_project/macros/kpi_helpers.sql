@@ -3,7 +3,7 @@
 {#- The business date of an instant: the calendar day in Germany (Europe/Berlin), where the shop,
     the ERP and the accounting book their days. -#}
 {% macro local_date(ts) -%}
-    cast(timezone('Europe/Berlin', {{ ts }}) as date)
+    {{ local_day(ts, 'Europe/Berlin') }}
 {%- endmacro %}
 
 {#- The date the KPIs are computed as of: dbt var `kpi_as_of` (YYYY-MM-DD), else the env var
@@ -21,19 +21,22 @@
 {#- The golden customer of a source record, looked up in the crosswalk CTE `crosswalk`. -#}
 {% macro golden_of(alias, system, id_expr) -%}
     left join crosswalk {{ alias }}
-        on {{ alias }}.source_system = '{{ system }}' and {{ alias }}.source_record_id = cast({{ id_expr }} as varchar)
+        on {{ alias }}.source_system = '{{ system }}' and {{ alias }}.source_record_id = cast({{ id_expr }} as {{ type_text() }})
 {%- endmacro %}
 
 {#- amount x part / whole as exact money (decimal(18,2)), rounded half away from zero. DuckDB turns a
     decimal division into a double, whose rounding misses cents (5.025 -> 5.02); this stays in
     integers: cents x part / whole with part and whole scaled to thousandths. -#}
 {% macro prorate_money(amount, part, whole) -%}
+    {%- set wide = type_wide_integer() -%}
+    {%- set cents_x_part -%}
+        abs(cast(round(({{ amount }}) * 100) as {{ wide }}) * cast(round(({{ part }}) * 1000) as {{ wide }}))
+    {%- endset -%}
+    {%- set whole_scaled -%} abs(cast(round(({{ whole }}) * 1000) as {{ wide }})) {%- endset -%}
     cast(
         cast(
             sign(round(({{ amount }}) * 100) * ({{ part }}))
-            * ((2 * abs(cast(round(({{ amount }}) * 100) as hugeint) * cast(round(({{ part }}) * 1000) as hugeint))
-                + abs(cast(round(({{ whole }}) * 1000) as hugeint)))
-               // nullif(2 * abs(cast(round(({{ whole }}) * 1000) as hugeint)), 0))
+            * {{ integer_quotient("2 * " ~ cents_x_part ~ " + " ~ whole_scaled, "nullif(2 * " ~ whole_scaled ~ ", 0)") }}
             as decimal(18, 2)
         ) * 0.01 as decimal(18, 2)
     )

@@ -34,7 +34,7 @@ payments as (
         count(*) as payments_count,
         sum(amount) as amount_paid,
         max(paid_at) as last_paid_at,
-        arg_max(payment_method, struct_pack(at := paid_at, id := payment_id)) as payment_method
+        {{ value_of_greatest("payment_method", ["paid_at", "payment_id"]) }} as payment_method
     from {{ ref('stg_accounting__payments') }}
     where is_payment
     group by voucher_id
@@ -99,7 +99,7 @@ final as (
         {{ local_date('last_paid_at') }} as paid_date,
         voucher_status in ('paid', 'paidoff') as is_paid,
         case when voucher_status in ('paid', 'paidoff') and last_paid_at is not null
-             then {{ local_date('last_paid_at') }} - {{ local_date('voucher_date') }} end as days_to_pay,
+             then {{ days_between(local_date('voucher_date'), local_date('last_paid_at')) }} end as days_to_pay,
         case when voucher_status in ('paid', 'paidoff') and last_paid_at is not null
              then {{ local_date('last_paid_at') }} > {{ local_date('due_date') }} end as is_late,
         not is_voided and voucher_status in ('open', 'overdue')

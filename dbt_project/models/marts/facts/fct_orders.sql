@@ -66,7 +66,7 @@ fallback_candidates as (
     select
         e.sale_order_id,
         s.order_id as shop_order_id,
-        abs(epoch(e.ordered_at) - epoch(s.created_at)) as seconds_apart
+        abs({{ epoch_seconds("e.ordered_at") }} - {{ epoch_seconds("s.created_at") }}) as seconds_apart
     from unmatched_erp e
     join unmatched_shop s
         on s.total_price = e.amount_total
@@ -96,7 +96,7 @@ erp_payment_methods as (
 
     select
         v.erp_order_name,
-        arg_max(p.payment_method, struct_pack(at := p.paid_at, id := p.payment_id)) as payment_method
+        {{ value_of_greatest("p.payment_method", ["p.paid_at", "p.payment_id"]) }} as payment_method
     from {{ ref('stg_accounting__vouchers') }} v
     join {{ ref('stg_accounting__payments') }} p on p.voucher_id = v.voucher_id
     where v.voucher_type in ('salesinvoice', 'invoice') and v.erp_order_name is not null and p.is_payment

@@ -71,7 +71,7 @@ final as (
         {{ local_date('p.paid_at') }} as paid_date,
         p.amount,
         p.payment_method,
-        {{ local_date('p.paid_at') }} - i.invoice_date as days_after_invoice,
+        {{ days_between('i.invoice_date', local_date('p.paid_at')) }} as days_after_invoice,
         {{ local_date('p.paid_at') }} > i.due_date as is_after_due_date,
         p.loaded_at
 

@@ -35,7 +35,7 @@ shop_refunds as (
         cast(r.refunded_quantity as decimal(18, 3)) as quantity,
         r.refunded_amount as amount_gross,
         {{ prorate_money('r.refunded_amount', 'o.amount_net', 'o.amount_gross') }} as amount_net,
-        null::varchar as contact_id,
+        cast(null as {{ type_text() }}) as contact_id,
         false as is_voided,
         2 as priority
     from {{ ref('stg_shop__refunds') }} r
@@ -48,13 +48,13 @@ erp_returns as (
     select
         'erp_return:' || l.order_key as refund_key,
         'erp_return' as refund_source,
-        any_value(o.erp_sale_order_id)::varchar as source_record_id,
+        cast(any_value(o.erp_sale_order_id) as {{ type_text() }}) as source_record_id,
         l.order_key,
         max(r.returned_at) as refunded_at,
         sum(l.quantity_returned) as quantity,
         sum(l.returned_gross) as amount_gross,
         sum(l.returned_net) as amount_net,
-        null::varchar as contact_id,
+        cast(null as {{ type_text() }}) as contact_id,
         false as is_voided,
         1 as priority
     from {{ ref('fct_order_lines') }} l
@@ -73,7 +73,7 @@ credit_notes as (
         v.voucher_id as source_record_id,
         coalesce(oe.order_key, os.order_key) as order_key,
         v.voucher_date as refunded_at,
-        null::decimal(18, 3) as quantity,
+        cast(null as decimal(18, 3)) as quantity,
         v.total_amount as amount_gross,
         -- without an order: 19 % VAT
         {{ prorate_money('v.total_amount', 'coalesce(oe.amount_net, os.amount_net, 100)',

@@ -38,10 +38,10 @@ helpdesk_csat as (
 
     -- the two forms of Zendesk's CSAT: legacy ratings (no number) and survey responses (a rating)
     select
-        cast(satisfaction_rating_id as varchar) as survey_response_id,
+        cast(satisfaction_rating_id as {{ type_text() }}) as survey_response_id,
         requester_id as helpdesk_user_id,
         ticket_id,
-        null::integer as score,
+        cast(null as integer) as score,
         score as satisfaction_rating,
         created_at
     from {{ ref('stg_helpdesk__satisfaction_ratings') }}
@@ -70,8 +70,8 @@ ratings as (
             else 'user_not_in_crosswalk'
         end as unresolved_reason,
         r.helpdesk_user_id,
-        null::bigint as shop_customer_id,
-        null::varchar as respondent_email,
+        cast(null as bigint) as shop_customer_id,
+        cast(null as {{ type_text() }}) as respondent_email,
         r.ticket_id,
         'csat' as survey_type,
         r.score,
@@ -96,13 +96,13 @@ nps as (
             when n.shop_customer_id is not null then 'customer_reference_not_in_crosswalk'
             else 'no_email'
         end as unresolved_reason,
-        null::bigint as helpdesk_user_id,
+        cast(null as bigint) as helpdesk_user_id,
         n.shop_customer_id,
         n.email_normalized as respondent_email,
-        null::bigint as ticket_id,
+        cast(null as bigint) as ticket_id,
         'nps' as survey_type,
         n.score,
-        null::varchar as satisfaction_rating,
+        cast(null as {{ type_text() }}) as satisfaction_rating,
         n.is_score_in_range,
         n.responded_at as created_at
     from {{ ref('stg_nps__responses') }} n

@@ -3,6 +3,7 @@
 
 {%- set facts = ['fct_orders', 'fct_order_lines', 'fct_refunds', 'fct_checkouts', 'fct_invoices',
                  'fct_payments', 'fct_tickets', 'fct_survey_responses'] %}
+{%- set unresolved_reason = "case when golden_customer_id is null then unresolved_reason end" %}
 
 with
 
@@ -13,11 +14,7 @@ with
         '{{ fact }}' as fact_table,
         count(*) as total_rows,
         count(*) filter (where golden_customer_id is null) as unresolved_rows,
-        coalesce(
-            string_agg(distinct unresolved_reason, ', ' order by unresolved_reason)
-                filter (where golden_customer_id is null),
-            ''
-        ) as unresolved_reasons
+        coalesce({{ distinct_texts_joined(unresolved_reason, ', ') }}, '') as unresolved_reasons
     from {{ ref(fact) }}
 
 ),
