@@ -270,12 +270,17 @@ def _collect_ids(con, golden_ids: list[str]) -> dict[str, int]:
     return dict(con.execute(f"select raw_table, count(*) from {ERASED_IDS} group by all").fetchall())
 
 
+def _personal_fields_patch(raw_table: str) -> str:
+    """The JSON merge patch that removes the personal fields of a retained raw table's records."""
+    return "{" + ", ".join(f'"{f}": null' for f in RETAINED_RAW[raw_table]) + "}"
+
+
 def _raw_tables(con, result, columns, base, now) -> None:
     """Delete the people's raw records; strip the retained ones and list them as restricted."""
     for raw_table in sorted(t for t in privacy.PERSON_IDS if t in base):
         where = _of_raw_table("id", raw_table)
         if raw_table in RETAINED_RAW:
-            drop = "{" + ", ".join(f'"{f}": null' for f in RETAINED_RAW[raw_table]) + "}"
+            drop = _personal_fields_patch(raw_table)
             count = con.execute(f"update {raw_table} set record = json_merge_patch(record, '{drop}') "
                                 f"where {where}").fetchone()[0]
             if count:
@@ -532,29 +537,23 @@ def process_requests(con: duckdb.DuckDBPyConnection) -> list[dict]:
     return done
 
 
-def _zone_keys() -> dict[str, str]:
-    """Raw table (`raw.shop_customers`) -> its key in the raw zone (`shop/customers`)."""
-    from c360.raw_store import FILE_IMPORT_TABLES
-    from connectors import ALL_RESOURCES
-
-    keys = {**{spec.table: spec.key for spec in ALL_RESOURCES}, **FILE_IMPORT_TABLES}
-    return {f"{RAW}.{table}": key for table, key in keys.items()}
-
-
 def scrub_raw_zone(con: duckdb.DuckDBPyConnection, zone) -> dict[str, int]:
     """Rewrite the raw zone's files (`c360.raw_zone`, the Spark engine's copy of the raw records) that
     hold records of erased people, as the erasure left the raw tables: a suppressed record removed, a
     retained (restricted) one with the same fields stripped. Run after the erasure's commit, as the
     other files are; it reads the suppression list, so it also finishes an earlier erasure whose
     rewrite was interrupted. Returns the records removed or stripped per zone key."""
+    from c360.raw_store import zone_keys
+
     ensure_privacy_tables(con)
     if not con.execute(f"select count(*) from {SUPPRESSED}").fetchone()[0]:
         return {}
     salt = privacy_salt(con, create=False)
     touched: dict[str, int] = {}
-    for raw_table, key in _zone_keys().items():
+    for table, key in zone_keys().items():
+        raw_table = f"{RAW}.{table}"
         if raw_table in RETAINED_RAW:
-            drop = "{" + ", ".join(f'"{f}": null' for f in RETAINED_RAW[raw_table]) + "}"
+            drop = _personal_fields_patch(raw_table)
             # stripped once: a stripped record no longer has the fields, so it is not matched again
             where = (f"id in (select source_record_id from {RESTRICTED} where raw_table = ?) and "
                      f"json_merge_patch(record, '{drop}')::varchar <> record")

@@ -103,6 +103,14 @@ def future_dated_warning(stats: LandingStats) -> str:
 FILE_IMPORT_TABLES = {"nps_responses": "nps/responses"}
 
 
+def zone_keys() -> dict[str, str]:
+    """Every raw record table (`shop_customers`) -> its key in the raw zone (`shop/customers`): the API
+    resources' and the file imports'."""
+    from connectors import ALL_RESOURCES
+
+    return {**{spec.table: spec.key for spec in ALL_RESOURCES}, **FILE_IMPORT_TABLES}
+
+
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection, specs: list[ResourceSpec]) -> None:
     """The raw tables of `specs`, the file-import tables and the bookkeeping tables (quarantine, syncs,
     watermarks, reconciliations), each unless it exists."""

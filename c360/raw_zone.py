@@ -86,7 +86,6 @@ class RawZone:
             pq.write_table(table, f"{folder}/{name}", filesystem=fs, compression="zstd")
         return table.num_rows
 
-
     def files(self, key: str) -> list[str]:
         """The Parquet files of `key` (paths on the zone's file system), without those being written."""
         fs, root, _ = self._file_system()

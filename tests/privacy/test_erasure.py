@@ -22,7 +22,7 @@ import duckdb
 import pytest
 
 from c360 import erasure, privacy
-from c360.raw_store import FILE_IMPORT_TABLES, land_resource
+from c360.raw_store import FILE_IMPORT_TABLES, land_resource, zone_keys
 from c360.raw_zone import FILE_IMPORT_COLUMNS, ZONE_COLUMNS, ZONE_SELECT, RawZone
 from c360.nps_import import import_nps_files
 from connectors import ALL_RESOURCES
@@ -50,7 +50,7 @@ def copy_dir(pipeline_warehouse, tmp_path_factory) -> Path:
 def write_raw_zone(con, zone: RawZone) -> None:
     """The raw zone the Spark engine reads (`C360_RAW_ZONE`), as the landing and the NPS import write it:
     every raw record table's rows as files of the zone."""
-    for table, key in {**{spec.table: spec.key for spec in ALL_RESOURCES}, **FILE_IMPORT_TABLES}.items():
+    for table, key in zone_keys().items():
         columns, select = ZONE_COLUMNS, ZONE_SELECT
         if table in FILE_IMPORT_TABLES:  # no deletions, the file a row came from
             select = ZONE_SELECT.replace("_deleted_at", "null::timestamptz") + ", _source_file"
