@@ -82,6 +82,9 @@ def test_three_daily_runs_land_only_changes_and_equal_a_full_rebuild(tmp_path, m
         for day in range(3):
             if day:
                 server.advance(days=1)
+            # each run computes as of the world's day, as the schedule's run of that day would; the
+            # rebuild below then computes as of the last one (not the wall clock, which may pass midnight)
+            monkeypatch.setenv("C360_AS_OF", world.now.date().isoformat())
             # what a complete sync receives now; the day's changes are what differs from yesterday
             served_now = {spec.key: served_by_id(server, spec) for spec in ALL_RESOURCES}
             served_now["nps"] = exported_nps(daily.parent / "imports" / "nps")
