@@ -579,10 +579,10 @@ def erase_person(golden_id: str, reason: str, warehouse: Path | str) -> ErasureR
         if bi_path.exists() or parquet_dir.exists():
             result.bi_snapshot = republish_bi(con, bi_path, parquet_dir)
         con.execute("checkpoint")
-        zone_root = settings.raw_zone_root()
-        if zone_root:
-            from c360.raw_zone import RawZone
+        from c360.raw_zone import configured_raw_zone
 
-            result.raw_zone = scrub_raw_zone(con, RawZone(zone_root))
+        raw_zone = configured_raw_zone()
+        if raw_zone:
+            result.raw_zone = scrub_raw_zone(con, raw_zone)
     result.files_deleted = scrub_quality_dir(quality_dir, values)
     return result

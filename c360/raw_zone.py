@@ -35,6 +35,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from c360 import settings
+
 # The columns of a zone file: a raw table's, the record as JSON text; `ZONE_SELECT` reads them from one.
 ZONE_COLUMNS = ("id", "record", "_version", "_source_updated_at", "_sync_id", "_loaded_at", "_deleted_at")
 ZONE_SELECT = "id, record::varchar as record, _version, _source_updated_at, _sync_id, _loaded_at, _deleted_at"
@@ -113,6 +115,12 @@ class RawZone:
         if local:
             fs.move(target, path)
         return matched
+
+
+def configured_raw_zone() -> RawZone | None:
+    """The raw zone the settings name (`C360_RAW_ZONE`, the Spark engine's default), or None without one."""
+    root = settings.raw_zone_root()
+    return RawZone(root) if root else None
 
 
 def latest_records(con: duckdb.DuckDBPyConnection, zone: RawZone, key: str) -> pa.Table:

@@ -65,18 +65,18 @@ def register_functions(spark: SparkSession) -> list[str]:
 
 def prepare_session(spark: SparkSession) -> list[str]:
     """Functions and raw views on `spark` for the models; returns the raw tables registered."""
-    from c360.raw_zone import RawZone
+    from c360.raw_zone import configured_raw_zone
     from c360.spark_engine import register_raw_tables
     from connectors import ALL_RESOURCES
 
     from c360.raw_store import FILE_IMPORT_TABLES
 
     register_functions(spark)
-    root = settings.raw_zone_root()
-    if root is None:
+    zone = configured_raw_zone()
+    if zone is None:
         raise RuntimeError("dbt on Spark reads the raw zone, and C360_RAW_ZONE is off")
     tables = {spec.table: spec.key for spec in ALL_RESOURCES}
-    registered = register_raw_tables(spark, RawZone(root), tables, FILE_IMPORT_TABLES)
+    registered = register_raw_tables(spark, zone, tables, FILE_IMPORT_TABLES)
     empty = sorted((set(tables) | set(FILE_IMPORT_TABLES)) - set(registered))
     if empty:
         log.warning("raw tables without records on Spark (nothing landed in the zone yet): %s", ", ".join(empty))

@@ -7,7 +7,7 @@ from dagster_duckdb import DuckDBResource
 
 from c360 import settings
 from c360.nps_import import TABLE, ImportStats, import_nps_files
-from c360.raw_zone import RawZone
+from c360.raw_zone import configured_raw_zone
 from c360.raw_store import RAW_SCHEMA
 from orchestration.assets.raw_landing import WAREHOUSE_POOL
 from orchestration.keys import OWNERS, raw_asset_key
@@ -59,8 +59,7 @@ def nps_responses(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     if not directory.is_dir():
         context.log.warning(f"NPS import folder {directory} does not exist: no NPS answers read this run")
     with warehouse.get_connection() as con:
-        zone_root = settings.raw_zone_root()
-        stats = import_nps_files(con, directory, RawZone(zone_root) if zone_root else None)
+        stats = import_nps_files(con, directory, configured_raw_zone())
         table_rows = con.execute(f"select count(*) from {RAW_SCHEMA}.{TABLE}").fetchone()[0]
     context.log.info(
         f"NPS import: {len(stats.files)} files, {stats.rows} rows ({stats.new} new, {stats.updated} updated, "

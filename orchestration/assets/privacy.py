@@ -29,7 +29,7 @@ def build_privacy_retention_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefin
     def privacy_retention(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
         from c360.erasure import (identifying_values, pending_golden_ids, process_requests, republish_bi,
                                   scrub_quality_dir, scrub_raw_zone)
-        from c360.raw_zone import RawZone
+        from c360.raw_zone import configured_raw_zone
         from c360.retention import RetentionResult, erase_inactive
 
         days = settings.privacy_retention_days()
@@ -49,9 +49,9 @@ def build_privacy_retention_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefin
                 if bi_path.exists() or parquet_dir.exists():  # older snapshots hold the people erased
                     republish_bi(con, bi_path, parquet_dir)
                 files = scrub_quality_dir(settings.quality_dir(), requested_values | set(result.identifying_values))
-                zone_root = settings.raw_zone_root()
-                if zone_root:
-                    zone_records = scrub_raw_zone(con, RawZone(zone_root))
+                raw_zone = configured_raw_zone()
+                if raw_zone:
+                    zone_records = scrub_raw_zone(con, raw_zone)
                     context.log.info(f"raw zone: records of erased people removed or stripped: {zone_records}")
         context.log.info(f"erasure requests: {len(requests)} processed ({erased_requests} erased); retention: "
                          f"{result.erased} customers without activity since before {result.cutoff} erased; "

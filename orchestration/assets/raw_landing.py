@@ -14,7 +14,7 @@ from connectors import ALL_RESOURCES
 from connectors.base import ResourceSpec
 from connectors.errors import SourceAuthError, SourceRequestError
 from orchestration.keys import OWNERS, raw_asset_key
-from c360.raw_zone import RawZone
+from c360.raw_zone import configured_raw_zone
 from c360.raw_store import RAW_SCHEMA, LandingStats, future_dated_warning, land_resource, reconcile_deletions
 
 WAREHOUSE_POOL = "warehouse"
@@ -81,8 +81,7 @@ def build_raw_landing_asset(spec: ResourceSpec) -> dg.AssetsDefinition:
                 f"watermark {stats.watermark_after}"
             )
 
-        zone_root = settings.raw_zone_root()
-        raw_zone = RawZone(zone_root) if zone_root else None
+        raw_zone = configured_raw_zone()
         try:
             with source.client() as client, warehouse.get_connection() as con:
                 stats = land_resource(
