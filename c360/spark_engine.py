@@ -45,9 +45,16 @@ def spark_session(app_name: str = "c360", extra_config: dict[str, str] | None = 
         builder = SparkSession.builder.remote(remote)
     else:
         _require_java()
-        # The session's own tables beside the warehouse file, not in whatever folder the process runs in.
-        builder = SparkSession.builder.master(settings.spark_master()).config(
-            "spark.sql.warehouse.dir", str(settings.warehouse_path().resolve().parent / "spark_warehouse"))
+        from splink.backends.spark import similarity_jar_location
+
+        # The session's own tables beside the warehouse file, not in whatever folder the process runs in;
+        # there too the checkpoints where Splink writes its work tables (its Spark backend's default);
+        # the string similarity functions identity's scoring calls (Splink's jar) on its class path.
+        folder = settings.warehouse_path().resolve().parent
+        builder = (SparkSession.builder.master(settings.spark_master())
+                   .config("spark.sql.warehouse.dir", str(folder / "spark_warehouse"))
+                   .config("spark.checkpoint.dir", str(folder / "spark_checkpoints"))
+                   .config("spark.jars", similarity_jar_location()))
     # Timestamps as UTC, whatever the machine's zone (the marts compare them with DuckDB's). String
     # literals as written, as DuckDB reads them: by default Spark unescapes them, and the models'
     # regular expressions silently change meaning ('[\x00-\x1F]' matches the letters x, 0, 1 and F,

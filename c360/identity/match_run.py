@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -30,12 +31,15 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from c360.identity.matching import DEFAULT_THRESHOLD, REVIEW_THRESHOLD, TrainedModel, predict_pairs, score_pairs, training_stats
+from c360.identity.matching import (DEFAULT_THRESHOLD, REVIEW_THRESHOLD, MatchResult, TrainedModel, predict_pairs,
+                                    score_pairs, training_stats)
 from c360.identity.resolve import _table_exists, write_match_pairs
 from c360.identity.schema import (MATCH_PAIRS_TABLE, MATCH_RUNS_TABLE, MODEL_TABLE, MODEL_TERM_FREQUENCIES_TABLE,
                              RECORDS_TABLE, REVIEW_PAIRS_TABLE)
 
 TRAINED, FULL, DAILY = "trained", "full", "daily"
+# scores the match input's pairs with a stored model: (model, threshold, changed record keys or None)
+Scorer = Callable[[TrainedModel, float, pa.Table | None], MatchResult]
 # what the model sees: collective contacts (one account for many buyers) are never matched
 MATCH_INPUT = f"(select * from {RECORDS_TABLE} where not is_collective_contact)"
 
@@ -193,8 +197,12 @@ def match_records(
     retrain_share: float = 0.05,
     threads: int | None = None,
     memory_limit: str | None = None,
+    scorer: Scorer | None = None,
 ) -> MatchRunResult:
-    """Write `identity_match_pairs` for this run by the cheapest path that gives the model's pairs."""
+    """Write `identity_match_pairs` for this run by the cheapest path that gives the model's pairs.
+
+    `scorer` scores with the stored model where the records are (`spark_scoring.spark_scorer`); by
+    default Splink on DuckDB over MATCH_INPUT. Training runs on DuckDB either way."""
     started = time.perf_counter()
     loaded_until = con.execute(f"select max(loaded_at) from {RECORDS_TABLE}").fetchone()[0]
     stored = load_model(con)
@@ -205,6 +213,11 @@ def match_records(
     stats: dict = {"reason": reason, "records_since_training": since_training, "train_seconds": 0.0}
     # scored down to the review band, which is kept apart: the links are the same as at `threshold`
     scored_from = min(REVIEW_THRESHOLD, threshold)
+    def score(model: TrainedModel, minimum: float, changed_keys: pa.Table | None) -> MatchResult:
+        if scorer is not None:
+            return scorer(model, minimum, changed_keys)
+        return score_pairs(MATCH_INPUT, model, con, minimum, changed_keys, threads, memory_limit)
+
     con.begin()
     if reason:
         result = predict_pairs(MATCH_INPUT, con, threshold=scored_from, threads=threads, memory_limit=memory_limit)
@@ -221,11 +234,11 @@ def match_records(
     elif _can_score_daily(con, previous, stored, threshold):
         changed = con.execute(f"select record_key from {RECORDS_TABLE} where loaded_at > ? order by record_key",
                               [previous["loaded_until"]]).to_arrow_table()
-        result = score_pairs(MATCH_INPUT, stored.model, con, scored_from, changed, threads, memory_limit)
+        result = score(stored.model, scored_from, changed)
         stats |= {"path": DAILY, "changed_records": changed.num_rows,
                   "pairs": _merge_split(con, result.pairs, changed, threshold)}
     else:
-        result = score_pairs(MATCH_INPUT, stored.model, con, scored_from, None, threads, memory_limit)
+        result = score(stored.model, scored_from, None)
         stats |= {"path": FULL, "reason": "no run of this model at this threshold to follow",
                   "changed_records": result.stats["records"],
                   "pairs": _write_split(con, result.pairs, threshold)}
