@@ -103,3 +103,25 @@ def register_raw_tables(spark: SparkSession, zone: RawZone, tables: dict[str, st
             spark.sql(f"create or replace view raw.{table} as {_latest_sql(f'parquet.`{folder}`')}")
             registered.append(table)
     return registered
+
+
+# The Python steps (identity resolution's clustering and ids, the CLV fit) run on the driver over its
+# DuckDB warehouse, as on the DuckDB engine: they read what dbt-spark built and hand back their tables.
+def copy_to_driver(spark: SparkSession, con, table: str) -> int:
+    """Replace `table` (`schema.name`) in the driver's DuckDB warehouse `con` with Spark's table of that
+    name; returns its rows."""
+    rows = spark.table(table).toArrow()
+    con.execute(f"create schema if not exists {table.split('.')[0]}")
+    con.register("__from_spark", rows)
+    con.execute(f"create or replace table {table} as select * from __from_spark")
+    con.unregister("__from_spark")
+    return rows.num_rows
+
+
+def publish_from_driver(spark: SparkSession, con, table: str) -> int:
+    """Write the driver's DuckDB table `table` to Spark's catalog under the same name, replacing it;
+    returns its rows."""
+    rows = con.execute(f"select * from {table}").to_arrow_table()
+    spark.sql(f"create database if not exists {table.split('.')[0]}")
+    spark.createDataFrame(rows).write.mode("overwrite").saveAsTable(table)
+    return rows.num_rows

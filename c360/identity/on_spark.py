@@ -136,17 +136,6 @@ def score_pairs_on_spark(spark, records, model: TrainedModel, threshold: float,
     return MatchResult(pairs, stats, model)
 
 
-def _copy_to_duckdb(spark, con: duckdb.DuckDBPyConnection, table: str) -> int:
-    """Replace `table` in the DuckDB warehouse with Spark's table of that name; returns its rows."""
-    rows = spark.table(table).toArrow()
-    schema = table.split(".")[0]
-    con.execute(f"create schema if not exists {schema}")
-    con.register("__from_spark", rows)
-    con.execute(f"create or replace table {table} as select * from __from_spark")
-    con.unregister("__from_spark")
-    return rows.num_rows
-
-
 def resolve_on_spark(spark, con: duckdb.DuckDBPyConnection, run_date: date, **match_options) -> dict:
     """Identity resolution of the Spark engine (module docstring): the inputs dbt-spark built, copied to
     the driver's warehouse `con`; pairs scored on Spark; clusters and stable ids on the driver; the
@@ -154,12 +143,11 @@ def resolve_on_spark(spark, con: duckdb.DuckDBPyConnection, run_date: date, **ma
     from c360.identity.match_run import match_records
     from c360.identity.resolve import resolve
     from c360.identity.schema import CERTAIN_LINKS_TABLE, CROSSWALK_TABLE, RECORDS_TABLE
+    from c360.spark_engine import copy_to_driver, publish_from_driver
 
-    copied = {table: _copy_to_duckdb(spark, con, table) for table in (RECORDS_TABLE, CERTAIN_LINKS_TABLE)}
+    copied = {table: copy_to_driver(spark, con, table) for table in (RECORDS_TABLE, CERTAIN_LINKS_TABLE)}
     spark_input = spark.table(RECORDS_TABLE).where("not is_collective_contact")
     matching = match_records(con, run_date, scorer=partial(score_pairs_on_spark, spark, spark_input), **match_options)
     resolution = resolve(con, run_date)
-    crosswalk = con.execute(f"select * from {CROSSWALK_TABLE}").to_arrow_table()
-    spark.sql(f"create database if not exists {CROSSWALK_TABLE.split('.')[0]}")
-    spark.createDataFrame(crosswalk).write.mode("overwrite").saveAsTable(CROSSWALK_TABLE)
+    publish_from_driver(spark, con, CROSSWALK_TABLE)
     return {"copied": copied, "matching": matching.stats, "resolution": resolution.stats}

@@ -194,3 +194,16 @@ def write_predictions(con, as_of: date, *, horizon_months: int = 12, monthly_dis
     return {"customers": len(predicted), "orders": len(orders), "params": fit.pop("params"),
             "refitted": reason is not None, "fit_reason": reason or "stored fit still current", "fit": fit,
             "fit_seconds": fit_seconds, "seconds": round(time.perf_counter() - started, 2)}
+
+
+def write_predictions_on_spark(spark, con, as_of: date, **options) -> dict:
+    """The CLV of the Spark engine: the counted orders dbt-spark built, copied to the driver's DuckDB
+    warehouse `con`, fitted and predicted there as `write_predictions` does on the DuckDB engine, and the
+    predictions written to Spark's catalog, where `customer_kpis` reads them. The fit's input is one row
+    per customer with orders (the RFM summary), in the driver's memory."""
+    from c360.spark_engine import copy_to_driver, publish_from_driver
+
+    copy_to_driver(spark, con, ORDER_VALUES)
+    stats = write_predictions(con, as_of, **options)
+    publish_from_driver(spark, con, PREDICTIONS_TABLE)
+    return stats

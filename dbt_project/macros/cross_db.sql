@@ -413,6 +413,100 @@
     max_by({{ value }}, struct({{ order_by | join(", ") }}))
 {%- endmacro %}
 
+{#- An aggregate: `value` of the first row in `order_by` among the rows `where` holds for. Each term is an
+    expression (ascending) or a timestamp followed by ` desc nulls last`. On Spark, `min_by` over a
+    struct of the terms, a descending timestamp as (is null, minus its microseconds). -#}
+{% macro first_ordered(value, order_by, where) -%}
+    {{ return(adapter.dispatch('first_ordered')(value, order_by, where)) }}
+{%- endmacro %}
+
+{% macro default__first_ordered(value, order_by, where) -%}
+    first({{ value }} order by {{ order_by | join(", ") }}) filter (where {{ where }})
+{%- endmacro %}
+
+{% macro spark__first_ordered(value, order_by, where) -%}
+    {%- set keys = [] -%}
+    {%- for term in order_by -%}
+        {%- if term.endswith(' desc nulls last') -%}
+            {%- set column = term[:-(' desc nulls last' | length)] -%}
+            {%- do keys.extend([column ~ ' is null', '-unix_micros(' ~ column ~ ')']) -%}
+        {%- else -%}
+            {%- do keys.append(term) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    min_by({{ value }}, struct({{ keys | join(", ") }})) filter (where {{ where }})
+{%- endmacro %}
+
+{#- A set-returning select-list expression: every day from `first_day` to `last_day`, both included
+    (timestamps on DuckDB, dates on Spark: cast the column it makes to a date). -#}
+{% macro each_day(first_day, last_day) -%}
+    {{ return(adapter.dispatch('each_day')(first_day, last_day)) }}
+{%- endmacro %}
+
+{% macro default__each_day(first_day, last_day) -%}
+    unnest(generate_series(cast({{ first_day }} as timestamp), cast({{ last_day }} as timestamp), interval 1 day))
+{%- endmacro %}
+
+{% macro spark__each_day(first_day, last_day) -%}
+    explode(sequence(cast({{ first_day }} as date), cast({{ last_day }} as date), interval 1 day))
+{%- endmacro %}
+
+{#- Every column of the relation but `columns` (`select {{ star_except(...) }} from ...`). -#}
+{% macro star_except(columns, relation_alias=none) -%}
+    {{ return(adapter.dispatch('star_except')(columns, relation_alias)) }}
+{%- endmacro %}
+
+{% macro default__star_except(columns, relation_alias) -%}
+    {{ relation_alias ~ '.' if relation_alias }}* exclude ({{ columns | join(", ") }})
+{%- endmacro %}
+
+{% macro spark__star_except(columns, relation_alias) -%}
+    {{ relation_alias ~ '.' if relation_alias }}* except ({{ columns | join(", ") }})
+{%- endmacro %}
+
+{#- A list of the comma-separated SQL expressions `items`. -#}
+{% macro list_of(items) -%}
+    {{ return(adapter.dispatch('list_of')(items)) }}
+{%- endmacro %}
+
+{% macro default__list_of(items) -%} [{{ items }}] {%- endmacro %}
+
+{% macro spark__list_of(items) -%} array({{ items }}) {%- endmacro %}
+
+{#- A string literal of `text`, which may hold an apostrophe: doubled on DuckDB; on Spark, whose
+    session reads literals as written (`spark.sql.parser.escapedStringLiterals`), in double quotes. -#}
+{% macro text_literal(text) -%}
+    {{ return(adapter.dispatch('text_literal')(text)) }}
+{%- endmacro %}
+
+{% macro default__text_literal(text) -%} '{{ text.replace("'", "''") }}' {%- endmacro %}
+
+{% macro spark__text_literal(text) -%} "{{ text }}" {%- endmacro %}
+
+{#- Text from a template in DuckDB's `format` notation (`{}`, `{:.2f}`, `{:.3f}`) and the SQL expressions
+    `args`; on Spark `format_string` with the same template in printf notation. -#}
+{% macro format_text(template, args) -%}
+    {{ return(adapter.dispatch('format_text')(template, args)) }}
+{%- endmacro %}
+
+{% macro default__format_text(template, args) -%}
+    format('{{ template }}', {{ args | join(", ") }})
+{%- endmacro %}
+
+{% macro spark__format_text(template, args) -%}
+    {#- Java's `%f` takes no Spark decimal, and `%s` writes a date as its day number: the arguments of
+        `{:...f}` as doubles, of `{}` as text -#}
+    {%- set pieces = template.split('{') -%}
+    {%- set values = [] -%}
+    {%- for arg in args -%}
+        {%- set type = 'double' if pieces[loop.index].startswith(':') else 'string' -%}
+        {%- do values.append('cast(' ~ arg ~ ' as ' ~ type ~ ')') -%}
+    {%- endfor -%}
+    {%- set printf = template.replace("%", "%%").replace("{:.2f}", "%.2f").replace("{:.3f}", "%.3f")
+                             .replace("{}", "%s") %}
+    format_string('{{ printf }}', {{ values | join(", ") }})
+{%- endmacro %}
+
 {#- An integer type wide enough for cents x thousandths (DuckDB's 128-bit `hugeint`; Spark has no
     128-bit integer, and its `div` of decimals returns a 64-bit `long`: enough below 9.2e18). -#}
 {% macro type_wide_integer() -%}

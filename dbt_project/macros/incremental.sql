@@ -54,3 +54,11 @@
     except
     select * from {{ this }}
 {%- endmacro %}
+
+{#- Post-hook of an incremental model kept by delete+insert on `key`: removes the stored rows whose key
+    `relation` no longer holds (an id merged away). On Spark the table is rebuilt whole: nothing to do. -#}
+{% macro delete_rows_whose_key_is_gone(key, relation) -%}
+    {%- if target.type == 'duckdb' -%}
+    delete from {{ this }} where {{ key }} not in (select {{ key }} from {{ relation }})
+    {%- endif -%}
+{%- endmacro %}

@@ -11,6 +11,7 @@ every row must agree, column by column.
 from __future__ import annotations
 
 import math
+import os
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +20,7 @@ import duckdb
 import pytest
 
 from c360.identity.on_spark import resolve_on_spark
+from c360.kpis.clv_store import write_predictions, write_predictions_on_spark
 from c360.nps_import import import_nps_files
 from c360.raw_zone import ZONE_SELECT, RawZone
 from c360.spark_dbt import nfc_normalize, prepare_session, strip_accents
@@ -75,13 +77,31 @@ FACT_MODELS = {
     "fct_invoices": ("invoice_id",), "fct_payments": ("payment_id",), "fct_tickets": ("ticket_id",),
     "fct_survey_responses": ("survey_type", "survey_response_id"), "fct_checkouts": ("checkout_id",),
     "unresolved_facts": ("fact_table",), "int_order_values": ("order_key",),
+    # the golden customer table, consent events and the company KPIs (as of one day, C360_AS_OF)
+    "golden_customers": ("golden_customer_id",), "int_marketing_objections": ("golden_customer_id",),
+    "consent_history": ("golden_customer_id", "event_at", "event", "record_key", "request_id"),
+    "int_company_kpis": ("grain", "period_start"), "kpi_daily": ("period_start",), "kpi_monthly": ("period_start",),
+    "kpi_daily_booked": ("period_start",), "kpi_monthly_booked": ("period_start",),
 }
+# the customer KPIs, built by each engine after the CLV fit on the driver from its own counted orders,
+# and the segments from them
+KPI_MODELS = {"customer_kpis": ("golden_customer_id",), "customer_segments": ("golden_customer_id",),
+              **{segment: ("golden_customer_id",) for segment in (
+                  "besonders_profitabel", "treue_kunden", "abwanderungsgefaehrdet", "loyal_low_revenue",
+                  "unprofitabel", "nach_schlechter_erfahrung")}}
+# columns that say when identity ran, not what it found (each engine resolved in its own run)
+RUN_TIME_COLUMNS = {"resolved_at"}
 MIN_ROWS = {"stg_nps__responses": 15, "unresolved_facts": 8,
             "stg_erp__products": 20, "stg_erp__credit_notes": 5, "stg_erp__credit_note_lines": 5,
             "stg_helpdesk__satisfaction_ratings": 30, "stg_shop__checkouts": 30,
             "stg_set_aside_records": 3, "stg_set_aside_shares": 10, "stg_helpdesk__csat_survey_responses": 30,
             "stg_shop__refunds": 10, "stg_shop__refund_lines": 10,
-            "stg_privacy__objections": 0, "int_identity_certain_links": 5, "int_erp_order_line_returns": 3}
+            "stg_privacy__objections": 0, "int_identity_certain_links": 5, "int_erp_order_line_returns": 3,
+            "kpi_monthly": 20, "kpi_monthly_booked": 20, "int_marketing_objections": 0,
+            **dict.fromkeys(("besonders_profitabel", "treue_kunden", "abwanderungsgefaehrdet",
+                             "unprofitabel", "nach_schlechter_erfahrung"), 1),
+            # nobody of this world is loyal with low revenue: customer_segments compares the flag
+            "loyal_low_revenue": 0}
 # models with several rows per record: the order that makes their rows comparable
 ORDER_BY = {"stg_accounting__payments": ("payment_id",),
             "int_customer_records": ("record_key",),
@@ -130,7 +150,13 @@ def records_to_set_aside(records: dict[str, list[dict]]) -> dict[str, list[dict]
 @pytest.fixture(scope="module")
 def both_engines(spark, tmp_path_factory):
     """A DuckDB connection to the warehouse with the models built, the raw zone of the same records, and
-    the statistics of identity on Spark; the same models built on `spark`."""
+    the statistics of identity on Spark; the same models built on `spark`, both as of the same day."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("C360_AS_OF", date.today().isoformat())
+        yield from _build_on_both_engines(spark, tmp_path_factory)
+
+
+def _build_on_both_engines(spark, tmp_path_factory):
     from orchestration.assets.dbt_models import dbt_resource
 
     world = make_world_serving_every_resource(persons=200, seed=23)
@@ -160,19 +186,31 @@ def both_engines(spark, tmp_path_factory):
         patch.setenv("C360_RAW_ZONE", zone.root)
         assert sorted(prepare_session(spark)) == sorted(RAW_TABLES)
     run_on_spark(PORTED_MODELS, folder)
+    as_of = date.fromisoformat(os.environ["C360_AS_OF"])
     with using_warehouse(path):
         resolve_on_duckdb(path)
-        duckdb_facts = dbt_resource().cli(["run", "--select", " ".join(FACT_MODELS)], raise_on_error=False).wait()
-    assert duckdb_facts.is_successful()
-    # the Spark engine's identity state: a warehouse of its own on the driver
-    with duckdb.connect(str(folder / "spark_identity.duckdb")) as identity_con:
-        identity = resolve_on_spark(spark, identity_con, RUN_DATE, threads=2)
-    run_on_spark(FACT_MODELS, folder)
+        run_on_duckdb(FACT_MODELS)
+        with duckdb.connect(str(path)) as con:
+            write_predictions(con, as_of)
+        run_on_duckdb(KPI_MODELS)
+    # the Spark engine's driver: a warehouse of its own for identity's state and the CLV fits
+    with duckdb.connect(str(folder / "spark_driver.duckdb")) as driver:
+        identity = resolve_on_spark(spark, driver, RUN_DATE, threads=2)
+        run_on_spark(FACT_MODELS, folder)
+        write_predictions_on_spark(spark, driver, as_of)
+        run_on_spark(KPI_MODELS, folder)
     con = duckdb.connect(str(path), read_only=True)
     try:
         yield con, zone, identity
     finally:
         con.close()
+
+
+def run_on_duckdb(models) -> None:
+    from orchestration.assets.dbt_models import dbt_resource
+
+    run = dbt_resource().cli(["run", "--select", " ".join(models)], raise_on_error=False).wait()
+    assert run.is_successful()
 
 
 def run_on_spark(models, folder: Path) -> None:
@@ -195,13 +233,17 @@ def resolve_on_duckdb(path: Path) -> None:
         resolve(con, RUN_DATE, full=True)
 
 
-@pytest.mark.parametrize("model", [*PORTED_MODELS, *FACT_MODELS])
+@pytest.mark.parametrize("model", [*PORTED_MODELS, *FACT_MODELS, *KPI_MODELS])
 def test_spark_builds_the_rows_duckdb_builds(both_engines, spark, model):
     con, _, _ = both_engines
-    order = ", ".join(FACT_MODELS.get(model) or ORDER_BY.get(model, ("source_record_id",)))
-    schema = ("intermediate" if model.startswith("int_") else "marts" if model in FACT_MODELS else "staging")
-    on_duckdb = con.execute(f"select * from {schema}.{model} order by {order}")
-    columns = [c[0] for c in on_duckdb.description]
+    # nulls placed alike: DuckDB sorts them last by default, Spark first
+    keys = FACT_MODELS.get(model) or KPI_MODELS.get(model) or ORDER_BY.get(model, ("source_record_id",))
+    order = ", ".join(f"{column} nulls first" for column in keys)
+    schema = ("intermediate" if model.startswith("int_") else "staging" if model.startswith("stg_")
+              else "segments" if model in KPI_MODELS and model != "customer_kpis" else "marts")
+    columns = [c for (c,) in con.execute(f"select column_name from (describe {schema}.{model})").fetchall()
+               if c not in RUN_TIME_COLUMNS]
+    on_duckdb = con.execute(f"select {', '.join(columns)} from {schema}.{model} order by {order}")
     expected = [tuple(comparable(v) for v in row) for row in on_duckdb.fetchall()]
     got = [tuple(comparable(v) for v in row) for row in
            spark.sql(f"select {', '.join(columns)} from {schema}.{model} order by {order}").collect()]

@@ -33,7 +33,9 @@ with
 
 grains as (
 
-    select unnest(['day', 'month']) as grain
+    select 'day' as grain
+    union all
+    select 'month'
 
 ),
 
@@ -62,8 +64,8 @@ bounds as (
 
 calendar as (
 
-    select cast(range as date) as day
-    from bounds, range(bounds.first_date - interval 1 day, bounds.last_date + interval 1 day, interval 1 day)
+    select cast(day as date) as day
+    from (select {{ each_day('first_date - interval 1 day', 'last_date') }} as day from bounds)
 
 ),
 
@@ -161,7 +163,7 @@ nps_latest as (
         cast(date_trunc(g.grain, response_date) as date) as period_start,
         -- an unresolved answer counts per e-mail (per response when it has none)
         coalesce(golden_customer_id, 'email:' || respondent_email, 'response:' || survey_response_id) as respondent,
-        arg_max(score, struct_pack(at := responded_at, id := survey_response_id)) as score
+        {{ value_of_greatest('score', ['responded_at', 'survey_response_id']) }} as score
     from {{ ref('fct_survey_responses') }}, grains g
     where survey_type = 'nps' and is_score_in_range and response_date <= {{ as_of }}
     group by 1, 2, 3
@@ -247,9 +249,15 @@ firsts as (
         golden_customer_id,
         min(order_date) as first_order_date,
         -- the second counted order (a second order on the same day counts too)
-        (list(order_date order by order_date, order_key))[2] as second_order_date
-    from counted_orders
-    where golden_customer_id is not null
+        min(case when order_number = 2 then order_date end) as second_order_date
+    from (
+        select
+            golden_customer_id,
+            order_date,
+            row_number() over (partition by golden_customer_id order by order_date, order_key) as order_number
+        from counted_orders
+        where golden_customer_id is not null
+    )
     group by golden_customer_id
 
 ),

@@ -27,9 +27,9 @@ shop_consent as (
         c.email_marketing_opt_in_level as opt_in_level,
         'shop' as source_system,
         x.record_key,
-        cast(null as varchar) as request_id,
-        cast(null as varchar) as request_source,
-        cast(null as varchar) as reason,
+        cast(null as {{ type_text() }}) as request_id,
+        cast(null as {{ type_text() }}) as request_source,
+        cast(null as {{ type_text() }}) as reason,
         c.loaded_at as recorded_at
     from {{ ref('stg_shop__customers') }} c
     join crosswalk x on x.record_key = 'shop:' || c.source_record_id
@@ -45,9 +45,9 @@ requests as (
         case min(o.action) when 'object' then 'marketing_objection' else 'marketing_objection_withdrawn' end as event,
         min(o.purpose) as purpose,
         case min(o.action) when 'object' then 'objected' else 'withdrawn' end as state_after,
-        cast(null as varchar) as opt_in_level,
+        cast(null as {{ type_text() }}) as opt_in_level,
         'privacy_request' as source_system,
-        cast(null as varchar) as record_key,
+        cast(null as {{ type_text() }}) as record_key,
         o.request_id,
         min(o.request_source) as request_source,
         min(o.reason) as reason,
@@ -69,7 +69,7 @@ events as (
 select
     golden_customer_id,
     event_at,
-    cast(timezone('Europe/Berlin', event_at) as date) as event_date,
+    {{ local_day('event_at', 'Europe/Berlin') }} as event_date,
     event,
     purpose,
     state_after,

@@ -14,8 +14,8 @@
 {{ config(
     materialized='incremental',
     unique_key='golden_customer_id',
-    post_hook="delete from {{ this }} where golden_customer_id not in (select golden_customer_id from "
-              ~ "{{ source('identity_resolution', 'golden_customer_sources') }})"
+    post_hook="{{ delete_rows_whose_key_is_gone('golden_customer_id', "
+              ~ "source('identity_resolution', 'golden_customer_sources')) }}"
 ) }}
 
 {%- set incremental = is_incremental_on('resolved_at') %}
@@ -28,8 +28,9 @@
     'birthday': ['shop', 'erp'],
     'company': ['erp', 'accounting', 'shop', 'helpdesk'],
 } -%}
-
-
+{%- set latest_consent = ['email_marketing_consent_updated_at desc nulls last', 'updated_at desc nulls last',
+                          'record_key'] -%}
+{%- set consent_recorded = 'email_marketing_consent_state is not null' -%}
 
 with
 
@@ -93,13 +94,12 @@ golden as (
         {{ survive('source_system', 'birthday is not null', trust['birthday']) }} as birthday_source,
 
         -- consent: e-mail marketing is the only channel a source records (shop); the latest decision wins
-        first(email_marketing_consent_state order by email_marketing_consent_updated_at desc nulls last, updated_at desc nulls last, record_key)
-            filter (where email_marketing_consent_state is not null) as email_marketing_consent_state,
-        coalesce(first(email_marketing_consent_state = 'subscribed'
-                       order by email_marketing_consent_updated_at desc nulls last, updated_at desc nulls last, record_key)
-            filter (where email_marketing_consent_state is not null), false) as has_email_marketing_consent,
-        first(email_marketing_opt_in_level order by email_marketing_consent_updated_at desc nulls last, updated_at desc nulls last, record_key)
-            filter (where email_marketing_consent_state is not null) as email_marketing_opt_in_level,
+        {{ first_ordered('email_marketing_consent_state', latest_consent, consent_recorded) }}
+            as email_marketing_consent_state,
+        coalesce({{ first_ordered("email_marketing_consent_state = 'subscribed'", latest_consent, consent_recorded) }},
+                 false) as has_email_marketing_consent,
+        {{ first_ordered('email_marketing_opt_in_level', latest_consent, consent_recorded) }}
+            as email_marketing_opt_in_level,
         max(email_marketing_consent_updated_at) as email_marketing_consent_updated_at,
 
         min(coalesce(created_at, updated_at)) as first_seen_at,

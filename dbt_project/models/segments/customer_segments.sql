@@ -22,6 +22,14 @@
 {%- set low_m = segment_setting('segment_low_revenue_max_m') -%}
 {%- set bad_nps = segment_setting('segment_bad_nps_max') -%}
 {%- set bad_days = segment_setting('segment_bad_experience_days') -%}
+{%- set segment_labels -%}
+        case when is_besonders_profitabel then 'besonders profitabel' end,
+        case when is_treue_kunden then 'treuer Kunde' end,
+        case when is_abwanderungsgefaehrdet then 'abwanderungsgefährdet' end,
+        case when is_loyal_low_revenue then 'loyal low revenue' end,
+        case when is_unprofitabel then 'unprofitabel' end,
+        case when is_nach_schlechter_erfahrung then 'nach schlechter Erfahrung' end
+{%- endset -%}
 
 with
 
@@ -92,7 +100,7 @@ base as (
 
     select
         g.*,
-        k.* exclude (golden_customer_id, as_of_date),
+        {{ star_except(['golden_customer_id', 'as_of_date'], 'k') }},
         coalesce(k.as_of_date, {{ kpi_as_of() }}) as as_of_date,
         coalesce(r.net_revenue_12m, 0) as net_revenue_12m,
         b.last_bad_rating_date,
@@ -139,7 +147,8 @@ classified as (
 
     select
         *,
-        r_score::varchar || f_score::varchar || m_score::varchar as rfm_score,
+        cast(r_score as {{ type_text() }}) || cast(f_score as {{ type_text() }}) || cast(m_score as {{ type_text() }})
+            as rfm_score,
         case
             when not has_ordered then 'No Orders'
             when r_score = 1 and f_score <= 2 and m_score <= 2 then 'Lost'
@@ -154,15 +163,15 @@ classified as (
             when r_score = 3 then 'Loyal Customers'
             when f_score = 1 then 'Hibernating'
             when f_score <= 3 then 'At Risk'
-            else 'Can''t Lose Them'
+            else {{ text_literal("Can't Lose Them") }}
         end as rfm_segment,
         -- loyal by R and F: the R/F cells of Champions and Loyal Customers
         r_score >= 3 and f_score >= 4 as is_loyal_by_rf,
-        abc_cumulative_revenue_12m / nullif(abc_total_revenue_12m, 0) as abc_cumulative_share,
+        {{ safe_ratio('abc_cumulative_revenue_12m', 'abc_total_revenue_12m') }} as abc_cumulative_share,
         case
             when coalesce(net_revenue_12m, 0) <= 0 then 'C'
-            when abc_cumulative_revenue_12m / nullif(abc_total_revenue_12m, 0) <= {{ abc_a }} then 'A'
-            when abc_cumulative_revenue_12m / nullif(abc_total_revenue_12m, 0) <= {{ abc_b }} then 'B'
+            when {{ safe_ratio('abc_cumulative_revenue_12m', 'abc_total_revenue_12m') }} <= {{ abc_a }} then 'A'
+            when {{ safe_ratio('abc_cumulative_revenue_12m', 'abc_total_revenue_12m') }} <= {{ abc_b }} then 'B'
             else 'C'
         end as abc_class,
         (last_csat_rating = 'bad' and last_csat_date >= as_of_date - {{ bad_days }}) as had_bad_csat,
@@ -178,7 +187,7 @@ segmented as (
         *,
         coalesce(rfm_segment = 'Champions' and abc_class = 'A' and margin_clv > 0, false) as is_besonders_profitabel,
         rfm_segment in ('Champions', 'Loyal Customers') as is_treue_kunden,
-        coalesce(rfm_segment in ('At Risk', 'Can''t Lose Them', 'About to Sleep')
+        coalesce(rfm_segment in ('At Risk', {{ text_literal("Can't Lose Them") }}, 'About to Sleep')
                  or p_alive < {{ p_alive_min }}, false) as is_abwanderungsgefaehrdet,
         coalesce(is_loyal_by_rf and m_score <= {{ low_m }}, false) as is_loyal_low_revenue,
         -- only a buyer can be unprofitable: a contact without orders has no margin CLV
@@ -246,42 +255,40 @@ select
     is_loyal_low_revenue,
     is_unprofitabel,
     is_nach_schlechter_erfahrung,
-    list_filter([
-        case when is_besonders_profitabel then 'besonders profitabel' end,
-        case when is_treue_kunden then 'treuer Kunde' end,
-        case when is_abwanderungsgefaehrdet then 'abwanderungsgefährdet' end,
-        case when is_loyal_low_revenue then 'loyal low revenue' end,
-        case when is_unprofitabel then 'unprofitabel' end,
-        case when is_nach_schlechter_erfahrung then 'nach schlechter Erfahrung' end
-    ], lambda x: x is not null) as business_segments,
+    {{ list_where(list_of(segment_labels), 'x', 'x is not null') }} as business_segments,
 
     -- why, in words (null when the customer is not in the segment)
     case when is_besonders_profitabel then
-        format('RFM {} (R={}, F={}, M={}), ABC {} (cumulative share {:.3f} <= {}), margin CLV {:.2f} > 0',
-               rfm_segment, r_score, f_score, m_score, abc_class, abc_cumulative_share, {{ abc_a }}, margin_clv)
+        {{ format_text('RFM {} (R={}, F={}, M={}), ABC {} (cumulative share {:.3f} <= {}), margin CLV {:.2f} > 0',
+                       ['rfm_segment', 'r_score', 'f_score', 'm_score', 'abc_class', 'abc_cumulative_share', abc_a,
+                        'margin_clv']) }}
     end as why_besonders_profitabel,
     case when is_treue_kunden then
-        format('RFM {} (R={}, F={}: {} orders in 24 months)', rfm_segment, r_score, f_score, orders_24m)
+        {{ format_text('RFM {} (R={}, F={}: {} orders in 24 months)',
+                       ['rfm_segment', 'r_score', 'f_score', 'orders_24m']) }}
     end as why_treue_kunden,
     case when is_abwanderungsgefaehrdet then
         concat_ws('; ',
-            case when rfm_segment in ('At Risk', 'Can''t Lose Them', 'About to Sleep')
-                 then format('RFM {} (R={}, F={}, {} days since the last order)', rfm_segment, r_score, f_score, days_since_last_order) end,
-            case when p_alive < {{ p_alive_min }} then format('P(alive) {:.3f} < {}', p_alive, {{ p_alive_min }}) end)
+            case when rfm_segment in ('At Risk', {{ text_literal("Can't Lose Them") }}, 'About to Sleep')
+                 then {{ format_text('RFM {} (R={}, F={}, {} days since the last order)',
+                                     ['rfm_segment', 'r_score', 'f_score', 'days_since_last_order']) }} end,
+            case when p_alive < {{ p_alive_min }}
+                 then {{ format_text('P(alive) {:.3f} < {}', ['p_alive', p_alive_min]) }} end)
     end as why_abwanderungsgefaehrdet,
     case when is_loyal_low_revenue then
-        format('loyal by R and F (R={} >= 3, F={} >= 4) but M={} <= {} (net revenue 24 months {:.2f})',
-               r_score, f_score, m_score, {{ low_m }}, coalesce(net_revenue_24m, 0))
+        {{ format_text('loyal by R and F (R={} >= 3, F={} >= 4) but M={} <= {} (net revenue 24 months {:.2f})',
+                       ['r_score', 'f_score', 'm_score', low_m, 'coalesce(net_revenue_24m, 0)']) }}
     end as why_loyal_low_revenue,
     case when is_unprofitabel then
-        format('margin CLV {:.2f} <= 0 over {} counted orders', margin_clv, orders_lifetime)
+        {{ format_text('margin CLV {:.2f} <= 0 over {} counted orders', ['margin_clv', 'orders_lifetime']) }}
     end as why_unprofitabel,
     case when is_nach_schlechter_erfahrung then
         concat_ws('; ',
-            case when had_bad_csat then format('bad CSAT rating on {}', last_csat_date) end,
-            case when had_bad_nps then format('NPS {} <= {} on {}', last_nps_score, {{ bad_nps }}, last_nps_date) end,
-            case when had_bad_rating then format('bad helpdesk rating on {}', last_bad_rating_date) end)
-        || format(' (within {} days before {})', {{ bad_days }}, as_of_date)
+            case when had_bad_csat then {{ format_text('bad CSAT rating on {}', ['last_csat_date']) }} end,
+            case when had_bad_nps
+                 then {{ format_text('NPS {} <= {} on {}', ['last_nps_score', bad_nps, 'last_nps_date']) }} end,
+            case when had_bad_rating then {{ format_text('bad helpdesk rating on {}', ['last_bad_rating_date']) }} end)
+        || {{ format_text(' (within {} days before {})', [bad_days, 'as_of_date']) }}
     end as why_nach_schlechter_erfahrung
 
 from segmented

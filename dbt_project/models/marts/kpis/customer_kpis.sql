@@ -171,7 +171,7 @@ preferred_channels as (
 
     select
         golden_customer_id,
-        arg_max(channel, struct_pack(recent := recent_tickets, total := tickets, last := last_used, name := channel)) as preferred_channel
+        {{ value_of_greatest('channel', ['recent_tickets', 'tickets', 'last_used', 'channel']) }} as preferred_channel
     from (
         select
             golden_customer_id,
@@ -191,9 +191,11 @@ survey_facts as (
 
     select
         golden_customer_id,
-        arg_max(satisfaction_rating, struct_pack(at := responded_at, id := survey_response_id)) filter (where survey_type = 'csat') as last_csat_rating,
+        {{ value_of_greatest('satisfaction_rating', ['responded_at', 'survey_response_id']) }}
+            filter (where survey_type = 'csat') as last_csat_rating,
         max(response_date) filter (where survey_type = 'csat') as last_csat_date,
-        arg_max(score, struct_pack(at := responded_at, id := survey_response_id)) filter (where survey_type = 'nps') as last_nps_score,
+        {{ value_of_greatest('score', ['responded_at', 'survey_response_id']) }}
+            filter (where survey_type = 'nps') as last_nps_score,
         max(response_date) filter (where survey_type = 'nps') as last_nps_date
     from {{ ref('fct_survey_responses') }}
     where golden_customer_id is not null and is_score_in_range and response_date <= {{ as_of }}
@@ -280,10 +282,10 @@ joined as (
         ----------  recency / frequency / monetary (last 24 months) and lifetime
         o.first_order_date,
         o.last_order_date,
-        {{ as_of }} - o.last_order_date as days_since_last_order,
+        {{ days_between('o.last_order_date', as_of) }} as days_since_last_order,
         coalesce(o.orders_count_24m, 0) as orders_count_24m,
         cast(coalesce(o.net_revenue_24m, 0) as decimal(18, 2)) as net_revenue_24m,
-        {{ as_of }} - o.first_order_date as tenure_days,
+        {{ days_between('o.first_order_date', as_of) }} as tenure_days,
         c.birthday,
         c.has_email_marketing_consent as email_marketing_consent,
         c.email_marketing_consent_state,
@@ -315,7 +317,7 @@ joined as (
 final as (
 
     select
-        * exclude (orders_net_value_kept),
+        {{ star_except(['orders_net_value_kept']) }},
         net_revenue as historic_clv,
         case when has_orders then
             cast(contribution_margin_2 - loose_credit_notes_net - service_cost as decimal(18, 2))

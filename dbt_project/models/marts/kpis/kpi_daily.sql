@@ -1,2 +1,2 @@
 {#- Company KPIs per business day (Europe/Berlin); every definition is in int_company_kpis. -#}
-select * exclude (grain) from {{ ref('int_company_kpis') }} where grain = 'day'
+select {{ star_except(['grain']) }} from {{ ref('int_company_kpis') }} where grain = 'day'

@@ -36,12 +36,14 @@ credit_notes as (
 
 days as (
 
-    select cast(range as date) as period_start
+    select cast(day as date) as period_start
     from (
-        select min(period_start) as first_day
-        from (select period_start from invoices union all select period_start from credit_notes)
-    ) b,
-    range(b.first_day, {{ as_of }} + interval 1 day, interval 1 day)
+        select {{ each_day('first_day', as_of) }} as day
+        from (
+            select min(period_start) as first_day
+            from (select period_start from invoices union all select period_start from credit_notes)
+        )
+    )
 
 ),
 

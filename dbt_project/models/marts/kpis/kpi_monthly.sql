@@ -1,2 +1,2 @@
 {#- Company KPIs per calendar month (Europe/Berlin); every definition is in int_company_kpis. -#}
-select * exclude (grain) from {{ ref('int_company_kpis') }} where grain = 'month'
+select {{ star_except(['grain']) }} from {{ ref('int_company_kpis') }} where grain = 'month'
