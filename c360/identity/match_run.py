@@ -201,8 +201,9 @@ def match_records(
 ) -> MatchRunResult:
     """Write `identity_match_pairs` for this run by the cheapest path that gives the model's pairs.
 
-    `scorer` scores with the stored model where the records are (`spark_scoring.spark_scorer`); by
-    default Splink on DuckDB over MATCH_INPUT. Training runs on DuckDB either way."""
+    `scorer` scores with the stored model where the records are (Splink on Spark: `on_spark`); by default
+    Splink on DuckDB over MATCH_INPUT. Training runs on DuckDB either way (its prior is calibrated on
+    the pairs it scores there); with a scorer, the pairs a training run writes are then the scorer's."""
     started = time.perf_counter()
     loaded_until = con.execute(f"select max(loaded_at) from {RECORDS_TABLE}").fetchone()[0]
     stored = load_model(con)
@@ -228,6 +229,8 @@ def match_records(
                                            "pairs_scored": 0, "pairs": 0, "model_trained_on": None,
                                            "model_records": 0} | training_stats(None, result.stats["training_reason"]))
         stored = save_model(con, result.model, run_date, loaded_until)
+        if scorer is not None:  # the pairs where the records are, under the model just trained
+            result.pairs = scorer(result.model, scored_from, None).pairs
         stats |= {"path": TRAINED, "changed_records": result.stats["records"],
                   "train_seconds": result.stats.get("train_seconds", 0.0),
                   "pairs": _write_split(con, result.pairs, threshold)}

@@ -19,8 +19,10 @@ certain links) into the DuckDB warehouse on the driver, where identity's state l
 engine (stored model, pairs, crosswalk, id history); `match_run.match_records` decides the path with
 Spark as its scorer; `resolve.resolve` clusters with the guards and keeps the ids stable; the crosswalk
 goes back to Spark's catalog for the facts. Training stays on the driver (DuckDB over the identity
-input): it samples pairs for u and runs EM on the blocked pairs of a few rules, work that does not grow
-with all pairs. The driver holds one row per customer record and about one pair per record.
+input): it samples pairs for u and runs EM on the blocked pairs of a few rules, and then scores every
+blocked pair once to calibrate the prior (`matching._calibrated_prior`), so a training run (weekly, or
+on the share of new records) costs the driver a full scoring; the pairs it writes are still Spark's.
+The driver holds one row per customer record and about one pair per record.
 """
 
 from __future__ import annotations

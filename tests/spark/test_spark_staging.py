@@ -195,7 +195,7 @@ def _build_on_both_engines(spark, tmp_path_factory):
         run_on_duckdb(KPI_MODELS)
     # the Spark engine's driver: a warehouse of its own for identity's state and the CLV fits
     with duckdb.connect(str(folder / "spark_driver.duckdb")) as driver:
-        identity = resolve_on_spark(spark, driver, RUN_DATE, threads=2)
+        identity = resolve_on_spark(spark, driver, RUN_DATE, threads=2) | {"driver": folder / "spark_driver.duckdb"}
         run_on_spark(FACT_MODELS, folder)
         write_predictions_on_spark(spark, driver, as_of)
         run_on_spark(KPI_MODELS, folder)
@@ -290,8 +290,9 @@ def test_spark_scores_the_pairs_duckdb_scores_all_or_only_the_changed(both_engin
     from c360.identity.match_run import MATCH_INPUT, load_model
     from c360.identity.matching import REVIEW_THRESHOLD, score_pairs
     from c360.identity.on_spark import score_pairs_on_spark
+    from c360.identity.schema import MATCH_PAIRS_TABLE, REVIEW_PAIRS_TABLE
 
-    con, _, _ = both_engines
+    con, _, identity = both_engines
     model = load_model(con).model
     spark_input = spark.table("intermediate.int_customer_records").where("not is_collective_contact")
     changed = pa.table({"record_key": [key for (key,) in con.execute(
@@ -302,6 +303,15 @@ def test_spark_scores_the_pairs_duckdb_scores_all_or_only_the_changed(both_engin
         assert set(on_spark) == set(on_duckdb) and len(on_duckdb) > (20 if changed_keys else 300)
         differing = [pair for pair in on_duckdb if abs(on_duckdb[pair] - on_spark[pair]) > 1e-9]
         assert len(differing) <= 0.01 * len(on_duckdb), differing
+    # the Spark engine's identity run wrote Spark's pairs (links and review band), not the driver's scoring
+    with duckdb.connect(str(identity["driver"]), read_only=True) as driver:
+        written = {(left, right): probability for left, right, probability in driver.execute(
+            f"select record_key_l, record_key_r, match_probability from {MATCH_PAIRS_TABLE} union all "
+            f"select record_key_l, record_key_r, match_probability from {REVIEW_PAIRS_TABLE}").fetchall()}
+        driver_model = load_model(driver).model
+    all_on_spark = _pairs(score_pairs_on_spark(spark, spark_input, driver_model, REVIEW_THRESHOLD).pairs)
+    assert written.keys() == all_on_spark.keys()
+    assert all(abs(written[pair] - all_on_spark[pair]) <= 1e-12 for pair in written)
 
 
 @pytest.mark.parametrize("text", ["Müller", "Mu\u0308ller", "Čapek", "Ørsted", "Ａnna", "", None])
