@@ -1,8 +1,8 @@
 """The project's dbt macros outside dbt, as DuckDB SQL: so that Python code folds a value exactly as the
 models do (a privacy request's e-mail and name, the identity benchmark's FEBRL rows).
 
-The macros are rendered with plain Jinja and what they need of dbt: `var` (the project's vars),
-`return`, and an `adapter` whose `dispatch` picks the `default__` form of the cross-database macros
+The macros are rendered with plain Jinja and what they need of dbt: the `do` tag (an extension dbt
+enables), `var` (the project's vars), `return`, and an `adapter` whose `dispatch` picks the `default__` form of the cross-database macros
 (macros/cross_db.sql), which is DuckDB's.
 """
 
@@ -36,7 +36,7 @@ def project_macros(*files: str):
     names = ("cross_db.sql", *(name for name in files if name != "cross_db.sql"))
     source = "\n".join((DBT_PROJECT / "macros" / name).read_text() for name in names)
     adapter = _DuckDBAdapter()
-    template = jinja2.Environment().from_string(source, globals={
+    template = jinja2.Environment(extensions=["jinja2.ext.do"]).from_string(source, globals={
         "var": lambda name, default=None: dbt_vars.get(name, default),
         "return": lambda value: value,
         "adapter": adapter,
