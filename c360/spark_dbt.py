@@ -14,12 +14,14 @@ tables (dbt_project.yml), not views as on DuckDB.
     python -m c360.spark_dbt build --target spark --select staging
 
 runs dbt with those arguments (the profile's `spark` target: method `session`) from the dbt project's
-folder, on a session whose catalog outlives the process (`dbt_session`).
+folder, on a session whose catalog outlives the process (`c360.spark_engine.catalog_session`). The same runner is the
+`c360-spark-dbt` command, the dbt executable of Dagster's dbt steps on the Spark engine.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import unicodedata
 from typing import TYPE_CHECKING
@@ -55,7 +57,9 @@ def register_functions(spark: SparkSession) -> list[str]:
 
     def per_batch(function):
         def batch(texts: pd.Series) -> pd.Series:
-            return texts.map(function, na_action="ignore")
+            # as Python objects: pandas 3 keeps text in Arrow arrays of several chunks, which pyspark's
+            # Arrow writer refuses ("Cannot convert pyarrow.lib.ChunkedArray to pyarrow.lib.Array")
+            return texts.map(function, na_action="ignore").astype(object)
         return pandas_udf(batch, "string")
 
     for function in (nfc_normalize, strip_accents):
@@ -83,37 +87,27 @@ def prepare_session(spark: SparkSession) -> list[str]:
     return registered
 
 
-def dbt_session() -> SparkSession:
-    """The session dbt runs on. Started here (not a Spark Connect client), its catalog is a Derby
-    metastore beside the warehouse file, so that the tables one dbt invocation builds are there for
-    the next (`dbt run`, then `dbt test`); their data lies in `spark_warehouse/` beside it."""
-    from c360.spark_engine import spark_session
-
-    if settings.spark_remote():
-        return spark_session("c360-dbt")
-    folder = settings.warehouse_path().resolve().parent
-    folder.mkdir(parents=True, exist_ok=True)
-    return spark_session("c360-dbt", {
-        "spark.sql.catalogImplementation": "hive",
-        "javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={folder / 'spark_metastore'};create=true",
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={folder}",
-    })
-
-
 def main(argv: list[str] | None = None) -> int:
     from dbt.cli.main import dbtRunner
 
     from c360.dbt_macros import DBT_PROJECT
+    from c360.spark_engine import catalog_session
 
     args = list(sys.argv[1:] if argv is None else argv)
+    if args in (["--version"], ["-v"]):  # dagster-dbt asks the version of its executable: no session for that
+        from dbt.version import __version__
+
+        print(f"Core:\n  - installed: {__version__}")
+        return 0
     # the project's folder; and artefacts apart from DuckDB's: Dagster reads dbt_project/target's
-    # manifest, whose adapter (the asset kinds) a Spark run would otherwise overwrite
+    # manifest, whose adapter (the asset kinds) a Spark run would otherwise overwrite. Dagster names
+    # the folder of each invocation itself (DBT_TARGET_PATH), and the target (`--target spark`).
     defaults = {"--project-dir": DBT_PROJECT, "--profiles-dir": DBT_PROJECT,
-                "--target-path": DBT_PROJECT / SPARK_TARGET_NAME}
+                "--target-path": os.environ.get("DBT_TARGET_PATH") or DBT_PROJECT / SPARK_TARGET_NAME}
     for option, value in defaults.items():
         if option not in args:
             args += [option, str(value)]
-    prepare_session(dbt_session())
+    prepare_session(catalog_session("c360-dbt"))
     result = dbtRunner().invoke(args)
     if result.success:
         return 0

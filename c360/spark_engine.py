@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,23 +50,126 @@ def spark_session(app_name: str = "c360", extra_config: dict[str, str] | None = 
         _require_java()
         from splink.backends.spark import similarity_jar_location
 
-        # The session's own tables beside the warehouse file, not in whatever folder the process runs in;
-        # there too the checkpoints where Splink writes its work tables (its Spark backend's default);
-        # the string similarity functions identity's scoring calls (Splink's jar) on its class path.
-        folder = settings.warehouse_path().resolve().parent
-        builder = (SparkSession.builder.master(settings.spark_master())
-                   .config("spark.sql.warehouse.dir", str(folder / "spark_warehouse"))
-                   .config("spark.checkpoint.dir", str(folder / "spark_checkpoints"))
-                   .config("spark.jars", similarity_jar_location()))
+        # The string similarity functions identity's scoring calls (Splink's jar) on the class path. In
+        # local mode the session's own tables beside the warehouse file, not in whatever folder the
+        # process runs in; there too the checkpoints where Splink writes its work tables (its Spark
+        # backend's default). A cluster has its own warehouse and checkpoint folders.
+        builder = SparkSession.builder.master(settings.spark_master()).config("spark.jars", similarity_jar_location())
+        if settings.spark_master().startswith("local"):
+            # Shuffles in twice as many partitions as the machine has cores: Spark's default of 200 is
+            # sized for a cluster and costs seconds per query on one machine (each a task per partition).
+            folder = settings.warehouse_path().resolve().parent
+            builder = (builder.config("spark.sql.warehouse.dir", str(folder / "spark_warehouse"))
+                       .config("spark.checkpoint.dir", str(folder / "spark_checkpoints"))
+                       .config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 1))))
     # Timestamps as UTC, whatever the machine's zone (the marts compare them with DuckDB's). String
     # literals as written, as DuckDB reads them: by default Spark unescapes them, and the models'
     # regular expressions silently change meaning ('[\x00-\x1F]' matches the letters x, 0, 1 and F,
     # '\s' the letter s).
+    # No console progress bar: it writes over the output of the process, where dbt's JSON log lines
+    # are read by dagster-dbt (a bar at the start of a line hides that line's event).
     builder = (builder.appName(app_name).config("spark.sql.session.timeZone", "UTC")
-               .config("spark.sql.parser.escapedStringLiterals", "true"))
+               .config("spark.sql.parser.escapedStringLiterals", "true")
+               .config("spark.ui.showConsoleProgress", "false"))
     for key, value in (extra_config or {}).items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+# DuckDB's Jaro-Winkler, as Spark calls it: the function of Splink's jar (`register_similarity_functions`)
+SPARK_JARO_WINKLER = "jaro_winkler"
+
+
+def to_spark_sql(sql: str) -> str:
+    """SQL written for DuckDB (identity's comparison levels and blocking rules, the quality suites'
+    queries) in Spark's dialect: sqlglot's translation, Splink's names of the string similarities, and
+    DuckDB's `timezone(zone, instant)` (the local time of an instant) as Spark's
+    `from_utc_timestamp(instant, zone)` (the session's zone is UTC)."""
+    import sqlglot
+    from sqlglot import exp
+
+    if sql.strip().lower() == "else":  # a comparison's last level, not SQL
+        return sql
+
+    def to_spark(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Anonymous) and node.name.lower() == "timezone" and len(node.expressions) == 2:
+            zone, instant = node.expressions
+            return exp.Anonymous(this="from_utc_timestamp", expressions=[instant, zone])
+        if isinstance(node, exp.JarowinklerSimilarity):
+            return exp.Anonymous(this=SPARK_JARO_WINKLER, expressions=[node.this, node.expression])
+        return node
+
+    return sqlglot.parse_one(sql, read="duckdb").transform(to_spark).sql(dialect="spark")
+
+
+def register_similarity_functions(spark: SparkSession) -> None:
+    """Splink's string similarities (`jaro_winkler`, `damerau_levenshtein`, ...) as functions of
+    `spark`'s SQL, from its jar on the session's class path (`spark_session`)."""
+    from splink.internals.spark.jar_location import get_scala_udfs
+
+    for udf in get_scala_udfs():
+        spark.udf.registerJavaFunction(*udf)
+
+
+def embedded_metastore() -> bool:
+    """Whether the catalog's metastore is a Derby database of this machine: a local session's."""
+    return not settings.spark_remote() and settings.spark_master().startswith("local")
+
+
+def catalog_session(app_name: str = "c360") -> SparkSession:
+    """The session of the engine's steps (dbt, identity, the CLV fit, the quality gates), each of which
+    may run in its own process, so its catalog is a Hive metastore: the tables one step builds are
+    there for the next. In local mode that is a Derby database beside the warehouse file (their data
+    in `spark_warehouse/` beside it); embedded Derby admits one process at a time, so the steps that
+    use the session run one after the other (Dagster's `warehouse` pool) and end it (`step_session`).
+    On a cluster the metastore is the cluster's own (its `hive-site.xml`); a Spark Connect server
+    brings its catalog."""
+    if settings.spark_remote():
+        return spark_session(app_name)
+    config = {"spark.sql.catalogImplementation": "hive"}
+    if embedded_metastore():
+        folder = settings.warehouse_path().resolve().parent
+        folder.mkdir(parents=True, exist_ok=True)
+        config |= {
+            "javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={folder / 'spark_metastore'};create=true",
+            "spark.driver.extraJavaOptions": f"-Dderby.system.home={folder}",
+        }
+    return spark_session(app_name, config)
+
+
+def end_local_session(spark: SparkSession) -> None:
+    """Stop `spark` and end the JVM this process started for it (pyspark keeps it otherwise): that frees
+    the catalog's embedded metastore for the next step, dbt's own process included, when the steps run
+    in one process (the job's in-process executor). The next session starts a JVM again (seconds)."""
+    from pyspark import SparkContext
+
+    spark.stop()
+    gateway = SparkContext._gateway
+    launched = getattr(gateway, "proc", None)
+    if gateway is not None:
+        gateway.shutdown()
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+    if launched is not None:
+        if launched.stdin is not None:
+            launched.stdin.close()  # spark-submit's JVM ends when its standard input closes
+        try:
+            launched.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            launched.kill()
+            launched.wait()
+
+
+@contextmanager
+def step_session(app_name: str = "c360") -> Iterator[SparkSession]:
+    """The catalog's session for one step of the pipeline; with the embedded metastore ended after it,
+    JVM included, so that the next step's process can open the metastore."""
+    spark = catalog_session(app_name)
+    try:
+        yield spark
+    finally:
+        if embedded_metastore():
+            end_local_session(spark)
 
 
 def _latest_sql(relation: str) -> str:

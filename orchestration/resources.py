@@ -1,9 +1,10 @@
-"""Dagster resources: the warehouse and the four source systems.
+"""Dagster resources: the warehouse, the Spark engine's session and the four source systems.
 
-Nothing here reads the environment when the definitions are loaded: a field left unset is taken
-from `c360.settings` (which reads the environment variables) when a step uses the resource, so the
-UI shows neither a value nor a secret, and a changed variable applies to the next run without
-reloading the code location. A deployment may still set a field, for instance to
+Only the engine (`C360_ENGINE`, `ENGINE`) is read when the definitions are loaded: it shapes them (the
+dbt executable, the kinds the UI shows per asset). Nothing else here reads the environment then: a
+field left unset is taken from `c360.settings` (which reads the environment variables) when a step
+uses the resource, so the UI shows neither a value nor a secret, and a changed variable applies to
+the next run without reloading the code location. A deployment may still set a field, for instance to
 `dg.EnvVar("SHOP_API_URL")` (the UI then names the variable). Credentials are read only when a
 client is built, inside the run, so they never appear in resource config, the UI or the logs.
 """
@@ -71,3 +72,24 @@ class WarehouseResource(DuckDBResource):
 
 def warehouse_resource() -> WarehouseResource:
     return WarehouseResource()
+
+
+ENGINE = settings.engine()  # "duckdb" or "spark": where dbt, identity's scoring and the gates run
+
+
+def engine_kinds(*kinds: str) -> set[str]:
+    """An asset's kinds in the UI: what it uses, and the engine its tables are in."""
+    return {*kinds, ENGINE}
+
+
+class SparkResource(dg.ConfigurableResource):
+    """The Spark engine's session (`C360_ENGINE=spark`): local from `C360_SPARK_MASTER`, or a Spark
+    Connect client of `C360_SPARK_REMOTE`, read when a step starts it. Its catalog is shared by the
+    steps (`c360.spark_engine.catalog_session`), whose embedded metastore admits one process at a
+    time: a step's session ends with the step (`step_session`), before the next one's, dbt's own
+    process included. On the DuckDB engine no step uses it."""
+
+    def session(self):
+        from c360.spark_engine import step_session
+
+        return step_session("c360-dagster")

@@ -264,7 +264,9 @@ PIPELINE_BUILD_FILES = (
     "tests/quality/test_segments.py",
 )
 LONG_RUNNING_FILES = (
+    "tests/spark/test_spark_pipeline.py",
     "tests/operations/test_daily_runs.py",
+    "tests/spark/test_spark_staging.py",
     "tests/dbt/test_staging_incremental.py",
     "tests/dbt/test_staging_tests_scope.py",
     "tests/landing/test_raw_landing.py",

@@ -56,15 +56,19 @@ def test_definitions_match_the_snapshot():
     )
 
 
-def test_loading_the_definitions_reads_no_setting():
+def test_loading_the_definitions_reads_no_setting_but_the_engine():
     """The code location reads no environment variable when it loads (resources take their settings
-    when a step runs): every setting goes through `c360.settings._env`, which refuses here."""
+    when a step runs) but the engine, which shapes the definitions: every setting goes through
+    `c360.settings._env`, which refuses here any other."""
     import subprocess
     import sys
 
     script = (
         "import c360.settings as s\n"
+        "read = s._env\n"
         "def refuse(name, default):\n"
+        "    if name == 'C360_ENGINE':\n"
+        "        return read(name, default)\n"
         "    raise SystemExit(f'{name} read while the definitions load')\n"
         "s._env = refuse\n"
         "import orchestration.definitions\n"
@@ -72,6 +76,37 @@ def test_loading_the_definitions_reads_no_setting():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
                           cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_spark_engine_shapes_the_definitions():
+    """With C360_ENGINE=spark the dbt steps run `c360-spark-dbt` on the profile's `spark` target, the UI
+    shows Spark as the kind of what it builds, and the assets that work on the DuckDB warehouse alone
+    (the retention erasure, the BI snapshot) are left out; on DuckDB all is as before."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import json, dagster as dg\n"
+        "from orchestration.definitions import defs\n"
+        "graph, dbt = defs.resolve_asset_graph(), defs.resources['dbt']\n"
+        "kinds = {'/'.join(k.path): sorted(graph.get(k).kinds) for k in graph.get_all_asset_keys()}\n"
+        "print(json.dumps({'kinds': kinds, 'dbt': [dbt.dbt_executable.rsplit('/', 1)[-1], dbt.target]}))\n"
+    )
+    shapes = {}
+    for engine in ("duckdb", "spark"):
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                              cwd=Path(__file__).resolve().parents[1], env={**os.environ, "C360_ENGINE": engine})
+        assert done.returncode == 0, done.stderr[-2000:]
+        shapes[engine] = json.loads(done.stdout.strip().splitlines()[-1])
+    duckdb_kinds, spark_kinds = shapes["duckdb"]["kinds"], shapes["spark"]["kinds"]
+    assert shapes["duckdb"]["dbt"] == ["dbt", None] and shapes["spark"]["dbt"] == ["c360-spark-dbt", "spark"]
+    assert duckdb_kinds["marts/golden_customers"] == ["dbt", "duckdb"]
+    assert spark_kinds["marts/golden_customers"] == ["dbt", "spark"]
+    assert spark_kinds["intermediate/identity_match_pairs"] == ["duckdb", "spark", "splink"]
+    assert spark_kinds["raw/shop_customers"] == duckdb_kinds["raw/shop_customers"] == ["duckdb", "python"]
+    assert set(duckdb_kinds) - set(spark_kinds) == {"raw/_erasures", "serving/bi_snapshot"}
 
 
 def test_hand_typed_asset_keys_name_assets_that_exist():

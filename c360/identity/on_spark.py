@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import re
 import time
 import uuid
 from datetime import date
@@ -40,22 +39,7 @@ import pyarrow as pa
 
 from c360.identity.matching import (CHANGED_COLUMN, MATCH_COLUMNS, TF_COLUMNS, MatchResult, TrainedModel,
                                     _changed_only, _empty_pairs)
-
-# DuckDB's functions in the settings' SQL that Spark calls differently (Splink's jar, `get_scala_udfs`)
-SPARK_FUNCTION_NAMES = {"JAROWINKLER_SIMILARITY": "jaro_winkler"}
-
-
-def to_spark_sql(condition: str) -> str:
-    """A comparison level's or blocking rule's SQL, written for DuckDB, in Spark's dialect."""
-    import sqlglot
-
-    if condition.strip().lower() == "else":
-        return condition
-    spark_sql = sqlglot.transpile(condition, read="duckdb", write="spark")[0]
-    for duckdb_name, spark_name in SPARK_FUNCTION_NAMES.items():
-        spark_sql = re.sub(rf"\b{duckdb_name}\(", f"{spark_name}(", spark_sql)
-    return spark_sql
-
+from c360.spark_engine import to_spark_sql
 
 def spark_settings(model_settings: dict) -> dict:
     """The model's Splink settings for the Spark backend: the same levels, m, u and prior; Spark's SQL."""
@@ -138,18 +122,35 @@ def score_pairs_on_spark(spark, records, model: TrainedModel, threshold: float,
     return MatchResult(pairs, stats, model)
 
 
-def resolve_on_spark(spark, con: duckdb.DuckDBPyConnection, run_date: date, **match_options) -> dict:
-    """Identity resolution of the Spark engine (module docstring): the inputs dbt-spark built, copied to
-    the driver's warehouse `con`; pairs scored on Spark; clusters and stable ids on the driver; the
-    crosswalk written to Spark's catalog. Returns the matching and resolution statistics."""
+def match_on_spark(spark, con: duckdb.DuckDBPyConnection, run_date: date, **match_options):
+    """Identity's matching step on the Spark engine: the inputs dbt-spark built copied to the driver's
+    warehouse `con` (returned with their rows), then `match_records` with Spark as its scorer."""
     from c360.identity.match_run import match_records
-    from c360.identity.resolve import resolve
-    from c360.identity.schema import CERTAIN_LINKS_TABLE, CROSSWALK_TABLE, RECORDS_TABLE
-    from c360.spark_engine import copy_to_driver, publish_from_driver
+    from c360.identity.schema import CERTAIN_LINKS_TABLE, RECORDS_TABLE
+    from c360.spark_engine import copy_to_driver
 
     copied = {table: copy_to_driver(spark, con, table) for table in (RECORDS_TABLE, CERTAIN_LINKS_TABLE)}
     spark_input = spark.table(RECORDS_TABLE).where("not is_collective_contact")
-    matching = match_records(con, run_date, scorer=partial(score_pairs_on_spark, spark, spark_input), **match_options)
-    resolution = resolve(con, run_date)
-    publish_from_driver(spark, con, CROSSWALK_TABLE)
+    scorer = partial(score_pairs_on_spark, spark, spark_input)
+    return match_records(con, run_date, scorer=scorer, **match_options), copied
+
+
+def resolve_and_publish(spark, con: duckdb.DuckDBPyConnection, run_date: date, **resolve_options):
+    """Identity's resolution step on the Spark engine: `resolve` on the driver, then the crosswalk and
+    the id history written to Spark's catalog, where the facts and dbt's tests read them."""
+    from c360.identity.resolve import resolve
+    from c360.identity.schema import CROSSWALK_TABLE, HISTORY_TABLE
+    from c360.spark_engine import publish_from_driver
+
+    resolution = resolve(con, run_date, **resolve_options)
+    for table in (CROSSWALK_TABLE, HISTORY_TABLE):
+        publish_from_driver(spark, con, table)
+    return resolution
+
+
+def resolve_on_spark(spark, con: duckdb.DuckDBPyConnection, run_date: date, **match_options) -> dict:
+    """Identity resolution of the Spark engine (module docstring), both steps: returns what was copied
+    to the driver and the matching and resolution statistics."""
+    matching, copied = match_on_spark(spark, con, run_date, **match_options)
+    resolution = resolve_and_publish(spark, con, run_date)
     return {"copied": copied, "matching": matching.stats, "resolution": resolution.stats}

@@ -1,8 +1,9 @@
-"""Validate a pandas DataFrame against a suite with great_expectations 1.x.
+"""Validate a DataFrame against a suite with great_expectations 1.x: pandas, or Spark on the Spark engine.
 
-`validate(df, suite)` builds an ephemeral GX context, a pandas whole-DataFrame batch and the suite's
-expectations, runs them and returns a `SuiteResult`: pass/fail, the failing expectations with their
-counts and example rows (whole rows of `df`, found by the suite's `id_columns`), and the GX result
+`validate(df, suite)` builds an ephemeral GX context, a whole-DataFrame batch (GX's pandas or Spark
+data source, after the frame's kind) and the suite's expectations, runs them and returns a
+`SuiteResult`: pass/fail, the failing expectations with their counts and example rows (whole rows of
+`df`, found by the suite's `id_columns`; of a Spark frame only those leave Spark), and the GX result
 as JSON. A failing `severity: warn` expectation (an open set showing a value not seen before) is a
 warning: listed with its unexpected values and their counts, it does not fail the suite. GX is imported here, on first use (it takes seconds), not when the package is imported.
 """
@@ -97,9 +98,22 @@ def _gx_expectation(gx, expectation: Expectation):
     return cls(**expectation.resolved(), meta={"why": expectation.why} if expectation.why else None, **severity)
 
 
+def _is_spark(df) -> bool:
+    """A Spark DataFrame (the Spark engine's gates), not a pandas one."""
+    return hasattr(df, "sparkSession")
+
+
 def _unexpected_values(df: pd.DataFrame, expectation: Expectation, result: dict, limit: int = 20) -> list[dict]:
     """The values outside an expected set with their counts over all rows (GX lists only a sample)."""
     column, kwargs = expectation.column, expectation.resolved()
+    if expectation.type == "expect_column_values_to_be_in_set" and column in df.columns and _is_spark(df):
+        from pyspark.sql import functions as F
+
+        value = F.col(column)
+        counts = (df.where(value.isNotNull() & ~value.isin(list(kwargs.get("value_set") or [])))
+                  .groupBy(value.cast("string").alias("value")).count()
+                  .orderBy(F.desc("count"), "value").limit(limit).collect())
+        return [{"value": row["value"], "count": int(row["count"])} for row in counts]
     if expectation.type == "expect_column_values_to_be_in_set" and column in df.columns:
         values = df[column]
         unexpected = values[values.notna() & ~values.isin(list(kwargs.get("value_set") or []))]
@@ -121,6 +135,8 @@ def _examples(df: pd.DataFrame, suite: Suite, expectation: Expectation, result: 
                                   *([column] if column else [])]))
     columns = [c for c in columns if c in df.columns] or list(df.columns)
     index_list = result.get("partial_unexpected_index_list") or []
+    if _is_spark(df):  # only the failing rows leave Spark
+        df = _spark_rows_to_show(df, suite, column, index_list, result.get("partial_unexpected_list") or [], limit)
     if index_list and isinstance(index_list[0], dict) and suite.id_columns:
         ids = list(suite.id_columns)
         wanted = {_key(entry.get(c) for c in ids) for entry in index_list}
@@ -136,13 +152,31 @@ def _examples(df: pd.DataFrame, suite: Suite, expectation: Expectation, result: 
     return []
 
 
+def _spark_rows_to_show(df, suite: Suite, column: str | None, index_list: list, values: list, limit: int):
+    """The rows of a Spark DataFrame that `_examples` shows, as pandas: those of the failing ids GX
+    listed, else those holding the failing values, else none."""
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    if index_list and isinstance(index_list[0], dict) and suite.id_columns:
+        same_ids = [reduce(lambda a, b: a & b, (F.col(c).eqNullSafe(F.lit(entry.get(c))) for c in suite.id_columns))
+                    for entry in index_list[:limit]]
+        return df.where(reduce(lambda a, b: a | b, same_ids)).limit(limit).toPandas()
+    if values and column:
+        return df.where(F.col(column).isin(values)).limit(limit).toPandas()
+    return df.limit(0).toPandas()
+
+
 def validate(df: pd.DataFrame, suite: Suite, examples: int = EXAMPLES_PER_EXPECTATION) -> SuiteResult:
     """Run `suite` on `df` with great_expectations; failures carry up to `examples` failing rows."""
     started = time.perf_counter()
     import great_expectations as gx
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    df = df.reset_index(drop=True)
+    on_spark = _is_spark(df)
+    if not on_spark:
+        df = df.reset_index(drop=True)
     context = gx.get_context(mode="ephemeral")
     try:
         from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -152,7 +186,7 @@ def validate(df: pd.DataFrame, suite: Suite, examples: int = EXAMPLES_PER_EXPECT
         pass
     tag = uuid.uuid4().hex[:8]
     batch_definition = (
-        context.data_sources.add_pandas(f"{suite.name}_{tag}")
+        (context.data_sources.add_spark if on_spark else context.data_sources.add_pandas)(f"{suite.name}_{tag}")
         .add_dataframe_asset(suite.name)
         .add_batch_definition_whole_dataframe("whole")
     )
@@ -194,7 +228,7 @@ def validate(df: pd.DataFrame, suite: Suite, examples: int = EXAMPLES_PER_EXPECT
     return SuiteResult(
         suite=suite.name,
         success=not failures,
-        rows=len(df),
+        rows=df.count() if on_spark else len(df),
         evaluated=len(suite.expectations),
         failures=failures,
         gx_result=gx_result,

@@ -83,3 +83,15 @@ def validate_in_warehouse(con: duckdb.DuckDBPyConnection, suite: Suite) -> tuple
     if result.success:
         record_passed(con, suite, scope, df)
     return result, scope
+
+
+def validate_on_spark(spark, suite: Suite) -> tuple[SuiteResult, ValidationScope]:
+    """The Spark engine's gate on a table dbt-spark or identity built: the suite's query (DuckDB SQL,
+    translated) run by Spark and validated by great_expectations' Spark data source. The raw suites
+    validate the landing's DuckDB tables on either engine (the zone holds the same records)."""
+    from c360.spark_engine import register_similarity_functions, to_spark_sql
+
+    if suite.arrival_column:
+        raise ValueError(f"suite {suite.name} validates landed rows, which the landing's DuckDB tables hold")
+    register_similarity_functions(spark)
+    return validate(spark.sql(to_spark_sql(suite.query)), suite), ValidationScope(suite.query, [], None)

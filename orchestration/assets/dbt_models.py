@@ -13,10 +13,11 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
@@ -25,6 +26,10 @@ from dagster_duckdb import DuckDBResource
 from c360 import settings
 from orchestration.assets.raw_landing import WAREHOUSE_POOL
 from orchestration.keys import OWNERS
+from orchestration.resources import ENGINE, SparkResource
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +70,8 @@ class C360DbtTranslator(DagsterDbtTranslator):
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         spec = spec.replace_attributes(owners=OWNERS)
+        if ENGINE != "duckdb":  # the manifest is DuckDB's (make prepare-dbt); the models run on the engine
+            spec = spec.replace_attributes(kinds={*(spec.kinds - {"duckdb"}), ENGINE})
         if spec.group_name in BI_FACING_GROUPS:
             # The daily run is at 06:00; a mart older than a day and a bit means a run was missed.
             spec = spec.replace_attributes(freshness_policy=MARTS_FRESHNESS)
@@ -83,13 +90,45 @@ PREVIEW_ROWS = 5
 PIPELINE_BUILD_FLAGS = ("--exclude-resource-type", "unit_test")
 
 
+TableStats = Callable[[str], "tuple[int, pd.DataFrame] | None"]
+
+
+@contextmanager
+def built_table_stats(warehouse: DuckDBResource, spark: SparkResource) -> Iterator[TableStats]:
+    """A function giving a table's (`schema.name`) rows and first rows in the engine's warehouse, or
+    None for a view or a table that is not there."""
+    if ENGINE == "spark":
+        with spark.session() as session:
+
+            def spark_stats(table: str):
+                if not session.catalog.tableExists(table):
+                    return None
+                frame = session.table(table)
+                return frame.count(), frame.limit(PREVIEW_ROWS).toPandas()
+
+            yield spark_stats
+        return
+    with warehouse.get_connection() as con:
+        tables = {f"{schema}.{name}" for schema, name in con.execute(
+            "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'"
+        ).fetchall()}
+
+        def duckdb_stats(table: str):
+            if table not in tables:
+                return None
+            rows = con.execute(f"select count(*) from {table}").fetchone()[0]
+            return int(rows), con.execute(f"select * from {table} limit {PREVIEW_ROWS}").df()
+
+        yield duckdb_stats
+
+
 def build_with_table_stats(context: dg.AssetExecutionContext, dbt: DbtCliResource,
-                           warehouse: DuckDBResource) -> Iterator:
+                           warehouse: DuckDBResource, spark: SparkResource) -> Iterator:
     """`dbt build` of the step's selection; every table it built gets its row count and a preview.
 
-    dbt holds the DuckDB warehouse until it exits, so the tables are read after the command and the
-    events are passed on then (dbt's log streams meanwhile). When dbt fails, what it did build is
-    still reported before the error.
+    dbt holds the warehouse until it exits (DuckDB's file, or on Spark the catalog's metastore), so
+    the tables are read after the command and the events are passed on then (dbt's log streams
+    meanwhile). When dbt fails, what it did build is still reported before the error.
     """
     events, failure = [], None
     invocation = dbt.cli(["build", *PIPELINE_BUILD_FLAGS], context=context)
@@ -103,22 +142,15 @@ def build_with_table_stats(context: dg.AssetExecutionContext, dbt: DbtCliResourc
             invocation.process.terminate()
             invocation.process.wait()
     keep_partial_parse(Path(invocation.target_path))
-    with warehouse.get_connection() as con:
-        tables = {
-            (schema, name)
-            for schema, name in con.execute(
-                "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'"
-            ).fetchall()
-        }
+    with built_table_stats(warehouse, spark) as table_stats:
         for event in events:
             key = context.asset_key_for_output(event.output_name) if isinstance(event, dg.Output) else None
-            if key is not None and tuple(key.path) in tables:
-                table = ".".join(key.path)
-                rows = con.execute(f"select count(*) from {table}").fetchone()[0]
-                preview = con.execute(f"select * from {table} limit {PREVIEW_ROWS}").df()
+            stats = table_stats(".".join(key.path)) if key is not None else None
+            if stats is not None:
+                rows, preview = stats
                 event = event.with_metadata({
                     **event.metadata,
-                    "dagster/row_count": dg.MetadataValue.int(int(rows)),
+                    "dagster/row_count": dg.MetadataValue.int(rows),
                     "preview": dg.MetadataValue.md(preview.to_markdown(index=False)),
                 })
             yield event
@@ -162,12 +194,13 @@ SEGMENTS_SELECT = "path:models/segments"
     # dbt writes the DuckDB warehouse: one writer at a time with the landing assets
     pool=WAREHOUSE_POOL,
 )
-def c360_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource) -> Iterator:
+def c360_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource,
+                    spark: SparkResource) -> Iterator:
     """`dbt build` of the selected models: unit tests, models and data tests in DAG order."""
     # The Python identity steps split the dbt graph into several steps of one run: a singular test
     # reading models of two steps (the crosswalk check) must wait for the later one.
     settings.default_dbt_indirect_selection()
-    yield from build_with_table_stats(context, dbt, warehouse)
+    yield from build_with_table_stats(context, dbt, warehouse, spark)
 
 
 @dbt_assets(
@@ -179,13 +212,17 @@ def c360_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, ware
     pool=WAREHOUSE_POOL,
 )
 def c360_dbt_segments(context: dg.AssetExecutionContext, dbt: DbtCliResource,
-                      warehouse: DuckDBResource) -> Iterator:
+                      warehouse: DuckDBResource, spark: SparkResource) -> Iterator:
     """`dbt build` of the segment models, run only after the quality gates upstream of them passed."""
     settings.default_dbt_indirect_selection()
-    yield from build_with_table_stats(context, dbt, warehouse)
+    yield from build_with_table_stats(context, dbt, warehouse, spark)
 
 
-def dbt_resource() -> DbtCliResource:
-    # The dbt of this environment, so that runs work without the venv's bin/ on PATH.
-    bundled = Path(sys.executable).parent / "dbt"
-    return DbtCliResource(project_dir=dbt_project, dbt_executable=str(bundled) if bundled.exists() else "dbt")
+def dbt_resource(engine: str = ENGINE) -> DbtCliResource:
+    """dbt on the engine: the dbt of this environment (so that runs work without the venv's bin/ on
+    PATH), or on Spark the runner that prepares the session first (`c360-spark-dbt`) and the profile's
+    `spark` target."""
+    executable, target = ("c360-spark-dbt", "spark") if engine == "spark" else ("dbt", None)
+    bundled = Path(sys.executable).parent / executable
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=str(bundled) if bundled.exists() else executable,
+                          target=target)

@@ -24,6 +24,7 @@ from c360.identity.guards import GuardConfig
 from c360.identity.matching import DEFAULT_THRESHOLD
 from orchestration.assets.raw_landing import WAREHOUSE_POOL
 from orchestration.keys import OWNERS, asset_key
+from orchestration.resources import ENGINE, SparkResource, engine_kinds
 
 GROUP = "identity"
 RECORDS_KEY = asset_key(tables.CUSTOMER_RECORDS)
@@ -55,7 +56,7 @@ class ResolutionConfig(dg.Config):
     group_name=GROUP,
     owners=OWNERS,
     pool=WAREHOUSE_POOL,
-    kinds={"splink", "duckdb"},
+    kinds=engine_kinds("splink", "duckdb"),
     description="Probable pairs of customer records from a Splink 5 model trained without labels "
     "(u by random sampling, m by EM over the blocking rules the data has pairs for; fixed priors where it "
     "has too few records or pairs); pairs at or above the threshold. The model is kept "
@@ -63,16 +64,22 @@ class ResolutionConfig(dg.Config):
     "in between a run scores only the pairs of records new or changed since the last run.",
 )
 def identity_match_pairs(context: dg.AssetExecutionContext, config: MatchingConfig,
-                         warehouse: DuckDBResource) -> dg.MaterializeResult:
-    from c360.identity.match_run import match_records  # imports pandas and scipy: only in the step that needs them
+                         warehouse: DuckDBResource, spark: SparkResource) -> dg.MaterializeResult:
+    # imports pandas and scipy: only in the step that needs them
+    from c360.identity.match_run import match_records
+    from c360.identity.on_spark import match_on_spark
 
     started = time.perf_counter()
+    options = dict(threshold=config.threshold, retrain=config.retrain, retrain_days=identity_retrain_days(),
+                   retrain_share=identity_retrain_share(), memory_limit=identity_memory_limit())
     with warehouse.get_connection() as con:
-        stats = match_records(
-            con, as_of_date(config.as_of), threshold=config.threshold, retrain=config.retrain,
-            retrain_days=identity_retrain_days(), retrain_share=identity_retrain_share(),
-            memory_limit=identity_memory_limit(),
-        ).stats
+        if ENGINE == "spark":  # the inputs dbt-spark built, copied to the driver; the pairs scored on Spark
+            with spark.session() as session:
+                run, copied = match_on_spark(session, con, as_of_date(config.as_of), **options)
+            context.log.info(f"identity's inputs copied from Spark to the driver (rows): {copied}")
+        else:
+            run = match_records(con, as_of_date(config.as_of), **options)
+    stats = run.stats
     context.log.info(f"Splink: {stats}")
     return dg.MaterializeResult(metadata={
         "path": stats["path"],
@@ -96,26 +103,32 @@ def identity_match_pairs(context: dg.AssetExecutionContext, config: MatchingConf
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(CROSSWALK_KEY, deps=[RECORDS_KEY, CERTAIN_LINKS_KEY, MATCH_PAIRS_KEY], group_name=GROUP,
-                     owners=OWNERS, kinds={"duckdb"},
+                     owners=OWNERS, kinds=engine_kinds("duckdb"),
                      description="The crosswalk: exactly one row per source record with its stable "
                      "golden_customer_id and how it was linked (rule, or match probability)."),
         dg.AssetSpec(HISTORY_KEY, deps=[RECORDS_KEY, CERTAIN_LINKS_KEY, MATCH_PAIRS_KEY], group_name=GROUP,
-                     owners=OWNERS, kinds={"duckdb"},
+                     owners=OWNERS, kinds=engine_kinds("duckdb"),
                      description="Merges, splits and moves of golden_customer_ids, one row per event, with dates."),
     ],
     name="golden_customer_resolution",
     pool=WAREHOUSE_POOL,
 )
 def golden_customer_resolution(context: dg.AssetExecutionContext, config: ResolutionConfig,
-                               warehouse: DuckDBResource):
-    from c360.identity.resolve import resolve  # imports pandas and scipy: only in the step that needs them
+                               warehouse: DuckDBResource, spark: SparkResource):
+    # imports pandas and scipy: only in the step that needs them
+    from c360.identity.on_spark import resolve_and_publish
+    from c360.identity.resolve import resolve
     from c360.identity.review import build_review_queue
 
     run_date = as_of_date(config.as_of)
     guards = GuardConfig(email_cap=config.email_cap, phone_cap=config.phone_cap, address_cap=config.address_cap,
                          max_cluster_size=config.max_cluster_size)
     with warehouse.get_connection() as con:
-        stats = resolve(con, run_date, guard_config=guards, full=config.full).stats
+        if ENGINE == "spark":  # resolved on the driver, the crosswalk and id history written to Spark's catalog
+            with spark.session() as session:
+                stats = resolve_and_publish(session, con, run_date, guard_config=guards, full=config.full).stats
+        else:
+            stats = resolve(con, run_date, guard_config=guards, full=config.full).stats
         # the steward's queue shows the golden ids the pairs have after this resolution
         stats["review_queue"] = build_review_queue(con)
     context.log.info(f"resolution: {stats}")

@@ -13,9 +13,10 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from c360 import settings, tables
-from c360.kpis.clv_store import FITS_TABLE, write_predictions
+from c360.kpis.clv_store import FITS_TABLE, write_predictions, write_predictions_on_spark
 from orchestration.assets.raw_landing import WAREHOUSE_POOL
 from orchestration.keys import OWNERS, asset_key
+from orchestration.resources import ENGINE, SparkResource, engine_kinds
 
 PREDICTIONS_KEY = asset_key(tables.CLV_PREDICTIONS)
 ORDER_VALUES_KEY = asset_key(tables.ORDER_VALUES)
@@ -35,19 +36,23 @@ class PredictionConfig(dg.Config):
     group_name="marts",
     owners=OWNERS,
     pool=WAREHOUSE_POOL,
-    kinds={"scipy", "duckdb"},
+    kinds=engine_kinds("scipy", "duckdb"),
     description="Predicted CLV and P(alive) per golden customer: BG/NBD (Fader, Hardie & Lee 2005) and "
     "Gamma-Gamma (Fader & Hardie 2013) on the counted orders (package `c360.kpis`), with the parameters stored "
     f"in {FITS_TABLE}: refitted weekly (C360_CLV_REFIT_DAYS), when the customers grew by more than "
     "C360_CLV_REFIT_GROWTH, or on demand (run config `refit: true`).",
 )
 def customer_clv_predictions(context: dg.AssetExecutionContext, config: PredictionConfig,
-                             warehouse: DuckDBResource) -> dg.MaterializeResult:
+                             warehouse: DuckDBResource, spark: SparkResource) -> dg.MaterializeResult:
     as_of = settings.as_of_date(config.as_of)
+    options = dict(horizon_months=config.horizon_months, monthly_discount_rate=config.monthly_discount_rate,
+                   penalizer=config.penalizer, refit=config.refit)
     with warehouse.get_connection() as con:
-        stats = write_predictions(con, as_of, horizon_months=config.horizon_months,
-                                  monthly_discount_rate=config.monthly_discount_rate, penalizer=config.penalizer,
-                                  refit=config.refit)
+        if ENGINE == "spark":  # fitted on the driver from Spark's counted orders, predictions written back
+            with spark.session() as session:
+                stats = write_predictions_on_spark(session, con, as_of, **options)
+        else:
+            stats = write_predictions(con, as_of, **options)
     context.log.info(f"predictions: {stats}")
     fit = stats["fit"]
     return dg.MaterializeResult(metadata={

@@ -1,10 +1,11 @@
 """The quality gates: each suite of `c360/quality/suites/*.yml` as a BLOCKING Dagster asset check.
 
-A check reads its suite's query from the warehouse into a DataFrame, validates it with
-great_expectations (`c360.quality.validate`), keeps the result (`c360.quality.docs`: GX JSON + HTML under
-`$C360_QUALITY_DIR/<run_id>/`) and reports an `AssetCheckResult` with ERROR severity. Because the
-checks are blocking, a failed one stops every asset directly downstream of the checked asset in
-the same run (Dagster skips those steps and fails the run naming the check):
+A check reads its suite's query from the warehouse into a DataFrame (on the Spark engine a Spark
+DataFrame of the tables dbt-spark and identity built; the raw tables from the landing's DuckDB file on
+either), validates it with great_expectations (`c360.quality.validate`), keeps the result
+(`c360.quality.docs`: GX JSON + HTML under `$C360_QUALITY_DIR/<run_id>/`) and reports an
+`AssetCheckResult` with ERROR severity. Because the checks are blocking, a failed one stops every asset
+directly downstream of the checked asset in the same run (Dagster skips those steps and fails the run naming the check):
 
     raw/<table>  --gate-->  dbt staging ... (nothing downstream is rebuilt)
     intermediate/int_customer_records  --gate-->  identity, marts, segments (share of records staging set aside)
@@ -28,6 +29,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from orchestration.assets.raw_landing import WAREHOUSE_POOL
+from orchestration.resources import ENGINE, SparkResource
 from c360.quality.suites import Suite, load_suites
 
 MAX_EXAMPLE_ROWS_IN_TABLE = 10
@@ -95,13 +97,21 @@ def build_quality_check(suite: Suite, known_keys: set[dg.AssetKey] | None = None
         pool=WAREHOUSE_POOL,
         metadata={"suite_file": f"c360/quality/suites/{suite.layer}.yml", "layer": suite.layer},
     )
-    def _gate(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource) -> dg.AssetCheckResult:
+    def _gate(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource,
+              spark: SparkResource) -> dg.AssetCheckResult:
         from c360.quality.docs import write_validation
-        from c360.quality.scope import validate_in_warehouse
+        from c360.quality.scope import validate_in_warehouse, validate_on_spark
+        from c360.spark_engine import to_spark_sql
 
-        with warehouse.get_connection() as con:
-            result, scope = validate_in_warehouse(con, suite)
-            shown = con.execute(suite.query).df() if suite.show_rows else None
+        engine = ENGINE if not suite.arrival_column else "duckdb"
+        if engine == "spark":  # a table dbt-spark or identity built
+            with spark.session() as session:
+                result, scope = validate_on_spark(session, suite)
+                shown = session.sql(to_spark_sql(suite.query)).toPandas() if suite.show_rows else None
+        else:  # the DuckDB engine, and on either the landed rows, in the landing's DuckDB tables
+            with warehouse.get_connection() as con:
+                result, scope = validate_in_warehouse(con, suite)
+                shown = con.execute(suite.query).df() if suite.show_rows else None
         json_path, html_path = write_validation(result, suite, context.op_execution_context.run_id)
         if result.warnings:
             context.log.warning(_warning_line(suite, result) + f" (Data Docs: {html_path})")
@@ -114,7 +124,8 @@ def build_quality_check(suite: Suite, known_keys: set[dg.AssetKey] | None = None
                 + "; ".join(f"{f.summary()}, e.g. {_first_examples(f)}" for f in result.failures)
                 + f" (Data Docs: {html_path})"
             )
-        metadata = {**_check_metadata(result, json_path, html_path), "validated": scope.describe()}
+        metadata = {**_check_metadata(result, json_path, html_path), "validated": scope.describe(),
+                    "engine": engine}
         if shown is not None:
             metadata["rows"] = dg.MetadataValue.md(shown.to_markdown(index=False))
         # only warnings: failed with WARN severity, which Dagster shows but never blocks on

@@ -22,6 +22,9 @@ import pytest
 from c360.identity.on_spark import resolve_on_spark
 from c360.kpis.clv_store import write_predictions, write_predictions_on_spark
 from c360.nps_import import import_nps_files
+from c360.quality.runner import validate
+from c360.quality.scope import validate_on_spark
+from c360.quality.suites import load_suites, suite_from_dict
 from c360.raw_zone import ZONE_SELECT, RawZone
 from c360.spark_dbt import nfc_normalize, prepare_session, strip_accents
 from demo_sources.nps_export import write_export
@@ -321,22 +324,45 @@ def test_the_registered_text_functions_do_what_duckdb_does(text):
         assert strip_accents(text) == con.execute("select strip_accents(?)", [text]).fetchone()[0]
 
 
-def test_the_runner_keeps_the_tables_of_one_dbt_invocation_for_the_next(both_engines, tmp_path):
-    """`python -m c360.spark_dbt` as a user runs it, twice: the staging models of the customer records,
-    then identity's input from them in a second process, which finds them in the metastore."""
-    import os
-    import subprocess
-    import sys
+# the gates on what dbt and identity build (the raw gates validate the landing's DuckDB tables on either engine)
+BUILT_TABLE_SUITES = [suite for suite in load_suites() if not suite.arrival_column]
 
-    con, zone, _ = both_engines
-    env = {**os.environ, "C360_RAW_ZONE": zone.root, "C360_WAREHOUSE": str(tmp_path / "w.duckdb")}
-    customers = ("stg_shop__customers", "stg_helpdesk__users", "stg_accounting__contacts", "stg_erp__partners")
-    for selection in (customers, ("int_customer_records",)):
-        run = subprocess.run([sys.executable, "-m", "c360.spark_dbt", "run", "--target", "spark", "--select",
-                              *selection, "--target-path", str(tmp_path / "target")],
-                             env=env, capture_output=True, text=True, timeout=600)
-        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    built = duckdb.connect().execute(
-        "select count(*) from read_parquet(?)",
-        [str(tmp_path / "spark_warehouse" / "intermediate.db" / "int_customer_records" / "*.parquet")]).fetchone()[0]
-    assert built == con.execute("select count(*) from intermediate.int_customer_records").fetchone()[0] > 100
+
+def _verdict(result) -> dict:
+    return {"success": result.success, "rows": result.rows,
+            **{f"{f.severity} {f.label}": f.unexpected_count for f in [*result.failures, *result.warnings]}}
+
+
+@pytest.mark.parametrize("suite", BUILT_TABLE_SUITES, ids=lambda suite: suite.name)
+def test_a_gate_on_spark_gives_the_verdict_it_gives_on_duckdb(both_engines, spark, suite):
+    """Each gate's query run by Spark over Spark's tables and validated by GX's Spark data source: the
+    same rows, the same expectations failed or warned, as many rows failing each, as on DuckDB."""
+    con, _, _ = both_engines
+    on_duckdb = validate(con.execute(suite.query).df(), suite)
+    on_spark, scope = validate_on_spark(spark, suite)
+    assert on_duckdb.rows > 0 and scope.arrived_after is None
+    assert _verdict(on_spark) == _verdict(on_duckdb)
+
+
+def test_a_failing_gate_on_spark_shows_failing_rows_and_new_values(both_engines, spark):
+    """A gate that fails on Spark: the failing rows it shows are rows that fail (found by their ids
+    in Spark), and a warned open set lists every new value with its count, as on DuckDB."""
+    con, _, _ = both_engines
+    suite = suite_from_dict({
+        "name": "spark_examples", "asset": ["marts", "golden_customers"], "id_columns": ["golden_customer_id"],
+        "query": "select golden_customer_id, email, name_source from marts.golden_customers",
+        "expectations": [
+            {"type": "expect_column_values_to_match_regex", "column": "email", "regex": "^[a-k]"},
+            {"type": "expect_column_values_to_be_in_set", "column": "name_source", "severity": "warn",
+             "value_set": ["shop"]},
+        ]})
+    on_spark, _ = validate_on_spark(spark, suite)
+    on_duckdb = validate(con.execute(suite.query).df(), suite)
+    assert not on_spark.success and _verdict(on_spark) == _verdict(on_duckdb)
+    failure = on_spark.failures[0]
+    emails = dict(con.execute("select golden_customer_id, email from marts.golden_customers").fetchall())
+    assert len(failure.examples) == min(5, failure.unexpected_count) > 0
+    for row in failure.examples:
+        assert row["email"] == emails[row["golden_customer_id"]] and not row["email"][0] in "abcdefghijk"
+    warning, = on_spark.warnings
+    assert warning.unexpected_values == on_duckdb.warnings[0].unexpected_values != []
