@@ -16,8 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -121,7 +120,8 @@ def catalog_session(app_name: str = "c360") -> SparkSession:
     may run in its own process, so its catalog is a Hive metastore: the tables one step builds are
     there for the next. In local mode that is a Derby database beside the warehouse file (their data
     in `spark_warehouse/` beside it); embedded Derby admits one process at a time, so the steps that
-    use the session run one after the other (Dagster's `warehouse` pool) and end it (`step_session`).
+    use the session run one after the other (Dagster's `warehouse` pool), and a process hands it on
+    (`free_embedded_metastore`).
     On a cluster the metastore is the cluster's own (its `hive-site.xml`); a Spark Connect server
     brings its catalog."""
     if settings.spark_remote():
@@ -138,9 +138,8 @@ def catalog_session(app_name: str = "c360") -> SparkSession:
 
 
 def end_local_session(spark: SparkSession) -> None:
-    """Stop `spark` and end the JVM this process started for it (pyspark keeps it otherwise): that frees
-    the catalog's embedded metastore for the next step, dbt's own process included, when the steps run
-    in one process (the job's in-process executor). The next session starts a JVM again (seconds)."""
+    """Stop `spark` and end the JVM this process started for it (pyspark keeps it otherwise), which frees
+    the catalog's embedded metastore for another process. The next session starts a JVM again (seconds)."""
     from pyspark import SparkContext
 
     spark.stop()
@@ -160,16 +159,16 @@ def end_local_session(spark: SparkSession) -> None:
             launched.wait()
 
 
-@contextmanager
-def step_session(app_name: str = "c360") -> Iterator[SparkSession]:
-    """The catalog's session for one step of the pipeline; with the embedded metastore ended after it,
-    JVM included, so that the next step's process can open the metastore."""
-    spark = catalog_session(app_name)
-    try:
-        yield spark
-    finally:
-        if embedded_metastore():
-            end_local_session(spark)
+def free_embedded_metastore() -> None:
+    """End this process's session, JVM included, if it is a local one holding the embedded metastore:
+    before another process opens the metastore (a dbt step starts dbt in its own), and when a run ends."""
+    if not embedded_metastore() or "pyspark" not in sys.modules:
+        return
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    if SparkContext._active_spark_context is not None:
+        end_local_session(SparkSession.builder.getOrCreate())
 
 
 def _latest_sql(relation: str) -> str:

@@ -85,11 +85,21 @@ def engine_kinds(*kinds: str) -> set[str]:
 class SparkResource(dg.ConfigurableResource):
     """The Spark engine's session (`C360_ENGINE=spark`): local from `C360_SPARK_MASTER`, or a Spark
     Connect client of `C360_SPARK_REMOTE`, read when a step starts it. Its catalog is shared by the
-    steps (`c360.spark_engine.catalog_session`), whose embedded metastore admits one process at a
-    time: a step's session ends with the step (`step_session`), before the next one's, dbt's own
-    process included. On the DuckDB engine no step uses it."""
+    steps (`c360.spark_engine.catalog_session`). In local mode its metastore is embedded and admits one
+    process at a time: the steps of a run in one process (the in-process executor) share the session,
+    a dbt step ends it before dbt's own process starts (`free_metastore`), and the run ends it. On the
+    DuckDB engine no step uses it."""
 
+    @contextmanager
     def session(self):
-        from c360.spark_engine import step_session
+        from c360.spark_engine import catalog_session
 
-        return step_session("c360-dagster")
+        yield catalog_session("c360-dagster")
+
+    def free_metastore(self) -> None:
+        from c360.spark_engine import free_embedded_metastore
+
+        free_embedded_metastore()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self.free_metastore()

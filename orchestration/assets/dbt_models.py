@@ -131,6 +131,8 @@ def build_with_table_stats(context: dg.AssetExecutionContext, dbt: DbtCliResourc
     meanwhile). When dbt fails, what it did build is still reported before the error.
     """
     events, failure = [], None
+    if ENGINE == "spark":  # dbt's process opens the catalog's metastore: this one lets go of it
+        spark.free_metastore()
     invocation = dbt.cli(["build", *PIPELINE_BUILD_FLAGS], context=context)
     try:
         events.extend(invocation.stream())

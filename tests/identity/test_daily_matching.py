@@ -188,10 +188,12 @@ def test_the_asset_retrains_on_request_and_says_which_path_ran(days, tmp_path):
     from dagster_duckdb import DuckDBResource
 
     from orchestration.assets.identity import identity_match_pairs
+    from orchestration.resources import SparkResource
 
     warehouse = _copy_warehouse(days["warehouse"], tmp_path / "asset")
     result = dg.materialize(
-        [identity_match_pairs], resources={"warehouse": DuckDBResource(database=str(warehouse))},
+        [identity_match_pairs], resources={"warehouse": DuckDBResource(database=str(warehouse)),
+                                          "spark": SparkResource()},
         run_config={"ops": {"intermediate__identity_match_pairs": {"config": {"retrain": True,
                                                                              "as_of": DAY2.isoformat()}}}},
     )

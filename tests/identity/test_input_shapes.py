@@ -305,10 +305,12 @@ def test_the_asset_reports_the_training_path(tmp_path):
     from dagster_duckdb import DuckDBResource
 
     from orchestration.assets.identity import identity_match_pairs
+    from orchestration.resources import SparkResource
 
     warehouse = tmp_path / "warehouse.duckdb"
     _warehouse(warehouse, SHAPES["febrl_like"]).close()
-    result = dg.materialize([identity_match_pairs], resources={"warehouse": DuckDBResource(database=str(warehouse))},
+    result = dg.materialize([identity_match_pairs], resources={"warehouse": DuckDBResource(database=str(warehouse)),
+                                                                 "spark": SparkResource()},
                             run_config={"ops": {"intermediate__identity_match_pairs": {
                                 "config": {"as_of": TEST_TODAY.isoformat()}}}})
     metadata = result.asset_materializations_for_node("intermediate__identity_match_pairs")[0].metadata

@@ -20,6 +20,7 @@ from c360.kpis.clv import fit_models, predict, rfm_summary
 from c360.kpis import clv_store
 from c360.kpis.clv_store import FITS_TABLE, ORDERS_SQL, PREDICTIONS_TABLE, latest_fit, write_predictions
 from orchestration.assets.kpis import customer_clv_predictions
+from orchestration.resources import SparkResource
 
 AS_OF = date(2026, 6, 1)
 WEEKLY = {"refit_days": 7, "refit_growth": 0.10}
@@ -143,7 +144,7 @@ def test_the_asset_reports_whether_it_refitted(tmp_path, monkeypatch):
         write_orders(con, simulated_orders(200, seed=3))
     monkeypatch.setenv("C360_AS_OF", AS_OF.isoformat())
     monkeypatch.delenv("C360_CLV_REFIT_DAYS", raising=False)
-    resources = {"warehouse": DuckDBResource(database=str(path))}
+    resources = {"warehouse": DuckDBResource(database=str(path)), "spark": SparkResource()}
 
     def materialize(refit: bool) -> dict:
         config = {"ops": {"marts__customer_clv_predictions": {"config": {"refit": refit}}}}
