@@ -2,8 +2,8 @@
 models do (a privacy request's e-mail and name, the identity benchmark's FEBRL rows).
 
 The macros are rendered with plain Jinja and what they need of dbt: the `do` tag (an extension dbt
-enables), `var` (the project's vars), `return`, and an `adapter` whose `dispatch` picks the `default__` form of the cross-database macros
-(macros/cross_db.sql), which is DuckDB's.
+enables), `var` (the project's vars), `return`, and an `adapter` whose `dispatch` picks the `default__`
+form of the cross-database macros (macros/cross_db.sql), which is DuckDB's.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ tables (dbt_project.yml), not views as on DuckDB.
     python -m c360.spark_dbt build --target spark --select staging
 
 runs dbt with those arguments (the profile's `spark` target: method `session`) from the dbt project's
-folder, on a session whose catalog outlives the process (`c360.spark_engine.catalog_session`). The same runner is the
-`c360-spark-dbt` command, the dbt executable of Dagster's dbt steps on the Spark engine.
+folder, on a session whose catalog outlives the process (`c360.spark_engine.catalog_session`). The
+same runner is the `c360-spark-dbt` command, the dbt executable of Dagster's dbt steps on Spark.
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ import unicodedata
 from typing import TYPE_CHECKING
 
 import pandas as pd
-
-from c360 import settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -41,6 +41,7 @@ from c360.identity.matching import (CHANGED_COLUMN, MATCH_COLUMNS, TF_COLUMNS, M
                                     _changed_only, _empty_pairs)
 from c360.spark_engine import to_spark_sql
 
+
 def spark_settings(model_settings: dict) -> dict:
     """The model's Splink settings for the Spark backend: the same levels, m, u and prior; Spark's SQL."""
     translated = copy.deepcopy(model_settings)

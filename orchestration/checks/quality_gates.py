@@ -5,7 +5,8 @@ DataFrame of the tables dbt-spark and identity built; the raw tables from the la
 either), validates it with great_expectations (`c360.quality.validate`), keeps the result
 (`c360.quality.docs`: GX JSON + HTML under `$C360_QUALITY_DIR/<run_id>/`) and reports an
 `AssetCheckResult` with ERROR severity. Because the checks are blocking, a failed one stops every asset
-directly downstream of the checked asset in the same run (Dagster skips those steps and fails the run naming the check):
+directly downstream of the checked asset in the same run (Dagster skips those steps and fails the run
+naming the check):
 
     raw/<table>  --gate-->  dbt staging ... (nothing downstream is rebuilt)
     intermediate/int_customer_records  --gate-->  identity, marts, segments (share of records staging set aside)
