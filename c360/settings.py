@@ -424,6 +424,11 @@ def environment_with_path(bin_dir: Path) -> dict[str, str]:
     return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
+def dbt_target_path() -> str | None:
+    """`DBT_TARGET_PATH` (dbt's own): where dbt writes its artefacts; dagster-dbt sets it per invocation."""
+    return _env("DBT_TARGET_PATH", "") or None
+
+
 def default_dbt_indirect_selection() -> None:
     """`DBT_INDIRECT_SELECTION` (dbt's own): `buildable` unless set. The Python identity steps split
     the dbt graph into several steps of one run; a singular test reading models of two steps must

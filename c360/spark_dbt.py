@@ -21,12 +21,13 @@ same runner is the `c360-spark-dbt` command, the dbt executable of Dagster's dbt
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import unicodedata
 from typing import TYPE_CHECKING
 
 import pandas as pd
+
+from c360 import settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     # manifest, whose adapter (the asset kinds) a Spark run would otherwise overwrite. Dagster names
     # the folder of each invocation itself (DBT_TARGET_PATH), and the target (`--target spark`).
     defaults = {"--project-dir": DBT_PROJECT, "--profiles-dir": DBT_PROJECT,
-                "--target-path": os.environ.get("DBT_TARGET_PATH") or DBT_PROJECT / SPARK_TARGET_NAME}
+                "--target-path": settings.dbt_target_path() or DBT_PROJECT / SPARK_TARGET_NAME}
     for option, value in defaults.items():
         if option not in args:
             args += [option, str(value)]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -115,6 +114,9 @@ def embedded_metastore() -> bool:
     return not settings.spark_remote() and settings.spark_master().startswith("local")
 
 
+_catalog_session_started = False  # by this process: the session `free_embedded_metastore` may end
+
+
 def catalog_session(app_name: str = "c360") -> SparkSession:
     """The session of the engine's steps (dbt, identity, the CLV fit, the quality gates), each of which
     may run in its own process, so its catalog is a Hive metastore: the tables one step builds are
@@ -124,8 +126,10 @@ def catalog_session(app_name: str = "c360") -> SparkSession:
     (`free_embedded_metastore`).
     On a cluster the metastore is the cluster's own (its `hive-site.xml`); a Spark Connect server
     brings its catalog."""
+    global _catalog_session_started
     if settings.spark_remote():
         return spark_session(app_name)
+    _catalog_session_started = True
     config = {"spark.sql.catalogImplementation": "hive"}
     if embedded_metastore():
         folder = settings.warehouse_path().resolve().parent
@@ -160,13 +164,16 @@ def end_local_session(spark: SparkSession) -> None:
 
 
 def free_embedded_metastore() -> None:
-    """End this process's session, JVM included, if it is a local one holding the embedded metastore:
-    before another process opens the metastore (a dbt step starts dbt in its own), and when a run ends."""
-    if not embedded_metastore() or "pyspark" not in sys.modules:
+    """End the session `catalog_session` started in this process, JVM included, if it is a local one
+    holding the embedded metastore: before another process opens the metastore (a dbt step starts dbt
+    in its own), and when a run ends. A session started otherwise (a test's) is left alone."""
+    global _catalog_session_started
+    if not (_catalog_session_started and embedded_metastore()):
         return
     from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
+    _catalog_session_started = False
     if SparkContext._active_spark_context is not None:
         end_local_session(SparkSession.builder.getOrCreate())
 
