@@ -45,10 +45,12 @@ $(JAVA):
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null
 
 # Two workers, a group of tests at a time each (the suite is mostly single-threaded dbt, Dagster and
-# HTTP waits); the groups and their order are set in tests/conftest.py.
+# HTTP waits); the groups and their order are set in tests/conftest.py. pytest-xdist would otherwise
+# reorder the groups by their number of tests, and a long group of two tests (the job on Spark) would
+# start last.
 PYTEST_WORKERS ?= 2
 test: setup $(CHROMIUM) $(JAVA)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
 
 bench: setup
 	$(VENV)/bin/python benchmarks/bench_generate.py --persons 100000
