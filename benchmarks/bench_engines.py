@@ -1,25 +1,26 @@
-"""The dbt models on both engines, DuckDB (the default) and Spark in local mode, from the same raw records.
+"""The whole job after landing on both engines, DuckDB (the default) and Spark in local mode, from the same raw records.
 
-    python benchmarks/bench_engines.py --persons 100000
+    python benchmarks/bench_engines.py --persons 100000 [--engines duckdb,spark]
 
 Generates a world, loads every resource into a DuckDB raw layer (`demo_sources.testing.world_loader`)
-and copies it into a raw zone, then per engine builds the models ported to Spark so far (the staging
-models and identity's inputs, `tests/spark/test_spark_staging.py`) the way a user runs them: `dbt run`
-for DuckDB, `python -m c360.spark_dbt run --target spark` for Spark (`local[*]`: both cores). Prints
-seconds per stage and the peak memory of each engine's process, and the rows of `int_customer_records`
-on each side (they must be equal).
-
-Stages still missing on Spark (identity, facts, marts, segments, gates) are not timed yet.
+and copies it into a raw zone (what landing leaves behind on either engine), then per engine runs the
+job the way a user does, `C360_ENGINE=<engine> c360 materialize`, over every asset after landing:
+staging, identity's inputs, matching and resolution, facts, golden table, KPI marts, CLV, segments
+and the gates between them (Spark: `local[*]`, both cores). Prints the seconds of every step as
+Dagster recorded them and the peak memory of the run's process tree during each step (the Spark driver
+JVM and its Python workers included), then the golden customers and segment rows of each engine.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -34,7 +35,9 @@ from demo_sources.current_csat import CurrentCsatWorld  # noqa: E402
 from demo_sources.testing.world_loader import load_world  # noqa: E402
 from demo_sources.world import generate_world  # noqa: E402
 
-SELECTION = "path:models/staging int_customer_records int_identity_certain_links"
+# every asset after landing (the raw assets, their gates and the NPS import are left out: the raw
+# records are loaded above); the BI snapshot and the retention erasure run on DuckDB only
+SELECTION = "group:staging or group:identity or group:marts or group:segments"
 
 
 def tree_rss_bytes(root_pid: int) -> int:
@@ -57,80 +60,119 @@ def tree_rss_bytes(root_pid: int) -> int:
     return sum(size for pid, size in rss.items() if in_tree(pid))
 
 
-def timed_run(command: list[str], env: dict) -> tuple[float, float]:
-    """Seconds the command takes and the peak resident memory of its process tree (GB, sampled 4x a second)."""
+def sampled_run(command: list[str], env: dict, log: Path) -> tuple[float, list[tuple[float, int]]]:
+    """Seconds the command takes and its process tree's resident memory, sampled 4x a second with the
+    wall-clock time (Dagster's event timestamps are wall-clock too). Its output goes to `log` (a pipe
+    read at the end would fill up and stall the run)."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, cwd=ROOT / "dbt_project", stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    peak = 0
-    while process.poll() is None:
-        peak = max(peak, tree_rss_bytes(process.pid))
-        time.sleep(0.25)
+    with log.open("w") as output:
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+        samples = []
+        while process.poll() is None:
+            samples.append((time.time(), tree_rss_bytes(process.pid)))
+            time.sleep(0.25)
     seconds = time.perf_counter() - started
-    output = process.stdout.read()
     if process.returncode != 0:
-        raise SystemExit(f"{' '.join(command[:4])} failed:\n{output[-6000:]}")
-    return seconds, peak / 1024**3
+        raise SystemExit(f"{' '.join(command[:5])} failed:\n{log.read_text()[-8000:]}")
+    return seconds, samples
 
 
-def slowest_models(target: Path, top: int = 6) -> list[tuple[str, float]]:
-    """The models of a dbt run that took longest, from its run_results.json."""
-    import json
+def step_windows(dagster_home: Path) -> list[tuple[str, float, float, int]]:
+    """(step key, start, end, assets materialized) of every step of the run in this Dagster instance, in
+    the order they started."""
+    import dagster as dg
 
-    results = json.loads((target / "run_results.json").read_text())["results"]
-    timed = sorted(((r["unique_id"].split(".")[-1], r["execution_time"]) for r in results), key=lambda x: -x[1])
-    return timed[:top]
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    event = dg.DagsterEventType
+    kinds = {event.STEP_START, event.STEP_SUCCESS, event.ASSET_MATERIALIZATION}
+    try:
+        (run,) = instance.get_runs()
+        starts, ends, built = {}, {}, Counter()
+        for entry in instance.all_logs(run.run_id, of_type=kinds):
+            kind = entry.dagster_event.event_type
+            if kind == event.ASSET_MATERIALIZATION:
+                built[entry.step_key] += 1
+            else:
+                (starts if kind == event.STEP_START else ends)[entry.step_key] = entry.timestamp
+    finally:
+        instance.dispose()
+    return sorted(((key, starts[key], ends[key], built[key]) for key in starts), key=lambda window: window[1])
+
+
+def run_engine(engine: str, folder: Path, zone: RawZone, raw_warehouse: Path) -> dict:
+    """The job after landing on one engine; its steps' seconds and peak memory, its row counts."""
+    home = folder / engine
+    (home / "dagster_home").mkdir(parents=True)
+    warehouse = home / "c360.duckdb"
+    if engine == "duckdb":  # the DuckDB engine reads the raw layer from its warehouse, Spark from the raw zone
+        shutil.copyfile(raw_warehouse, warehouse)
+    env = {**os.environ, "C360_ENGINE": engine, "C360_WAREHOUSE": str(warehouse), "C360_RAW_ZONE": zone.root,
+           "C360_BI_WAREHOUSE": str(home / "bi.duckdb"), "DAGSTER_HOME": str(home / "dagster_home"),
+           "C360_AS_OF": date.today().isoformat(), "C360_QUALITY_DIR": str(home / "quality")}
+    seconds, samples = sampled_run([sys.executable, "-m", "c360_cli.main", "materialize", "--select", SELECTION],
+                                   env, home / "run.log")
+    steps = []
+    for key, start, end, built in step_windows(home / "dagster_home"):
+        # a step shorter than the sampling interval: the sample nearest its start
+        nearest = min(samples, key=lambda sample: abs(sample[0] - start))[1]
+        during = [rss for at, rss in samples if start <= at <= end] or [nearest]
+        steps.append((key, built, end - start, max(during) / 1024**3))
+    return {"seconds": seconds, "peak": max(rss for _, rss in samples) / 1024**3, "steps": steps,
+            "counts": built_counts(engine, home, warehouse)}
+
+
+def built_counts(engine: str, home: Path, warehouse: Path) -> dict[str, int]:
+    """Rows of the golden table and the segments on an engine (Spark's tables are Parquet in its warehouse)."""
+    tables = {"golden customers": ("marts", "golden_customers"), "segment rows": ("segments", "customer_segments")}
+    counts = {}
+    for label, (schema, table) in tables.items():
+        if engine == "duckdb":
+            with duckdb.connect(str(warehouse), read_only=True) as con:
+                counts[label] = con.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
+        else:
+            files = home / "spark_warehouse" / f"{schema}.db" / table / "*.parquet"
+            counts[label] = duckdb.connect().execute("select count(*) from read_parquet(?)", [str(files)]
+                                                     ).fetchone()[0]
+    return counts
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--engines", default="duckdb,spark", help="comma-separated, in the order they run")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         started = time.perf_counter()
         world = CurrentCsatWorld(generate_world(args.persons, args.seed, today=date.today()), keep_ratings=True)
-        warehouse = folder / "duckdb" / "warehouse.duckdb"
-        warehouse.parent.mkdir()
+        raw_warehouse = folder / "loaded.duckdb"
         zone = RawZone(str(folder / "raw_zone"))
-        with duckdb.connect(str(warehouse)) as con:
+        with duckdb.connect(str(raw_warehouse)) as con:
             loaded = load_world(con, world, resources=[spec.key for spec in ALL_RESOURCES])
             for spec in ALL_RESOURCES:
                 zone.write_batch(con, f"select {ZONE_SELECT} from raw.{spec.table}", [], spec.key, "loaded")
+        del world
         print(f"world of {args.persons} persons: {sum(loaded.values())} raw records loaded and copied into the "
-              f"raw zone in {time.perf_counter() - started:.1f} s")
+              f"raw zone in {time.perf_counter() - started:.1f} s", flush=True)
+        results = {}
+        for engine in args.engines.split(","):
+            results[engine] = run_engine(engine, folder, zone, raw_warehouse)
+            print(f"{engine}: {results[engine]['seconds']:.1f} s, peak {results[engine]['peak']:.2f} GB", flush=True)
+    report(results)
 
-        env = {**os.environ, "C360_AS_OF": date.today().isoformat()}
-        duckdb_env = {**env, "C360_WAREHOUSE": str(warehouse)}
-        dbt = str(Path(sys.executable).parent / "dbt")
-        duckdb_seconds, duckdb_peak = timed_run([dbt, "run", "--select", SELECTION, "--profiles-dir", ".",
-                                                 "--target-path", str(folder / "duckdb_target")], duckdb_env)
 
-        spark_env = {**env, "C360_WAREHOUSE": str(folder / "spark" / "warehouse.duckdb"), "C360_RAW_ZONE": zone.root}
-        spark_seconds, spark_peak = timed_run([sys.executable, "-m", "c360.spark_dbt", "run", "--target", "spark",
-                                               "--select", *SELECTION.split(),
-                                               "--target-path", str(folder / "spark_target")], spark_env)
-        slowest = {engine: slowest_models(folder / f"{engine}_target") for engine in ("duckdb", "spark")}
-
-        with duckdb.connect(str(warehouse), read_only=True) as con:
-            duckdb_rows = con.execute("select count(*) from intermediate.int_customer_records").fetchone()[0]
-        spark_rows = duckdb.connect().execute("select count(*) from read_parquet(?)", [
-            str(folder / "spark" / "spark_warehouse" / "intermediate.db" / "int_customer_records" / "*.parquet")
-        ]).fetchone()[0]
-
-    print(f"{'stage':44} {'DuckDB s':>9} {'Spark s':>9} {'ratio':>6}")
-    print(f"{'staging + identity inputs (dbt run, 25 models)':44} {duckdb_seconds:9.1f} {spark_seconds:9.1f} "
-          f"{spark_seconds / duckdb_seconds:6.2f}")
-    print(f"peak memory (process tree): DuckDB's dbt {duckdb_peak:.2f} GB; Spark's dbt with its driver JVM "
-          f"and Python workers {spark_peak:.2f} GB")
-    print(f"int_customer_records rows: DuckDB {duckdb_rows}, Spark {spark_rows}")
-    print("slowest models (seconds, DuckDB | Spark):")
-    for (d_name, d_seconds), (s_name, s_seconds) in zip(slowest["duckdb"], slowest["spark"]):
-        print(f"  {d_name:36} {d_seconds:6.1f} | {s_name:36} {s_seconds:6.1f}")
-    if duckdb_rows != spark_rows:
-        raise SystemExit("the engines disagree on the identity input")
+def report(results: dict) -> None:
+    for engine, result in results.items():
+        print(f"\n{engine}: the job after landing in {result['seconds']:.1f} s (process included), "
+              f"peak {result['peak']:.2f} GB; {result['counts']}")
+        print(f"  {'step (a gate: <asset>_<check>)':56} {'assets':>6} {'s':>8} {'peak GB':>8}")
+        for key, built, seconds, peak in result["steps"]:
+            print(f"  {key[:56]:56} {built:6} {seconds:8.1f} {peak:8.2f}")
+    if len(results) == 2 and len({str(r["counts"]) for r in results.values()}) != 1:
+        print("\nthe engines' counts differ (identity's pairs may differ where the two Jaro-Winkler functions do, "
+              "docs/spark.md)")
 
 
 if __name__ == "__main__":

@@ -44,8 +44,12 @@ def spark_run(tmp_path_factory):
         patch.setenv("C360_AS_OF", date.today().isoformat())
         patch.setenv("C360_QUALITY_DIR", str(folder / "quality"))
         patch.setenv("C360_SPARK_MASTER", "local[2]")
+        # as `.venv/bin/c360` runs when the venv is not activated: its bin/ not on PATH (Spark's Python
+        # workers once took the system's python3 from PATH, without the project)
+        venv_bin = str(Path(sys.executable).parent)
+        path = os.pathsep.join(part for part in os.environ["PATH"].split(os.pathsep) if part != venv_bin)
         run = subprocess.run([sys.executable, "-m", "c360_cli.main", "materialize"], cwd=PROJECT_ROOT,
-                             capture_output=True, text=True, timeout=1500, env=os.environ.copy())
+                             capture_output=True, text=True, timeout=1500, env={**os.environ, "PATH": path})
     assert run.returncode == 0, run.stderr[-6000:]
     instance = dg.DagsterInstance.from_config(str(dagster_home))
     try:
