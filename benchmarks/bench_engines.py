@@ -8,7 +8,8 @@ job the way a user does, `C360_ENGINE=<engine> c360 materialize`, over every ass
 staging, identity's inputs, matching and resolution, facts, golden table, KPI marts, CLV, segments
 and the gates between them (Spark: `local[*]`, both cores). Prints the seconds of every step as
 Dagster recorded them and the peak memory of the run's process tree during each step (the Spark driver
-JVM and its Python workers included), then the golden customers and segment rows of each engine.
+JVM and its Python workers included), the golden customers and segment rows of each engine, and the
+pairwise F1 of Spark's crosswalk against DuckDB's.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import duckdb
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from c360.identity.evaluate import pairwise_metrics  # noqa: E402
 from c360.raw_zone import ZONE_SELECT, RawZone  # noqa: E402
 from connectors import ALL_RESOURCES  # noqa: E402
 from demo_sources.current_csat import CurrentCsatWorld  # noqa: E402
@@ -77,9 +79,10 @@ def sampled_run(command: list[str], env: dict, log: Path) -> tuple[float, list[t
     return seconds, samples
 
 
-def step_windows(dagster_home: Path) -> list[tuple[str, float, float, int]]:
+def step_windows(dagster_home: Path) -> tuple[list[tuple[str, float, float, int]], dict]:
     """(step key, start, end, assets materialized) of every step of the run in this Dagster instance, in
-    the order they started."""
+    the order they started; and what identity's matching reported: its path, training seconds, the
+    blocked pairs it scored and the pairs it kept."""
     import dagster as dg
 
     instance = dg.DagsterInstance.from_config(str(dagster_home))
@@ -94,9 +97,12 @@ def step_windows(dagster_home: Path) -> list[tuple[str, float, float, int]]:
                 built[entry.step_key] += 1
             else:
                 (starts if kind == event.STEP_START else ends)[entry.step_key] = entry.timestamp
+        matching = instance.get_latest_materialization_event(dg.AssetKey(["intermediate", "identity_match_pairs"]))
+        metadata = matching.asset_materialization.metadata
+        pairs = {name: metadata[name].value for name in ("path", "train_seconds", "pairs_scored", "pairs")}
     finally:
         instance.dispose()
-    return sorted(((key, starts[key], ends[key], built[key]) for key in starts), key=lambda window: window[1])
+    return sorted(((key, starts[key], ends[key], built[key]) for key in starts), key=lambda window: window[1]), pairs
 
 
 def run_engine(engine: str, folder: Path, zone: RawZone, raw_warehouse: Path) -> dict:
@@ -112,13 +118,18 @@ def run_engine(engine: str, folder: Path, zone: RawZone, raw_warehouse: Path) ->
     seconds, samples = sampled_run([sys.executable, "-m", "c360_cli.main", "materialize", "--select", SELECTION],
                                    env, home / "run.log")
     steps = []
-    for key, start, end, built in step_windows(home / "dagster_home"):
+    windows, pairs = step_windows(home / "dagster_home")
+    for key, start, end, built in windows:
         # a step shorter than the sampling interval: the sample nearest its start
         nearest = min(samples, key=lambda sample: abs(sample[0] - start))[1]
         during = [rss for at, rss in samples if start <= at <= end] or [nearest]
         steps.append((key, built, end - start, max(during) / 1024**3))
+    with duckdb.connect(str(warehouse), read_only=True) as con:  # on both engines in the driver's warehouse
+        crosswalk = con.execute("select source_system, source_record_id, golden_customer_id "
+                                "from marts.golden_customer_sources").df()
     return {"seconds": seconds, "peak": max(rss for _, rss in samples) / 1024**3, "steps": steps,
-            "counts": built_counts(engine, home, warehouse)}
+            "counts": {**built_counts(engine, home, warehouse), **pairs},
+            "crosswalk": crosswalk}
 
 
 def built_counts(engine: str, home: Path, warehouse: Path) -> dict[str, int]:
@@ -170,9 +181,13 @@ def report(results: dict) -> None:
         print(f"  {'step (a gate: <asset>_<check>)':56} {'assets':>6} {'s':>8} {'peak GB':>8}")
         for key, built, seconds, peak in result["steps"]:
             print(f"  {key[:56]:56} {built:6} {seconds:8.1f} {peak:8.2f}")
-    if len(results) == 2 and len({str(r["counts"]) for r in results.values()}) != 1:
-        print("\nthe engines' counts differ (identity's pairs may differ where the two Jaro-Winkler functions do, "
-              "docs/spark.md)")
+    if set(results) == {"duckdb", "spark"}:
+        # the Spark crosswalk judged against DuckDB's as the truth: the equivalence test's measure
+        agreement = pairwise_metrics(results["spark"]["crosswalk"], results["duckdb"]["crosswalk"].rename(
+            columns={"golden_customer_id": "person_id"}))
+        print(f"\ncrosswalks: pairwise F1 of Spark's against DuckDB's {agreement['f1']:.6f} "
+              f"({agreement['correct_pairs']} of {agreement['true_pairs']} pairs shared; Spark "
+              f"{agreement['predicted_pairs']}); where they differ, the two Jaro-Winkler functions do (docs/spark.md)")
 
 
 if __name__ == "__main__":

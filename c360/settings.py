@@ -180,6 +180,13 @@ def spark_master() -> str:
     return _env("C360_SPARK_MASTER", "local[*]")
 
 
+def spark_driver_memory() -> str:
+    """`C360_SPARK_DRIVER_MEMORY`: the heap of the Spark driver the pipeline starts (in local mode the
+    whole engine's), `4g` by default (Spark's own is 1g). Set before the session starts; a Spark
+    Connect server has its own."""
+    return _env("C360_SPARK_DRIVER_MEMORY", "4g")
+
+
 def spark_remote() -> str | None:
     """`C360_SPARK_REMOTE`: a Spark Connect server (`sc://host:15002`) to use instead of starting a
     session in this process; unset: none."""

@@ -67,3 +67,31 @@ def test_the_session_reads_the_models_regular_expressions_as_duckdb_does(spark):
             got = spark.sql(f"select {in_spark} from (select :v as v)", args={"v": value}).collect()[0][0]
             assert got == expected, f"{expression} on {value!r}: Spark {got!r}, DuckDB {expected!r}"
             assert got != value, f"{expression} left {value!r} as it was: the case proves nothing"
+
+
+def test_a_view_kept_from_an_earlier_dbt_step_reads_what_landed_since(spark, tmp_path):
+    """Each dbt step of a run registers the raw views again and keeps a view whose query is unchanged
+    (`register_raw_tables`): in the same session it must still read the batches landed after it was
+    created, and a resource's empty view must give way to the zone once its first batch lands."""
+    zone = RawZone(str(tmp_path / "zone"))
+    tables = {"shop_customers": "shop/customers", "shop_orders": "shop/orders"}
+    batch = ("select * from (values {rows}) as t(id, record, _version, _source_updated_at, _sync_id, _loaded_at, "
+             "_deleted_at)")
+
+    def land(con, key: str, name: str, *versions: tuple[str, int]) -> None:
+        rows = ", ".join(f"('{id_}', '{{}}', {version}::bigint, now(), '{name}', now(), null::timestamptz)"
+                         for id_, version in versions)
+        zone.write_batch(con, batch.format(rows=rows), [], key, name)
+
+    def read(table: str) -> list[tuple]:
+        return [tuple(row) for row in spark.sql(f"select id, _version from raw.{table} order by id").collect()]
+
+    with duckdb.connect() as con:
+        land(con, "shop/customers", "sync-1", ("c1", 1))
+        assert register_raw_tables(spark, zone, tables) == ["shop_customers"]
+        assert read("shop_customers") == [("c1", 1)] and read("shop_orders") == []
+        land(con, "shop/customers", "sync-2", ("c1", 2), ("c2", 1))
+        land(con, "shop/orders", "sync-2", ("o1", 1))
+        assert register_raw_tables(spark, zone, tables) == ["shop_customers", "shop_orders"]
+    assert read("shop_customers") == [("c1", 2), ("c2", 1)]
+    assert read("shop_orders") == [("o1", 1)]
