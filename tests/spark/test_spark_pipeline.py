@@ -24,7 +24,7 @@ import pytest
 from tests.conftest import make_world_serving_every_resource, point_pipeline_at, serving
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-# the run takes about 9 minutes alone on 2 cores (178 dbt nodes in the staging step, each a few Spark
+# the test takes about 7.5 minutes alone on 2 cores (178 dbt nodes in the staging step, each a few Spark
 # jobs and metastore calls), more beside the rest of the suite: past the suite's 900 s per test
 pytestmark = pytest.mark.timeout(1800)
 
