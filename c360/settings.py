@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -185,6 +186,13 @@ def spark_driver_memory() -> str:
     whole engine's), `4g` by default (Spark's own is 1g). Set before the session starts; a Spark
     Connect server has its own."""
     return _env("C360_SPARK_DRIVER_MEMORY", "4g")
+
+
+def pyspark_python() -> str:
+    """`PYSPARK_PYTHON` (pyspark's own): the Python of Spark's Python workers in local mode; by default
+    the pipeline's own interpreter, which has the project installed (pyspark's default, `python3` from
+    PATH, lacks it where the venv is not activated). A cluster's executors keep their own setting."""
+    return _env("PYSPARK_PYTHON", "") or sys.executable
 
 
 def spark_remote() -> str | None:

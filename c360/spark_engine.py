@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,12 +64,6 @@ def spark_session(app_name: str = "c360", extra_config: dict[str, str] | None = 
             builder = (builder.config("spark.sql.warehouse.dir", str(folder / "spark_warehouse"))
                        .config("spark.checkpoint.dir", str(folder / "spark_checkpoints"))
                        .config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 1))))
-            # The Python workers of the text functions and the CLV's UDFs run this interpreter, which has
-            # the project installed; pyspark's default is `python3` from PATH, which (with the venv not
-            # activated, as `.venv/bin/c360` runs) lacks it: every such model failed with "No module
-            # named 'c360'". PYSPARK_PYTHON, where set, still decides (pyspark reads only the variable
-            # for a session started from Python, not `spark.pyspark.python`).
-            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     # Timestamps as UTC, whatever the machine's zone (the marts compare them with DuckDB's). String
     # literals as written, as DuckDB reads them: by default Spark unescapes them, and the models'
     # regular expressions silently change meaning ('[\x00-\x1F]' matches the letters x, 0, 1 and F,
@@ -82,7 +75,15 @@ def spark_session(app_name: str = "c360", extra_config: dict[str, str] | None = 
                .config("spark.ui.showConsoleProgress", "false"))
     for key, value in (extra_config or {}).items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    session = builder.getOrCreate()
+    if not remote and settings.spark_master().startswith("local"):
+        # The Python workers of the text functions and the CLV's UDFs run this interpreter, which has
+        # the project installed; pyspark's default is `python3` from PATH, which (with the venv not
+        # activated, as `.venv/bin/c360` runs) lacks it: every such model failed with "No module named
+        # 'c360'". pyspark takes a UDF's worker Python from the context (set from PYSPARK_PYTHON only,
+        # not from `spark.pyspark.python`, for a session started from Python).
+        session.sparkContext.pythonExec = settings.pyspark_python()
+    return session
 
 
 # DuckDB's Jaro-Winkler, as Spark calls it: the function of Splink's jar (`register_similarity_functions`)
