@@ -128,7 +128,7 @@ def run_engine(engine: str, folder: Path, zone: RawZone, raw_warehouse: Path) ->
         crosswalk = con.execute("select source_system, source_record_id, golden_customer_id "
                                 "from marts.golden_customer_sources").df()
     return {"seconds": seconds, "peak": max(rss for _, rss in samples) / 1024**3, "steps": steps,
-            "counts": {**built_counts(engine, home, warehouse), **pairs},
+            "figures": {**built_counts(engine, home, warehouse), **pairs},
             "crosswalk": crosswalk}
 
 
@@ -177,7 +177,7 @@ def main() -> None:
 def report(results: dict) -> None:
     for engine, result in results.items():
         print(f"\n{engine}: the job after landing in {result['seconds']:.1f} s (process included), "
-              f"peak {result['peak']:.2f} GB; {result['counts']}")
+              f"peak {result['peak']:.2f} GB; {result['figures']}")
         print(f"  {'step (a gate: <asset>_<check>)':56} {'assets':>6} {'s':>8} {'peak GB':>8}")
         for key, built, seconds, peak in result["steps"]:
             print(f"  {key[:56]:56} {built:6} {seconds:8.1f} {peak:8.2f}")
