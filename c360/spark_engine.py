@@ -42,22 +42,23 @@ def spark_session(app_name: str = "c360", extra_config: dict[str, str] | None = 
         raise RuntimeError("C360_ENGINE=spark needs pyspark: install the project's `spark` extra "
                            "(`uv sync --extra spark`, which `make setup` does)") from exc
     remote = settings.spark_remote()
+    local = not remote and settings.spark_master().startswith("local")
     if remote:
         builder = SparkSession.builder.remote(remote)
     else:
         _require_java()
         from splink.backends.spark import similarity_jar_location
 
-        # The string similarity functions identity's scoring calls (Splink's jar) on the class path. In
-        # local mode the session's own tables beside the warehouse file, not in whatever folder the
-        # process runs in; there too the checkpoints where Splink writes its work tables (its Spark
-        # backend's default). A cluster has its own warehouse and checkpoint folders.
-        # The driver's heap: in local mode the executors' too. Spark's default of 1 GB is sized for a
+        # The string similarity functions identity's scoring calls (Splink's jar) on the class path.
+        # The driver's heap (in local mode the executors' too): Spark's default of 1 GB is sized for a
         # driver that only plans; the Python steps collect identity's pairs and the CLV summary to it.
         builder = (SparkSession.builder.master(settings.spark_master())
                    .config("spark.jars", similarity_jar_location())
                    .config("spark.driver.memory", settings.spark_driver_memory()))
-        if settings.spark_master().startswith("local"):
+        if local:
+            # The session's own tables beside the warehouse file, not in whatever folder the process
+            # runs in; there too the checkpoints where Splink writes its work tables (its Spark
+            # backend's default). A cluster has its own warehouse and checkpoint folders.
             # Shuffles in twice as many partitions as the machine has cores: Spark's default of 200 is
             # sized for a cluster and costs seconds per query on one machine (each a task per partition).
             folder = settings.warehouse_path().resolve().parent
@@ -76,7 +77,7 @@ def spark_session(app_name: str = "c360", extra_config: dict[str, str] | None = 
     for key, value in (extra_config or {}).items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
-    if not remote and settings.spark_master().startswith("local"):
+    if local:
         # The Python workers of the text functions and the CLV's UDFs run this interpreter, which has
         # the project installed; pyspark's default is `python3` from PATH, which (with the venv not
         # activated, as `.venv/bin/c360` runs) lacks it: every such model failed with "No module named
