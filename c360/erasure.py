@@ -247,9 +247,10 @@ def _of_raw_table(expr: str, raw_table: str) -> str:
     return f"{expr} in (select id from {ERASED_IDS} where raw_table = '{raw_table}')"
 
 
-def _collect_ids(con, golden_ids: list[str]) -> dict[str, int]:
+def _collect_ids(con, golden_ids: list[str], found_elsewhere: dict[str, list[str]]) -> dict[str, int]:
     """`_erased_golden`, `_person_records` (their crosswalk rows) and `_erased_ids` (raw table, id) of
-    the people; returns the ids per raw table."""
+    the people, with the ids `found_elsewhere` (per raw table: where the facts are not in this
+    warehouse, Spark's); returns the ids per raw table."""
     con.execute(f"create or replace temp table {ERASED_GOLDEN} as "
                 "select distinct unnest(?::varchar[]) as golden_customer_id", [golden_ids])
     con.execute(f"""create or replace temp table _person_records as
@@ -266,6 +267,8 @@ def _collect_ids(con, golden_ids: list[str]) -> dict[str, int]:
         if not set(_TABLE_NAME.findall(for_all)) <= present:
             continue
         con.execute(f"insert into {ERASED_IDS} select distinct ?, * from ({for_all})", [raw_table])
+    for raw_table, ids in found_elsewhere.items():
+        con.execute(f"insert into {ERASED_IDS} select distinct ?, unnest(?::varchar[])", [raw_table, ids])
     con.execute(f"delete from {ERASED_IDS} where id is null")
     return dict(con.execute(f"select raw_table, count(*) from {ERASED_IDS} group by all").fetchall())
 
@@ -376,8 +379,10 @@ def _check_reason(reason: str) -> None:
         raise ValueError("give the reason of the erasure (the request's reference, no personal data)")
 
 
-def erase_many_in(con: duckdb.DuckDBPyConnection, golden_ids: list[str], reason: str) -> ErasureResult:
-    """Erase golden customers from the warehouse in one transaction (see the module docstring)."""
+def erase_many_in(con: duckdb.DuckDBPyConnection, golden_ids: list[str], reason: str,
+                  found_elsewhere: dict[str, list[str]] | None = None) -> ErasureResult:
+    """Erase golden customers from the warehouse in one transaction (see the module docstring);
+    `found_elsewhere`: more of their source record ids per raw table (`c360.erasure_on_spark`)."""
     _check_reason(reason)
     golden_ids = sorted(set(golden_ids))
     known = {r[0] for r in con.execute(f"select distinct golden_customer_id from {tables.GOLDEN_CUSTOMER_SOURCES} "
@@ -395,7 +400,7 @@ def erase_many_in(con: duckdb.DuckDBPyConnection, golden_ids: list[str], reason:
     base = _base_tables(con)
     con.execute("begin transaction")
     try:
-        _collect_ids(con, golden_ids)
+        _collect_ids(con, golden_ids, found_elsewhere or {})
         _term_frequencies(con, result, columns, base)
         _raw_tables(con, result, columns, base, now)
         _staging_tables(con, result, columns, base, salt)
@@ -518,17 +523,19 @@ def pending_golden_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
                                       "where processed_at is null").fetchall()]
 
 
-def process_requests(con: duckdb.DuckDBPyConnection) -> list[dict]:
+def process_requests(con: duckdb.DuckDBPyConnection, erase_many=None) -> list[dict]:
     """Erase the people of the pending requests, one request at a time (each its own transaction and
     audit row); a golden id no longer in the crosswalk is closed as `unknown golden id`. The golden id
-    of a processed request is cleared: the audit row keeps only its salted hash."""
+    of a processed request is cleared: the audit row keeps only its salted hash. The Spark engine
+    passes its `erase_many` (`c360.erasure_on_spark`), which takes the arguments of `erase_many_in`."""
+    erase_many = erase_many or erase_many_in
     ensure_request_queue(con)
     pending = con.execute(f"select request_id, golden_customer_id, reason from {REQUESTS} "
                           "where processed_at is null order by requested_at").fetchall()
     done: list[dict] = []
     for request_id, golden_id, reason in pending:
         try:
-            outcome, erasure_id = "erased", erase_in(con, golden_id, reason).erasure_id
+            outcome, erasure_id = "erased", erase_many(con, [golden_id], reason).erasure_id
         except LookupError:
             outcome, erasure_id = "unknown golden id", None
         con.execute(f"update {REQUESTS} set processed_at = ?, outcome = ?, erasure_id = ?, golden_customer_id = null "

@@ -45,9 +45,9 @@ def _present(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {f"{s}.{n}" for s, n in con.execute("select table_schema, table_name from information_schema.tables").fetchall()}
 
 
-def last_activity_sql(con: duckdb.DuckDBPyConnection) -> str:
-    """SQL of (golden_customer_id, last_activity) over the activity tables the warehouse has."""
-    present = _present(con)
+def last_activity_sql(present: set[str]) -> str:
+    """SQL (DuckDB's dialect) of (golden_customer_id, last_activity) over the activity tables `present`
+    (`schema.name`) lists."""
     parts = [f"select golden_customer_id, max({column})::date as activity from {table} "
              f"where golden_customer_id is not null group by all"
              for table, column in ACTIVITY_DATES if table in present]
@@ -63,23 +63,31 @@ def last_activity_sql(con: duckdb.DuckDBPyConnection) -> str:
             f"(select golden_customer_id from {tables.GOLDEN_CUSTOMER_SOURCES}) group by all")
 
 
+def inactive_customers_sql(present: set[str], cutoff: date) -> str:
+    """SQL (DuckDB's dialect) of (golden id, last activity) of the customers inactive since before `cutoff`."""
+    return (f"select golden_customer_id, last_activity from ({last_activity_sql(present)}) "
+            f"where last_activity < date '{cutoff.isoformat()}' order by golden_customer_id")
+
+
 def inactive_customers(con: duckdb.DuckDBPyConnection, as_of: date, days: int) -> list[tuple[str, date]]:
     """(golden id, last activity) of the customers inactive for more than `days` before `as_of`."""
-    cutoff = as_of - timedelta(days=days)
-    return con.execute(f"select golden_customer_id, last_activity from ({last_activity_sql(con)}) "
-                       f"where last_activity < ? order by golden_customer_id", [cutoff]).fetchall()
+    return con.execute(inactive_customers_sql(_present(con), as_of - timedelta(days=days))).fetchall()
 
 
-def erase_inactive(con: duckdb.DuckDBPyConnection, as_of: date, days: int) -> RetentionResult:
-    """Erase the customers inactive for more than `days` (one erasure, one audit row per person)."""
+def erase_inactive(con: duckdb.DuckDBPyConnection, as_of: date, days: int, *, find_inactive=inactive_customers,
+                   erase_many=None) -> RetentionResult:
+    """Erase the customers inactive for more than `days` (one erasure, one audit row per person). The
+    Spark engine passes its own `find_inactive` and `erase_many` (`c360.erasure_on_spark.spark_erasure`),
+    which take the arguments of `inactive_customers` and `c360.erasure.erase_many_in`."""
     from c360.erasure import erase_many_in, identifying_values
 
+    erase_many = erase_many or erase_many_in
     cutoff = as_of - timedelta(days=days)
-    inactive = inactive_customers(con, as_of, days)
+    inactive = find_inactive(con, as_of, days)
     if not inactive:
         return RetentionResult(cutoff, 0, None, None)
     golden_ids = [golden_id for golden_id, _ in inactive]
     values = identifying_values(con, golden_ids)
-    result = erase_many_in(con, golden_ids, f"retention: no activity since before {cutoff.isoformat()} ({days} days)")
+    result = erase_many(con, golden_ids, f"retention: no activity since before {cutoff.isoformat()} ({days} days)")
     return RetentionResult(cutoff, len(inactive), result.erasure_id, min(activity for _, activity in inactive),
                            frozenset(values))

@@ -2,12 +2,30 @@
 out the erasure requests queued since the last run (`c360 privacy erase --queue`) and erase the
 customers inactive for longer than the retention period (`c360.retention`)."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from c360 import settings, tables
 from orchestration.assets.raw_landing import WAREHOUSE_POOL
 from orchestration.keys import OWNERS, asset_key
+from orchestration.resources import ENGINE, SparkResource, engine_kinds
+
+
+@contextmanager
+def engine_erasure(spark: SparkResource) -> Iterator[dict]:
+    """The retention rule's `find_inactive` and the erasure's `erase_many` of the engine: DuckDB's
+    defaults, or Spark's (`c360.erasure_on_spark`), where the facts and marts are Spark's tables."""
+    if ENGINE != "spark":
+        yield {}
+        return
+    from c360.erasure_on_spark import SparkErasure
+
+    with spark.session() as session:
+        on_spark = SparkErasure(session)
+        yield {"find_inactive": on_spark.inactive, "erase_many": on_spark.erase_many}
 
 
 def build_privacy_retention_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
@@ -15,7 +33,7 @@ def build_privacy_retention_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefin
         key=asset_key(tables.PRIVACY_ERASURES),
         deps=upstream,
         group_name="privacy",
-        kinds={"duckdb"},
+        kinds=engine_kinds("duckdb"),
         owners=OWNERS,
         pool=WAREHOUSE_POOL,
         description=(
@@ -26,7 +44,8 @@ def build_privacy_retention_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefin
             "trail raw._erasures gets a row per person. Runs before the BI snapshot, which then holds none of them."
         ),
     )
-    def privacy_retention(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+    def privacy_retention(context: dg.AssetExecutionContext, warehouse: DuckDBResource,
+                          spark: SparkResource) -> dg.MaterializeResult:
         from c360.erasure import (identifying_values, pending_golden_ids, process_requests, republish_bi,
                                   scrub_quality_dir, scrub_raw_zone)
         from c360.raw_zone import configured_raw_zone
@@ -34,14 +53,14 @@ def build_privacy_retention_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefin
 
         days = settings.privacy_retention_days()
         as_of = settings.as_of_date()
-        with warehouse.get_connection() as con:
+        with warehouse.get_connection() as con, engine_erasure(spark) as erasure:
             requested_values = identifying_values(con, pending_golden_ids(con))
-            requests = process_requests(con)
+            requests = process_requests(con, erasure.get("erase_many"))
             if days is None:
                 context.log.info("retention erasure is off (C360_PRIVACY_RETENTION_DAYS=off)")
                 result = RetentionResult(as_of, 0, None, None)
             else:
-                result = erase_inactive(con, as_of, days)
+                result = erase_inactive(con, as_of, days, **erasure)
             files = []
             erased_requests = sum(r["outcome"] == "erased" for r in requests)
             if result.erased or erased_requests:

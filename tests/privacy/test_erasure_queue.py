@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from orchestration.definitions import PRIVACY_RETENTION
-from orchestration.resources import WarehouseResource
+from tests.privacy.test_retention import privacy_resources
 from tests.conftest import copy_of_pipeline_folder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +49,7 @@ def test_queued_requests_are_carried_out_by_the_next_run(warehouse, monkeypatch)
     for name, value in (("C360_BI_WAREHOUSE", warehouse.parent / "bi.duckdb"),
                         ("C360_BI_PARQUET_DIR", warehouse.parent / "bi"), ("C360_QUALITY_DIR", warehouse.parent / "quality")):
         monkeypatch.setenv(name, str(value))
-    result = dg.materialize([PRIVACY_RETENTION], resources={"warehouse": WarehouseResource(database=str(warehouse))},
+    result = dg.materialize([PRIVACY_RETENTION], resources=privacy_resources(warehouse),
                             instance=dg.DagsterInstance.ephemeral())
     assert result.success
     metadata = result.asset_materializations_for_node(PRIVACY_RETENTION.op.name)[0].metadata
@@ -65,6 +65,6 @@ def test_queued_requests_are_carried_out_by_the_next_run(warehouse, monkeypatch)
         audit = con.execute("select count(*), min(reason) from raw._erasures").fetchone()
         assert audit == (1, "ticket DSR-7")
     # a second run finds nothing pending
-    again = dg.materialize([PRIVACY_RETENTION], resources={"warehouse": WarehouseResource(database=str(warehouse))},
+    again = dg.materialize([PRIVACY_RETENTION], resources=privacy_resources(warehouse),
                            instance=dg.DagsterInstance.ephemeral())
     assert again.asset_materializations_for_node(PRIVACY_RETENTION.op.name)[0].metadata["requests_processed"].value == 0

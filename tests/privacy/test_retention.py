@@ -18,7 +18,7 @@ import pytest
 
 from c360 import tables
 from orchestration.definitions import PRIVACY_RETENTION
-from orchestration.resources import WarehouseResource
+from orchestration.resources import SparkResource, WarehouseResource
 from tests.conftest import copy_of_pipeline_folder
 from tests.privacy.test_erasure import accounting_totals
 
@@ -32,6 +32,11 @@ PEOPLE_TABLES = ("marts.golden_customers", "marts.golden_customer_sources", "mar
 @pytest.fixture(scope="module")
 def copy_dir(pipeline_warehouse, tmp_path_factory) -> Path:
     return copy_of_pipeline_folder(pipeline_warehouse, tmp_path_factory, "retention")
+
+
+def privacy_resources(warehouse: Path) -> dict:
+    """The resources of the privacy step on the engine of the environment (DuckDB in these tests)."""
+    return {"warehouse": WarehouseResource(database=str(warehouse)), "spark": SparkResource()}
 
 
 def last_activity(con) -> pd.Series:
@@ -63,7 +68,7 @@ def run(copy_dir, monkeypatch_module) -> dict:
     for name, path in (("C360_BI_WAREHOUSE", copy_dir / "bi.duckdb"), ("C360_BI_PARQUET_DIR", copy_dir / "bi"),
                        ("C360_QUALITY_DIR", copy_dir / "quality")):
         monkeypatch_module.setenv(name, str(path))
-    result = dg.materialize([PRIVACY_RETENTION], resources={"warehouse": WarehouseResource(database=str(warehouse))},
+    result = dg.materialize([PRIVACY_RETENTION], resources=privacy_resources(warehouse),
                             instance=dg.DagsterInstance.ephemeral(), selection=[PRIVACY_RETENTION.key])
     assert result.success
     metadata = result.asset_materializations_for_node(PRIVACY_RETENTION.op.name)[0].metadata
@@ -109,7 +114,7 @@ def test_the_bi_copy_holds_only_the_people_kept(run):
 
 def test_the_next_run_erases_nobody_more(run):
     """The erased people's retained invoices (pseudonyms, old dates) are no customers to erase again."""
-    result = dg.materialize([PRIVACY_RETENTION], resources={"warehouse": WarehouseResource(database=str(run["warehouse"]))},
+    result = dg.materialize([PRIVACY_RETENTION], resources=privacy_resources(run["warehouse"]),
                             instance=dg.DagsterInstance.ephemeral())
     assert result.success
     assert result.asset_materializations_for_node(PRIVACY_RETENTION.op.name)[0].metadata["erased"].value == 0
@@ -120,7 +125,7 @@ def test_off_erases_nobody(copy_dir, monkeypatch_module, run):
     warehouse = run["warehouse"]
     with duckdb.connect(str(warehouse), read_only=True) as con:
         people = _ids(con, "marts.golden_customers")
-    result = dg.materialize([PRIVACY_RETENTION], resources={"warehouse": WarehouseResource(database=str(warehouse))},
+    result = dg.materialize([PRIVACY_RETENTION], resources=privacy_resources(warehouse),
                             instance=dg.DagsterInstance.ephemeral())
     assert result.success
     with duckdb.connect(str(warehouse), read_only=True) as con:

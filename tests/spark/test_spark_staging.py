@@ -10,8 +10,10 @@ every row must agree, column by column.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import shutil
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -239,6 +241,11 @@ def resolve_on_duckdb(path: Path) -> None:
 @pytest.mark.parametrize("model", [*PORTED_MODELS, *FACT_MODELS, *KPI_MODELS])
 def test_spark_builds_the_rows_duckdb_builds(both_engines, spark, model):
     con, _, _ = both_engines
+    assert_same_rows(con, spark, model)
+
+
+def assert_same_rows(con, spark, model: str) -> None:
+    """The model's table on Spark holds the rows of the DuckDB warehouse `con`'s, column by column."""
     # nulls placed alike: DuckDB sorts them last by default, Spark first
     keys = FACT_MODELS.get(model) or KPI_MODELS.get(model) or ORDER_BY.get(model, ("source_record_id",))
     order = ", ".join(f"{column} nulls first" for column in keys)
@@ -366,3 +373,58 @@ def test_a_failing_gate_on_spark_shows_failing_rows_and_new_values(both_engines,
         assert row["email"] == emails[row["golden_customer_id"]] and not row["email"][0] in "abcdefghijk"
     warning, = on_spark.warnings
     assert warning.unexpected_values == on_duckdb.warnings[0].unexpected_values != []
+
+
+def test_an_erasure_on_spark_leaves_the_rows_an_erasure_on_duckdb_leaves(both_engines, spark, tmp_path, monkeypatch):
+    """The same people erased on both engines, `c360.erasure.erase_many_in` on a copy of the DuckDB
+    warehouse and `c360.erasure_on_spark` on Spark and its driver: every model compared above holds
+    the same rows on both after; the people are in no golden, fact, KPI or segment table of Spark nor
+    in its crosswalks; their invoices stay under the pseudonym computed here, and the books balance as
+    before. Last in the module: it erases people from the tables the tests above compare."""
+    from c360.erasure import erase_many_in
+    from c360.erasure_on_spark import SparkErasure
+
+    con, _, identity = both_engines
+    salt = "the salt of both engines"
+    monkeypatch.setenv("C360_PRIVACY_SALT", salt)
+    database = Path(con.execute("select path from duckdb_databases() where database_name = current_database()"
+                                ).fetchone()[0])
+    copy = tmp_path / "erased.duckdb"
+    shutil.copy(database, copy)
+    if database.with_name(database.name + ".wal").exists():
+        shutil.copy(database.with_name(database.name + ".wal"), tmp_path / "erased.duckdb.wal")
+    # two people with orders and invoices (their vouchers are kept, pseudonymised), one with a ticket
+    people = [g for (g,) in con.execute("""
+        select golden_customer_id from marts.fct_invoices
+        where golden_customer_id in (select golden_customer_id from marts.fct_orders)
+        group by all order by count(*) desc, golden_customer_id limit 2""").fetchall()]
+    people += [g for (g,) in con.execute("""select min(golden_customer_id) from marts.fct_tickets
+                                            where golden_customer_id not in (select unnest(?::varchar[]))""",
+                                         [people]).fetchall()]
+    invoices = "select count(*), sum(amount_gross), sum(open_amount) from marts.fct_invoices"
+    books_before = tuple(spark.sql(invoices).first())
+    theirs = {g: spark.sql(f"select count(*) from marts.fct_invoices where golden_customer_id = '{g}'").first()[0]
+              for g in people}
+    assert len(people) == 3 and sum(theirs.values()) >= 2
+
+    with duckdb.connect(str(copy)) as erased_on_duckdb:
+        erase_many_in(erased_on_duckdb, people, "test request")
+    with duckdb.connect(str(identity["driver"])) as driver:
+        result = SparkErasure(spark).erase_many(driver, people, "test request")
+        assert not driver.execute(f"select count(*) from marts.golden_customer_sources "
+                                  f"where golden_customer_id in (select unnest(?::varchar[]))", [people]).fetchone()[0]
+    with duckdb.connect(str(copy), read_only=True) as erased_on_duckdb:
+        for model in [*PORTED_MODELS, *FACT_MODELS, *KPI_MODELS]:
+            assert_same_rows(erased_on_duckdb, spark, model)
+
+    listed = ", ".join(f"'{g}'" for g in people)
+    for table in ("marts.golden_customers", "marts.golden_customer_sources", "marts.fct_orders", "marts.fct_tickets",
+                  "marts.customer_kpis", "segments.customer_segments"):
+        assert not spark.sql(f"select count(*) from {table} where golden_customer_id in ({listed})").first()[0], table
+    assert tuple(spark.sql(invoices).first()) == books_before
+    for golden_id, invoice_count in theirs.items():
+        kept_as = "ERASED-" + hashlib.sha256(f"{salt}\x1f{golden_id}".encode()).hexdigest()[:16]
+        assert spark.sql(f"select count(*) from marts.fct_invoices where golden_customer_id = '{kept_as}'"
+                         ).first()[0] == invoice_count
+    assert result.deleted["spark:marts.golden_customers"] == 3
+    assert result.pseudonymised["spark:marts.fct_invoices"] == sum(theirs.values())

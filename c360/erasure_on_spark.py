@@ -1,0 +1,160 @@
+"""Erasure (GDPR Art. 17) and retention on the Spark engine (`C360_ENGINE=spark`), with the rules of
+`c360.erasure` and `c360.retention`.
+
+On Spark the erasure's bookkeeping stays in the driver's DuckDB warehouse, which holds it on both
+engines: the raw tables the landing writes beside the zone, identity's state and crosswalk, the
+suppression list, the audit trail and the request queue. The facts, the staging tables and the marts
+are Spark's. So an erasure on Spark (`SparkErasure.erase_many`):
+
+1. collects the people's source record ids: the queries of `c360.privacy.PERSON_IDS` that read only
+   the crosswalk and raw tables run on the driver (inside `erase_many_in`), those reading facts or
+   staging run on Spark, over the temp views `_erased_golden` and `_person_records`;
+2. erases on the driver with `c360.erasure.erase_many_in`, in one transaction (raw tables, identity
+   state, suppression list, audit row);
+3. rewrites every Spark table holding rows of the people without them, the retained accounting facts
+   kept with the pseudonym and without personal columns, as on DuckDB. Parquet tables have no delete:
+   a table is rewritten (a copy, then `insert overwrite` from it), and only a table with rows of the
+   people is. The audit row of step 2 counts the driver's rows; the Spark tables' rows are in the
+   returned result as `spark:<table>` (the asset's metadata).
+
+The raw zone's files are scrubbed after, as on DuckDB (`c360.erasure.scrub_raw_zone`). Should step 3
+fail, the driver has erased the people and the zone is scrubbed by the next run's privacy step; the
+next dbt build rebuilds the Spark tables whole without them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import duckdb
+from pyspark.sql import SparkSession
+
+from c360 import erasure, privacy, tables
+from c360.retention import inactive_customers_sql
+from c360.spark_engine import to_spark_sql
+
+# the schemas dbt-spark and identity write to Spark's catalog (raw records are views over the zone)
+SPARK_SCHEMAS = ("staging", "intermediate", "marts", "segments")
+
+
+def spark_tables(session: SparkSession) -> dict[str, list[str]]:
+    """Every table (no view) of `SPARK_SCHEMAS` in Spark's catalog, with its columns in order."""
+    found: dict[str, list[str]] = {}
+    for schema in SPARK_SCHEMAS:
+        if not session.catalog.databaseExists(schema):
+            continue
+        for table in session.catalog.listTables(schema):
+            if table.tableType != "VIEW" and not table.isTemporary:
+                found[f"{schema}.{table.name}"] = session.table(f"{schema}.{table.name}").columns
+    return found
+
+
+def _rows_of_the_people(table: str, columns: list[str], every_table: dict[str, list[str]]) -> tuple[str, str] | None:
+    """(the people's rows, those of them kept pseudonymised) of a Spark table as Spark SQL conditions,
+    as `c360.erasure._staging_tables` and `_keyed_tables` find them; None if it holds nobody's."""
+    if table in privacy.NOT_PERSONAL:
+        return None
+    if table.startswith("staging."):
+        if {"source_table", "source_record_id"} <= set(columns):
+            return ("(source_table, cast(source_record_id as string)) in "
+                    f"(select split_part(raw_table, '.', 2), id from {erasure.ERASED_IDS})", "false")
+        link = privacy._staging_raw_table(table, every_table)
+        if link is None:
+            return None
+        raw_table, id_expr = link
+        rows = f"{to_spark_sql(id_expr)} in (select id from {erasure.ERASED_IDS} where raw_table = '{raw_table}')"
+        return rows, (rows if raw_table in erasure.RETAINED_RAW else "false")
+    conditions = [f"{c} in (select golden_customer_id from {erasure.ERASED_GOLDEN})"
+                  for c in columns if c.endswith("golden_customer_id")]
+    conditions += [f"{c} in (select record_key from _person_records)"
+                   for c in columns if c in privacy.RECORD_KEY_COLUMNS]
+    if not conditions:
+        return None
+    rows = "(" + " or ".join(conditions) + ")"
+    retained = erasure.RETAINED_FACTS.get(table)
+    return rows, (f"{rows} and ({to_spark_sql(retained)})" if retained else "false")
+
+
+def _kept_rows_sql(table: str, columns: list[str], rows: str, retained: str) -> str:
+    """The table without the people's rows, their retained rows with pseudonyms and no personal values."""
+    personal = set(erasure._personal_columns(columns))
+    selected = []
+    for column in columns:
+        if column.endswith("golden_customer_id"):
+            selected.append(f"case when {retained} then (select max(p.pseudonym) from _pseudonyms p "
+                            f"where p.golden_customer_id = t.{column}) else t.{column} end as {column}")
+        elif column in personal:
+            selected.append(f"case when {retained} then null else t.{column} end as {column}")
+        else:
+            selected.append(f"t.{column}")
+    return f"select {', '.join(selected)} from {table} t where not ({rows} and not {retained})"
+
+
+class SparkErasure:
+    """The erasure and the retention rule of one privacy step on Spark: `inactive` and `erase_many`
+    take the arguments of `c360.retention.inactive_customers` and `c360.erasure.erase_many_in`."""
+
+    def __init__(self, session: SparkSession):
+        self.session = session
+        self.columns = spark_tables(session)
+
+    def inactive(self, con: duckdb.DuckDBPyConnection, as_of: date, days: int) -> list[tuple[str, date]]:
+        """(golden id, last activity) of the customers inactive for more than `days`, from Spark's facts."""
+        query = inactive_customers_sql(set(self.columns), as_of - timedelta(days=days))
+        return [(row[0], row[1]) for row in self.session.sql(to_spark_sql(query)).collect()]
+
+    def erase_many(self, con: duckdb.DuckDBPyConnection, golden_ids: list[str], reason: str) -> erasure.ErasureResult:
+        """Steps 1 to 3 of the module docstring."""
+        golden_ids = sorted(set(golden_ids))
+        self._view(erasure.ERASED_GOLDEN, [(g,) for g in golden_ids], "golden_customer_id string")
+        people = con.execute(f"select record_key, source_system, source_record_id::varchar "
+                             f"from {tables.GOLDEN_CUSTOMER_SOURCES} "
+                             "where golden_customer_id in (select unnest(?::varchar[]))", [golden_ids]).fetchall()
+        self._view("_person_records", people, "record_key string, source_system string, source_record_id string")
+        result = erasure.erase_many_in(con, golden_ids, reason, self._ids_of_spark_facts(con))
+        erased_ids = con.execute(f"select raw_table, id from {erasure.ERASED_IDS}").fetchall()  # the erasure's
+        self._view(erasure.ERASED_IDS, erased_ids, "raw_table string, id string")
+        salt = erasure.privacy_salt(con)
+        self._view("_pseudonyms", [(g, erasure.pseudonym(salt, g)) for g in golden_ids],
+                   "golden_customer_id string, pseudonym string")
+        for table, columns in self.columns.items():
+            self._rewrite(table, columns, result)
+        return result
+
+    def _view(self, name: str, rows: list[tuple], schema: str) -> None:
+        self.session.createDataFrame(rows, schema).createOrReplaceTempView(name)
+
+    def _ids_of_spark_facts(self, con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+        """The people's ids per raw table from the `PERSON_IDS` queries that read Spark's tables."""
+        on_driver = {f"{s}.{n}" for s, n in con.execute(
+            "select table_schema, table_name from information_schema.tables").fetchall()}
+        found: dict[str, list[str]] = {}
+        for raw_table, sql in privacy.PERSON_IDS.items():
+            read = set(erasure._TABLE_NAME.findall(sql))
+            if read <= on_driver or not read <= set(self.columns):
+                continue  # the driver's (run by erase_many_in), or a table neither has
+            for_all = sql.replace("golden_customer_id = ?", f"golden_customer_id in "
+                                                            f"(select golden_customer_id from {erasure.ERASED_GOLDEN})")
+            ids = [row[0] for row in self.session.sql(to_spark_sql(for_all)).collect() if row[0] is not None]
+            if ids:
+                found[raw_table] = ids
+        return found
+
+    def _rewrite(self, table: str, columns: list[str], result: erasure.ErasureResult) -> None:
+        people = _rows_of_the_people(table, columns, {**self.columns, **{t: [] for t in privacy.PERSON_IDS}})
+        if people is None:
+            return
+        rows, retained = (f"coalesce({condition}, false)" for condition in people)  # `x in (...)` is null for a null x
+        counts = self.session.sql(f"select count_if({rows} and not {retained}), count_if({retained}) "
+                                  f"from {table}").first()
+        deleted, pseudonymised = counts[0] or 0, counts[1] or 0
+        if not deleted and not pseudonymised:
+            return
+        staged = f"{table}__erasing"
+        self.session.sql(f"drop table if exists {staged}")
+        self.session.sql(f"create table {staged} as {_kept_rows_sql(table, columns, rows, retained)}")
+        self.session.sql(f"insert overwrite table {table} select * from {staged}")
+        self.session.sql(f"drop table {staged}")
+        for counted, number in ((result.deleted, deleted), (result.pseudonymised, pseudonymised)):
+            if number:  # beside the driver's tables of the same names
+                counted[f"spark:{table}"] = number
