@@ -77,7 +77,7 @@ def inactive_customers(con: duckdb.DuckDBPyConnection, as_of: date, days: int) -
 def erase_inactive(con: duckdb.DuckDBPyConnection, as_of: date, days: int, *, find_inactive=inactive_customers,
                    erase_many=None) -> RetentionResult:
     """Erase the customers inactive for more than `days` (one erasure, one audit row per person). The
-    Spark engine passes its own `find_inactive` and `erase_many` (`c360.erasure_on_spark.spark_erasure`),
+    Spark engine passes its own `find_inactive` and `erase_many` (`c360.erasure_on_spark.SparkErasure`),
     which take the arguments of `inactive_customers` and `c360.erasure.erase_many_in`."""
     from c360.erasure import erase_many_in, identifying_values
 
