@@ -414,6 +414,23 @@ def erase_many_in(con: duckdb.DuckDBPyConnection, golden_ids: list[str], reason:
     return result
 
 
+class WarehouseErasure:
+    """The privacy step's erasures and retention rule on the DuckDB engine, all in the warehouse; the
+    Spark engine's `c360.erasure_on_spark.SparkErasure` has the same methods."""
+
+    def inactive(self, con: duckdb.DuckDBPyConnection, as_of, days: int) -> list[tuple]:
+        from c360.retention import inactive_customers
+
+        return inactive_customers(con, as_of, days)
+
+    def erase_many(self, con: duckdb.DuckDBPyConnection, golden_ids: list[str], reason: str) -> ErasureResult:
+        return erase_many_in(con, golden_ids, reason)
+
+    def finish(self) -> dict[str, dict[str, int]]:
+        """Tables of another engine rewritten after the erasures: none here."""
+        return {}
+
+
 def erase_in(con: duckdb.DuckDBPyConnection, golden_id: str, reason: str) -> ErasureResult:
     """Erase one golden customer (see `erase_many_in`)."""
     return erase_many_in(con, [golden_id], reason)

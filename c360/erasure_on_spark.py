@@ -11,11 +11,11 @@ are Spark's. So an erasure on Spark (`SparkErasure.erase_many`):
    staging run on Spark, over the temp views `_erased_golden` and `_person_records`;
 2. erases on the driver with `c360.erasure.erase_many_in`, in one transaction (raw tables, identity
    state, suppression list, audit row);
-3. rewrites every Spark table holding rows of the people without them, the retained accounting facts
-   kept with the pseudonym and without personal columns, as on DuckDB. Parquet tables have no delete:
-   a table is rewritten (a copy, then `insert overwrite` from it), and only a table with rows of the
-   people is. The audit row of step 2 counts the driver's rows; the Spark tables' rows are in the
-   returned result as `spark:<table>` (the asset's metadata).
+3. at the end of the privacy step (`finish`), for everybody erased in it, rewrites every Spark table
+   holding rows of the people without them, the retained accounting facts kept with the pseudonym and
+   without personal columns, as on DuckDB. Parquet tables have no delete: a table is rewritten (a
+   copy, then `insert overwrite` from it), and only a table with rows of the people is. The audit rows
+   of step 2 count the driver's rows; the Spark tables' rows are in the step's metadata.
 
 The raw zone's files are scrubbed after, as on DuckDB (`c360.erasure.scrub_raw_zone`). Should step 3
 fail, the driver has erased the people and the zone is scrubbed by the next run's privacy step; the
@@ -91,12 +91,15 @@ def _kept_rows_sql(table: str, columns: list[str], rows: str, retained: str) -> 
 
 
 class SparkErasure:
-    """The erasure and the retention rule of one privacy step on Spark: `inactive` and `erase_many`
-    take the arguments of `c360.retention.inactive_customers` and `c360.erasure.erase_many_in`."""
+    """The erasures and the retention rule of one privacy step on Spark, with the methods of
+    `c360.erasure.WarehouseErasure`: `erase_many` erases on the driver at once (steps 1 and 2), one
+    transaction and audit row per call as on DuckDB; `finish` rewrites the Spark tables once for all
+    the people erased since (step 3), so that a run with several requests scans each table once."""
 
     def __init__(self, session: SparkSession):
         self.session = session
         self.columns = spark_tables(session)
+        self.erased: dict[str, list[tuple]] = {"golden": [], "records": [], "ids": [], "pseudonyms": []}
 
     def inactive(self, con: duckdb.DuckDBPyConnection, as_of: date, days: int) -> list[tuple[str, date]]:
         """(golden id, last activity) of the customers inactive for more than `days`, from Spark's facts."""
@@ -104,25 +107,42 @@ class SparkErasure:
         return [(row[0], row[1]) for row in self.session.sql(to_spark_sql(query)).collect()]
 
     def erase_many(self, con: duckdb.DuckDBPyConnection, golden_ids: list[str], reason: str) -> erasure.ErasureResult:
-        """Steps 1 to 3 of the module docstring."""
+        """Steps 1 and 2 of the module docstring; the people are kept for `finish`."""
         golden_ids = sorted(set(golden_ids))
-        self._view(erasure.ERASED_GOLDEN, [(g,) for g in golden_ids], "golden_customer_id string")
         people = con.execute(f"select record_key, source_system, source_record_id::varchar "
                              f"from {tables.GOLDEN_CUSTOMER_SOURCES} "
                              "where golden_customer_id in (select unnest(?::varchar[]))", [golden_ids]).fetchall()
-        self._view("_person_records", people, "record_key string, source_system string, source_record_id string")
+        self._views(golden=[(g,) for g in golden_ids], records=people)
         result = erasure.erase_many_in(con, golden_ids, reason, self._ids_of_spark_facts(con))
-        erased_ids = con.execute(f"select raw_table, id from {erasure.ERASED_IDS}").fetchall()  # the erasure's
-        self._view(erasure.ERASED_IDS, erased_ids, "raw_table string, id string")
         salt = erasure.privacy_salt(con)
-        self._view("_pseudonyms", [(g, erasure.pseudonym(salt, g)) for g in golden_ids],
-                   "golden_customer_id string, pseudonym string")
-        for table, columns in self.columns.items():
-            self._rewrite(table, columns, result)
+        self.erased["golden"] += [(g,) for g in golden_ids]
+        self.erased["records"] += people
+        self.erased["ids"] += con.execute(f"select raw_table, id from {erasure.ERASED_IDS}").fetchall()  # the erasure's
+        self.erased["pseudonyms"] += [(g, erasure.pseudonym(salt, g)) for g in golden_ids]
         return result
 
-    def _view(self, name: str, rows: list[tuple], schema: str) -> None:
-        self.session.createDataFrame(rows, schema).createOrReplaceTempView(name)
+    def finish(self) -> dict[str, dict[str, int]]:
+        """Step 3 for everybody erased since the last call: per Spark table rewritten, its rows deleted
+        and kept pseudonymised."""
+        if not self.erased["golden"]:
+            return {}
+        self._views(**self.erased)
+        rewritten = {}
+        for table, columns in self.columns.items():
+            counts = self._rewrite(table, columns)
+            if counts:
+                rewritten[table] = counts
+        self.erased = {name: [] for name in self.erased}
+        return rewritten
+
+    def _views(self, golden: list[tuple], records: list[tuple], ids: list[tuple] = (), pseudonyms: list[tuple] = ()):
+        """The people as the temp views the SQL of this module reads."""
+        for name, rows, schema in (
+                (erasure.ERASED_GOLDEN, golden, "golden_customer_id string"),
+                ("_person_records", records, "record_key string, source_system string, source_record_id string"),
+                (erasure.ERASED_IDS, ids, "raw_table string, id string"),
+                ("_pseudonyms", pseudonyms, "golden_customer_id string, pseudonym string")):
+            self.session.createDataFrame(list(rows), schema).createOrReplaceTempView(name)
 
     def _ids_of_spark_facts(self, con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
         """The people's ids per raw table from the `PERSON_IDS` queries that read Spark's tables."""
@@ -140,21 +160,20 @@ class SparkErasure:
                 found[raw_table] = ids
         return found
 
-    def _rewrite(self, table: str, columns: list[str], result: erasure.ErasureResult) -> None:
+    def _rewrite(self, table: str, columns: list[str]) -> dict[str, int] | None:
+        """The table without the people's rows (their retained rows pseudonymised), if it has any."""
         people = _rows_of_the_people(table, columns, {**self.columns, **{t: [] for t in privacy.PERSON_IDS}})
         if people is None:
-            return
-        rows, retained = (f"coalesce({condition}, false)" for condition in people)  # `x in (...)` is null for a null x
+            return None
+        # `x in (...)` is null for a null x: such a row is nobody's
+        rows, retained = (f"coalesce({condition}, false)" for condition in people)
         counts = self.session.sql(f"select count_if({rows} and not {retained}), count_if({retained}) "
                                   f"from {table}").first()
-        deleted, pseudonymised = counts[0] or 0, counts[1] or 0
-        if not deleted and not pseudonymised:
-            return
+        if not counts[0] and not counts[1]:
+            return None
         staged = f"{table}__erasing"
         self.session.sql(f"drop table if exists {staged}")
         self.session.sql(f"create table {staged} as {_kept_rows_sql(table, columns, rows, retained)}")
         self.session.sql(f"insert overwrite table {table} select * from {staged}")
         self.session.sql(f"drop table {staged}")
-        for counted, number in ((result.deleted, deleted), (result.pseudonymised, pseudonymised)):
-            if number:  # beside the driver's tables of the same names
-                counted[f"spark:{table}"] = number
+        return {"deleted": counts[0], "pseudonymised": counts[1]}

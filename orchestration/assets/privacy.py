@@ -15,17 +15,18 @@ from orchestration.resources import ENGINE, SparkResource, engine_kinds
 
 
 @contextmanager
-def engine_erasure(spark: SparkResource) -> Iterator[dict]:
-    """The retention rule's `find_inactive` and the erasure's `erase_many` of the engine: DuckDB's
-    defaults, or Spark's (`c360.erasure_on_spark`), where the facts and marts are Spark's tables."""
+def engine_erasure(spark: SparkResource) -> Iterator:
+    """The erasures and retention rule of the engine: all in the DuckDB warehouse, or on Spark and its
+    driver (`c360.erasure_on_spark`), where the facts and marts are Spark's tables."""
     if ENGINE != "spark":
-        yield {}
+        from c360.erasure import WarehouseErasure
+
+        yield WarehouseErasure()
         return
     from c360.erasure_on_spark import SparkErasure
 
     with spark.session() as session:
-        on_spark = SparkErasure(session)
-        yield {"find_inactive": on_spark.inactive, "erase_many": on_spark.erase_many}
+        yield SparkErasure(session)
 
 
 def build_privacy_retention_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
@@ -41,7 +42,8 @@ def build_privacy_retention_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefin
             "Storage limitation: golden customers without an order, ticket, survey answer, checkout, invoice "
             "or new source record for longer than C360_PRIVACY_RETENTION_DAYS (default 1095; off: never) are "
             "erased as an erasure request erases them (accounting records kept pseudonymised); the audit "
-            "trail raw._erasures gets a row per person. Runs before the BI snapshot, which then holds none of them."
+            "trail raw._erasures gets a row per person. Runs before the BI snapshot, which then holds none of them. "
+            "On the Spark engine the Spark tables holding them are rewritten without them (tables_rewritten)."
         ),
     )
     def privacy_retention(context: dg.AssetExecutionContext, warehouse: DuckDBResource,
@@ -53,14 +55,17 @@ def build_privacy_retention_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefin
 
         days = settings.privacy_retention_days()
         as_of = settings.as_of_date()
-        with warehouse.get_connection() as con, engine_erasure(spark) as erasure:
+        with warehouse.get_connection() as con, engine_erasure(spark) as eraser:
             requested_values = identifying_values(con, pending_golden_ids(con))
-            requests = process_requests(con, erasure.get("erase_many"))
+            requests = process_requests(con, eraser.erase_many)
             if days is None:
                 context.log.info("retention erasure is off (C360_PRIVACY_RETENTION_DAYS=off)")
                 result = RetentionResult(as_of, 0, None, None)
             else:
-                result = erase_inactive(con, as_of, days, **erasure)
+                result = erase_inactive(con, as_of, days, find_inactive=eraser.inactive, erase_many=eraser.erase_many)
+            rewritten = eraser.finish()
+            if rewritten:
+                context.log.info(f"{ENGINE} tables rewritten without the people erased: {len(rewritten)}")
             files = []
             erased_requests = sum(r["outcome"] == "erased" for r in requests)
             if result.erased or erased_requests:
@@ -81,6 +86,6 @@ def build_privacy_retention_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefin
             "retention_days": days if days is not None else "off", "cutoff": result.cutoff.isoformat(),
             "erased": result.erased,
             "erasure_id": result.erasure_id or "", "oldest_activity": str(result.oldest_activity or ""),
-            "validation_folders_deleted": len(files)})
+            "validation_folders_deleted": len(files), "tables_rewritten": dg.MetadataValue.json(rewritten)})
 
     return privacy_retention

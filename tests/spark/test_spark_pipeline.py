@@ -162,6 +162,7 @@ def test_the_privacy_step_on_spark_erases_the_inactive_and_the_requested(spark_p
         golden_after = {g for (g,) in spark_tables.execute("select golden_customer_id from marts.golden_customers"
                                                            ).fetchall()}
     assert golden_after == run["golden_before"] - run["inactive"] - {run["requested"]}
+    assert run["metadata"]["tables_rewritten"].value["marts.golden_customers"]["deleted"] == len(run["inactive"]) + 1
     assert run["requested_shop_ids"] and run["requested_in_zone_before"] >= len(run["requested_shop_ids"])
     with duckdb.connect(str(run["warehouse"]), read_only=True) as driver:
         assert not driver.execute("select count(*) from raw.shop_customers where id in (select unnest(?::varchar[]))",
