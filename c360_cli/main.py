@@ -335,9 +335,24 @@ def cmd_privacy_find(args: argparse.Namespace) -> int:
     return 0 if found["golden_customers"] else 1
 
 
+def _refused_on_spark(command: str, instead: str) -> bool:
+    """On the Spark engine the facts and marts are Spark's tables, which these commands do not read:
+    say so and what to do instead, rather than answer from the driver's warehouse alone."""
+    from c360 import settings
+
+    if settings.engine() != "spark":
+        return False
+    print(f"c360 privacy {command}: with C360_ENGINE=spark the facts and marts are in Spark's catalog, which "
+          f"this command does not read; {instead}", file=sys.stderr)
+    return True
+
+
 def cmd_privacy_export(args: argparse.Namespace) -> int:
     from c360 import privacy
 
+    if _refused_on_spark("export", "not available on the Spark engine yet (the driver's warehouse holds the "
+                                   "raw records and identity's tables, not the orders, tickets or KPIs)"):
+        return 2
     warehouse = _privacy_warehouse(args)
     if warehouse is None:
         return 2
@@ -404,6 +419,9 @@ def cmd_privacy_erase(args: argparse.Namespace) -> int:
             return 2
         print(json.dumps({"queued": request_id, "golden_customer_id": args.golden_id}))
         return 0
+    if _refused_on_spark("erase", "queue the request with --queue: the pipeline's privacy step carries it out "
+                                  "on Spark (`c360 materialize --select key:raw/_erasures` runs that step alone)"):
+        return 2
     try:
         result = erasure.erase_person(args.golden_id, args.reason, warehouse)
     except LookupError as unknown:
