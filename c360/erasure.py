@@ -540,19 +540,19 @@ def pending_golden_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
                                       "where processed_at is null").fetchall()]
 
 
-def process_requests(con: duckdb.DuckDBPyConnection, erase_many=None) -> list[dict]:
+def process_requests(con: duckdb.DuckDBPyConnection, eraser=None) -> list[dict]:
     """Erase the people of the pending requests, one request at a time (each its own transaction and
     audit row); a golden id no longer in the crosswalk is closed as `unknown golden id`. The golden id
-    of a processed request is cleared: the audit row keeps only its salted hash. The Spark engine
-    passes its `erase_many` (`c360.erasure_on_spark`), which takes the arguments of `erase_many_in`."""
-    erase_many = erase_many or erase_many_in
+    of a processed request is cleared: the audit row keeps only its salted hash. `eraser`: the
+    engine's (`WarehouseErasure` by default; `c360.erasure_on_spark.SparkErasure` on Spark)."""
+    eraser = eraser or WarehouseErasure()
     ensure_request_queue(con)
     pending = con.execute(f"select request_id, golden_customer_id, reason from {REQUESTS} "
                           "where processed_at is null order by requested_at").fetchall()
     done: list[dict] = []
     for request_id, golden_id, reason in pending:
         try:
-            outcome, erasure_id = "erased", erase_many(con, [golden_id], reason).erasure_id
+            outcome, erasure_id = "erased", eraser.erase_many(con, [golden_id], reason).erasure_id
         except LookupError:
             outcome, erasure_id = "unknown golden id", None
         con.execute(f"update {REQUESTS} set processed_at = ?, outcome = ?, erasure_id = ?, golden_customer_id = null "

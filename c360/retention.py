@@ -74,20 +74,20 @@ def inactive_customers(con: duckdb.DuckDBPyConnection, as_of: date, days: int) -
     return con.execute(inactive_customers_sql(_present(con), as_of - timedelta(days=days))).fetchall()
 
 
-def erase_inactive(con: duckdb.DuckDBPyConnection, as_of: date, days: int, *, find_inactive=inactive_customers,
-                   erase_many=None) -> RetentionResult:
-    """Erase the customers inactive for more than `days` (one erasure, one audit row per person). The
-    Spark engine passes its own `find_inactive` and `erase_many` (`c360.erasure_on_spark.SparkErasure`),
-    which take the arguments of `inactive_customers` and `c360.erasure.erase_many_in`."""
-    from c360.erasure import erase_many_in, identifying_values
+def erase_inactive(con: duckdb.DuckDBPyConnection, as_of: date, days: int, eraser=None) -> RetentionResult:
+    """Erase the customers inactive for more than `days` (one erasure, one audit row per person), with
+    the engine's `eraser` (by default `c360.erasure.WarehouseErasure`, all in the DuckDB warehouse; the
+    Spark engine's is `c360.erasure_on_spark.SparkErasure`)."""
+    from c360.erasure import WarehouseErasure, identifying_values
 
-    erase_many = erase_many or erase_many_in
+    eraser = eraser or WarehouseErasure()
     cutoff = as_of - timedelta(days=days)
-    inactive = find_inactive(con, as_of, days)
+    inactive = eraser.inactive(con, as_of, days)
     if not inactive:
         return RetentionResult(cutoff, 0, None, None)
     golden_ids = [golden_id for golden_id, _ in inactive]
     values = identifying_values(con, golden_ids)
-    result = erase_many(con, golden_ids, f"retention: no activity since before {cutoff.isoformat()} ({days} days)")
+    reason = f"retention: no activity since before {cutoff.isoformat()} ({days} days)"
+    result = eraser.erase_many(con, golden_ids, reason)
     return RetentionResult(cutoff, len(inactive), result.erasure_id, min(activity for _, activity in inactive),
                            frozenset(values))

@@ -57,12 +57,12 @@ def build_privacy_retention_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefin
         as_of = settings.as_of_date()
         with warehouse.get_connection() as con, engine_erasure(spark) as eraser:
             requested_values = identifying_values(con, pending_golden_ids(con))
-            requests = process_requests(con, eraser.erase_many)
+            requests = process_requests(con, eraser)
             if days is None:
                 context.log.info("retention erasure is off (C360_PRIVACY_RETENTION_DAYS=off)")
                 result = RetentionResult(as_of, 0, None, None)
             else:
-                result = erase_inactive(con, as_of, days, find_inactive=eraser.inactive, erase_many=eraser.erase_many)
+                result = erase_inactive(con, as_of, days, eraser)
             rewritten = eraser.finish()
             if rewritten:
                 context.log.info(f"{ENGINE} tables rewritten without the people erased: {len(rewritten)}")
