@@ -152,6 +152,16 @@ def warehouse_path() -> Path:
     return Path(_env("C360_WAREHOUSE", DEFAULT_WAREHOUSE))
 
 
+def use_warehouse_relative_to(root: Path) -> None:
+    """A relative `C360_WAREHOUSE` (the default is one) made absolute against `root`, for this process
+    and its children. dbt runs in the dbt project's folder and its profile reads a relative path against
+    the project's root (`dbt_project/profiles.yml`); the Spark runner started there (`c360.spark_dbt`)
+    must mean the same file, and the metastore and raw zone beside it."""
+    path = warehouse_path()
+    if not path.is_absolute():
+        os.environ["C360_WAREHOUSE"] = str((root / path).resolve())
+
+
 ENGINES = ("duckdb", "spark")
 
 

@@ -106,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     for option, value in defaults.items():
         if option not in args:
             args += [option, str(value)]
+    # started by dagster-dbt in the dbt project's folder: the warehouse (and the metastore and raw zone
+    # beside it) as the profile reads it, not relative to that folder (a relative C360_WAREHOUSE once
+    # gave dbt a catalog of its own, and the next step did not find its tables)
+    settings.use_warehouse_relative_to(DBT_PROJECT.parent)
     prepare_session(catalog_session("c360-dbt"))
     result = dbtRunner().invoke(args)
     if result.success:

@@ -40,6 +40,9 @@ def spark_run(tmp_path_factory):
     with serving(make_world_serving_every_resource(persons=150, seed=5)) as server, \
             pytest.MonkeyPatch.context() as patch:
         point_pipeline_at(patch, server, warehouse)
+        # relative to the project's root, as the default `warehouse/c360.duckdb` is: the dbt runner, which
+        # dagster-dbt starts in dbt_project/, must find the same warehouse and the metastore beside it
+        patch.setenv("C360_WAREHOUSE", os.path.relpath(warehouse, PROJECT_ROOT))
         patch.setenv("C360_ENGINE", "spark")
         patch.setenv("DAGSTER_HOME", str(dagster_home))
         patch.setenv("C360_AS_OF", date.today().isoformat())
