@@ -264,10 +264,11 @@ class ResourceSpec:
 
 
 class EncodedRecords(Sequence):
-    """Records a connector has decoded itself, handed on as each record's JSON text with the id and the
+    """Records a connector has read itself, handed on as each record's JSON text with the id and the
     change marker it read (None for a record it could not read them of: the landing's own check then
     names the reason). The landing writes the texts without parsing them for ids again; other readers
-    get the records decoded."""
+    get the records decoded. A text may hold parts the connector did not decode (the rows of a Shopify
+    bulk export): one that is not JSON is read as that text, a string, as the landing reads it."""
 
     def __init__(self, texts: list[bytes], ids: list[str | None], versions: list[datetime | int | None]):
         self.texts, self.ids, self.versions = texts, ids, versions
@@ -275,7 +276,10 @@ class EncodedRecords(Sequence):
 
     def _records(self) -> list:
         if self._decoded is None:
-            self._decoded = orjson.loads(b"[" + b",".join(self.texts) + b"]")
+            try:
+                self._decoded = orjson.loads(b"[" + b",".join(self.texts) + b"]")
+            except orjson.JSONDecodeError:
+                self._decoded = [_decoded_or_text(text) for text in self.texts]
         return self._decoded
 
     def __len__(self) -> int:
@@ -289,6 +293,13 @@ class EncodedRecords(Sequence):
 
     def __repr__(self) -> str:
         return f"EncodedRecords({len(self.texts)} records)"
+
+
+def _decoded_or_text(text: bytes) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text.decode("utf-8", "replace")
 
 
 @dataclass

@@ -99,6 +99,42 @@ def test_malformed_orders_of_a_bulk_export_are_quarantined_as_pagination_quarant
     assert '"lineItems":{"nodes":[{' in quarantined["bulk"][0][2]  # the whole order, its line items back in
 
 
+def test_an_order_whose_export_row_is_not_json_is_quarantined_and_the_rest_of_the_export_lands(tmp_path, monkeypatch):
+    """The connector cuts line items out of the export without decoding them; one that is not JSON
+    must not stop the landing: its order is quarantined with the reason and the text as received."""
+    feed, broken = BulkAssembler.feed, []
+
+    def break_one_line_item(self, line: bytes):
+        if not broken and line.startswith(b'{"__typename":"LineItem"') and b'"quantity":' in line:
+            line = line.replace(b'"quantity":', b'"quantity":,', 1)
+            broken.append(line)
+        return feed(self, line)
+
+    monkeypatch.setattr(BulkAssembler, "feed", break_one_line_item)
+    with serving(make_world(persons=60, seed=46)) as server:
+        client = bulk_client(server)
+        with duckdb.connect(str(tmp_path / "bulk.duckdb")) as con:
+            ensure_raw_schema(con, SHOP)
+            stats = land_resource(con, client, "orders")
+            quarantine = con.execute("select source_id, reason, payload from raw._quarantine").fetchall()
+            landed = con.execute("select count(*) from raw.shop_orders").fetchone()[0]
+        client.close()
+        served = len(server.served("shop/orders"))
+        assert bulk_operations(server), "the orders were not read through a bulk operation"
+    assert broken, "the export had no line item to break"
+    ((source_id, reason, payload),) = quarantine
+    assert stats.quarantined == 1 and landed == served - 1
+    assert reason == "not valid JSON" and source_id is None
+    assert payload.startswith('{"id":"gid://shopify/Order/') and '"quantity":,' in payload
+
+
+def test_records_handed_on_as_text_read_as_that_text_where_it_is_not_json():
+    from connectors.base import EncodedRecords
+
+    records = EncodedRecords([b'{"id":1}', b'{"id":2,"x":}'], ["1", "2"], [1, 2])
+    assert list(records) == [{"id": 1}, '{"id":2,"x":}']
+
+
 def test_a_long_catch_up_through_bulk_lands_what_a_paginated_catch_up_lands(tmp_path):
     with serving(make_world(persons=200, seed=42)) as server:
         for name in ("bulk", "paged"):
@@ -178,7 +214,7 @@ def test_an_older_api_version_runs_one_bulk_query_at_a_time():
 
 
 def _feed(assembler: BulkAssembler, line: bytes):
-    return assembler.feed(line, orjson.loads(line))
+    return assembler.feed(line)
 
 
 def test_rows_that_do_not_follow_their_parent_are_refused():
