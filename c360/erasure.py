@@ -134,13 +134,18 @@ def ensure_privacy_tables(con: duckdb.DuckDBPyConnection) -> None:
         restricted_at timestamptz not null)""")
 
 
+def any_suppressed(con: duckdb.DuckDBPyConnection, raw_table: str) -> bool:
+    """Are ids of `raw_table` on the suppression list? (No salt is read.)"""
+    exists = con.execute("select count(*) from duckdb_tables() where database_name = current_database() "
+                         "and schema_name = 'raw' and table_name = '_suppressed_records'").fetchone()[0]
+    return bool(exists) and bool(con.execute(f"select count(*) from {SUPPRESSED} where raw_table = ?",
+                                             [raw_table]).fetchone()[0])
+
+
 def suppressed_count(con: duckdb.DuckDBPyConnection, raw_table: str, relation: str, id_column: str = "id") -> int:
     """Delete from `relation` (a temp table with the source id in `id_column`) the rows whose id is
     suppressed for `raw_table`; returns how many. Cheap when nothing is suppressed: no salt is read then."""
-    exists = con.execute("select count(*) from duckdb_tables() where database_name = current_database() "
-                         "and schema_name = 'raw' and table_name = '_suppressed_records'").fetchone()[0]
-    if not exists or not con.execute(f"select count(*) from {SUPPRESSED} where raw_table = ?",
-                                     [raw_table]).fetchone()[0]:
+    if not any_suppressed(con, raw_table):
         return 0
     condition = (f"{id_column} is not null and "
                  f"{hash_sql(id_column)} in (select id_hash from {SUPPRESSED} where raw_table = ?)")

@@ -779,14 +779,16 @@ def _write_batch(
     stats: LandingStats,
     loaded_at: datetime,
     zone: RawZone | None = None,
+    suppressing: bool = True,
 ) -> None:
-    """Parse, check and land one batch of pages, then count it in `stats`."""
+    """Parse, check and land one batch of pages, then count it in `stats`; `suppressing`: the table has
+    ids on the erasure suppression list, which the batch is then checked against."""
     con.register("incoming_pages", _pages_table(batch))
     con.register("incoming_records", batch.encoded.table())
     try:
         _parse_records(con, spec, batch)
         quarantine = _accept_rechecked(con, spec)
-        suppressed, quarantine = _drop_suppressed(con, spec, quarantine)
+        suppressed, quarantine = _drop_suppressed(con, spec, quarantine) if suppressing else (0, quarantine)
         future_dated, future_examples = _future_dated(con, spec)
         new, updated = _store_batch(con, spec, batch, stats, loaded_at, quarantined=bool(quarantine), zone=zone)
     finally:
@@ -836,13 +838,18 @@ def land_resource(
         [stats.sync_id, spec.key, started, stats.watermark_before],
     )
     clock = time.perf_counter()
+    # read once, not per batch: no erasure can change the list during the landing (the warehouse file
+    # has one writer at a time)
+    from c360.erasure import any_suppressed
+
+    suppressing = any_suppressed(con, f"{RAW_SCHEMA}.{spec.table}")
     status, error = "failed", None
     commits = _ResumePointCommits(con, stats)
     try:
         with fewer_collections():
             for batch in _batches(client.fetch(resource, stats.watermark_before), batch_records):
                 commits.begin()
-                _write_batch(con, spec, batch, stats, datetime.now(UTC), raw_zone)
+                _write_batch(con, spec, batch, stats, datetime.now(UTC), raw_zone, suppressing)
                 commits.after_batch(batch, stats)
                 if on_progress:
                     on_progress(stats)
