@@ -783,8 +783,11 @@ def _write_batch(
 ) -> None:
     """Parse, check and land one batch of pages, then count it in `stats`; `suppressing`: the table has
     ids on the erasure suppression list, which the batch is then checked against."""
-    con.register("incoming_pages", _pages_table(batch))
-    con.register("incoming_records", batch.encoded.table())
+    # only what the batch has (registering an empty table costs a few milliseconds a batch)
+    if batch.bodies:
+        con.register("incoming_pages", _pages_table(batch))
+    if batch.encoded.texts:
+        con.register("incoming_records", batch.encoded.table())
     try:
         _parse_records(con, spec, batch)
         quarantine = _accept_rechecked(con, spec)
@@ -792,8 +795,10 @@ def _write_batch(
         future_dated, future_examples = _future_dated(con, spec)
         new, updated = _store_batch(con, spec, batch, stats, loaded_at, quarantined=bool(quarantine), zone=zone)
     finally:
-        con.unregister("incoming_pages")
-        con.unregister("incoming_records")
+        if batch.bodies:
+            con.unregister("incoming_pages")
+        if batch.encoded.texts:
+            con.unregister("incoming_records")
     _count_batch(stats, batch, _BatchOutcome(new, updated, quarantine, future_dated, future_examples, suppressed))
 
 
