@@ -370,6 +370,47 @@ def missed_pairs_by_cause(con: duckdb.DuckDBPyConnection, crosswalk: pd.DataFram
             "never_scored_at_threshold": len(split) - vetoed}
 
 
+def mutual_best(scored: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `scored` (pairs `l`, `r`, `match_probability`) whose two records are each other's
+    best-scored candidate."""
+    both_ways = pd.concat([scored[["l", "r", "match_probability"]],
+                           scored[["r", "l", "match_probability"]].set_axis(["l", "r", "match_probability"], axis=1)])
+    best = both_ways.sort_values("match_probability", ascending=False, kind="stable")
+    best = best.drop_duplicates("l").set_index("l")["r"]
+    return scored[[best.get(l) == r and best.get(r) == l for l, r in zip(scored["l"], scored["r"])]]
+
+
+def recall_ceiling(con: duckdb.DuckDBPyConnection, truth: pd.DataFrame) -> dict:
+    """How far recall could go with the project's model on this input: every pair its blocking finds is
+    scored (no threshold), and the true pairs are counted as never blocked together, scored at or above
+    the threshold, and each other's best-scored candidate (`mutual_best`: what a one-to-one linkage of
+    two files would take, whatever the score; `false_mutual_best` counts the other pairs it would take).
+    `mutual_best_vetoed` of those carry another first name or birthdays far apart where the guards
+    forgive neither (`records_conflict`): what two people of one household at one address look like."""
+    from c360.identity.guards import GUARD_RECORD_COLUMNS, records_conflict
+    from c360.identity.matching import predict_pairs
+
+    scored = predict_pairs(f"(select * from {RECORDS_TABLE} where not is_collective_contact)", con,
+                           threshold=0.0, threads=2).pairs.to_pandas()
+    keyed = truth.assign(record_key=truth["source_system"] + ":" + truth["source_record_id"].astype(str))
+    true_pairs = keyed.merge(keyed, on="person_id")
+    true_pairs = {(l, r) for l, r in zip(true_pairs["record_key_x"], true_pairs["record_key_y"]) if l < r}
+    left, right = scored["record_key_l"], scored["record_key_r"]
+    scored = scored.assign(l=np.minimum(left, right), r=np.maximum(left, right))
+    scored["true"] = [(l, r) in true_pairs for l, r in zip(scored["l"], scored["r"])]
+    mutual = mutual_best(scored)
+    columns = ", ".join(GUARD_RECORD_COLUMNS[:7])
+    records = con.execute(f"select record_key, {columns} from {RECORDS_TABLE}").df()
+    records = records.astype(object).where(records.notna(), None).set_index("record_key").to_dict("index")
+    true_mutual = mutual[mutual["true"]]
+    vetoed = sum(records_conflict(records[l], records[r]) is not None
+                 for l, r in zip(true_mutual["l"], true_mutual["r"]))
+    return {"true_pairs": len(true_pairs), "never_blocked": len(true_pairs) - int(scored["true"].sum()),
+            "at_threshold": int((scored["true"] & (scored["match_probability"] >= THRESHOLD)).sum()),
+            "mutual_best": len(true_mutual), "false_mutual_best": int((~mutual["true"]).sum()),
+            "mutual_best_vetoed": vetoed}
+
+
 def prepare(name: str, warehouse: Path, args) -> tuple[pd.DataFrame, bool, dict]:
     """Build the identity input of data set `name` in `warehouse`: (truth, has certain links and households,
     facts about the data set)."""
@@ -408,9 +449,12 @@ def run_data_set(name: str, workdir: Path, args) -> dict:
                 report[method] = {"error": traceback.format_exc()}
                 continue
             missed = missed_pairs_by_cause(con, clustering.crosswalk, truth) if method == "project" else None
+            ceiling = recall_ceiling(con, truth) if method == "project" and name in FEBRL_SETS else None
         report[method] = evaluate_method(clustering, truth, household_records)
         if missed:
             report[method]["missed"] = missed
+        if ceiling:
+            report[method]["ceiling"] = ceiling
         report["records"], report["true_pairs"] = report[method]["records"], report[method]["true_pairs"]
     return report
 
@@ -465,6 +509,10 @@ def main() -> int:
     print("\nTrue pairs the project splits, by cause:")
     for report in reports:
         print(f"- {report['data_set']}: {json.dumps(report.get('project', {}).get('missed'))}")
+    print("\nRecall ceilings of the project's model (`recall_ceiling`):")
+    for report in reports:
+        if report.get("project", {}).get("ceiling"):
+            print(f"- {report['data_set']}: {json.dumps(report['project']['ceiling'])}")
     if args.json:
         Path(args.json).write_text(json.dumps({"threshold": THRESHOLD, "cpus": os.cpu_count(), "data_sets": reports},
                                               indent=2, default=str))

@@ -41,6 +41,15 @@ def test_truth_from_links_and_pairwise_f1_on_a_hand_made_case(bench):
     assert figures["f1"] == pytest.approx(2 * precision * recall / (precision + recall), abs=1e-6)
 
 
+def test_mutual_best_pairs_are_those_each_record_scores_highest_with_the_other(bench):
+    scored = pd.DataFrame({"l": ["a", "a", "c", "b"], "r": ["b", "c", "d", "d"],
+                           "match_probability": [0.9, 0.5, 0.4, 0.95]})
+    # a's best is b, but b's is d; d's best is b; c's best is a, whose best is b
+    assert list(zip(*bench.mutual_best(scored)[["l", "r"]].T.values)) == [("b", "d")]
+    scored.loc[3, "match_probability"] = 0.3  # now b's best is a, and d's is c, whose best stays a
+    assert list(zip(*bench.mutual_best(scored)[["l", "r"]].T.values)) == [("a", "b")]
+
+
 def test_febrl_rows_are_mapped_by_the_projects_macros(bench):
     rows = pd.DataFrame({
         "source_system": ["febrl"] * 4, "rec_id": ["r1", "r2", "r3", "r4"],
