@@ -19,7 +19,7 @@ finds them in a raw table.
 Python never touches a record here: the response bodies go to DuckDB as received, DuckDB splits
 them into records and reads ids and markers (the SQL of `connectors.base`), and only the records it
 does not accept are read by the Python parsers. DuckDB releases the GIL while it works, so the next
-pages are fetched meanwhile. A connector that has decoded the records anyway (the shop's bulk export,
+pages are fetched meanwhile. A connector that has read the records anyway (the shop's bulk export,
 whose rows it puts back together) hands them on as `EncodedRecords`, texts with the ids and markers
 it read, which DuckDB then does not parse for them again (1.2 s instead of 2.4-3.4 s of the batches'
 parsing for the 136k orders of 100k persons).
