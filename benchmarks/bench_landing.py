@@ -59,6 +59,13 @@ def start_sources(persons: int, seed: int, port: int) -> subprocess.Popen:
     raise SystemExit("the demo sources did not start in time")
 
 
+def spread(numerators: list[float], denominators: list[float]) -> str:
+    """The lowest and the highest ratio of one repetition (landing / bare loop): how far a single run
+    of the same code may land from the median."""
+    ratios = [n / d for n, d in zip(numerators, denominators)]
+    return f"{min(ratios):.2f}-{max(ratios):.2f}"
+
+
 def selected(only: list[str] | None) -> list:
     """The resources to measure: all, or those named by system (`shop`) or key (`shop/orders`)."""
     if not only:
@@ -94,7 +101,7 @@ def main() -> None:
             # One warehouse per repetition, so that every landing is a first, complete load.
             warehouses = [duckdb.connect(str(Path(scratch) / f"bench{i}.duckdb")) for i in range(args.repeat)]
             clients = {s: build_client(s, f"{base_url}/{s}", credentials) for s in SYSTEMS}
-            print(f"{'resource':30} {'records':>9} {'bare rec/s':>11} {'landing rec/s':>14} {'ratio':>6}")
+            print(f"{'resource':30} {'records':>9} {'bare rec/s':>11} {'landing rec/s':>14} {'ratio':>6} {'runs':>10}")
             for spec in selected(args.only):
                 bare_rates, landing_rates = [], []
                 for repetition, con in enumerate(warehouses):
@@ -112,7 +119,7 @@ def main() -> None:
                 bare_rate, landing_rate = statistics.median(bare_rates), statistics.median(landing_rates)
                 print(
                     f"{spec.key:30} {bare_records:9d} {bare_rate:11.0f} {landing_rate:14.0f} "
-                    f"{landing_rate / bare_rate:6.2f}"
+                    f"{landing_rate / bare_rate:6.2f} {spread(landing_rates, bare_rates):>10}"
                 )
             print("per connector, and all together:")
             for group, total in totals.items():
@@ -121,8 +128,8 @@ def main() -> None:
                 bare_rate = total["records"] / statistics.median(total["bare"])
                 landing_rate = total["records"] / statistics.median(total["landing"])
                 print(f"{group:30} {total['records']:9d} {bare_rate:11.0f} {landing_rate:14.0f} "
-                      f"{landing_rate / bare_rate:6.2f}")
-            print(f"(medians of {args.repeat} alternating runs)")
+                      f"{landing_rate / bare_rate:6.2f} {spread(total['bare'], total['landing']):>10}")
+            print(f"(medians of {args.repeat} alternating runs; runs: the lowest and highest ratio of one run)")
             peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
             print(f"peak memory of the landing process: {peak_gb:.2f} GB (batches of up to {landing_batch_records()})")
     finally:
