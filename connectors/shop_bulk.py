@@ -124,7 +124,9 @@ class BulkAssembler:
             raise SourceError(f"shop: bulk export row of {parent} does not follow its parent "
                               f"(expected grouped rows of {sorted(self.by_type)}); cannot reassemble it",
                               system="shop", endpoint="bulk operation result", status=200)
-        self.children[field].append(_child_text(line, row, typename, parent))
+        # a row `_cut_child` could not cut (another layout, a parent id written another way): re-serialised
+        self.children[field].append(orjson.dumps({key: value for key, value in row.items()
+                                                  if key not in ("__typename", "__parentId")}))
         return None
 
     def _cut_child(self, line: bytes) -> tuple[str, bytes] | None:
@@ -156,17 +158,6 @@ class BulkAssembler:
             rest = {key: value for key, value in row.items() if key not in self.fields}
             return orjson.dumps(rest)[:-1] + (b"," if rest else b"") + connections + b"}", row
         return text[:-1] + (b"," if row else b"") + connections + b"}", row
-
-
-def _child_text(line: bytes, row: dict, typename: Any, parent: Any) -> bytes:
-    """A child row's JSON without `__typename` and `__parentId`. Cut from the line where the two are its
-    first and last fields, as the bulk export writes them (the selection asks for `__typename` first);
-    re-serialised otherwise."""
-    head = b'{"__typename":' + orjson.dumps(typename) + b","
-    tail = b',"__parentId":' + orjson.dumps(parent) + b"}"
-    if len(line) > len(head) + len(tail) and line.startswith(head) and line.endswith(tail):
-        return b"{" + line[len(head):-len(tail)] + b"}"
-    return orjson.dumps({key: value for key, value in row.items() if key not in ("__typename", "__parentId")})
 
 
 def _data(client: ShopClient, body: Any, field: str) -> Any:
