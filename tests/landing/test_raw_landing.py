@@ -172,6 +172,37 @@ def test_a_record_only_the_python_parsers_read_lands_with_the_same_version(wareh
     assert version == updated_at == expected
 
 
+def test_records_of_a_page_body_only_the_python_parsers_read_land_beside_a_malformed_one(warehouse):
+    # Zendesk's pages reach the warehouse as bodies, which DuckDB splits into records: the records its
+    # strict fast path leaves to the Python parsers are read there, in the same batch as the rest.
+    world = make_world_serving_every_resource(persons=60, seed=19)
+    with serving(world) as server:
+        user = dict(server.served("helpdesk/users")[0])
+        markers = {9_000_000_003: "2026-11-19T10:00:00+0100", 9_000_000_004: "2026-11-19T10:00:00.1234567+01:00"}
+        unusual = [{**user, "id": record_id, "updated_at": marker} for record_id, marker in markers.items()]
+        broken = {**user, "id": "9000000005x"}  # (a record without a readable marker is not exported at all)
+        response = requests.post(f"{server.base_url}/_admin/records/helpdesk/users", json=[*unusual, broken],
+                                 timeout=10)
+        response.raise_for_status()
+        stats = land_everything(warehouse, server)["helpdesk/users"]
+        users = next(spec for spec in ALL_RESOURCES if spec.key == "helpdesk/users")
+        served = served_by_id(server, users)
+
+    assert stats.quarantined == 1
+    [(source_id, reason)] = warehouse.execute(
+        "select source_id, reason from raw._quarantine where resource = 'helpdesk/users'").fetchall()
+    assert source_id == "9000000005x" and "expected an integer" in reason
+    assert set(landed(warehouse, users)) == set(served) - {"9000000005x"}
+    expected = {
+        "9000000003": datetime(2026, 11, 19, 9, 0, tzinfo=UTC),
+        "9000000004": datetime(2026, 11, 19, 9, 0, 0, 123456, tzinfo=UTC),  # Python keeps microseconds
+    }
+    for record_id, instant in expected.items():
+        version, updated_at = warehouse.execute(
+            "select _version, _source_updated_at from raw.helpdesk_users where id = ?", [record_id]).fetchone()
+        assert (version, updated_at) == (int(instant.timestamp() * 1_000_000), instant), record_id
+
+
 def test_a_record_changed_without_a_new_marker_replaces_the_stored_one(warehouse):
     # The inclusive watermark re-reads the records at the boundary: unchanged they land nothing,
     # changed under the same marker (a source that forgot to bump it) the new content wins.
