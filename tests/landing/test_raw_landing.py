@@ -203,6 +203,26 @@ def test_records_of_a_page_body_only_the_python_parsers_read_land_beside_a_malfo
         assert (version, updated_at) == (int(instant.timestamp() * 1_000_000), instant), record_id
 
 
+def test_a_record_found_deleted_that_the_source_serves_again_unchanged_is_revived(warehouse):
+    world = make_world_serving_every_resource(persons=60, seed=20)
+    with serving(world) as server:
+        land_everything(warehouse, server)
+        served_id = str(server.served("helpdesk/users")[0]["id"])
+        # as a reconciliation marks records the source no longer lists: one it still serves, one it does not
+        warehouse.execute("insert into raw.helpdesk_users select '9000000006', record, _version, _source_updated_at, "
+                          "_sync_id, _loaded_at, null from raw.helpdesk_users where id = ?", [served_id])
+        warehouse.execute("update raw.helpdesk_users set _deleted_at = now() where id in (?, '9000000006')",
+                          [served_id])
+        # a full read again (its watermark gone), which serves every record unchanged
+        warehouse.execute("delete from raw._sync_state where resource = 'helpdesk/users'")
+        stats = land_everything(warehouse, server)["helpdesk/users"]
+
+    assert (stats.new, stats.updated) == (0, 0)
+    deleted = dict(warehouse.execute("select id, _deleted_at is not null from raw.helpdesk_users "
+                                     "where id in (?, '9000000006')", [served_id]).fetchall())
+    assert deleted == {served_id: False, "9000000006": True}
+
+
 def test_a_record_changed_without_a_new_marker_replaces_the_stored_one(warehouse):
     # The inclusive watermark re-reads the records at the boundary: unchanged they land nothing,
     # changed under the same marker (a source that forgot to bump it) the new content wins.
