@@ -41,10 +41,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_sources(persons: int, seed: int, port: int) -> subprocess.Popen:
+def start_sources(persons: int, seed: int, port: int, nps_dir: Path | None = None) -> subprocess.Popen:
+    """The demo sources in a separate process; `nps_dir`: where they write the NPS survey export
+    (default: the pipeline's default NPS import folder)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "c360_cli.main", "sources", "serve", "--persons", str(persons),
-         "--seed", str(seed), "--port", str(port), "--csat", "both"],
+         "--seed", str(seed), "--port", str(port), "--csat", "both",
+         *(["--nps-dir", str(nps_dir)] if nps_dir else [])],
         stdout=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 1800

@@ -170,11 +170,16 @@ def main() -> None:
     scheduled.mkdir(parents=True)
     in_process.mkdir()
     port = free_port()
-    sources = start_sources(args.persons, args.seed, port)
-    urls = SimpleNamespace(url=lambda system: f"http://127.0.0.1:{port}/{system}")
-    os.environ.update({f"{system.upper()}_API_URL": urls.url(system) for system in SYSTEMS})
+    # one NPS export for both runs, which the sources' process writes (again after the day's advance)
+    nps_dir = args.workdir / "nps"
+    sources = start_sources(args.persons, args.seed, port, nps_dir=nps_dir)
+    sources_process = SimpleNamespace(url=lambda system: f"http://127.0.0.1:{port}/{system}",
+                                      export_nps=lambda directory: None)
+    os.environ.update({f"{system.upper()}_API_URL": sources_process.url(system) for system in SYSTEMS})
+    os.environ["C360_NPS_IMPORT_DIR"] = str(nps_dir)
     home = new_instance_home(args.workdir / "dagster_home")
-    env = pipeline_env(urls, scheduled / "c360.duckdb", home, **source_credentials_env())
+    env = pipeline_env(sources_process, scheduled / "c360.duckdb", home, C360_NPS_IMPORT_DIR=str(nps_dir),
+                       **source_credentials_env())
     figures: dict = {"persons": args.persons, "seed": args.seed, "executor": args.executor}
     try:
         with (
