@@ -23,8 +23,9 @@ multiprocess executor instead of the job's own executor, to compare.
 
 On the 5,000-person demo world (2 cores, otherwise idle) the daily run took 62 s in the daemon's run
 worker with 0.1 s idle between its 52 steps, 80 s from submission, beside 58 s in-process (an earlier
-version, 2 cores shared with other work: forkserver 336 s, 131 s idle). Before the run starts, submission writes one "planned" event per asset
-and check (about 30 s for 435 events in SQLite here) and the run worker imports the code location.
+version, 2 cores shared with other work: forkserver 336 s, 131 s idle). Before the run starts,
+submission writes one "planned" event per asset and check (about 30 s for 435 events in SQLite here)
+and the run worker imports the code location.
 """
 
 from __future__ import annotations
