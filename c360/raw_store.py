@@ -329,6 +329,7 @@ class _Batch:
     def __init__(self) -> None:
         self.page_numbers: list[int] = []
         self.bodies: list[bytes] = []
+        self.body_records = 0  # the records in `bodies`
         self.records_paths: list[str] = []
         self.future_afters: list[datetime | None] = []
         self.encoded = _EncodedColumns()
@@ -344,6 +345,7 @@ class _Batch:
             self.bodies.append(page.content)
             self.records_paths.append(page.records_path + "[*]")
             self.future_afters.append(page.future_after)
+            self.body_records += page.records
         self.pages += 1
         self.fetched += page.records
         if page.watermark is not None:
@@ -486,9 +488,17 @@ def _in_scan_chunks(table: pa.Table, rows: int) -> pa.Table:
     return pa.Table.from_batches(table.to_batches(max_chunksize=rows))
 
 
+# Records per record batch of page bodies that DuckDB parses best on 2 cores: pages of 100 Zendesk
+# ratings parsed in 71 ms a page per record batch, 54-55 ms 3 or 10 pages per record batch, 74 ms as
+# one record batch (24k ratings in batches of 30 pages).
+SCAN_CHUNK_RECORDS = 500
+
+
 def _pages_table(batch: _Batch) -> pa.Table:
-    """The batch's page bodies as an Arrow table, a record batch per page (a page holds hundreds of
-    records), packed without converting them element by element."""
+    """The batch's page bodies as an Arrow table, in record batches of whole pages holding about
+    `SCAN_CHUNK_RECORDS` records (one page of a 1,000-record list), packed without converting them
+    element by element."""
+    pages_per_chunk = max(1, round(SCAN_CHUNK_RECORDS * len(batch.bodies) / max(1, batch.body_records)))
     numbers = array.array("q", batch.page_numbers)
     return _in_scan_chunks(pa.Table.from_arrays(
         [
@@ -498,7 +508,7 @@ def _pages_table(batch: _Batch) -> pa.Table:
             pa.array(batch.future_afters, type=pa.timestamp("us", tz="UTC")),
         ],
         names=["page_no", "body", "records_path", "future_after"],
-    ), rows=1)
+    ), rows=pages_per_chunk)
 
 
 def _parse_records(con: duckdb.DuckDBPyConnection, spec: ResourceSpec, batch: _Batch) -> None:
