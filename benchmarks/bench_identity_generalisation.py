@@ -452,7 +452,8 @@ def run_data_set(name: str, workdir: Path, args) -> dict:
             except Exception:  # noqa: BLE001 - a crash is a result of the benchmark: keep it and go on
                 report[method] = {"error": traceback.format_exc()}
                 continue
-            missed = missed_pairs_by_cause(con, clustering.crosswalk, truth, args.threshold) if method == "project" else None
+            missed = (missed_pairs_by_cause(con, clustering.crosswalk, truth, args.threshold)
+                      if method == "project" else None)
             ceiling = recall_ceiling(con, truth, args.threshold) if method == "project" and name in FEBRL_SETS else None
         report[method] = evaluate_method(clustering, truth, household_records)
         if missed:
@@ -521,8 +522,8 @@ def main() -> int:
         if report.get("project", {}).get("ceiling"):
             print(f"- {report['data_set']}: {json.dumps(report['project']['ceiling'])}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"threshold": args.threshold, "cpus": os.cpu_count(), "data_sets": reports},
-                                              indent=2, default=str))
+        figures = {"threshold": args.threshold, "cpus": os.cpu_count(), "data_sets": reports}
+        Path(args.json).write_text(json.dumps(figures, indent=2, default=str))
     return 0
 
 
