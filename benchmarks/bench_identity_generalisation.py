@@ -387,8 +387,9 @@ def mutual_best(scored: pd.DataFrame) -> pd.DataFrame:
 def recall_ceiling(con: duckdb.DuckDBPyConnection, truth: pd.DataFrame, threshold: float) -> dict:
     """How far recall could go with the project's model on this input: every pair its blocking finds is
     scored (no threshold), and the true pairs are counted as never blocked together, scored at or above
-    the threshold, and each other's best-scored candidate (`mutual_best`: what a one-to-one linkage of
-    two files would take, whatever the score; `false_mutual_best` counts the other pairs it would take).
+    the threshold (`false_at_threshold`: the other pairs there, before guards and clustering), and each
+    other's best-scored candidate (`mutual_best`: what a one-to-one linkage of two files would take,
+    whatever the score; `false_mutual_best` counts the other pairs it would take).
     `mutual_best_vetoed` of those carry another first name or birthdays far apart where the guards
     forgive neither (`records_conflict`): what two people of one household at one address look like."""
     from c360.identity.guards import GUARD_RECORD_COLUMNS, records_conflict
@@ -411,6 +412,7 @@ def recall_ceiling(con: duckdb.DuckDBPyConnection, truth: pd.DataFrame, threshol
                  for l, r in zip(true_mutual["l"], true_mutual["r"]))
     return {"true_pairs": len(true_pairs), "never_blocked": len(true_pairs) - int(scored["true"].sum()),
             "at_threshold": int((scored["true"] & (scored["match_probability"] >= threshold)).sum()),
+            "false_at_threshold": int((~scored["true"] & (scored["match_probability"] >= threshold)).sum()),
             "mutual_best": len(true_mutual), "false_mutual_best": int((~mutual["true"]).sum()),
             "mutual_best_vetoed": vetoed}
 
