@@ -14,8 +14,9 @@ Three kinds of guard, applied to every candidate link (certain or probable) befo
   hold far more such typos than those;
 - **identifier caps**: when one e-mail, phone or address is used by more than `cap` different first
   names, it is a household (or a placeholder) identifier; a link through it then needs the same
-  first name on both sides, so that `A. Müller` or a record without a first name cannot bridge the
-  people who share it;
+  first name on both sides (or one mistyped, but not its other-gender form: jacison / jackson, not
+  daniel / daniela), so that `A. Müller` or a record without a first name cannot bridge the people
+  who share it;
 - **cluster conflicts** (used by `c360.identity.clustering`): two groups of records may only be merged
   if no first name or birthday of one conflicts with the other, which stops transitive chains
   (Anna -phone- A. -email- Andreas) from joining people whom no single link joined.
@@ -233,6 +234,17 @@ def _forgiven_birthday_sql() -> str:
             f" or ({fl} = {fr} and {same_last} and {_addresses_agree_sql()})))")
 
 
+def _mistyped_first_name_sql() -> str:
+    """SQL: the link's two full first names are one name mistyped (`first_name_conflict_sql` already found
+    them compatible), not a name and its other-gender form. Gendered forms differ only in their last
+    two letters (jan / jana, daniel / daniela, alexander / alexandra, mario / maria); a typo elsewhere
+    (jackson / jacison, claudia / claurdia) leaves the start of the shorter name unequal."""
+    fl, fr = "rtrim(e.first_name_l, '.')", "rtrim(e.first_name_r, '.')"
+    shared = f"least(length({fl}), length({fr})) - 2"
+    return (f"(length({fl}) > 1 and length({fr}) > 1 and {fl} <> {fr} "
+            f"and left({fl}, {shared}) <> left({fr}, {shared}))")
+
+
 def identifier_fanout(con: duckdb.DuckDBPyConnection, records_table: str, target: str) -> None:
     """Table `target`: per identifier (kind, value) the number of distinct full first names using it."""
     con.execute(
@@ -343,6 +355,7 @@ def veto_links(con: duckdb.DuckDBPyConnection, edges_table: str, guard_records_t
                 when e.birthday_l = e.birthday_r then null
                 when coalesce(e.first_name_l, '') = coalesce(e.first_name_r, '')
                      and length(rtrim(coalesce(e.first_name_l, ''), '.')) > 1 then null
+                when c.first_name_l is null and {_mistyped_first_name_sql()} then null
                 when e.shared_email_over_cap then 'shared_email_cap'
                 when e.shared_phone_over_cap then 'shared_phone_cap'
                 when e.shared_address_over_cap then 'shared_address_cap'

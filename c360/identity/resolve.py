@@ -55,7 +55,7 @@ from c360.identity.stable_ids import HISTORY_COLUMNS, ID_PREFIX, assign_stable_i
 # how a record came into its cluster, strongest first (the crosswalk's `link_rule`)
 SINGLETON = "singleton"
 # raise when the resolution's rules change: a stored state made under other rules is then not used
-RESOLUTION_VERSION = 2
+RESOLUTION_VERSION = 3
 LINK_COLUMNS = "record_key_l, record_key_r, rule, match_probability"
 
 

@@ -98,6 +98,28 @@ def test_apply_guards_vetoes_and_caps():
     assert vetoes == {"first_name_conflict": 1, "shared_email_cap": 1, "birthday_conflict": 1}
 
 
+def test_address_cap_passes_one_name_mistyped_but_not_its_other_gender_form():
+    """Jackson's three records (one mistyped `jacison`, one with first and last name swapped) put three
+    first names on his address and trip its cap; a typo of his own name must not cut him in two. At a
+    household's address a name's other-gender form (daniel / daniela, alexander / alexandra) is
+    another person, and the cap still keeps those links apart."""
+    con = duckdb.connect()
+    _records(con, [
+        ("j1", "jackson", None, None, None, "slight place 12", "3219"),
+        ("j2", "jacison", None, None, None, "slight place 12", "3219"),
+        ("j3", "spratt", None, None, None, "slight place 12", "3219"),
+        ("d1", "daniel", None, None, None, "hauptstrasse 5", "10115"),
+        ("d2", "daniela", None, None, None, "hauptstrasse 5", "10115"),
+        ("d3", "alexander", None, None, None, "hauptstrasse 5", "10115"),
+        ("d4", "alexandra", None, None, None, "hauptstrasse 5", "10115"),
+    ], last_name="spratt")
+    con.execute("create table edges (record_key_l varchar, record_key_r varchar, rule varchar, match_probability double)")
+    con.executemany("insert into edges values (?, ?, ?, ?)",
+                    [("j1", "j2", "splink", 0.99), ("d1", "d2", "splink", 0.95), ("d3", "d4", "splink", 0.95)])
+    vetoes = apply_guards(con, "edges", "recs", "kept", GuardConfig(address_cap=2))
+    kept = {tuple(r) for r in con.execute("select record_key_l, record_key_r from kept").fetchall()}
+    assert kept == {("j1", "j2")}
+    assert vetoes == {"shared_address_cap": 2}
 # (first name, last name, birthday, street, postcode) of two records, and whether a link between them is vetoed
 FORGIVENESS_CASES = [
     # a household: same address and last name, other first names and birthdays
