@@ -80,7 +80,10 @@ def _level(sql: str, label: str, tf_col: str | None = None) -> dict:
     return level
 
 
-ELSE = {"sql_condition": "else", "label_for_charts": "else"}
+def _else() -> dict:
+    """The last level of a comparison. A new dict each time: one dict shared by every comparison would
+    carry one m and u into all of them (`with_fallback_m_u` fills levels in place)."""
+    return {"sql_condition": "else", "label_for_charts": "else"}
 
 
 def _swapped(col: str, other: str) -> str:
@@ -107,7 +110,7 @@ def comparisons() -> list[dict]:
                        "and first_initial_l = first_initial_r", "initial agrees"),
                 _level(_swapped("first_name_folded", "last_name_folded"), "swapped with last name"),
                 _level("jaro_winkler_similarity(first_name_folded_l, first_name_folded_r) >= 0.8", "jw >= 0.8"),
-                ELSE,
+                _else(),
             ],
         },
         {
@@ -118,7 +121,7 @@ def comparisons() -> list[dict]:
                 _level("jaro_winkler_similarity(last_name_folded_l, last_name_folded_r) >= 0.9", "jw >= 0.9"),
                 _level(_swapped("last_name_folded", "first_name_folded"), "swapped with first name"),
                 _level("jaro_winkler_similarity(last_name_folded_l, last_name_folded_r) >= 0.8", "jw >= 0.8"),
-                ELSE,
+                _else(),
             ],
         },
         {
@@ -126,24 +129,24 @@ def comparisons() -> list[dict]:
             "comparison_levels": [
                 _null("email_normalized"),
                 _level("email_normalized_l = email_normalized_r", "exact", "email_normalized"),
-                ELSE,
+                _else(),
             ],
         },
         {
             "output_column_name": "mobile",
             "comparison_levels": [_null("mobile_e164"), _level("mobile_e164_l = mobile_e164_r", "exact", "mobile_e164"),
-                                  ELSE],
+                                  _else()],
         },
         {
             "output_column_name": "landline",
             "comparison_levels": [_null("landline_e164"),
-                                  _level("landline_e164_l = landline_e164_r", "exact", "landline_e164"), ELSE],
+                                  _level("landline_e164_l = landline_e164_r", "exact", "landline_e164"), _else()],
         },
         {
             "output_column_name": "birthday",
             "comparison_levels": [_null("birthday"), _level("birthday_l = birthday_r", "exact"),
                                   _level(BIRTHDAY_TYPO, "one typo"),
-                                  _level("birth_year_l = birth_year_r", "same year"), ELSE],
+                                  _level("birth_year_l = birth_year_r", "same year"), _else()],
         },
         {
             "output_column_name": "address",
@@ -156,7 +159,7 @@ def comparisons() -> list[dict]:
                        "and jaro_winkler_similarity(street_normalized_l, street_normalized_r) >= 0.9",
                        "similar street, postcode one typo"),
                 _level("postcode_l = postcode_r", "same postcode"),
-                ELSE,
+                _else(),
             ],
         },
     ]
@@ -461,13 +464,24 @@ def deterministic_prior(con: duckdb.DuckDBPyConnection, n: int) -> tuple[float, 
 
 def with_fallback_m_u(model_settings: dict) -> dict:
     """A settings dict whose levels without an m or u (never trained, or not seen in training) take theirs
-    from FALLBACK_M_U; trained values are kept."""
+    from FALLBACK_M_U; trained values are kept, but rescaled to what the fallback levels leave.
+
+    EM spreads m over the levels it saw, so those sum to 1 on their own. When it saw only some levels,
+    the fallback's m for the others come on top: in the demo world EM sees birthdays of one person in
+    no training pair, only those of household members who share an e-mail, and puts m(else) at 1.0,
+    beside the fallback's 0.95 for an equal birthday. A disagreeing birthday then weighed nothing
+    (log2(1.0 / 0.98)). The trained levels now share 1 - (the fallback levels' m): m(else) 0.015."""
     model_settings = copy.deepcopy(model_settings)
     for comparison in model_settings["comparisons"]:
         fallback = FALLBACK_M_U[comparison["output_column_name"]]
-        for level in comparison["comparison_levels"]:
-            if level.get("is_null_level"):
-                continue
+        levels = [level for level in comparison["comparison_levels"] if not level.get("is_null_level")]
+        trained = [level for level in levels if "m_probability" in level]
+        untrained_share = sum(fallback[level["label_for_charts"]][0] for level in levels if level not in trained)
+        trained_sum = sum(level["m_probability"] for level in trained)
+        if trained and 0 < untrained_share < 1 and trained_sum > 0:
+            for level in trained:
+                level["m_probability"] *= (1 - untrained_share) / trained_sum
+        for level in levels:
             m, u = fallback[level["label_for_charts"]]
             level.setdefault("m_probability", m)
             level.setdefault("u_probability", u)

@@ -327,3 +327,31 @@ def test_household_metrics():
     assert m["household_pairs_different_people"] == 5
     assert m["household_pairs_wrongly_merged"] == 2  # 1-3, 2-3
     assert m["household_precision"] == round(1 / 3, 6)
+
+
+def test_fallback_m_fills_unseen_levels_and_trained_m_keep_what_is_left():
+    """EM saw only disagreeing birthdays (m(else) = 1.0 over the levels it saw): with the fallback's m
+    for the three levels it did not see, a comparison's m sum to 1, and a disagreeing birthday is
+    evidence against a match again. A comparison EM saw in full keeps its trained m; one it did not
+    see takes the fallback's."""
+    from c360.identity.matching import FALLBACK_M_U, settings, with_fallback_m_u
+
+    model = settings()
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if comparison["output_column_name"] == "birthday" and level["label_for_charts"] == "else":
+                level["m_probability"], level["u_probability"] = 1.0, 0.98
+            if comparison["output_column_name"] == "email" and not level.get("is_null_level"):
+                level["m_probability"] = {"exact": 0.9, "else": 0.1}[level["label_for_charts"]]
+    filled = {c["output_column_name"]: {lv["label_for_charts"]: lv.get("m_probability")
+                                        for lv in c["comparison_levels"] if not lv.get("is_null_level")}
+              for c in with_fallback_m_u(model)["comparisons"]}
+    birthday = filled["birthday"]
+    fallback = FALLBACK_M_U["birthday"]
+    assert birthday["exact"] == fallback["exact"][0] and birthday["one typo"] == fallback["one typo"][0]
+    assert sum(birthday.values()) == pytest.approx(1.0)
+    assert birthday["else"] == pytest.approx(1 - fallback["exact"][0] - fallback["one typo"][0] - fallback["same year"][0])
+    assert birthday["else"] < 0.98  # m < u: a disagreeing birthday lowers the match weight
+    assert filled["email"] == {"exact": 0.9, "else": 0.1}
+    # a comparison EM did not see at all takes the fallback's own m, not another comparison's
+    assert filled["mobile"] == {label: m for label, (m, _) in FALLBACK_M_U["mobile"].items()}
