@@ -61,6 +61,13 @@ MATCH_COLUMNS = [
     "birth_year",
 ]
 
+# columns the matcher derives from MATCH_COLUMNS (SQL that DuckDB and Spark both read): blocking keys only
+DERIVED_MATCH_COLUMNS = {
+    # the street's first three letters, spaces dropped: a street typed apart or mistyped after its start
+    # ("woollum s treet", "chillagoestreet") still blocks with its postcode
+    "street_prefix": "left(replace(street_normalized, ' ', ''), 3)",
+}
+
 DEFAULT_THRESHOLD = 0.9
 # pairs from here up to the threshold are kept apart for a data steward to decide (c360.identity.review)
 REVIEW_THRESHOLD = 0.5
@@ -192,6 +199,7 @@ REGISTER_BLOCKING_RULES = [
     ["first_name_folded", "birth_year"],
     ["postcode", "birth_year"],
     ["street_normalized"],
+    ["postcode", "street_prefix"],
     ["first_name_folded=last_name_folded", "last_name_folded=first_name_folded"],  # first and last name swapped
 ]
 MAX_REGISTER_PAIRS_PER_RECORD = 2.0
@@ -391,7 +399,8 @@ def _match_connection(records: pa.Table | str, source_con: duckdb.DuckDBPyConnec
         changed = (f", record_key in (select record_key from __changed_arrow) as {CHANGED_COLUMN}")
     # Same records, same model: the training samples rows by position, so fix the order (a daily
     # warehouse holds its rows in another order than a fresh rebuild).
-    con.execute(f"create table match_input as select *{changed} from __records_arrow order by record_key")
+    derived = "".join(f", {sql} as {name}" for name, sql in DERIVED_MATCH_COLUMNS.items())
+    con.execute(f"create table match_input as select *{derived}{changed} from __records_arrow order by record_key")
     con.unregister("__records_arrow")
     if changed_keys is not None:
         con.unregister("__changed_arrow")

@@ -37,8 +37,8 @@ from functools import partial
 import duckdb
 import pyarrow as pa
 
-from c360.identity.matching import (CHANGED_COLUMN, MATCH_COLUMNS, TF_COLUMNS, MatchResult, TrainedModel,
-                                    _changed_only, _empty_pairs)
+from c360.identity.matching import (CHANGED_COLUMN, DERIVED_MATCH_COLUMNS, MATCH_COLUMNS, TF_COLUMNS, MatchResult,
+                                    TrainedModel, _changed_only, _empty_pairs)
 from c360.spark_engine import to_spark_sql
 
 
@@ -56,12 +56,15 @@ def spark_settings(model_settings: dict) -> dict:
 
 
 def _match_input(spark, records, changed_keys: pa.Table | None):
-    """The records' match columns as a Spark DataFrame, with `is_changed` when only changes are scored."""
-    frame = (spark.table(records) if isinstance(records, str) else records).select(*MATCH_COLUMNS)
-    if changed_keys is None:
-        return frame
+    """The records' match columns and DERIVED_MATCH_COLUMNS as a Spark DataFrame, with `is_changed` when
+    only changes are scored."""
     from pyspark.sql import functions as F
 
+    frame = (spark.table(records) if isinstance(records, str) else records).select(*MATCH_COLUMNS)
+    for name, sql in DERIVED_MATCH_COLUMNS.items():
+        frame = frame.withColumn(name, F.expr(sql))
+    if changed_keys is None:
+        return frame
     changed = spark.createDataFrame(changed_keys.select(["record_key"])).withColumn(
         CHANGED_COLUMN, F.lit(True))
     return (frame.join(F.broadcast(changed), "record_key", "left")

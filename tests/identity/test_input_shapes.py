@@ -222,6 +222,24 @@ def test_registers_without_contact_data_train_on_the_fields_they_have(tmp_path):
     assert rules and not any("email" in r or "mobile" in r for r in rules)
 
 
+def test_a_register_copy_mistyped_in_both_names_is_still_compared_through_its_street(tmp_path):
+    """A copy with both names mistyped, no birthday and its street typed apart shares no blocking key
+    with its original but the postcode and the street's first letters (`street_prefix`): FEBRL-3 holds
+    161 true pairs no other rule put together. It must reach the model as a candidate pair."""
+    shape = _febrl_like(800, 80, 22)
+    original = shape.records[5][2]
+    street, number = original.street.rsplit(" ", 1)
+    copy = replace(original, first=_typo(original.first, 1), last=_typo(original.last, 2), birthday=None,
+                   street=f"{street[:4]} {street[4:]} {number}")
+    assert copy.first != original.first and copy.last != original.last
+    shape.records.append(("erp:copy", shape.records[5][1], copy))
+    con = _warehouse(tmp_path / "warehouse.duckdb", shape)
+    pairs = predict_pairs(RECORDS_TABLE, con, threshold=0.0).pairs.to_pylist()
+    con.close()
+    assert {tuple(sorted((p["record_key_l"], p["record_key_r"]))) for p in pairs} >= {
+        tuple(sorted((shape.records[5][0], "erp:copy")))}
+
+
 @pytest.mark.parametrize("name", ["zero_records", "one_record", "ten_records", "one_duplicate_pair"])
 def test_small_inputs_fall_back_to_priors_and_say_why(name, tmp_path):
     con = _warehouse(tmp_path / "warehouse.duckdb", SHAPES[name])
