@@ -113,7 +113,8 @@ def test_address_cap_passes_one_name_mistyped_but_not_its_other_gender_form():
         ("d3", "alexander", None, None, None, "hauptstrasse 5", "10115"),
         ("d4", "alexandra", None, None, None, "hauptstrasse 5", "10115"),
     ], last_name="spratt")
-    con.execute("create table edges (record_key_l varchar, record_key_r varchar, rule varchar, match_probability double)")
+    con.execute("create table edges (record_key_l varchar, record_key_r varchar, rule varchar, "
+                "match_probability double)")
     con.executemany("insert into edges values (?, ?, ?, ?)",
                     [("j1", "j2", "splink", 0.99), ("d1", "d2", "splink", 0.95), ("d3", "d4", "splink", 0.95)])
     vetoes = apply_guards(con, "edges", "recs", "kept", GuardConfig(address_cap=2))
@@ -350,7 +351,8 @@ def test_fallback_m_fills_unseen_levels_and_trained_m_keep_what_is_left():
     fallback = FALLBACK_M_U["birthday"]
     assert birthday["exact"] == fallback["exact"][0] and birthday["one typo"] == fallback["one typo"][0]
     assert sum(birthday.values()) == pytest.approx(1.0)
-    assert birthday["else"] == pytest.approx(1 - fallback["exact"][0] - fallback["one typo"][0] - fallback["same year"][0])
+    unseen = fallback["exact"][0] + fallback["one typo"][0] + fallback["same year"][0]
+    assert birthday["else"] == pytest.approx(1 - unseen)
     assert birthday["else"] < 0.98  # m < u: a disagreeing birthday lowers the match weight
     assert filled["email"] == {"exact": 0.9, "else": 0.1}
     # a comparison EM did not see at all takes the fallback's own m, not another comparison's
