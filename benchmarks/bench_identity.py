@@ -111,11 +111,12 @@ def step_resolve(args) -> dict:
     import duckdb
 
     from c360.identity.resolve import resolve
+    from c360.settings import identity_memory_limit
 
     started = time.perf_counter()
     con = duckdb.connect(str(args.warehouse))
     con.execute("set threads = 2")
-    stats = resolve(con, args.run_date).stats
+    stats = resolve(con, args.run_date, memory_limit=identity_memory_limit()).stats  # as the pipeline's step
     con.close()
     return {"seconds": round(time.perf_counter() - started, 2), "peak_mb": _peak_mb(), **stats}
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timezone
 
@@ -438,12 +439,43 @@ def resolve(
     guard_config: GuardConfig = GuardConfig(),
     use_guards: bool = True,
     full: bool = False,
+    memory_limit: str | None = None,
 ) -> ResolveResult:
     """Resolve the records into golden customers; only what changed unless `full` (module docstring).
 
     `stats`: `records`, `clusters` and `ids_kept` count everything; `records_reresolved` and the
     clustering figures (`components`, `split_components`, ...) count the records resolved this run.
+    `memory_limit` (DuckDB syntax) bounds the warehouse's memory for the call, the caller's limit
+    restored after: without one, DuckDB keeps what it read cached up to 80 % of the machine's memory.
+    A full resolution of 1M persons (2.35M records) peaked at 4.49 GB without, 3.89 GB with 3GB and
+    3.20 GB with 2GB, in the same time (35-39 s).
     """
+    with _memory_limited(con, memory_limit):
+        return _resolve(con, run_date, records_table, certain_links_table, match_pairs_table, crosswalk_table,
+                        history_table, labels_table, guard_config, use_guards, full)
+
+
+@contextmanager
+def _memory_limited(con: duckdb.DuckDBPyConnection, memory_limit: str | None):
+    """DuckDB's memory limit set to `memory_limit` (if given) inside, and back to what it was after: DuckDB's
+    default again, or a limit the caller set, as DuckDB prints it (to 0.1 GiB)."""
+    if memory_limit is None:
+        yield
+        return
+    setting = "select current_setting('memory_limit')"
+    before = con.execute(setting).fetchone()[0]
+    default = con.execute(f"reset memory_limit; {setting}").fetchone()[0]
+    con.execute(f"set memory_limit = '{memory_limit}'")
+    try:
+        yield
+    finally:
+        con.execute("reset memory_limit" if before == default else f"set memory_limit = '{before}'")
+
+
+def _resolve(con: duckdb.DuckDBPyConnection, run_date: date | None, records_table: str,
+             certain_links_table: str | None, match_pairs_table: str | None, crosswalk_table: str,
+             history_table: str, labels_table: str | None, guard_config: GuardConfig, use_guards: bool,
+             full: bool) -> ResolveResult:
     started = time.perf_counter()
     run_date = run_date or date.today()
     fingerprint = _fingerprint(guard_config, use_guards, {

@@ -123,12 +123,13 @@ def golden_customer_resolution(context: dg.AssetExecutionContext, config: Resolu
     run_date = as_of_date(config.as_of)
     guards = GuardConfig(email_cap=config.email_cap, phone_cap=config.phone_cap, address_cap=config.address_cap,
                          max_cluster_size=config.max_cluster_size)
+    options = {"guard_config": guards, "full": config.full, "memory_limit": identity_memory_limit()}
     with warehouse.get_connection() as con:
         if ENGINE == "spark":  # resolved on the driver, the crosswalk and id history written to Spark's catalog
             with spark.session() as session:
-                stats = resolve_and_publish(session, con, run_date, guard_config=guards, full=config.full).stats
+                stats = resolve_and_publish(session, con, run_date, **options).stats
         else:
-            stats = resolve(con, run_date, guard_config=guards, full=config.full).stats
+            stats = resolve(con, run_date, **options).stats
         # the steward's queue shows the golden ids the pairs have after this resolution
         stats["review_queue"] = build_review_queue(con)
     context.log.info(f"resolution: {stats}")

@@ -335,3 +335,28 @@ def test_the_asset_reports_the_training_path(tmp_path):
     assert metadata["training"].value == "em" and metadata["training_reason"].value
     assert metadata["training_rules"].value == ["postcode", "last_name_folded"]
     assert metadata["pairs"].value > 0
+
+
+def test_the_resolution_runs_under_its_memory_limit_and_restores_the_callers(tmp_path, monkeypatch):
+    """`resolve(memory_limit=...)` (the pipeline passes C360_IDENTITY_MEMORY_LIMIT) holds DuckDB to that
+    limit while it runs, gives the golden ids it gives without one, and leaves DuckDB's limit as it was."""
+    from c360.identity import resolve as resolve_module
+
+    con = _warehouse(tmp_path / "warehouse.duckdb", SHAPES["no_emails"])
+    match_records(con, TEST_TODAY)
+    resolve(con, TEST_TODAY)
+    unlimited = _golden_ids(con)
+    callers = con.execute("select current_setting('memory_limit')").fetchone()[0]  # DuckDB's default
+    inside = []
+    original = resolve_module._resolve
+
+    def watched(con, *args):
+        inside.append(con.execute("select current_setting('memory_limit')").fetchone()[0])
+        return original(con, *args)
+
+    monkeypatch.setattr(resolve_module, "_resolve", watched)
+    resolve(con, TEST_TODAY, full=True, memory_limit="512MB")
+    assert len(inside) == 1 and inside[0].startswith("488.2 MiB")  # 512 MB as DuckDB prints it
+    assert con.execute("select current_setting('memory_limit')").fetchone()[0] == callers
+    assert _golden_ids(con) == unlimited
+    con.close()
