@@ -49,7 +49,7 @@ def spark_tables(session: SparkSession) -> dict[str, list[str]]:
     return found
 
 
-def _rows_of_the_people(table: str, columns: list[str], every_table: dict[str, list[str]]) -> tuple[str, str] | None:
+def rows_of_the_people(table: str, columns: list[str], every_table: dict[str, list[str]]) -> tuple[str, str] | None:
     """(the people's rows, those of them kept pseudonymised) of a Spark table as Spark SQL conditions,
     as `c360.erasure._staging_tables` and `_keyed_tables` find them; None if it holds nobody's."""
     if table in privacy.NOT_PERSONAL:
@@ -90,6 +90,37 @@ def _kept_rows_sql(table: str, columns: list[str], rows: str, retained: str) -> 
     return f"select {', '.join(selected)} from {table} t where not ({rows} and not {retained})"
 
 
+def people_views(session: SparkSession, golden: list[tuple], records: list[tuple], ids: list[tuple] = (),
+                 pseudonyms: list[tuple] = ()) -> None:
+    """The people as the temp views the SQL of this module reads: their golden ids, their crosswalk rows
+    (record_key, source_system, source_record_id), their ids per raw table and their pseudonyms."""
+    for name, rows, schema in (
+            (erasure.ERASED_GOLDEN, golden, "golden_customer_id string"),
+            ("_person_records", records, "record_key string, source_system string, source_record_id string"),
+            (erasure.ERASED_IDS, ids, "raw_table string, id string"),
+            ("_pseudonyms", pseudonyms, "golden_customer_id string, pseudonym string")):
+        session.createDataFrame(list(rows), schema).createOrReplaceTempView(name)
+
+
+def ids_of_spark_facts(session: SparkSession, spark_columns: dict[str, list[str]],
+                       con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """The people's ids per raw table (of `people_views`) from the `PERSON_IDS` queries that read Spark's
+    tables (`spark_columns`): those reading only tables `con` has are the driver's to run."""
+    on_driver = {f"{s}.{n}" for s, n in con.execute(
+        "select table_schema, table_name from information_schema.tables").fetchall()}
+    found: dict[str, list[str]] = {}
+    for raw_table, sql in privacy.PERSON_IDS.items():
+        read = set(erasure._TABLE_NAME.findall(sql))
+        if read <= on_driver or not read <= set(spark_columns):
+            continue  # the driver's, or a table neither has
+        for_all = sql.replace("golden_customer_id = ?", f"golden_customer_id in "
+                                                        f"(select golden_customer_id from {erasure.ERASED_GOLDEN})")
+        ids = [row[0] for row in session.sql(to_spark_sql(for_all)).collect() if row[0] is not None]
+        if ids:
+            found[raw_table] = ids
+    return found
+
+
 class SparkErasure:
     """The erasures and the retention rule of one privacy step on Spark, with the methods of
     `c360.erasure.WarehouseErasure`: `erase_many` erases on the driver at once (steps 1 and 2), one
@@ -112,8 +143,8 @@ class SparkErasure:
         people = con.execute(f"select record_key, source_system, source_record_id::varchar "
                              f"from {tables.GOLDEN_CUSTOMER_SOURCES} "
                              "where golden_customer_id in (select unnest(?::varchar[]))", [golden_ids]).fetchall()
-        self._views(golden=[(g,) for g in golden_ids], records=people)
-        result = erasure.erase_many_in(con, golden_ids, reason, self._ids_of_spark_facts(con))
+        people_views(self.session, golden=[(g,) for g in golden_ids], records=people)
+        result = erasure.erase_many_in(con, golden_ids, reason, ids_of_spark_facts(self.session, self.columns, con))
         salt = erasure.privacy_salt(con)
         self.erased["golden"] += [(g,) for g in golden_ids]
         self.erased["records"] += people
@@ -126,7 +157,7 @@ class SparkErasure:
         and kept pseudonymised."""
         if not self.erased["golden"]:
             return {}
-        self._views(**self.erased)
+        people_views(self.session, **self.erased)
         rewritten = {}
         for table, columns in self.columns.items():
             counts = self._rewrite(table, columns)
@@ -135,34 +166,9 @@ class SparkErasure:
         self.erased = {name: [] for name in self.erased}
         return rewritten
 
-    def _views(self, golden: list[tuple], records: list[tuple], ids: list[tuple] = (), pseudonyms: list[tuple] = ()):
-        """The people as the temp views the SQL of this module reads."""
-        for name, rows, schema in (
-                (erasure.ERASED_GOLDEN, golden, "golden_customer_id string"),
-                ("_person_records", records, "record_key string, source_system string, source_record_id string"),
-                (erasure.ERASED_IDS, ids, "raw_table string, id string"),
-                ("_pseudonyms", pseudonyms, "golden_customer_id string, pseudonym string")):
-            self.session.createDataFrame(list(rows), schema).createOrReplaceTempView(name)
-
-    def _ids_of_spark_facts(self, con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
-        """The people's ids per raw table from the `PERSON_IDS` queries that read Spark's tables."""
-        on_driver = {f"{s}.{n}" for s, n in con.execute(
-            "select table_schema, table_name from information_schema.tables").fetchall()}
-        found: dict[str, list[str]] = {}
-        for raw_table, sql in privacy.PERSON_IDS.items():
-            read = set(erasure._TABLE_NAME.findall(sql))
-            if read <= on_driver or not read <= set(self.columns):
-                continue  # the driver's (run by erase_many_in), or a table neither has
-            for_all = sql.replace("golden_customer_id = ?", f"golden_customer_id in "
-                                                            f"(select golden_customer_id from {erasure.ERASED_GOLDEN})")
-            ids = [row[0] for row in self.session.sql(to_spark_sql(for_all)).collect() if row[0] is not None]
-            if ids:
-                found[raw_table] = ids
-        return found
-
     def _rewrite(self, table: str, columns: list[str]) -> dict[str, int] | None:
         """The table without the people's rows (their retained rows pseudonymised), if it has any."""
-        people = _rows_of_the_people(table, columns, {**self.columns, **{t: [] for t in privacy.PERSON_IDS}})
+        people = rows_of_the_people(table, columns, {**self.columns, **{t: [] for t in privacy.PERSON_IDS}})
         if people is None:
             return None
         # `x in (...)` is null for a null x: such a row is nobody's

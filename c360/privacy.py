@@ -218,10 +218,12 @@ def find_person(query: PersonQuery, warehouse: Path | str) -> dict:
 
 
 def _table_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
-    """Every table and view of the personal schemas with its columns, in column order."""
+    """Every table and view of the personal schemas with its columns, in column order (of the current
+    database: not of another one attached, as `c360.privacy_on_spark` attaches the driver's)."""
     rows = con.execute(
         """select table_schema || '.' || table_name, list(column_name order by ordinal_position)
            from information_schema.columns where table_schema in (select unnest(?::varchar[]))
+           and table_catalog = current_database()
            group by all order by 1""",
         [list(PERSONAL_SCHEMAS)],
     ).fetchall()

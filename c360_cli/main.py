@@ -336,8 +336,8 @@ def cmd_privacy_find(args: argparse.Namespace) -> int:
 
 
 def _refused_on_spark(command: str, instead: str) -> bool:
-    """On the Spark engine the facts and marts are Spark's tables, which these commands do not read:
-    say so and what to do instead, rather than answer from the driver's warehouse alone."""
+    """On the Spark engine the facts and marts are Spark's tables, which `command` does not read: say
+    so and what to do instead, rather than answer from the driver's warehouse alone."""
     from c360 import settings
 
     if settings.engine() != "spark":
@@ -347,17 +347,30 @@ def _refused_on_spark(command: str, instead: str) -> bool:
     return True
 
 
-def cmd_privacy_export(args: argparse.Namespace) -> int:
-    from c360 import privacy
+def _export_on_spark(golden_id: str, warehouse: Path) -> dict:
+    """The export from Spark's catalog and the driver's warehouse (`c360.privacy_on_spark`), in a session
+    of its own that ends with it (a local catalog admits one process at a time)."""
+    from c360.privacy_on_spark import export_on_spark
+    from c360.spark_engine import catalog_session, free_embedded_metastore
 
-    if _refused_on_spark("export", "not available on the Spark engine yet (the driver's warehouse holds the "
-                                   "raw records and identity's tables, not the orders, tickets or KPIs)"):
-        return 2
+    session = catalog_session("c360-privacy-export")
+    try:
+        return export_on_spark(session, warehouse, golden_id)
+    finally:
+        free_embedded_metastore()
+
+
+def cmd_privacy_export(args: argparse.Namespace) -> int:
+    from c360 import privacy, settings
+
     warehouse = _privacy_warehouse(args)
     if warehouse is None:
         return 2
     try:
-        document = privacy.export_person(args.golden_id, warehouse)
+        if settings.engine() == "spark":
+            document = _export_on_spark(args.golden_id, warehouse)
+        else:
+            document = privacy.export_person(args.golden_id, warehouse)
     except LookupError as unknown:
         print(f"c360 privacy export: {unknown.args[0]}", file=sys.stderr)
         return 1

@@ -375,6 +375,54 @@ def test_a_failing_gate_on_spark_shows_failing_rows_and_new_values(both_engines,
     assert warning.unexpected_values == on_duckdb.warnings[0].unexpected_values != []
 
 
+def _comparable_document(value):
+    """An export as both engines give it: floats rounded, run-time columns and the export's time left out."""
+    if isinstance(value, dict):
+        return {k: _comparable_document(v) for k, v in value.items()
+                if k not in RUN_TIME_COLUMNS and k != "exported_at"}
+    if isinstance(value, list):
+        return [_comparable_document(v) for v in value]
+    return round(value, 6) if isinstance(value, float) else value
+
+
+def test_an_export_on_spark_holds_what_the_export_on_duckdb_holds(both_engines, spark, tmp_path):
+    """Art. 15 on Spark (`c360.privacy_on_spark`: Spark's tables and the driver's warehouse) gives one
+    person with orders, invoices and tickets the document `c360.privacy.export_from` gives on the DuckDB
+    warehouse built from the same records: the same golden row, source record ids, raw records,
+    staging rows and rows of every table both engines hold. The driver holds the raw tables, as the
+    landing writes them there on either engine (copied here into a copy of the module's driver)."""
+    from c360.privacy import export_from
+    from c360.privacy_on_spark import export_on_spark
+
+    con, _, identity = both_engines
+    driver = tmp_path / "driver.duckdb"
+    shutil.copy(identity["driver"], driver)
+    database = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()[0]
+    with duckdb.connect(str(driver)) as copy:
+        copy.execute(f"attach '{database}' as built (read_only)")
+        copy.execute("create schema if not exists raw")
+        for (table,) in copy.execute("select table_name from information_schema.tables where table_catalog = 'built' "
+                                     "and table_schema = 'raw' and table_type = 'BASE TABLE'").fetchall():
+            copy.execute(f"create or replace table raw.{table} as select * from built.raw.{table}")
+    golden_id = con.execute("""
+        select o.golden_customer_id from marts.fct_orders o
+        join marts.fct_invoices i using (golden_customer_id) join marts.fct_tickets t using (golden_customer_id)
+        group by all order by count(*) desc, 1 limit 1""").fetchone()[0]
+    on_duckdb = _comparable_document(export_from(con, golden_id))
+    on_spark = _comparable_document(export_on_spark(spark, driver, golden_id))
+
+    assert on_spark["golden"] == on_duckdb["golden"] and len(on_duckdb["golden"]) == 1
+    assert on_spark["source_record_ids"] == on_duckdb["source_record_ids"]
+    ids = on_duckdb["source_record_ids"]
+    assert ids["raw.shop_orders"] and ids["raw.helpdesk_tickets"] and ids["raw.accounting_vouchers"]
+    assert on_spark["systems"] == on_duckdb["systems"]
+    both = set(on_duckdb["tables"]) & set(on_spark["tables"])
+    assert {"marts.fct_orders", "marts.fct_invoices", "marts.fct_tickets", "marts.customer_kpis"} <= both
+    differing = [t for t in sorted(both) if on_spark["tables"][t] != on_duckdb["tables"][t]]
+    assert not differing, {t: (on_duckdb["tables"][t][:1], on_spark["tables"][t][:1]) for t in differing}
+    assert on_spark["coverage"]["not_covered"] == []
+
+
 def test_an_erasure_on_spark_leaves_the_rows_an_erasure_on_duckdb_leaves(both_engines, spark, tmp_path, monkeypatch):
     """The same people erased on both engines, `c360.erasure.erase_many_in` on a copy of the DuckDB
     warehouse and `c360.erasure_on_spark` on Spark and its driver: every model compared above holds
