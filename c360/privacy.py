@@ -100,6 +100,9 @@ NOT_PERSONAL = {
     # the erasures' bookkeeping (c360.erasure): salted hashes, pseudonyms and request ids, no personal data;
     # the request queue holds a golden id only until the request is processed
     "raw._erasures", "raw._suppressed_records", "raw._restricted_records", "raw._erasure_requests",
+    # the quality gates' bookkeeping in a gated asset's schema (`c360.quality.scope.PASSED_TABLE`): suite,
+    # arrival time validated through, row count
+    *(f"{schema}._gates_passed" for schema in PERSONAL_SCHEMAS),
 }
 
 

@@ -11,6 +11,7 @@ fits, no mart), and the figures Dagster reports agree with the driver's crosswal
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -115,6 +116,32 @@ def records_in_zone(con, zone: Path, shop_customer_ids: set[str]) -> int:
     """Rows of the raw zone's shop customers with one of these ids (every version landed)."""
     return con.execute(f"select count(*) from read_parquet('{zone}/shop/customers/*.parquet') "
                        "where id in (select unnest(?::varchar[]))", [sorted(shop_customer_ids)]).fetchone()[0]
+
+
+def test_a_user_exports_a_person_on_spark(spark_run, tmp_path):
+    """`c360 privacy export` with C360_ENGINE=spark, as a user runs it after the job: the document holds
+    the person's golden row and orders as Spark's tables hold them (read here from their Parquet
+    files), their tickets, and their raw shop records from the driver. Before the privacy step below,
+    which erases people."""
+    _, warehouse, env = spark_run
+    names = ["marts.golden_customers", "marts.fct_orders", "marts.fct_tickets"]
+    with spark_tables_in_duckdb(warehouse, names) as spark_tables:
+        golden_id, orders, tickets = spark_tables.execute("""
+            select golden_customer_id, list(distinct order_key order by order_key),
+                   (select count(*) from marts.fct_tickets t where t.golden_customer_id = o.golden_customer_id)
+            from marts.fct_orders o where shop_order_id is not null
+            group by all order by 3 desc, len(list(distinct order_key)) desc, 1 limit 1""").fetchone()
+        golden_row = spark_tables.execute("select count(*) from marts.golden_customers where golden_customer_id = ?",
+                                          [golden_id]).fetchone()[0]
+    out = tmp_path / "export.json"
+    run = subprocess.run([sys.executable, "-m", "c360_cli.main", "privacy", "export", "--golden-id", golden_id,
+                          "--out", str(out)], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600, env=env)
+    assert run.returncode == 0, run.stderr[-6000:]
+    document = json.loads(out.read_text(encoding="utf-8"))
+    assert golden_row == 1 and [g["golden_customer_id"] for g in document["golden"]] == [golden_id]
+    assert sorted(o["order_key"] for o in document["tables"]["marts.fct_orders"]) == orders
+    assert len(document["tables"]["marts.fct_tickets"]) == tickets > 0
+    assert document["systems"]["shop"]["raw"]["raw.shop_customers"] and document["coverage"]["not_covered"] == []
 
 
 @pytest.fixture(scope="module")
