@@ -49,9 +49,17 @@ def spark_tables(session: SparkSession) -> dict[str, list[str]]:
     return found
 
 
-def rows_of_the_people(table: str, columns: list[str], every_table: dict[str, list[str]]) -> tuple[str, str] | None:
-    """(the people's rows, those of them kept pseudonymised) of a Spark table as Spark SQL conditions,
-    as `c360.erasure._staging_tables` and `_keyed_tables` find them; None if it holds nobody's."""
+def rows_of_the_people(table: str, columns: list[str], spark_columns: dict[str, list[str]]) -> tuple[str, str] | None:
+    """(the people's rows, those of them kept pseudonymised) of a Spark table (of `spark_columns`, the
+    catalog's tables) as Spark SQL conditions, never null (`x in (...)` is null for a null x: such a row
+    is nobody's); None if it holds nobody's. Used by the erasure and by the export on Spark."""
+    people = _people_conditions(table, columns, {**spark_columns, **{t: [] for t in privacy.PERSON_IDS}})
+    return None if people is None else tuple(f"coalesce({condition}, false)" for condition in people)
+
+
+def _people_conditions(table: str, columns: list[str], every_table: dict[str, list[str]]) -> tuple[str, str] | None:
+    """`rows_of_the_people` before null is read as false, as `c360.erasure._staging_tables` and
+    `_keyed_tables` find the rows; `every_table` holds the raw tables too."""
     if table in privacy.NOT_PERSONAL:
         return None
     if table.startswith("staging."):
@@ -168,11 +176,10 @@ class SparkErasure:
 
     def _rewrite(self, table: str, columns: list[str]) -> dict[str, int] | None:
         """The table without the people's rows (their retained rows pseudonymised), if it has any."""
-        people = rows_of_the_people(table, columns, {**self.columns, **{t: [] for t in privacy.PERSON_IDS}})
+        people = rows_of_the_people(table, columns, self.columns)
         if people is None:
             return None
-        # `x in (...)` is null for a null x: such a row is nobody's
-        rows, retained = (f"coalesce({condition}, false)" for condition in people)
+        rows, retained = people
         counts = self.session.sql(f"select count_if({rows} and not {retained}), count_if({retained}) "
                                   f"from {table}").first()
         if not counts[0] and not counts[1]:

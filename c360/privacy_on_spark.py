@@ -71,9 +71,7 @@ def export_on_spark(session: SparkSession, warehouse: Path | str, golden_id: str
             ids[raw_table] = sorted(set(ids.get(raw_table, [])) | set(found))
         people_views(session, golden=[(golden_id,)], records=records,
                      ids=[(raw_table, i) for raw_table, found in ids.items() for i in found])
-        every_table = {**spark_columns, **{t: [] for t in privacy.PERSON_IDS}}
         for table, columns in sorted(spark_columns.items()):
-            rows = rows_of_the_people(table, columns, every_table)
-            where = f"coalesce({rows[0]}, false)" if rows else "false"
-            _copy(con, table, session.sql(f"select * from {table} where {where}"))
+            rows = rows_of_the_people(table, columns, spark_columns)
+            _copy(con, table, session.sql(f"select * from {table} where {rows[0] if rows else 'false'}"))
         return privacy.export_from(con, golden_id)
